@@ -1,0 +1,59 @@
+"""The admin: Flask app factory (web UI, JSON API, health), owner of Postgres."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+from sqlalchemy import text
+
+from admin.extensions import db, migrate
+from core import config
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    from admin import settings as admin_settings
+
+    app = Flask(__name__, instance_relative_config=False)
+    settings = config.load()
+    test_config = test_config or {}
+    app.config.update(
+        SECRET_KEY=test_config.get("SECRET_KEY") or admin_settings.secret_key(settings),
+        SQLALCHEMY_DATABASE_URI=test_config.get("SQLALCHEMY_DATABASE_URI")
+        or admin_settings.database_url(settings),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20},
+        REDIS_URL=test_config.get("REDIS_URL", admin_settings.redis_url(settings)),
+        # Uploads (CSV imports, preview images) are the largest bodies; JSON bodies have their
+        # own, smaller limit in the API.
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        MAX_JSON_BYTES=1024 * 1024,
+        SHORT_URL_SCHEME=settings.short_url_scheme,
+        PUBLIC_ADMIN_URL=settings.public_admin_url,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_admin_url.startswith("https://"),
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+
+    from admin import api, web
+
+    api.init_app(app)
+    web.init_app(app)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:  # any database failure means we cannot serve
+            db.session.rollback()
+            return jsonify(status="unavailable", database="down"), 503
+        return jsonify(status="ok")
+
+    return app

@@ -1,0 +1,57 @@
+"""Every API error is a JSON body: {"error": {"code", "message", "field"?}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def not_found(what: str = "object") -> ApiError:
+    return ApiError(404, "not_found", f"no such {what}")
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> Any:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    return jsonify(error=body), status
+
+
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def handle_api_error(exc: ApiError) -> Any:
+        return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException) -> Any:
+        if not _is_api_request():
+            return exc
+        code = (exc.name or "error").lower().replace(" ", "_")
+        if exc.code == 413:
+            return error_response(413, "too_large", "the request body is too large")
+        return error_response(exc.code or 500, code, exc.description or exc.name or "error")
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if not _is_api_request():
+            return "Internal Server Error", 500
+        return error_response(500, "internal", "an unexpected error occurred")

@@ -1,0 +1,26 @@
+"""Shared pieces of the Postgres model: the source of truth for everything Redis holds.
+
+Every row that belongs to an organisation carries ``org_id`` so that every query can be
+scoped to the caller's organisation. Rows that sync publishes to Redis (domains, links,
+contacts) carry a ``version`` drawn from one sequence, so a newer write always has a larger
+version than any older one, across deletes and re-creates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Sequence, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from admin.extensions import db
+
+record_versions = Sequence("record_versions", metadata=db.metadata)
+
+ROLES = ("owner", "admin", "member")
+ACTION_TYPES = ("whisper", "add_tag", "remove_tag", "add_to_list", "remove_from_list")
+CLICK_KINDS = ("human", "preview", "bot")
+
+
+def now_column() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

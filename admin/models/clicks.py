@@ -1,0 +1,124 @@
+"""Clicks recorded by drain, and contacts' conversation history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.orm import Mapped, mapped_column
+
+from admin.extensions import db
+from admin.models.base import now_column
+
+
+class Click(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "clicks"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    click_id: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)  # edge-minted
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
+    domain_id: Mapped[int | None] = mapped_column(BigInteger)
+    code: Mapped[str] = mapped_column(String(8), nullable=False)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    broadcast_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    recorded_at: Mapped[datetime] = now_column()
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    reason: Mapped[str] = mapped_column(String(100), nullable=False, server_default="")
+    user_agent: Mapped[str] = mapped_column(String(512), nullable=False, server_default="")
+    ip: Mapped[str | None] = mapped_column(INET)
+    referer: Mapped[str] = mapped_column(String(512), nullable=False, server_default="")
+    visitor_hash: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
+    device: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
+    os: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
+    browser: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
+    merge_fallback: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+    __table_args__ = (
+        CheckConstraint("kind in ('human','preview','bot')", name="ck_clicks_kind"),
+        Index("ix_clicks_link_at", "link_id", "at"),
+        Index("ix_clicks_link_contact", "link_id", "contact_id"),
+    )
+
+
+class HistoryEvent(db.Model):  # type: ignore[name-defined,misc]
+    """A contact's conversation history: whispers, outgoing and incoming messages."""
+
+    __tablename__ = "history_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(
+        String(16), nullable=False
+    )  # whisper | message_out | message_in
+    body: Mapped[str] = mapped_column(Text, nullable=False)  # shown as "text" in the API
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("links.id", ondelete="SET NULL"))
+    click_id: Mapped[str | None] = mapped_column(String(40))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = now_column()
+    __table_args__ = (
+        Index("ix_history_contact_at", "contact_id", "at"),
+        # A click's whisper is written once, whatever happens to the batch that carried it.
+        Index(
+            "uq_history_click_type",
+            "click_id",
+            "type",
+            unique=True,
+            postgresql_where=text("click_id IS NOT NULL"),
+        ),
+    )
+
+
+class LinkCounter(db.Model):  # type: ignore[name-defined,misc]
+    """Per-link counters kept by drain in the batch's transaction, so metrics read one row."""
+
+    __tablename__ = "link_counters"
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    unique_clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    previews: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    bots: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    updated_at: Mapped[datetime] = now_column()
+
+
+class LinkContactClicks(db.Model):  # type: ignore[name-defined,misc]
+    """Human clicks per (link, contact): unique clicks and the drill-down read it."""
+
+    __tablename__ = "link_contact_clicks"
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class LinkVisitor(db.Model):  # type: ignore[name-defined,misc]
+    """Distinct visitors of a generic URL: a salted daily hash of IP and user agent."""
+
+    __tablename__ = "link_visitors"
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
+    visitor_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_at: Mapped[datetime] = now_column()

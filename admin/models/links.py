@@ -1,0 +1,109 @@
+"""Domains, links, their preview images and issued codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from admin.extensions import db
+from admin.models.base import now_column
+
+
+class Domain(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "domains"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    hostname: Mapped[str] = mapped_column(String(253), nullable=False, unique=True)
+    fallback_url: Mapped[str | None] = mapped_column(Text)
+    verification_token: Mapped[str] = mapped_column(
+        String(64), nullable=False, server_default=text("md5(random()::text)")
+    )
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("nextval('record_versions')")
+    )
+    created_at: Mapped[datetime] = now_column()
+
+
+class Upload(db.Model):  # type: ignore[name-defined,misc]
+    """A preview image, stored by the app and served at a public URL for og:image."""
+
+    __tablename__ = "uploads"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    public_id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    content_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    height: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = now_column()
+
+
+class Link(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "links"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
+    destination: Mapped[str] = mapped_column(Text, nullable=False)
+    extension: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
+    preview_title: Mapped[str] = mapped_column(String(300), nullable=False, server_default="")
+    preview_description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    preview_image_url: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    preview_upload_id: Mapped[int | None] = mapped_column(
+        ForeignKey("uploads.id", ondelete="SET NULL")
+    )
+    actions: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, server_default="[]"
+    )
+    archived: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    version: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("nextval('record_versions')")
+    )
+    created_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()
+    domain: Mapped[Domain] = relationship(lazy="joined")
+
+
+class IssuedCode(db.Model):  # type: ignore[name-defined,misc]
+    """One code per (link, contact); a link's generic code has no contact."""
+
+    __tablename__ = "issued_codes"
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = now_column()
+    __table_args__ = (
+        UniqueConstraint("link_id", "contact_id", name="uq_issued_codes_link_contact"),
+        Index(
+            "uq_issued_codes_generic",
+            "link_id",
+            unique=True,
+            postgresql_where=text("contact_id IS NULL"),
+        ),
+        Index("ix_issued_codes_contact", "contact_id"),
+    )

@@ -1,0 +1,59 @@
+"""Organisations, their first owner and API tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from admin.extensions import db
+from admin.models import ApiToken, Organisation, User
+from admin.security import hash_password, new_api_token
+
+
+class OrgError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class NewOrg:
+    org_id: int
+    user_id: int
+    api_token: str
+
+
+def create_org(name: str, email: str, password: str) -> NewOrg:
+    """An organisation, its owner and a first API token (the plain token is returned once)."""
+    name = (name or "").strip()
+    email = (email or "").strip().lower()
+    if not name:
+        raise OrgError("name", "name is required")
+    if "@" not in email or len(email) > 320:
+        raise OrgError("email", "email must be an email address")
+    if len(password or "") < 8:
+        raise OrgError("password", "password must have at least 8 characters")
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise OrgError("email", f"a user with email {email} exists already")
+    org = Organisation(name=name)
+    db.session.add(org)
+    db.session.flush()
+    user = User(
+        org_id=org.id, email=email, password_hash=hash_password(password), role="owner", name=name
+    )
+    db.session.add(user)
+    db.session.flush()
+    token = issue_api_token(org.id, user.id, "created with the organisation")
+    db.session.commit()
+    return NewOrg(org_id=org.id, user_id=user.id, api_token=token)
+
+
+def issue_api_token(org_id: int, user_id: int | None, name: str) -> str:
+    """Store a new token's hash in the caller's transaction and return the plain token."""
+    token, prefix, token_hash = new_api_token()
+    db.session.add(
+        ApiToken(org_id=org_id, user_id=user_id, name=name, prefix=prefix, token_hash=token_hash)
+    )
+    return token

@@ -1,0 +1,185 @@
+"""Destination templates and field merge.
+
+A destination is an absolute http(s) URL whose path, query and fragment may hold placeholders:
+``{{first_name}}``, ``{{last_name}}``, ``{{phone}}``, ``{{email}}``, ``{{fields.NAME}}``, each with
+an optional default after ``|``. The scheme, host and port are fixed text: a placeholder may not
+stand there, and every merged value is percent-encoded for its place with nothing left "safe",
+so no contact value can add a ``/``, ``?``, ``#``, ``@`` or control character to the URL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote, urlsplit
+
+from core.records import ContactRecord
+
+MAX_DESTINATION_LENGTH = 2048
+MAX_MERGED_LENGTH = 8000
+BUILTIN_NAMES = ("first_name", "last_name", "phone", "email")
+_FIELD_NAME = re.compile(r"^fields\.[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]")
+_FORBIDDEN_IN_DEFAULT = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029{}]")
+
+Place = Literal["path", "query", "fragment"]
+
+
+class TemplateError(ValueError):
+    """A destination that cannot be saved; the message says what is wrong and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    name: str
+    default: str
+    place: Place
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    source: str
+    origin: str  # "scheme://host[:port]", never merged
+    parts: tuple[str | Placeholder, ...]  # the rest: literal text and placeholders
+
+    @property
+    def placeholders(self) -> tuple[Placeholder, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Placeholder))
+
+    def render(self, contact: ContactRecord | None) -> str:
+        """The destination for ``contact`` (None: defaults only)."""
+        out = [self.origin]
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                value = _lookup(contact, part.name) if contact is not None else None
+                out.append(_encode(value if value else part.default, part.place))
+        return "".join(out)
+
+
+def _lookup(contact: ContactRecord, name: str) -> str | None:
+    if name.startswith("fields."):
+        value = contact.fields.get(name[7:])
+        return None if value is None else str(value)
+    return str(getattr(contact, name, "") or "")
+
+
+def _encode(value: str, place: Place) -> str:
+    # Nothing is "safe": a value is always data, never URL structure. Dots are encoded in a
+    # path so that a value cannot be "." or ".." and walk the path.
+    encoded = quote(value, safe="", encoding="utf-8", errors="strict")
+    if place == "path":
+        encoded = encoded.replace(".", "%2E")
+    return encoded
+
+
+def _split_placeholders(text: str) -> list[str | tuple[str, str, int]]:
+    """Literal strings and (name, default, offset) tuples; raises TemplateError."""
+    pieces: list[str | tuple[str, str, int]] = []
+    pos = 0
+    while True:
+        start = text.find("{{", pos)
+        stray_close = text.find("}}", pos)
+        if stray_close != -1 and (start == -1 or stray_close < start):
+            raise TemplateError(f"'}}}}' at character {stray_close + 1} closes no placeholder")
+        if start == -1:
+            pieces.append(text[pos:])
+            return pieces
+        end = text.find("}}", start + 2)
+        if end == -1:
+            raise TemplateError(
+                f"the placeholder at character {start + 1} is not closed with '}}}}'"
+            )
+        inner = text[start + 2 : end]
+        if "{{" in inner:
+            raise TemplateError(
+                f"the placeholder at character {start + 1} is not closed with '}}}}'"
+            )
+        name, bar, default = inner.partition("|")
+        name = name.strip()
+        if name not in BUILTIN_NAMES and not _FIELD_NAME.match(name):
+            raise TemplateError(
+                f"unknown placeholder {{{{{name}}}}} at character {start + 1}: use first_name, "
+                "last_name, phone, email or fields.NAME"
+            )
+        if bar and _FORBIDDEN_IN_DEFAULT.search(default):
+            raise TemplateError(f"the default of {{{{{name}}}}} has a brace or control character")
+        pieces.append(text[pos:start])
+        pieces.append((name, default, start))
+        pos = end + 2
+
+
+def parse_template(source: str) -> Template:
+    """Parse and validate a destination template; raises TemplateError naming the problem."""
+    if not isinstance(source, str):
+        raise TemplateError("destination must be a string")
+    if not source:
+        raise TemplateError("destination is empty")
+    if len(source) > MAX_DESTINATION_LENGTH:
+        raise TemplateError(f"destination is longer than {MAX_DESTINATION_LENGTH} characters")
+    pieces = _split_placeholders(source)
+    literal = "".join(p for p in pieces if isinstance(p, str))
+    if _FORBIDDEN_CHARS.search(literal):
+        raise TemplateError("destination contains whitespace or a control character")
+
+    # Check the URL's structure with each placeholder standing in as a plain letter.
+    probe = "".join(p if isinstance(p, str) else "x" for p in pieces)
+    try:
+        split = urlsplit(probe)
+        port = split.port
+    except ValueError as exc:
+        raise TemplateError(f"destination is not a valid URL: {exc}") from None
+    if split.scheme not in ("http", "https") or not probe.lower().startswith(split.scheme + "://"):
+        raise TemplateError("destination must be an absolute http:// or https:// URL")
+    if not split.hostname:
+        raise TemplateError("destination has no host")
+    if "@" in split.netloc:
+        raise TemplateError("destination must not carry a user name or password")
+    if port == 0:
+        raise TemplateError("destination has an invalid port")
+
+    # The authority ends at the first "/", "?" or "#" after "scheme://" in the literal text.
+    authority_start = len(split.scheme) + 3
+    origin_end = len(source)
+    for mark in "/?#":
+        idx = source.find(mark, authority_start)
+        if idx != -1:
+            origin_end = min(origin_end, idx)
+    origin = source[:origin_end]
+    if "{{" in origin:
+        raise TemplateError(
+            "placeholders may stand only in the path, the query and the fragment, "
+            "not in the scheme, host or port"
+        )
+
+    # The origin holds no placeholder, so it is the start of the first literal piece.
+    first = pieces[0]
+    assert isinstance(first, str) and first.startswith(origin)
+    pieces[0] = first[len(origin) :]
+    parts: list[str | Placeholder] = []
+    place: Place = "path"
+    for piece in pieces:
+        if isinstance(piece, str):
+            for ch in piece:
+                if ch == "?" and place == "path":
+                    place = "query"
+                elif ch == "#":
+                    place = "fragment"
+            if piece:
+                parts.append(piece)
+        else:
+            name, default, _offset = piece
+            parts.append(Placeholder(name=name, default=default, place=place))
+    return Template(source=source, origin=origin, parts=tuple(parts))
+
+
+def check_merged(url: str, template: Template) -> bool:
+    """The last check before a merged URL goes out in a Location header."""
+    return (
+        len(url.encode("utf-8")) <= MAX_MERGED_LENGTH
+        and url.startswith(template.origin)
+        and (len(url) == len(template.origin) or url[len(template.origin)] in "/?#")
+        and _FORBIDDEN_CHARS.search(url) is None
+    )

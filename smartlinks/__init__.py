@@ -1,0 +1,1 @@
+"""The `smartlinks` command: roles, the embedded servers and the `up` supervisor."""

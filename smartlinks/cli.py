@@ -1,0 +1,110 @@
+"""`smartlinks`: the one command. Each role is one process, as `up` and a deployment run it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from core import config, logs
+
+
+def _cmd_edge(args: argparse.Namespace) -> int:
+    from smartlinks.serve import serve_edge
+
+    serve_edge()
+    return 0
+
+
+def _cmd_admin(args: argparse.Namespace) -> int:
+    from smartlinks.serve import serve_admin
+
+    serve_admin()
+    return 0
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from sync import publisher
+
+    return publisher.main(full=args.full, burst=args.burst)
+
+
+def _cmd_drain(args: argparse.Namespace) -> int:
+    from sync import drain
+
+    return drain.main(burst=args.burst)
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from smartlinks.admin_tasks import migrate
+
+    migrate()
+    return 0
+
+
+def _cmd_org_create(args: argparse.Namespace) -> int:
+    from smartlinks.admin_tasks import create_org
+
+    try:
+        result = create_org(args.name, args.email, args.password)
+    except ValueError as exc:
+        field = getattr(exc, "field", None)
+        print(
+            f"smartlinks org create: {'--' + field + ': ' if field else ''}{exc}", file=sys.stderr
+        )
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from smartlinks.supervisor import up
+
+    return up()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smartlinks",
+        description="Branded short links with per-contact field merge and click tracking.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("up", help="start everything in the foreground (Ctrl-C stops it)").set_defaults(
+        func=_cmd_up
+    )
+    sub.add_parser("edge", help="serve redirects and previews (reads Redis only)").set_defaults(
+        func=_cmd_edge
+    )
+    sub.add_parser("admin", help="serve the web UI and the JSON API").set_defaults(func=_cmd_admin)
+    p = sub.add_parser("sync", help="publish Postgres changes to Redis")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild every record in Redis from Postgres, then go on",
+    )
+    p.add_argument("--burst", action="store_true", help="process what is pending and exit")
+    p.set_defaults(func=_cmd_sync)
+    p = sub.add_parser("drain", help="record clicks from the click stream and run their actions")
+    p.add_argument("--burst", action="store_true", help="drain what is in the stream and exit")
+    p.set_defaults(func=_cmd_drain)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
+    org = sub.add_parser("org", help="organisations").add_subparsers(
+        dest="org_command", required=True
+    )
+    p = org.add_parser("create", help="create an organisation, its owner and an API token")
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", required=True)
+    p.set_defaults(func=_cmd_org_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    role = args.command if args.command != "org" else "cli"
+    logs.setup(role, config.env("LOG_LEVEL"))
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

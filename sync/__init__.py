@@ -1,0 +1,1 @@
+"""Workers between Postgres and Redis: the sync publisher and the click drain."""

@@ -1,0 +1,159 @@
+"""Fixtures: real PostgreSQL and Valkey servers on free ports for the whole session, the Flask
+app and its client (flaskr style), and a clean database and Redis for every test."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from admin import MIGRATIONS_DIR, create_app
+from admin.extensions import db
+from admin.services.orgs import NewOrg, create_org
+from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+
+
+@dataclass(frozen=True)
+class Servers:
+    database_url: str
+    redis_url: str
+    data_dir: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a `smartlinks` child process pointed at these servers."""
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_", "REDIS_", "EDGE_", "ADMIN_"))
+        }
+        env.update(
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            SMARTLINKS_DATA_DIR=str(self.data_dir),
+            SECRET_KEY="test-secret-key",
+            EDGE_WORKERS="1",
+            LOG_LEVEL="INFO",
+        )
+        env.update(extra)
+        return env
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    base = tmp_path_factory.mktemp("servers")
+    pg = EmbeddedPostgres(base / "postgres", free_port(), durable=False)
+    pg.prepare()
+    pg_proc = pg.start()
+    rd = EmbeddedRedis(base / "redis", free_port(), durable=False)
+    rd_proc = rd.start()
+    found = Servers(database_url=pg.url, redis_url=rd.url, data_dir=base / "data")
+    found.data_dir.mkdir()
+    app = create_app(_app_config(found))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade(directory=MIGRATIONS_DIR)
+    try:
+        yield found
+    finally:
+        pg_proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+        rd_proc.terminate()
+        for proc in (pg_proc, rd_proc):
+            proc.wait(15)
+
+
+def _app_config(found: Servers) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": found.database_url,
+        "REDIS_URL": found.redis_url,
+        "WTF_CSRF_ENABLED": True,
+    }
+
+
+def _reset(found: Servers) -> None:
+    """Empty every table and Redis: each test starts from nothing."""
+    app = create_app(_app_config(found))
+    with app.app_context():
+        tables = [t.name for t in db.metadata.sorted_tables]
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        db.engine.dispose()
+    redis.Redis.from_url(found.redis_url).flushall()
+
+
+@pytest.fixture
+def clean(servers: Servers) -> Iterator[Servers]:
+    _reset(servers)
+    yield servers
+
+
+@pytest.fixture
+def app(clean: Servers) -> Iterator[Flask]:
+    app = create_app(_app_config(clean))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def rdb(clean: Servers) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(clean.redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def org(app: Flask) -> NewOrg:
+    return create_org("Acme Campaign", "owner@acme.test", "correct horse battery")
+
+
+@pytest.fixture
+def other_org(app: Flask) -> NewOrg:
+    return create_org("Rival Org", "owner@rival.test", "another long password")
+
+
+class Api:
+    """The JSON API through the Flask test client, as one organisation's token."""
+
+    def __init__(self, client: FlaskClient, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(path, headers=self.headers, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.client.post(path, json=json, headers=self.headers, **kw)
+
+    def patch(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.client.patch(path, json=json, headers=self.headers, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.client.delete(path, headers=self.headers, **kw)
+
+
+@pytest.fixture
+def api(client: FlaskClient, org: NewOrg) -> Api:
+    return Api(client, org.api_token)
+
+
+@pytest.fixture
+def other_api(client: FlaskClient, other_org: NewOrg) -> Api:
+    return Api(client, other_org.api_token)

@@ -1,0 +1,89 @@
+"""The foundation: migrations applied, auth on the API, health, the org CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from sqlalchemy import select, text
+
+from admin.extensions import db
+from admin.models import ApiToken, User
+from admin.security import hash_token, verify_password
+from tests.conftest import Servers
+
+
+def test_healthz(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_api_needs_a_valid_token(client, api):
+    assert client.get("/api/v1/links").status_code == 401
+    bad = client.get("/api/v1/links", headers={"Authorization": "Bearer sl_wrong"})
+    assert bad.status_code == 401
+    assert bad.get_json()["error"]["code"] == "unauthorized"
+    assert api.get("/api/v1/links").status_code == 200
+
+
+def test_tokens_and_passwords_are_stored_hashed(app, org):
+    token_row = db.session.scalars(select(ApiToken)).one()
+    assert token_row.token_hash == hash_token(org.api_token)
+    assert org.api_token not in token_row.token_hash
+    user = db.session.scalars(select(User)).one()
+    assert user.password_hash.startswith("$argon2id$")
+    assert verify_password(user.password_hash, "correct horse battery")
+    assert not verify_password(user.password_hash, "wrong")
+
+
+def test_version_sequence_exists(app):
+    first = db.session.execute(text("SELECT nextval('record_versions')")).scalar_one()
+    assert db.session.execute(text("SELECT nextval('record_versions')")).scalar_one() == first + 1
+
+
+def test_org_create_cli_prints_json_and_token_works(clean: Servers, client):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smartlinks.cli",
+            "org",
+            "create",
+            "--name",
+            "CLI Org",
+            "--email",
+            "cli@org.test",
+            "--password",
+            "long enough pw",
+        ],
+        env=clean.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) == {"org_id", "api_token"}
+    resp = client.get("/api/v1/links", headers={"Authorization": f"Bearer {out['api_token']}"})
+    assert resp.status_code == 200
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smartlinks.cli",
+            "org",
+            "create",
+            "--name",
+            "CLI Org",
+            "--email",
+            "cli@org.test",
+            "--password",
+            "long enough pw",
+        ],
+        env=clean.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 2
+    assert "--email" in again.stderr
