@@ -71,6 +71,7 @@ SETTINGS: tuple[Setting, ...] = (
         "300",
         "How often sync compares Redis with Postgres and repairs drift.",
     ),
+    Setting("SYNC_BATCH", "500", "Outbox rows the sync worker publishes per batch."),
     Setting("LOG_LEVEL", "INFO", "Log level of every process."),
 )
 

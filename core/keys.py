@@ -14,6 +14,7 @@ DEAD_LETTER_STREAM = "sl:clicks:dead"
 DRAIN_GROUP = "drain"
 CODE_BUCKET_PREFIX_LEN = 2
 SYNC_STATE = "sl:sync:state"  # hash: last full sync time, record counts
+SYNC_DOMAIN_HOSTS = "sl:sync:dh"  # hash: domain id -> hostname (tombstones for deleted domains)
 
 
 def domain(hostname: str) -> str:
@@ -26,6 +27,11 @@ def link(link_id: int | str) -> str:
 
 def contact(contact_id: int | str) -> str:
     return f"sl:ct:{contact_id}"
+
+
+def worker(role: str, worker_id: str) -> str:
+    """A worker's heartbeat (a string with a TTL), e.g. ``sl:w:sync:host:1234``."""
+    return f"sl:w:{role}:{worker_id}"
 
 
 def code_bucket(code: str) -> str:
