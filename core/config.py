@@ -73,6 +73,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SYNC_BATCH", "500", "Outbox rows the sync worker publishes per batch."),
     Setting("LOG_LEVEL", "INFO", "Log level of every process."),
+    Setting(
+        "DEMO_SEED",
+        "1",
+        "`smartlinks up` seeds a demo organisation on its first start; 0 turns that off.",
+    ),
 )
 
 
