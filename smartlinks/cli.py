@@ -57,6 +57,25 @@ def _cmd_org_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def settings_markdown() -> str:
+    """The README's table of environment variables, generated from core.config.SETTINGS."""
+    rows = ["| variable | default | what it does |", "| --- | --- | --- |"]
+    for s in config.SETTINGS:
+        default = f"`{s.default}`" if s.default else "(unset)"
+        text = s.help.replace("|", "\\|")
+        rows.append(f"| `{s.env}` | {default} | {text} |")
+    return "\n".join(rows)
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(settings_markdown())
+        return 0
+    for s in config.SETTINGS:
+        print(f"{s.env}={config.env(s.env)}")
+    return 0
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     from smartlinks.supervisor import up
 
@@ -88,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burst", action="store_true", help="drain what is in the stream and exit")
     p.set_defaults(func=_cmd_drain)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
+    p = sub.add_parser("settings", help="list the environment settings and their values")
+    p.add_argument("--markdown", action="store_true", help="the README's table of settings")
+    p.set_defaults(func=_cmd_settings)
     org = sub.add_parser("org", help="organisations").add_subparsers(
         dest="org_command", required=True
     )

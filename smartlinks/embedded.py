@@ -18,6 +18,7 @@ import socket
 import stat
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,13 +182,25 @@ class EmbeddedPostgres:
         return cmd
 
     def start(self, log_path: Path | None = None) -> subprocess.Popen:
-        log = open(log_path or self.data_dir / "postgres.log", "ab")  # noqa: SIM115 (child owns it)
-        proc = subprocess.Popen(
-            self.command(), stdout=log, stderr=log, start_new_session=True, **self._run_as()
-        )
+        proc = self.launch(log_path)
         self.wait_ready(proc)
         self.ensure_database()
         return proc
+
+    def launch(
+        self, log_path: Path | None = None, preexec_fn: Callable[[], None] | None = None
+    ) -> subprocess.Popen:
+        """Start the server in its own session and return at once (the supervisor's restart)."""
+        with open(log_path or self.data_dir / "postgres.log", "ab") as log:
+            return subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=preexec_fn,
+                **self._run_as(),
+            )
 
     def wait_ready(self, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
         import psycopg
@@ -257,11 +270,45 @@ class EmbeddedRedis:
         return cmd
 
     def start(self, log_path: Path | None = None) -> subprocess.Popen:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(log_path or self.data_dir / "valkey.log", "ab")  # noqa: SIM115 (child owns it)
-        proc = subprocess.Popen(self.command(), stdout=log, stderr=log, start_new_session=True)
-        wait_for_port("127.0.0.1", self.port, 15, proc)
+        proc = self.launch(log_path)
+        self.wait_ready(proc)
         return proc
+
+    def launch(
+        self, log_path: Path | None = None, preexec_fn: Callable[[], None] | None = None
+    ) -> subprocess.Popen:
+        """Start the server in its own session and return at once (the supervisor's restart)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_path or self.data_dir / "valkey.log", "ab") as log:
+            return subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=preexec_fn,
+            )
+
+    def wait_ready(self, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
+        """Until the server answers PING (it loads its AOF before it does)."""
+        import redis
+
+        wait_for_port("127.0.0.1", self.port, timeout, proc)
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except (redis.BusyLoadingError, redis.ConnectionError):
+                    if proc is not None and proc.poll() is not None:
+                        raise RuntimeError(f"valkey exited with code {proc.returncode}") from None
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        finally:
+            client.close()
 
 
 def write_runtime(data_dir: Path, **urls: str) -> None:
