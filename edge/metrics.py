@@ -1,0 +1,122 @@
+"""Prometheus text exposition of the edge: requests by outcome and a latency histogram.
+
+Hand-written (no client library): a handful of counters does not need one, and granian runs
+several worker processes that share nothing. Each worker keeps its counters in memory and
+writes a snapshot to a folder shared by the workers of one server (named after granian's main
+process) about once a second; ``/metrics``, answered by whichever worker gets the request,
+adds its own live counters to the other workers' latest snapshots. So the totals cover every
+worker, the other workers' part at most ~1 s old; snapshots of workers that died stay, so the
+counters never go backwards while the server lives.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import msgspec
+
+OUTCOMES = (
+    "redirect",  # 302 to the merged destination (a person)
+    "preview",  # 200 preview page (fetcher, bot, prefetch)
+    "fallback",  # 302 to the domain's fallback_url (unknown code or archived link)
+    "not_found",  # 404: unknown code, bad code, unknown host
+    "gone",  # 410: archived link without a fallback
+    "uri_too_long",  # 414
+    "unavailable",  # 503: Redis did not answer
+)
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class Metrics(msgspec.Struct):
+    """One worker's counters (also the shape of its snapshot file)."""
+
+    requests: dict[str, int] = msgspec.field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    merge_fallbacks: int = 0
+    buckets: list[int] = msgspec.field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
+    latency_sum: float = 0.0
+    latency_count: int = 0
+
+    def observe(self, outcome: str, seconds: float) -> None:
+        self.requests[outcome] += 1
+        self.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1  # the last bucket is +Inf
+        self.latency_sum += seconds
+        self.latency_count += 1
+
+    def add(self, other: Metrics) -> None:
+        for k, v in other.requests.items():
+            if k in self.requests:
+                self.requests[k] += v
+        self.merge_fallbacks += other.merge_fallbacks
+        for i, v in enumerate(other.buckets[: len(self.buckets)]):
+            self.buckets[i] += v
+        self.latency_sum += other.latency_sum
+        self.latency_count += other.latency_count
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Metrics)
+
+
+class SharedMetrics:
+    """This worker's metrics plus the snapshots of its sibling workers."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.local = Metrics()
+        self.folder = folder or Path(tempfile.gettempdir()) / f"smartlinks-edge-{os.getppid()}"
+        self.path = self.folder / f"{os.getpid()}.json"
+        self._written = -1
+
+    def write_snapshot(self) -> None:
+        """Called about once a second by a background task; cheap when nothing changed."""
+        stamp = self.local.latency_count + self.local.merge_fallbacks
+        if stamp == self._written:
+            return
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_bytes(_encoder.encode(self.local))
+            tmp.replace(self.path)
+            self._written = stamp
+
+    def totals(self) -> Metrics:
+        total = Metrics()
+        total.add(self.local)
+        with contextlib.suppress(OSError):
+            for path in self.folder.glob("*.json"):
+                if path != self.path:
+                    with contextlib.suppress(OSError, msgspec.DecodeError):
+                        total.add(_decoder.decode(path.read_bytes()))
+        return total
+
+    def render(self) -> bytes:
+        t = self.totals()
+        lines = [
+            "# HELP smartlinks_edge_requests_total Short-link requests answered, by outcome.",
+            "# TYPE smartlinks_edge_requests_total counter",
+        ]
+        lines += [
+            f'smartlinks_edge_requests_total{{outcome="{k}"}} {v}' for k, v in t.requests.items()
+        ]
+        lines += [
+            "# HELP smartlinks_edge_merge_fallbacks_total Clicks whose merged URL failed its check.",
+            "# TYPE smartlinks_edge_merge_fallbacks_total counter",
+            f"smartlinks_edge_merge_fallbacks_total {t.merge_fallbacks}",
+            "# HELP smartlinks_edge_request_duration_seconds Time to answer a short-link request.",
+            "# TYPE smartlinks_edge_request_duration_seconds histogram",
+        ]
+        cumulative = 0
+        for bound, count in zip((*BUCKETS, None), t.buckets, strict=True):
+            cumulative += count
+            le = "+Inf" if bound is None else repr(bound)
+            lines.append(
+                f'smartlinks_edge_request_duration_seconds_bucket{{le="{le}"}} {cumulative}'
+            )
+        lines += [
+            f"smartlinks_edge_request_duration_seconds_sum {t.latency_sum:.6f}",
+            f"smartlinks_edge_request_duration_seconds_count {t.latency_count}",
+        ]
+        return ("\n".join(lines) + "\n").encode()

@@ -1,0 +1,96 @@
+"""The preview page for link-preview fetchers and bots: OpenGraph and Twitter-card tags from the
+link's preview, and a visible link for a person who was taken for a bot.
+
+It is built from the domain and link records only: the contact's record is never passed in, so
+no name, phone number or other contact field can appear in it. The link in it is the
+destination merged with defaults only.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from core.records import DomainRecord, LinkRecord
+
+MAX_TEXT = 2_000  # characters kept of a title or description: the page stays far below 1 MB
+MAX_URL = 8_000
+
+
+def short_url(scheme: str, hostname: str, code: str, extension: str) -> str:
+    return f"{scheme}://{hostname}/{code}" + (f"/{extension}" if extension else "")
+
+
+def image_url(link: LinkRecord, public_admin_url: str) -> str:
+    """The preview image as an absolute http(s) URL (an uploaded image may be stored as a
+    path on the admin), or "" when there is none or it is not http(s)."""
+    url = link.preview_image_url.strip()
+    if url.startswith("/") and not url.startswith("//"):
+        url = public_admin_url.rstrip("/") + url
+    if not url.lower().startswith(("https://", "http://")) or len(url) > MAX_URL:
+        return ""
+    return url
+
+
+def _attr(value: str) -> str:
+    return escape(value, quote=True)
+
+
+def render_preview(
+    *,
+    domain: DomainRecord,
+    link: LinkRecord,
+    page_url: str,
+    destination: str | None,
+    public_admin_url: str,
+) -> bytes:
+    """The HTML page (UTF-8). ``destination`` is the defaults-only URL, or None."""
+    site = domain.hostname
+    title = (link.preview_title or site)[:MAX_TEXT]
+    description = link.preview_description[:MAX_TEXT]
+    image = image_url(link, public_admin_url)
+    card = "summary_large_image" if image else "summary"
+    meta = [
+        ("property", "og:type", "website"),
+        ("property", "og:title", title),
+        ("property", "og:url", page_url),
+        ("property", "og:site_name", site),
+        ("name", "twitter:card", card),
+        ("name", "twitter:title", title),
+    ]
+    if description:
+        meta += [
+            ("name", "description", description),
+            ("property", "og:description", description),
+            ("name", "twitter:description", description),
+        ]
+    if image:
+        meta += [
+            ("property", "og:image", image),
+            ("name", "twitter:image", image),
+        ]
+    tags = "\n".join(f'<meta {a}="{_attr(k)}" content="{_attr(v)}">' for a, k, v in meta)
+    body_link = (
+        f'<p><a href="{_attr(destination)}" rel="nofollow noopener">Continue to the page</a></p>'
+        if destination
+        else ""
+    )
+    image_tag = f'<p><img src="{_attr(image)}" alt="" style="max-width:100%"></p>' if image else ""
+    page = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{escape(title)}</title>
+<link rel="canonical" href="{_attr(page_url)}">
+{tags}
+</head>
+<body>
+<h1>{escape(title)}</h1>
+{f"<p>{escape(description)}</p>" if description else ""}
+{image_tag}
+{body_link}
+</body>
+</html>
+"""
+    return page.encode("utf-8")

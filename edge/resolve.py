@@ -1,0 +1,152 @@
+"""Host + code -> domain, link and contact records, and the click appended, in ONE Redis round trip.
+
+A Lua script (EVALSHA; redis-py loads it again on NOSCRIPT, e.g. after a Redis restart or
+SCRIPT FLUSH) walks domain -> code bucket -> link -> contact and, for a counted hit, XADDs the
+click event with the ids it resolved. Doing it server-side means the edge never needs a second
+trip to learn the link id before it can read the link, nor a third for the contact, nor a
+fourth to append the click.
+
+Not Redis-Cluster-safe as written: the link and contact keys are computed inside the script
+(see docs/decisions/0004-edge-hot-path.md for the hash-tagged layout a cluster would need).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from enum import IntEnum
+from string import Template
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from core import keys, records
+from core.records import ContactRecord, DomainRecord, LinkRecord
+
+# Short socket timeouts: a Redis that does not answer gives a quick 503, never a hang.
+SOCKET_TIMEOUT_S = 0.25
+CONNECT_TIMEOUT_S = 0.25
+
+# KEYS: domain key, code bucket, click stream. ARGV: code, "1" to record, encoded ClickEvent.
+# Returns {outcome, domain d, link d, contact d} (outcomes as in Outcome below).
+_SCRIPT = Template("""
+local dom = redis.call('HMGET', KEYS[1], '$F_DATA', 'id', '$F_STATE')
+if not dom[1] or dom[3] == 'x' then return {0} end
+local entry = redis.call('HGET', KEYS[2], ARGV[1])
+if not entry then return {1, dom[1]} end
+local sep = string.find(entry, ':', 1, true)
+if not sep then return {1, dom[1]} end
+local link_id = string.sub(entry, 1, sep - 1)
+local contact_id = string.sub(entry, sep + 1)
+local link = redis.call('HMGET', '$LINK_PREFIX' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE')
+if not link[1] or link[2] ~= dom[2] then return {1, dom[1]} end
+if link[3] == 'x' then return {2, dom[1], link[1]} end
+local contact = false
+if contact_id ~= '' then
+  contact = redis.call('HGET', '$CONTACT_PREFIX' .. contact_id, '$F_DATA')
+end
+if ARGV[2] == '1' then
+  redis.call('XADD', KEYS[3], '*', '$STREAM_EVENT', ARGV[3],
+             '$STREAM_REF', link_id .. ':' .. contact_id .. ':' .. dom[2])
+end
+return {3, dom[1], link[1], contact}
+""").substitute(
+    F_DATA=keys.F_DATA,
+    F_STATE=keys.F_STATE,
+    F_DOMAIN_ID=keys.F_DOMAIN_ID,
+    LINK_PREFIX=keys.link(""),
+    CONTACT_PREFIX=keys.contact(""),
+    STREAM_EVENT=records.STREAM_EVENT,
+    STREAM_REF=records.STREAM_REF,
+)
+
+
+class Outcome(IntEnum):
+    UNKNOWN_HOST = 0  # no domain record, or its tombstone
+    UNKNOWN_CODE = 1  # no such code on this domain (or its link belongs to another domain)
+    ARCHIVED = 2  # the link is archived or deleted: nothing recorded
+    FOUND = 3  # link (and contact, for a contact's code) found; the click is appended if asked
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    outcome: Outcome
+    domain: DomainRecord | None = None
+    link: LinkRecord | None = None
+    contact: ContactRecord | None = None  # None for a generic code or a deleted contact
+
+
+class RedisUnavailable(Exception):
+    """Redis did not answer in time (or refused): the edge answers 503 with Retry-After."""
+
+
+def connect(url: str) -> aioredis.Redis:
+    """The edge's Redis client: hiredis parser (installed with redis[hiredis]), short timeouts,
+    one immediate retry on a broken connection (a restarted Redis) and none on a timeout."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        health_check_interval=0,
+        decode_responses=False,
+    )
+
+
+class Resolver:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self._script = client.register_script(_SCRIPT)
+
+    async def load(self) -> None:
+        """Load the script ahead of the first request (best effort: Redis may be down)."""
+        with contextlib.suppress(RedisError, OSError):
+            self._script.sha = await self.client.script_load(_SCRIPT)
+
+    async def resolve(self, hostname: str, code: str, event: bytes | None) -> Resolution:
+        """The records for ``hostname``/``code``; ``event`` (an encoded ClickEvent) is appended
+        to the click stream when the link is live. Raises RedisUnavailable."""
+        try:
+            reply = await self._script(
+                keys=[keys.domain(hostname), keys.code_bucket(code), keys.CLICK_STREAM],
+                args=[code, b"1" if event is not None else b"0", event or b""],
+            )
+        except (RedisError, OSError) as exc:
+            raise RedisUnavailable(str(exc)) from exc
+        return decode_reply(reply)
+
+    async def append(self, fields: dict[str, bytes]) -> None:
+        """A rare extra stream entry (an amendment); errors are the caller's to log."""
+        try:
+            await self.client.xadd(keys.CLICK_STREAM, fields)  # type: ignore[arg-type]
+        except (RedisError, OSError) as exc:
+            raise RedisUnavailable(str(exc)) from exc
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.client.ping())
+        except (RedisError, OSError):
+            return False
+
+
+def decode_reply(reply: list[bytes | int | None]) -> Resolution:
+    outcome = Outcome(int(reply[0]))  # type: ignore[arg-type]
+    if outcome is Outcome.UNKNOWN_HOST:
+        return Resolution(outcome)
+    domain = records.domain_decoder.decode(reply[1])  # type: ignore[arg-type]
+    if outcome is Outcome.UNKNOWN_CODE:
+        return Resolution(outcome, domain)
+    link = records.link_decoder.decode(reply[2])  # type: ignore[arg-type]
+    contact: ContactRecord | None = None
+    if outcome is Outcome.FOUND and len(reply) > 3 and reply[3]:
+        try:
+            contact = records.contact_decoder.decode(reply[3])  # type: ignore[arg-type]
+        except msgspec.DecodeError:
+            contact = None  # an unreadable contact merges like an unknown one: defaults only
+        if contact is not None and (contact.deleted or contact.org_id != link.org_id):
+            contact = None
+    return Resolution(outcome, domain, link, contact)

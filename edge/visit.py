@@ -1,0 +1,171 @@
+"""The hot route, ``GET|HEAD /{code}[/{extension...}]``: one Redis round trip, then the answer.
+
+A raw ASGI endpoint (no Request object): the few headers it needs are read in one pass over the
+header list, and answers carry precomputed header lists (edge/pages.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from time import perf_counter
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from core import logs
+from core.codes import is_code
+from core.hostnames import normalize_host_header
+from core.records import DomainRecord
+from edge import pages
+from edge.classify import HUMAN, classify
+from edge.clicks import TrustedProxies, amendment_fields, encode_event
+from edge.destinations import build_location, defaults_only, template_for
+from edge.metrics import SharedMetrics
+from edge.preview import render_preview, short_url
+from edge.resolve import Outcome, RedisUnavailable, Resolver
+
+log = logging.getLogger("edge.visit")
+
+host_of = lru_cache(maxsize=4096)(normalize_host_header)
+
+
+@dataclass
+class EdgeContext:
+    """What every request of one worker shares."""
+
+    resolver: Resolver
+    proxies: TrustedProxies
+    metrics: SharedMetrics
+    short_url_scheme: str
+    public_admin_url: str
+
+
+@dataclass(slots=True)
+class RequestHeaders:
+    host: str = ""
+    user_agent: str = ""
+    sec_purpose: str = ""
+    purpose: str = ""
+    referer: str = ""
+    forwarded_for: str = ""
+
+
+def read_headers(raw: list[tuple[bytes, bytes]]) -> RequestHeaders:
+    h = RequestHeaders()
+    for name, value in raw:
+        if name == b"host":
+            h.host = value.decode("latin-1")
+        elif name == b"user-agent":
+            h.user_agent = value.decode("latin-1")
+        elif name == b"referer":
+            h.referer = value.decode("latin-1")
+        elif name == b"x-forwarded-for":
+            text = value.decode("latin-1")
+            h.forwarded_for = f"{h.forwarded_for},{text}" if h.forwarded_for else text
+        elif name == b"sec-purpose":
+            h.sec_purpose = value.decode("latin-1")
+        elif name in (b"purpose", b"x-purpose", b"x-moz"):
+            h.purpose = value.decode("latin-1")
+    return h
+
+
+class Visit:
+    """ASGI endpoint of the short-link route."""
+
+    def __init__(self, ctx: EdgeContext) -> None:
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = perf_counter()
+        response, outcome = await self.answer(scope)
+        self.ctx.metrics.local.observe(outcome, perf_counter() - started)
+        await response(scope, receive, send)
+
+    async def answer(self, scope: Scope) -> tuple[Response, str]:
+        head = scope["method"] == "HEAD"
+        code: str = scope["path_params"]["code"]
+        h = read_headers(scope["headers"])
+        host = host_of(h.host) if h.host else None
+        if host is None or not is_code(code):
+            return pages.not_found(head), "not_found"
+
+        visitor = classify(scope["method"], h.user_agent, h.sec_purpose, h.purpose)
+        click_id = event = None
+        if visitor.counted:
+            client = scope.get("client")
+            peer = client[0] if client else ""
+            click_id, event = encode_event(
+                code=code,
+                host=host,
+                kind=visitor.kind,
+                reason=visitor.reason,
+                user_agent=h.user_agent,
+                ip=self.ctx.proxies.client_ip(peer, h.forwarded_for),
+                referer=h.referer,
+            )
+        try:
+            res = await self.ctx.resolver.resolve(host, code, event)
+        except RedisUnavailable as exc:
+            logs.event(log, "redis unavailable", logging.WARNING, error=str(exc))
+            return pages.unavailable(head), "unavailable"
+
+        if res.outcome is Outcome.UNKNOWN_HOST:
+            return pages.not_found(head), "not_found"
+        assert res.domain is not None
+        if res.outcome is Outcome.UNKNOWN_CODE:
+            return self.fallback(res.domain, head)
+        if res.outcome is Outcome.ARCHIVED:
+            return self.fallback(res.domain, head, archived=True)
+
+        link = res.link
+        assert link is not None
+        template = template_for(link.destination)
+        if template is None:
+            logs.event(log, "unusable destination", logging.ERROR, link_id=link.id)
+            return self.fallback(res.domain, head)
+
+        if visitor.kind != HUMAN:
+            page = render_preview(
+                domain=res.domain,
+                link=link,
+                page_url=short_url(self.ctx.short_url_scheme, host, code, link.extension),
+                destination=defaults_only(template),
+                public_admin_url=self.ctx.public_admin_url,
+            )
+            return pages.html(200, page, head), "preview"
+
+        # A HEAD never reveals contact data: its Location is the defaults-only destination.
+        location = build_location(template, None if head else res.contact)
+        if location is None:
+            logs.event(log, "merged destination fails its check", logging.ERROR, link_id=link.id)
+            return self.fallback(res.domain, head)
+        if location.merge_fallback and click_id is not None:
+            await self.amend(click_id, link.id)
+        return pages.redirect(location.url.encode("ascii")), "redirect"
+
+    def fallback(
+        self, domain: DomainRecord, head: bool, archived: bool = False
+    ) -> tuple[Response, str]:
+        """The domain's fallback_url (302) when it has a valid one, else 410 for an archived
+        link and 404 for anything else."""
+        if domain.fallback_url:
+            template = template_for(domain.fallback_url)
+            url = defaults_only(template) if template is not None else None
+            if url is not None:
+                return pages.redirect(url.encode("ascii")), "fallback"
+        if archived:
+            return pages.gone(head), "gone"
+        return pages.not_found(head), "not_found"
+
+    async def amend(self, click_id: str, link_id: int) -> None:
+        """The merged URL was refused: say so on the click (a rare second round trip)."""
+        self.ctx.metrics.local.merge_fallbacks += 1
+        logs.event(log, "merge fallback", logging.WARNING, click_id=click_id, link_id=link_id)
+        try:
+            await self.ctx.resolver.append(amendment_fields(click_id))
+        except RedisUnavailable as exc:
+            logs.event(
+                log, "amendment not appended", logging.ERROR, click_id=click_id, error=str(exc)
+            )
