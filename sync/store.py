@@ -10,6 +10,7 @@ bring the record back.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import redis
 
@@ -35,7 +36,7 @@ class RecordStore:
         self._put = client.register_script(_PUT_IF_NEWER)
 
     def _put_record(
-        self, pipe: redis.client.Pipeline | None, key: str, version: int, fields: list[object]
+        self, pipe: redis.client.Pipeline | None, key: str, version: int, fields: list[Any]
     ) -> object:
         return self._put(keys=[key], args=[version, *fields], client=pipe or self.client)
 
@@ -70,7 +71,7 @@ class RecordStore:
     ) -> int:
         """Issued codes are immutable (a code always means the same link and contact), so
         they need no version: HSET into their buckets, grouped to keep commands few."""
-        by_bucket: dict[str, dict[str, str]] = {}
+        by_bucket: dict[str, dict[Any, Any]] = {}
         for code, link_id, contact_id in codes:
             by_bucket.setdefault(keys.code_bucket(code), {})[code] = code_entry(link_id, contact_id)
         target = pipe if pipe is not None else self.client.pipeline(transaction=False)
@@ -79,3 +80,17 @@ class RecordStore:
         if pipe is None:
             target.execute()
         return sum(len(m) for m in by_bucket.values())
+
+    def delete_codes(self, codes: Iterable[str], pipe: redis.client.Pipeline | None = None) -> int:
+        """Remove codes whose rows are gone (deleted with their link or contact)."""
+        by_bucket: dict[str, list[str]] = {}
+        for code in codes:
+            by_bucket.setdefault(keys.code_bucket(code), []).append(code)
+        if not by_bucket:
+            return 0
+        target = pipe if pipe is not None else self.client.pipeline(transaction=False)
+        for bucket, names in by_bucket.items():
+            target.hdel(bucket, *names)
+        if pipe is None:
+            target.execute()
+        return sum(len(n) for n in by_bucket.values())
