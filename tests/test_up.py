@@ -1,0 +1,242 @@
+"""`smartlinks up` end to end, with real processes: embedded Postgres and Valkey, migrations,
+the demo organisation, every role as a child, restarts, Ctrl-C, and a second start."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from smartlinks.embedded import free_port
+from smartlinks.supervisor import BROWSER_UA, port_is_free, remembered_ports
+from tests.servers import SMARTLINKS, Process
+
+CURL = re.compile(r"curl -i -A '[^']+' -H 'Host: ([^']+)' (http://127\.0\.0\.1:\d+(/\S+))")
+READY = re.compile(r"ready in ([0-9.]+)s")
+LOGIN = re.compile(r"login:\s+(\S+)\s+password: (\S+)")
+
+
+def _env(data_dir: Path, edge_port: int, admin_port: int) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "REDIS_", "EDGE_", "ADMIN_", "SMARTLINKS_", "SECRET_"))
+    }
+    env.update(
+        SMARTLINKS_DATA_DIR=str(data_dir),
+        EDGE_PORT=str(edge_port),
+        ADMIN_PORT=str(admin_port),
+        EDGE_WORKERS="1",
+        LOG_LEVEL="INFO",
+    )
+    return env
+
+
+def _wait_for_banner(proc: Process, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = proc.log()
+        if CURL.search(out) and READY.search(out):
+            return out
+        assert proc.proc.poll() is None, f"smartlinks up exited:\n{out[-6000:]}"
+        time.sleep(0.2)
+    raise AssertionError(f"no demo link printed after {timeout}s:\n{proc.log()[-6000:]}")
+
+
+def _follow(url: str, host: str) -> httpx.Response:
+    return httpx.get(
+        url, headers={"Host": host, "User-Agent": BROWSER_UA}, follow_redirects=False, timeout=5
+    )
+
+
+def _children(pid: int, name: str) -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process(pid).children():
+        try:
+            if child.cmdline()[-1:] == [name] and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.Error:
+            pass
+    return found
+
+
+def _ours(data_dir: Path) -> list[psutil.Process]:
+    """Every process started for this data folder (servers by their command line, roles and
+    granian workers by their environment)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if str(data_dir) in cmdline or (
+                proc.environ().get("SMARTLINKS_DATA_DIR") == str(data_dir)
+                and proc.pid != os.getpid()
+            ):
+                found.append(proc)
+        except psutil.Error:
+            pass
+    return found
+
+
+def _interrupt(proc: Process, data_dir: Path, ports: list[int]) -> float:
+    """Ctrl-C: everything gone within 10 s, no process left, every port free."""
+    before = psutil.Process(proc.pid).children(recursive=True)
+    assert before, "up has no children"
+    began = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does with Ctrl-C
+    code = proc.proc.wait(15)
+    took = time.monotonic() - began
+    assert took < 10, f"stopping took {took:.1f}s"
+    assert code == 0, proc.log()[-3000:]
+    alive = [p for p in before if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"left running: {[p.cmdline() for p in alive]}"
+    assert not _ours(data_dir)
+    busy = [port for port in ports if not port_is_free(port)]
+    assert not busy, f"ports still bound: {busy}"
+    assert not (data_dir / "runtime.json").exists()
+    return took
+
+
+def _org_create(env: dict[str, str], email: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SMARTLINKS, "org", "create", "--name", "Up Test Org", "--email", email]
+        + ["--password", "a long password"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.slow
+def test_up_runs_everything_restarts_stops_and_starts_again(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    edge_port, admin_port = free_port(), free_port()
+    env = _env(data_dir, edge_port, admin_port)
+    admin = f"http://127.0.0.1:{admin_port}"
+
+    # First start: initdb, migrations, the demo organisation.
+    first = Process([*SMARTLINKS, "up"], env, tmp_path / "up-1.log")
+    try:
+        out = _wait_for_banner(first)
+        first_ready = float(READY.search(out).group(1))  # type: ignore[union-attr]
+        host, link, path = CURL.search(out).groups()  # type: ignore[union-attr]
+        email, password = LOGIN.search(out).groups()  # type: ignore[union-attr]
+        assert host == "go.smartlinks.test"
+        assert email == "demo@smartlinks.test"
+        assert f"{admin}/" in out
+        saved = json.loads((data_dir / "demo.json").read_text())
+        assert saved["password"] == password
+        assert (data_dir / "demo.json").stat().st_mode & 0o777 == 0o600
+
+        # The demo link redirects to the destination merged with the contact's first name.
+        resp = _follow(link, host)
+        assert resp.status_code == 302, resp.text[:500]
+        assert resp.headers["location"] == "https://example.org/rsvp?first=Ada&src=sms"
+
+        # `smartlinks org create` finds the running embedded Postgres through the data folder.
+        created = _org_create(env, "owner@up.test")
+        assert created.returncode == 0, created.stderr
+        token = json.loads(created.stdout)["api_token"]
+        ok = httpx.get(f"{admin}/api/v1/links", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200
+        assert ok.json()["links"] == []
+        bad = httpx.get(f"{admin}/api/v1/links", headers={"Authorization": "Bearer sl_wrong"})
+        assert bad.status_code == 401
+
+        # kill -9 of a child: it is started again, the others carry on.
+        (drain,) = _children(first.pid, "drain")
+        edge_before = _children(first.pid, "edge")
+        os.killpg(drain.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not [c for c in _children(first.pid, "drain") if c.pid != drain.pid]:
+            assert time.monotonic() < deadline, "drain was not restarted"
+            time.sleep(0.1)
+        assert _children(first.pid, "edge") == edge_before
+        assert '"child exited", "child": "drain"' in first.log()
+
+        ports = json.loads((data_dir / "ports.json").read_text())
+        all_ports = [edge_port, admin_port, ports["postgres"], ports["redis"]]
+        first_stop = _interrupt(first, data_dir, all_ports)
+    finally:
+        first.stop()
+
+    # Second start on the same data folder: the same servers' ports, data kept, no new seed.
+    second = Process([*SMARTLINKS, "up"], env, tmp_path / "up-2.log")
+    try:
+        out2 = _wait_for_banner(second)
+        second_ready = float(READY.search(out2).group(1))  # type: ignore[union-attr]
+        assert CURL.search(out2).group(2) == link  # type: ignore[union-attr]
+        assert LOGIN.search(out2).groups() == (email, password)  # type: ignore[union-attr]
+        assert "demo organisation seeded" not in out2
+        assert json.loads((data_dir / "ports.json").read_text()) == ports
+        assert _follow(link, host).status_code == 302
+        still = httpx.get(f"{admin}/api/v1/links", headers={"Authorization": f"Bearer {token}"})
+        assert still.status_code == 200
+        again = _org_create(env, "owner@up.test")
+        assert again.returncode == 2 and "exists already" in again.stderr
+        second_stop = _interrupt(second, data_dir, all_ports)
+    finally:
+        second.stop()
+
+    print(
+        f"\nsmartlinks up: first start ready in {first_ready:.1f}s, second in {second_ready:.1f}s;"
+        f" stops took {first_stop:.1f}s and {second_stop:.1f}s"
+    )
+    assert second_ready < first_ready + 1.0, (first_ready, second_ready)
+
+
+def test_second_up_on_the_same_data_folder_is_refused(tmp_path: Path) -> None:
+    from smartlinks.supervisor import data_dir_lock
+
+    with data_dir_lock(tmp_path):
+        env = _env(tmp_path, free_port(), free_port())
+        result = subprocess.run(
+            [*SMARTLINKS, "up"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode != 0
+    assert "another `smartlinks up` is running" in result.stderr
+
+
+def test_ports_are_remembered_and_replaced_when_taken(tmp_path: Path) -> None:
+    first = remembered_ports(tmp_path, ("postgres", "redis"))
+    assert remembered_ports(tmp_path, ("postgres", "redis")) == first
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", first["redis"]))
+        taken.listen()
+        assert not port_is_free(first["redis"])
+        moved = remembered_ports(tmp_path, ("postgres", "redis"))
+    assert moved["postgres"] == first["postgres"]
+    assert moved["redis"] != first["redis"]
+    assert json.loads((tmp_path / "ports.json").read_text()) == moved
+
+
+def test_up_refuses_a_busy_edge_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        env = _env(tmp_path / "data", busy, free_port())
+        result = subprocess.run(
+            [sys.executable, "-m", "smartlinks.cli", "up"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"port {busy} is in use; set EDGE_PORT" in result.stdout
