@@ -420,9 +420,10 @@ def _migrate_and_seed(data_dir: Path) -> demo_module.Demo | None:
     from admin.extensions import db
     from smartlinks.admin_tasks import migrate
 
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     migrate()
-    # Alembic's env.py runs logging.fileConfig, which replaces our handler and disables
-    # the loggers that exist already: put ours back.
+    # Should alembic's env.py run logging.fileConfig (it does when no logging is set up), it
+    # replaces our handler and disables the loggers that exist already: put ours back.
     logs.setup("up", config.env("LOG_LEVEL"))
     log.disabled = False
     logs.event(log, "migrations applied")
