@@ -9,10 +9,13 @@ so no contact value can add a ``/``, ``?``, ``#``, ``@`` or control character to
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit
+
+import idna
 
 from core.records import ContactRecord
 
@@ -22,6 +25,7 @@ BUILTIN_NAMES = ("first_name", "last_name", "phone", "email")
 _FIELD_NAME = re.compile(r"^fields\.[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]")
 _FORBIDDEN_IN_DEFAULT = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029{}]")
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})$")
 
 Place = Literal["path", "query", "fragment"]
 
@@ -111,6 +115,23 @@ def _split_placeholders(text: str) -> list[str | tuple[str, str, int]]:
         pos = end + 2
 
 
+def _valid_host(host: str) -> bool:
+    """A DNS name (IDN allowed) or an IP literal: a browser reads ``\\``, ``"`` or ``<`` in a
+    host differently from us, so such a host could send the visitor elsewhere."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            return False
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 254 and all(_HOST_LABEL.match(label) for label in labels)
+
+
 def parse_template(source: str) -> Template:
     """Parse and validate a destination template; raises TemplateError naming the problem."""
     if not isinstance(source, str):
@@ -135,6 +156,8 @@ def parse_template(source: str) -> Template:
         raise TemplateError("destination must be an absolute http:// or https:// URL")
     if not split.hostname:
         raise TemplateError("destination has no host")
+    if not _valid_host(split.hostname):
+        raise TemplateError("destination's host is not a valid host name or IP address")
     if "@" in split.netloc:
         raise TemplateError("destination must not carry a user name or password")
     if port == 0:

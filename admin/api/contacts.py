@@ -1,1 +1,95 @@
-"""API routes: contacts."""
+"""API routes: contacts, their history."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from admin.api import bp
+from admin.api.auth import org_id
+from admin.api.errors import ApiError
+from admin.api.schemas import (
+    ContactCreate,
+    ContactOut,
+    ContactPage,
+    ContactUpdate,
+    History,
+    HistoryEventOut,
+    as_changes,
+    read_json,
+    respond,
+)
+from admin.models import Contact
+from admin.services import contacts, inputs
+
+MAX_PAGE = 1000
+
+
+def contacts_out(rows: list[Contact]) -> list[ContactOut]:
+    member_of = contacts.memberships([c.id for c in rows])
+    return [
+        ContactOut(
+            id=c.id,
+            phone=c.phone,
+            first_name=c.first_name,
+            last_name=c.last_name,
+            email=c.email,
+            fields=c.fields,
+            tags=member_of[c.id][0],
+            lists=member_of[c.id][1],
+            opted_out=c.opted_out,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+        for c in rows
+    ]
+
+
+def _query_int(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(422, "invalid", f"{name} must be a whole number from {low} to {high}", name)
+    return int(raw)
+
+
+@bp.post("/contacts")
+def create_contact() -> Response:
+    contact = contacts.create_contact(org_id(), as_changes(read_json(ContactCreate)))
+    return respond(contacts_out([contact])[0], 201)
+
+
+@bp.get("/contacts")
+def list_contacts() -> Response:
+    limit = _query_int("limit", 100, 1, MAX_PAGE)
+    after = _query_int("after", 0, 0, inputs.MAX_ID)
+    rows = contacts.list_contacts(
+        org_id(), limit=limit, after=after, phone=request.args.get("phone")
+    )
+    next_after = rows[-1].id if len(rows) == limit else None
+    return respond(ContactPage(contacts=contacts_out(rows), next_after=next_after))
+
+
+@bp.get("/contacts/<int:contact_id>")
+def get_contact(contact_id: int) -> Response:
+    return respond(contacts_out([contacts.get_contact(org_id(), contact_id)])[0])
+
+
+@bp.patch("/contacts/<int:contact_id>")
+def update_contact(contact_id: int) -> Response:
+    contacts.get_contact(org_id(), contact_id)  # 404 before looking at the body
+    changes = as_changes(read_json(ContactUpdate))
+    return respond(contacts_out([contacts.update_contact(org_id(), contact_id, changes)])[0])
+
+
+@bp.get("/contacts/<int:contact_id>/history")
+def contact_history(contact_id: int) -> Response:
+    events = contacts.history(org_id(), contact_id)
+    return respond(
+        History(
+            events=[
+                HistoryEventOut(type=e.type, text=e.body, at=e.at, link_id=e.link_id)
+                for e in events
+            ]
+        )
+    )

@@ -1,1 +1,54 @@
-"""API routes: domains."""
+"""API routes: domains (the organisation's branded hostnames)."""
+
+from __future__ import annotations
+
+from flask import Response
+
+from admin.api import bp
+from admin.api.auth import org_id
+from admin.api.schemas import (
+    DomainCreate,
+    DomainList,
+    DomainOut,
+    DomainUpdate,
+    as_changes,
+    read_json,
+    respond,
+)
+from admin.models import Domain
+from admin.services import domains
+
+
+def domain_out(domain: Domain) -> DomainOut:
+    return DomainOut(
+        id=domain.id,
+        hostname=domain.hostname,
+        fallback_url=domain.fallback_url,
+        verified=domain.verified_at is not None,
+        created_at=domain.created_at,
+    )
+
+
+@bp.post("/domains")
+def create_domain() -> Response:
+    body = read_json(DomainCreate)
+    fallback = body.fallback_url if isinstance(body.fallback_url, str) else None
+    domain = domains.create_domain(org_id(), body.hostname, fallback)
+    return respond(domain_out(domain), 201)
+
+
+@bp.get("/domains")
+def list_domains() -> Response:
+    return respond(DomainList(domains=[domain_out(d) for d in domains.list_domains(org_id())]))
+
+
+@bp.get("/domains/<int:domain_id>")
+def get_domain(domain_id: int) -> Response:
+    return respond(domain_out(domains.get_domain(org_id(), domain_id)))
+
+
+@bp.patch("/domains/<int:domain_id>")
+def update_domain(domain_id: int) -> Response:
+    domains.get_domain(org_id(), domain_id)  # 404 before looking at the body
+    changes = as_changes(read_json(DomainUpdate))
+    return respond(domain_out(domains.update_domain(org_id(), domain_id, changes)))

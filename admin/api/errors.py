@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from admin.services.errors import ServiceError
+
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +40,13 @@ def _is_api_request() -> bool:
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(exc: ApiError) -> Any:
+        return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.errorhandler(ServiceError)
+    def handle_service_error(exc: ServiceError) -> Any:
+        # Services are transport-independent; on the API their errors become JSON 4xx answers.
+        if not _is_api_request():
+            return exc.message, exc.status
         return error_response(exc.status, exc.code, exc.message, exc.field)
 
     @app.errorhandler(HTTPException)

@@ -1,19 +1,91 @@
-"""Links: list, create, read, update, issue codes, metrics."""
+"""API routes: links (list, create, read, update, archive) and issuing per-contact URLs."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import jsonify
-from sqlalchemy import select
+from flask import Response, current_app, request
 
 from admin.api import bp
 from admin.api.auth import org_id
-from admin.extensions import db
+from admin.api.errors import ApiError
+from admin.api.schemas import (
+    ActionOut,
+    IssuedUrl,
+    IssueRequest,
+    IssueResult,
+    LinkCreate,
+    LinkList,
+    LinkOut,
+    LinkUpdate,
+    PreviewOut,
+    as_changes,
+    read_json,
+    respond,
+)
 from admin.models import Link
+from admin.services import codes, links
+
+# 100,000 contact ids need more than the usual JSON limit.
+ISSUE_BODY_FACTOR = 16
+
+
+def links_out(rows: list[Link]) -> list[LinkOut]:
+    generic = codes.generic_codes(link.id for link in rows)
+    return [
+        LinkOut(
+            id=link.id,
+            name=link.name,
+            destination=link.destination,
+            domain=link.domain.hostname,
+            extension=link.extension,
+            preview=PreviewOut(
+                title=link.preview_title,
+                description=link.preview_description,
+                image_url=link.preview_image_url,
+            ),
+            actions=[
+                ActionOut(type=a["type"], tag=a.get("tag"), list_=a.get("list"))
+                for a in link.actions
+            ],
+            archived=link.archived,
+            url=codes.short_url(link, generic[link.id]) if link.id in generic else "",
+            created_at=link.created_at,
+            updated_at=link.updated_at,
+        )
+        for link in rows
+    ]
 
 
 @bp.get("/links")
-def list_links() -> Any:
-    links = db.session.scalars(select(Link).where(Link.org_id == org_id()).order_by(Link.id)).all()
-    return jsonify(links=[{"id": link.id, "name": link.name} for link in links])
+def list_links() -> Response:
+    raw = request.args.get("archived")
+    if raw not in (None, "", "true", "false"):
+        raise ApiError(422, "invalid", "archived must be true or false", "archived")
+    archived = None if not raw else raw == "true"
+    return respond(LinkList(links=links_out(links.list_links(org_id(), archived))))
+
+
+@bp.post("/links")
+def create_link() -> Response:
+    link = links.create_link(org_id(), as_changes(read_json(LinkCreate)))
+    return respond(links_out([link])[0], 201)
+
+
+@bp.get("/links/<int:link_id>")
+def get_link(link_id: int) -> Response:
+    return respond(links_out([links.get_link(org_id(), link_id)])[0])
+
+
+@bp.patch("/links/<int:link_id>")
+def update_link(link_id: int) -> Response:
+    links.get_link(org_id(), link_id)  # 404 before looking at the body
+    changes = as_changes(read_json(LinkUpdate))
+    return respond(links_out([links.update_link(org_id(), link_id, changes)])[0])
+
+
+@bp.post("/links/<int:link_id>/issue")
+def issue(link_id: int) -> Response:
+    links.get_link(org_id(), link_id)  # 404 before looking at the body
+    limit = ISSUE_BODY_FACTOR * int(current_app.config["MAX_JSON_BYTES"])
+    body = read_json(IssueRequest, max_bytes=limit)
+    issued = codes.issue_codes(org_id(), link_id, body.contact_ids)
+    return respond(IssueResult(urls=[IssuedUrl(contact_id=c, url=u) for c, u in issued]))

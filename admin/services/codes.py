@@ -1,0 +1,136 @@
+"""Issued codes: one random base62 code per (link, contact), and the short URLs they make.
+
+Codes are unique across all organisations (the primary key), random (core.codes.new_code), so
+contacts' URLs cannot be enumerated. Issuing is bulk SQL: one INSERT ... SELECT FROM unnest()
+with ON CONFLICT DO NOTHING for any number of contacts, then the few collisions are retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import select, text
+
+from admin.extensions import db
+from admin.models import IssuedCode, Link
+from admin.services import inputs, links, outbox
+from admin.services.errors import Conflict, NotFound, ValidationError
+from core.codes import new_code
+
+OUTBOX_CHUNK = 10_000  # codes per outbox row (the sync convention)
+MAX_ATTEMPTS = 8  # collisions are rare (3.5e12 codes); eight rounds in a row never happen
+MAX_CONTACTS = 1_000_000
+
+_INSERT = text(
+    """
+    INSERT INTO issued_codes (code, org_id, link_id, contact_id)
+    SELECT new.code, :org_id, :link_id, new.contact_id
+    FROM unnest(CAST(:codes AS text[]), CAST(:contact_ids AS bigint[])) AS new(code, contact_id)
+    ON CONFLICT DO NOTHING
+    RETURNING contact_id, code
+    """
+)
+_EXISTING = text(
+    "SELECT contact_id, code FROM issued_codes "
+    "WHERE link_id = :link_id AND contact_id = ANY(CAST(:contact_ids AS bigint[]))"
+)
+_OWNED = text(
+    "SELECT id FROM contacts WHERE org_id = :org_id AND id = ANY(CAST(:contact_ids AS bigint[]))"
+)
+_INSERT_GENERIC = text(
+    "INSERT INTO issued_codes (code, org_id, link_id, contact_id) "
+    "VALUES (:code, :org_id, :link_id, NULL) ON CONFLICT DO NOTHING RETURNING code"
+)
+
+
+def short_url(link: Link, code: str) -> str:
+    """``{SHORT_URL_SCHEME}://{hostname}/{code}[/{extension}]``, as it goes into a message."""
+    before, after = _url_around_code(link)
+    return before + code + after
+
+
+def _url_around_code(link: Link) -> tuple[str, str]:
+    scheme = current_app.config["SHORT_URL_SCHEME"] if has_app_context() else "https"
+    return f"{scheme}://{link.domain.hostname}/", (f"/{link.extension}" if link.extension else "")
+
+
+def generic_codes(link_ids: Iterable[int]) -> dict[int, str]:
+    """The generic (contact-less) code of each link."""
+    rows = db.session.execute(
+        select(IssuedCode.link_id, IssuedCode.code).where(
+            IssuedCode.link_id.in_(list(link_ids)), IssuedCode.contact_id.is_(None)
+        )
+    )
+    return {link_id: code for link_id, code in rows}
+
+
+def add_generic_code(org_id: int, link_id: int) -> str:
+    """Give a new link its generic code, in the caller's transaction (with its outbox row)."""
+    for _ in range(MAX_ATTEMPTS):
+        code = db.session.scalar(
+            _INSERT_GENERIC, {"code": new_code(), "org_id": org_id, "link_id": link_id}
+        )
+        if code is not None:
+            outbox.enqueue("codes", link_id, outbox.next_version(), {"codes": [code]})
+            return str(code)
+    raise RuntimeError("could not find a free code")  # 3.5e12 codes: not in this universe
+
+
+def _contact_ids(values: Any) -> list[int]:
+    if not isinstance(values, Sequence) or isinstance(values, str | bytes):
+        raise ValidationError("contact_ids", "contact_ids must be a list of contact ids")
+    if len(values) > MAX_CONTACTS:
+        raise ValidationError("contact_ids", f"at most {MAX_CONTACTS} contacts per call")
+    ids = [inputs.record_id(f"contact_ids[{i}]", v) for i, v in enumerate(values)]
+    return list(dict.fromkeys(ids))  # once each, in the order given
+
+
+def issue_codes(org_id: int, link_id: int, contact_ids: Any) -> list[tuple[int, str]]:
+    """Each contact's short URL for the link, in order; a contact issued before keeps its code.
+
+    Raises NotFound("contact_ids") when an id is not one of the organisation's contacts.
+    """
+    link = links.get_link(org_id, link_id)
+    ids = _contact_ids(contact_ids)
+    if link.archived:
+        raise Conflict("link_id", "the link is archived: unarchive it to issue codes")
+    if not ids:
+        return []
+    owned = set(db.session.scalars(_OWNED, {"org_id": org_id, "contact_ids": ids}))
+    if len(owned) != len(ids):
+        missing = [i for i in ids if i not in owned]
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise NotFound("contact_ids", f"no such contacts: {shown}")
+
+    found: dict[int, str] = dict(
+        db.session.execute(_EXISTING, {"link_id": link.id, "contact_ids": ids}).tuples()
+    )
+    missing = [i for i in ids if i not in found]
+    fresh: list[str] = []
+    for _ in range(MAX_ATTEMPTS):
+        if not missing:
+            break
+        codes = [new_code() for _ in missing]
+        inserted = db.session.execute(
+            _INSERT,
+            {"org_id": org_id, "link_id": link.id, "codes": codes, "contact_ids": missing},
+        ).tuples()
+        for contact_id, code in inserted:
+            found[contact_id] = code
+            fresh.append(code)
+        missing = [i for i in missing if i not in found]
+        if missing:  # a taken code, or a concurrent call issued these contacts first
+            found.update(
+                db.session.execute(_EXISTING, {"link_id": link.id, "contact_ids": missing}).tuples()
+            )
+            missing = [i for i in missing if i not in found]
+    if missing:
+        raise RuntimeError("could not find free codes")
+    before, after = _url_around_code(link)  # read before the commit expires the link
+    for start in range(0, len(fresh), OUTBOX_CHUNK):
+        chunk = fresh[start : start + OUTBOX_CHUNK]
+        outbox.enqueue("codes", link.id, outbox.next_version(), {"codes": chunk})
+    db.session.commit()
+    return [(i, before + found[i] + after) for i in ids]

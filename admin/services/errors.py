@@ -1,0 +1,40 @@
+"""Errors of the admin's services, independent of any transport.
+
+The JSON API turns them into 4xx answers naming the field at fault; the web pages show the
+message next to the field. A service never raises an HTTP error itself.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of every error a service raises on purpose; ``field`` names the input at fault."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class ValidationError(ServiceError):
+    """The input breaks a rule (shape, syntax, limit)."""
+
+    status = 422
+    code = "invalid"
+
+
+class NotFound(ServiceError):
+    """No such object in the caller's organisation (another organisation's object included)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    """The input is valid but clashes with what exists (a taken hostname or phone)."""
+
+    status = 409
+    code = "conflict"

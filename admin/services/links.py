@@ -1,0 +1,172 @@
+"""Smart links: a destination template on one of the organisation's domains, with an optional
+extension, a preview for link-preview cards, and the actions a human click runs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import idna
+from sqlalchemy import func, select
+
+from admin.extensions import db
+from admin.models import ACTION_TYPES, Link
+from admin.services import codes, domains, inputs, outbox
+from admin.services.errors import NotFound, ValidationError
+from core.merge import TemplateError, parse_template
+
+EXTENSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_ACTIONS = 20
+NAME_LENGTH = 200
+TAG_LENGTH = 100
+PREVIEW_LIMITS = {"title": 300, "description": 1000}
+# What each action type needs besides "type".
+ACTION_TARGET = {
+    "add_tag": "tag",
+    "remove_tag": "tag",
+    "add_to_list": "list",
+    "remove_from_list": "list",
+}
+DEFAULT_ACTIONS: list[dict[str, Any]] = [{"type": "whisper"}]
+
+
+def destination(value: Any, field: str = "destination") -> str:
+    """A valid destination template; an IDN host is stored in its ASCII (xn--) form."""
+    if not isinstance(value, str):
+        raise ValidationError(field, f"{field} must be a string")
+    try:
+        template = parse_template(value)
+        if not template.origin.isascii():
+            split = urlsplit(template.origin)
+            host = split.hostname or ""
+            ascii_host = idna.encode(host, uts46=True).decode("ascii")
+            netloc = ascii_host + (f":{split.port}" if split.port else "")
+            template = parse_template(f"{split.scheme}://{netloc}{value[len(template.origin) :]}")
+    except TemplateError as exc:
+        raise ValidationError(field, str(exc)) from None
+    except (idna.IDNAError, UnicodeError, ValueError) as exc:
+        raise ValidationError(field, f"destination's host is not valid: {exc}") from None
+    return template.source
+
+
+def extension(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not EXTENSION.match(value):
+        raise ValidationError(
+            "extension", "extension is 1-64 letters, digits, '-' or '_' (like gala2021)"
+        )
+    return value
+
+
+def preview(value: Any, current: Link | None) -> dict[str, str]:
+    """Column values for the preview fields present in ``value``."""
+    if value is None:
+        value = {"title": "", "description": "", "image_url": ""}
+    if not isinstance(value, Mapping):
+        raise ValidationError("preview", "preview must be an object")
+    columns: dict[str, str] = {}
+    for key, limit in PREVIEW_LIMITS.items():
+        if key in value:
+            columns[f"preview_{key}"] = inputs.text(
+                f"preview.{key}", value[key], limit, multiline=key == "description"
+            )
+    if "image_url" in value:
+        columns["preview_image_url"] = inputs.plain_url("preview.image_url", value["image_url"])
+    return columns
+
+
+def actions(value: Any) -> list[dict[str, Any]]:
+    """Normalised actions: ``{"type"}`` plus ``"tag"`` or ``"list"`` where the type needs one."""
+    if value is None:
+        return [dict(a) for a in DEFAULT_ACTIONS]
+    if not isinstance(value, list):
+        raise ValidationError("actions", "actions must be a list")
+    if len(value) > MAX_ACTIONS:
+        raise ValidationError("actions", f"a link has at most {MAX_ACTIONS} actions")
+    result: list[dict[str, Any]] = []
+    for i, action in enumerate(value):
+        where = f"actions[{i}]"
+        if not isinstance(action, Mapping):
+            raise ValidationError(where, "an action is an object with a type")
+        kind = action.get("type")
+        if kind not in ACTION_TYPES:
+            raise ValidationError(
+                f"{where}.type", f"unknown action type {kind!r}: use {', '.join(ACTION_TYPES)}"
+            )
+        normal: dict[str, Any] = {"type": kind}
+        target = ACTION_TARGET.get(kind)
+        if target:
+            normal[target] = inputs.required_text(
+                f"{where}.{target}", action.get(target), TAG_LENGTH
+            )
+        result.append(normal)
+    return result
+
+
+def link_values(org_id: int, data: Mapping[str, Any], current: Link | None) -> dict[str, Any]:
+    """Validated column values for the fields present in ``data`` (all, for a new link)."""
+    if not isinstance(data, Mapping):
+        raise ValidationError(None, "a link must be an object")
+    new = current is None
+    values: dict[str, Any] = {}
+    if "destination" in data or new:
+        values["destination"] = destination(data.get("destination"))
+    if "domain" in data or new:
+        if data.get("domain") is None:
+            raise ValidationError("domain", "domain is required (one of your hostnames)")
+        values["domain_id"] = domains.domain_by_hostname(org_id, data["domain"]).id
+    if "name" in data:
+        values["name"] = inputs.text("name", data["name"], NAME_LENGTH)
+    if "extension" in data:
+        values["extension"] = extension(data["extension"])
+    if "preview" in data:
+        values.update(preview(data["preview"], current))
+    if "actions" in data or new:
+        values["actions"] = actions(data.get("actions"))
+    if "archived" in data and not new:
+        values["archived"] = inputs.flag("archived", data["archived"])
+    return values
+
+
+def create_link(org_id: int, data: Mapping[str, Any]) -> Link:
+    """A new link with its generic code, committed with their outbox rows."""
+    values = link_values(org_id, data, None)
+    version = outbox.next_version()
+    link = Link(org_id=org_id, version=version, **values)
+    db.session.add(link)
+    db.session.flush()
+    outbox.enqueue("link", link.id, version)
+    codes.add_generic_code(org_id, link.id)
+    db.session.commit()
+    return link
+
+
+def update_link(org_id: int, link_id: int, data: Mapping[str, Any]) -> Link:
+    link = get_link(org_id, link_id)
+    values = link_values(org_id, data, link)
+    for column, value in values.items():
+        setattr(link, column, value)
+    link.version = outbox.next_version()
+    link.updated_at = func.now()
+    outbox.enqueue("link", link.id, link.version)
+    db.session.commit()
+    return link
+
+
+def get_link(org_id: int, link_id: int) -> Link:
+    link = inputs.is_id(link_id) and db.session.scalar(
+        select(Link).where(Link.id == link_id, Link.org_id == org_id)
+    )
+    if not link:
+        raise NotFound("link_id", "no such link")
+    return link
+
+
+def list_links(org_id: int, archived: bool | None = None) -> list[Link]:
+    query = select(Link).where(Link.org_id == org_id)
+    if archived is not None:
+        query = query.where(Link.archived == archived)
+    return list(db.session.scalars(query.order_by(Link.id)))

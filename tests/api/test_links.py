@@ -1,0 +1,150 @@
+"""Links through the API: validation naming the field, the generic URL, PATCH and archive."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from admin.extensions import db
+from admin.models import IssuedCode, Link, SyncOutbox
+from core.codes import is_code
+
+GALA = {
+    "name": "Gala RSVP",
+    "destination": "https://example.org/rsvp?first={{first_name}}&src={{fields.source|sms}}",
+    "domain": "go.example.test",
+    "extension": "gala2021",
+    "preview": {
+        "title": "Gala 2021",
+        "description": "Join us",
+        "image_url": "https://x.test/g.jpg",
+    },
+    "actions": [
+        {"type": "whisper"},
+        {"type": "add_tag", "tag": "gala-clicked"},
+        {"type": "remove_from_list", "list": "Not yet clicked"},
+    ],
+}
+
+
+@pytest.fixture
+def domain(api):
+    return api.post("/api/v1/domains", {"hostname": "go.example.test"}).get_json()
+
+
+def test_create_the_contract_example(api, domain):
+    resp = api.post("/api/v1/links", GALA)
+    assert resp.status_code == 201, resp.get_json()
+    link = resp.get_json()
+    for key in ("name", "destination", "domain", "extension", "preview", "actions"):
+        assert link[key] == GALA[key], key
+    assert link["archived"] is False
+    prefix, _, rest = link["url"].partition("://go.example.test/")
+    code, _, ext = rest.partition("/")
+    assert prefix == "https" and ext == "gala2021" and is_code(code) and len(code) <= 8
+    generic = db.session.scalars(select(IssuedCode)).one()
+    assert (generic.code, generic.contact_id, generic.link_id) == (code, None, link["id"])
+    entities = db.session.execute(
+        select(SyncOutbox.entity, SyncOutbox.entity_id, SyncOutbox.payload)
+    ).all()
+    assert ("link", link["id"], None) in entities
+    assert ("codes", link["id"], {"codes": [code]}) in entities
+    assert api.get(f"/api/v1/links/{link['id']}").get_json() == link
+    assert api.get("/api/v1/links").get_json() == {"links": [link]}
+
+
+def test_defaults(api, domain):
+    link = api.post(
+        "/api/v1/links", {"destination": "https://example.org/", "domain": "GO.example.test"}
+    ).get_json()
+    assert link["actions"] == [{"type": "whisper"}]
+    assert link["extension"] == "" and link["name"] == ""
+    assert link["preview"] == {"title": "", "description": "", "image_url": ""}
+    assert link["url"].count("/") == 3
+    none = api.post(
+        "/api/v1/links",
+        {"destination": "https://example.org/", "domain": "go.example.test", "actions": []},
+    )
+    assert none.get_json()["actions"] == []
+
+
+INVALID = [
+    ({"destination": "ftp://example.org/"}, "destination"),
+    ({"destination": "example.org/x"}, "destination"),
+    ({"destination": "https://user:pw@example.org/"}, "destination"),
+    ({"destination": "https://{{first_name}}.example.org/"}, "destination"),
+    ({"destination": "https://example.org/{{nope}}"}, "destination"),
+    ({"destination": "https://example.org/{{first_name"}, "destination"),
+    ({"destination": "https://example.org/a b"}, "destination"),
+    ({"destination": "https://exa\\mple.org/"}, "destination"),
+    ({"destination": "https://example.org/" + "a" * 2100}, "destination"),
+    ({"destination": 5}, "destination"),
+    ({"domain": "other.example.test"}, "domain"),
+    ({"domain": "not a host"}, "domain"),
+    ({"extension": "bad/ext"}, "extension"),
+    ({"extension": "a" * 65}, "extension"),
+    ({"actions": [{"type": "explode"}]}, "actions[0].type"),
+    ({"actions": [{"type": "whisper"}, {"type": "add_tag"}]}, "actions[1].tag"),
+    ({"actions": [{"type": "add_to_list", "list": " "}]}, "actions[0].list"),
+    ({"actions": [{}]}, "actions[0].type"),
+    ({"preview": {"image_url": "javascript:alert(1)"}}, "preview.image_url"),
+    ({"preview": {"title": 7}}, "preview.title"),
+    ({"name": "x" * 201}, "name"),
+]
+
+
+def test_invalid_links_name_the_field(api, domain):
+    for change, field in INVALID:
+        resp = api.post("/api/v1/links", {**GALA, **change})
+        assert 400 <= resp.status_code < 500, change
+        assert resp.get_json()["error"]["field"] == field, (change, resp.get_json())
+    assert db.session.scalar(select(Link.id)) is None
+
+
+def test_another_organisations_domain_is_not_found(api, other_api, domain):
+    resp = other_api.post("/api/v1/links", GALA)
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["field"] == "domain"
+
+
+def test_idn_destination_host_is_stored_ascii(api, domain):
+    resp = api.post(
+        "/api/v1/links",
+        {"destination": "https://bücher.example:8443/{{first_name}}", "domain": "go.example.test"},
+    )
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["destination"] == "https://xn--bcher-kva.example:8443/{{first_name}}"
+
+
+def test_patch_changes_fields_and_bumps_the_version(api, domain):
+    link = api.post("/api/v1/links", GALA).get_json()
+    before = db.session.get(Link, link["id"]).version
+    resp = api.patch(
+        f"/api/v1/links/{link['id']}",
+        {"extension": None, "preview": {"title": "New"}, "archived": True},
+    )
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["extension"] == "" and body["archived"] is True
+    assert body["preview"] == {**GALA["preview"], "title": "New"}
+    assert body["url"] == link["url"].rsplit("/", 1)[0]  # same code, no extension
+    assert body["destination"] == GALA["destination"]
+    db.session.expire_all()
+    row = db.session.get(Link, link["id"])
+    assert row.version > before
+    assert db.session.scalar(
+        select(SyncOutbox.id).where(SyncOutbox.entity == "link", SyncOutbox.version == row.version)
+    )
+    unarchived = api.patch(f"/api/v1/links/{link['id']}", {"archived": False}).get_json()
+    assert unarchived["archived"] is False
+    assert api.get("/api/v1/links?archived=true").get_json() == {"links": []}
+
+
+def test_patch_validates_too(api, domain):
+    link = api.post("/api/v1/links", GALA).get_json()
+    bad = api.patch(f"/api/v1/links/{link['id']}", {"destination": "https://x.test/{{"})
+    assert bad.status_code == 422
+    assert bad.get_json()["error"]["field"] == "destination"
+    archived = api.patch(f"/api/v1/links/{link['id']}", {"archived": "yes"})
+    assert archived.get_json()["error"]["field"] == "archived"
+    assert api.get(f"/api/v1/links/{link['id']}").get_json() == link
