@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from core import keys
 from core.records import contact_decoder, domain_decoder, link_decoder
 from sync.publisher import Publisher
 from tests.conftest import Servers
+from tests.servers import Process, smartlinks_process
 
 
 @pytest.fixture
@@ -71,3 +73,20 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout}s: {what}")
         time.sleep(0.005)
+
+
+def sync_ready(rdb: redis.Redis, proc: Process) -> None:
+    def up() -> bool:
+        if proc.proc.poll() is not None:
+            raise AssertionError(f"sync exited early:\n{proc.log()}")
+        beats = list(rdb.scan_iter(match=keys.worker("sync", "*")))
+        return bool(beats) and bool(rdb.hexists(keys.SYNC_STATE, "full_at"))
+
+    wait_until(up, 20, "sync started (heartbeat and sync state)")
+
+
+@pytest.fixture
+def sync_proc(clean: Servers, rdb: redis.Redis, tmp_path: Path) -> Iterator[Process]:
+    with smartlinks_process(["sync"], clean.env(), tmp_path) as proc:
+        sync_ready(rdb, proc)
+        yield proc

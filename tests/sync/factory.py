@@ -47,11 +47,12 @@ def update(row: Link | Contact | Domain, **changes: Any) -> int:
     """Change a row, give it a new version and tell sync; returns the version."""
     for name, value in changes.items():
         setattr(row, name, value)
-    row.version = next_version()
+    version = next_version()
+    row.version = version
     entity = {Link: "link", Contact: "contact", Domain: "domain"}[type(row)]
-    enqueue(entity, row.id, row.version)
-    db.session.commit()
-    return int(row.version)
+    enqueue(entity, row.id, version)
+    db.session.commit()  # returns once committed: the caller's clock for sync lag starts here
+    return version
 
 
 def delete(row: Link | Contact | Domain) -> int:

@@ -1,0 +1,107 @@
+"""Full rebuild and reconcile: Redis is a derived cache that sync can always rebuild."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+from flask import Flask
+
+from admin.services.orgs import NewOrg
+from core import keys
+from core.records import LinkRecord
+from sync.publisher import Publisher, psycopg_url
+from sync.reconcile import Reconciler
+from sync.store import RecordStore
+from tests.conftest import Servers
+from tests.sync import factory
+from tests.sync.conftest import code_in, contact_in, domain_in, link_in, version_in
+
+
+def _world(org_id: int) -> dict[str, object]:
+    dom = factory.domain(org_id, "r.example.test")
+    links = [factory.link(org_id, dom, f"https://example.org/{i}") for i in range(3)]
+    people = [factory.contact(org_id, f"+1555300{i:04d}", first_name=f"P{i}") for i in range(5)]
+    codes = factory.issue(org_id, links[0], [p.id for p in people] + [None])
+    return {"dom": dom, "links": links, "people": people, "codes": codes}
+
+
+def test_a_flushed_redis_is_rebuilt_without_being_asked(
+    app: Flask, org: NewOrg, rdb: redis.Redis, burst: Callable[..., Publisher]
+) -> None:
+    w = _world(org.org_id)
+    burst()
+    assert rdb.hexists(keys.SYNC_STATE, "full_at")
+    rdb.flushall()
+    burst()  # no --full: the missing state key is enough
+    assert domain_in(rdb, "r.example.test").id == w["dom"].id  # type: ignore[attr-defined]
+    for lnk in w["links"]:  # type: ignore[attr-defined]
+        assert version_in(rdb, keys.link(lnk.id)) == lnk.version
+    for p in w["people"]:  # type: ignore[attr-defined]
+        assert contact_in(rdb, p.id).first_name == p.first_name
+    for code in w["codes"].values():  # type: ignore[attr-defined]
+        assert code_in(rdb, code)
+    state = rdb.hgetall(keys.SYNC_STATE)
+    assert int(state[b"links"]) == 3 and int(state[b"contacts"]) == 5 and int(state[b"codes"]) == 6
+
+
+def test_full_rebuild_prunes_what_postgres_no_longer_has(
+    app: Flask, org: NewOrg, rdb: redis.Redis, burst: Callable[..., Publisher]
+) -> None:
+    w = _world(org.org_id)
+    burst()
+    store = RecordStore(rdb)
+    ghost = LinkRecord(
+        id=999_999,
+        org_id=1,
+        domain_id=1,
+        hostname="r.example.test",
+        version=1,
+        destination="https://example.org/ghost",
+    )
+    store.put_link(ghost)
+    store.put_codes([("zzGhost", 999_999, None)])
+    rdb.hset(keys.code_bucket("ab"), "Zmisplc", "1:")  # a code in a bucket not its own
+    burst(full=True)
+    assert link_in(rdb, 999_999).deleted is True
+    assert code_in(rdb, "zzGhost") is None
+    assert not rdb.hexists(keys.code_bucket("ab"), "Zmisplc")
+    for code in w["codes"].values():  # type: ignore[attr-defined]
+        assert code_in(rdb, code)
+
+
+def test_reconcile_repairs_drift(
+    app: Flask, org: NewOrg, rdb: redis.Redis, burst: Callable[..., Publisher], clean: Servers
+) -> None:
+    w = _world(org.org_id)
+    burst()
+    lost_link = w["links"][1]  # type: ignore[index]
+    lost_code = next(iter(w["codes"].values()))  # type: ignore[attr-defined]
+    rdb.delete(keys.link(lost_link.id))
+    rdb.hdel(keys.code_bucket(lost_code), lost_code)
+    reconciler = Reconciler(psycopg_url(clean.database_url), RecordStore(rdb))
+    assert sorted(reconciler.reconcile()) == ["codes", "links"]
+    assert version_in(rdb, keys.link(lost_link.id)) == lost_link.version
+    assert code_in(rdb, lost_code)
+    assert reconciler.reconcile() == []  # nothing left to repair
+    assert rdb.hexists(keys.SYNC_STATE, "reconciled_at")
+
+
+def test_a_flush_during_a_rebuild_is_noticed(
+    app: Flask, org: NewOrg, rdb: redis.Redis, clean: Servers
+) -> None:
+    _world(org.org_id)
+    flushed: list[bool] = []
+
+    def flush_once() -> int:
+        if not flushed:
+            rdb.flushall()
+            flushed.append(True)
+        return 0
+
+    reconciler = Reconciler(psycopg_url(clean.database_url), RecordStore(rdb), between=flush_once)
+    assert reconciler.full_rebuild() is False
+    assert not rdb.hexists(keys.SYNC_STATE, "full_at")
+    reconciler.heal()  # the next check rebuilds again, this time to completion
+    assert rdb.hexists(keys.SYNC_STATE, "full_at")
+    assert domain_in(rdb, "r.example.test") is not None

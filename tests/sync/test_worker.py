@@ -1,0 +1,81 @@
+"""The rq-style loop: warm stop on the first signal, cold stop on the second, burst mode,
+heartbeats, periodic tasks and retries after a transient failure."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import redis
+
+from core import keys
+from sync.worker import Worker
+
+
+def test_burst_runs_until_a_step_finds_nothing(rdb: redis.Redis) -> None:
+    results = iter([3, 2, 0, 5])
+    at_start: list[int] = []
+    w = Worker("test", rdb)
+    w.every("startup", 3600, lambda: at_start.append(1), at_start=True)
+    seen_beat: list[bool] = []
+
+    def step() -> int:
+        seen_beat.append(bool(rdb.exists(w.heartbeat_key)))
+        return next(results)
+
+    assert w.run(step, lambda t: None, burst=True) == 0
+    assert w.processed == 5
+    assert at_start == [1]
+    assert seen_beat == [False, True, True]  # the first beat follows the first step
+    assert not rdb.exists(w.heartbeat_key)  # removed on the way out
+    assert w.heartbeat_key == keys.worker("test", w.worker_id)
+
+
+def test_first_signal_is_a_warm_stop(rdb: redis.Redis) -> None:
+    calls: list[str] = []
+    before = signal.getsignal(signal.SIGTERM)
+    w = Worker("test", rdb)
+
+    def step() -> int:
+        calls.append("step")
+        os.kill(os.getpid(), signal.SIGTERM)
+        calls.append("step finished")  # the step is not interrupted
+        return 1
+
+    assert w.run(step, lambda t: None) == 0
+    assert calls == ["step", "step finished"]
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_second_signal_is_a_cold_stop(rdb: redis.Redis) -> None:
+    before = signal.getsignal(signal.SIGINT)
+    w = Worker("test", rdb)
+    finished: list[bool] = []
+
+    def step() -> int:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        finished.append(True)
+        return 1
+
+    with pytest.raises(SystemExit):
+        w.run(step, lambda t: None)
+    assert finished == []
+    assert signal.getsignal(signal.SIGINT) == before
+
+
+def test_a_transient_failure_is_retried(rdb: redis.Redis) -> None:
+    reconnects: list[str] = []
+    w = Worker("test", rdb, on_transient=lambda exc: reconnects.append(type(exc).__name__))
+    outcomes: list[object] = [redis.ConnectionError("down"), 4, 0]
+
+    def step() -> int:
+        out = outcomes.pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return int(out)  # type: ignore[call-overload]
+
+    assert w.run(step, lambda t: w.request_stop()) == 0
+    assert reconnects == ["ConnectionError"]
+    assert w.processed == 4
