@@ -87,6 +87,11 @@ def _contact_ids(values: Any) -> list[int]:
     return list(dict.fromkeys(ids))  # once each, in the order given
 
 
+def _existing(link_id: int, contact_ids: list[int]) -> dict[int, str]:
+    rows = db.session.execute(_EXISTING, {"link_id": link_id, "contact_ids": contact_ids})
+    return {contact_id: code for contact_id, code in rows}
+
+
 def issue_codes(org_id: int, link_id: int, contact_ids: Any) -> list[tuple[int, str]]:
     """Each contact's short URL for the link, in order; a contact issued before keeps its code.
 
@@ -104,9 +109,7 @@ def issue_codes(org_id: int, link_id: int, contact_ids: Any) -> list[tuple[int, 
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
         raise NotFound("contact_ids", f"no such contacts: {shown}")
 
-    found: dict[int, str] = dict(
-        db.session.execute(_EXISTING, {"link_id": link.id, "contact_ids": ids}).tuples()
-    )
+    found = _existing(link.id, ids)
     missing = [i for i in ids if i not in found]
     fresh: list[str] = []
     for _ in range(MAX_ATTEMPTS):
@@ -116,15 +119,13 @@ def issue_codes(org_id: int, link_id: int, contact_ids: Any) -> list[tuple[int, 
         inserted = db.session.execute(
             _INSERT,
             {"org_id": org_id, "link_id": link.id, "codes": codes, "contact_ids": missing},
-        ).tuples()
+        )
         for contact_id, code in inserted:
             found[contact_id] = code
             fresh.append(code)
         missing = [i for i in missing if i not in found]
         if missing:  # a taken code, or a concurrent call issued these contacts first
-            found.update(
-                db.session.execute(_EXISTING, {"link_id": link.id, "contact_ids": missing}).tuples()
-            )
+            found.update(_existing(link.id, missing))
             missing = [i for i in missing if i not in found]
     if missing:
         raise RuntimeError("could not find free codes")
