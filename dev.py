@@ -24,19 +24,57 @@ VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 
 
+class StepFailed(Exception):
+    def __init__(self, args: tuple[str | Path, ...], code: int) -> None:
+        super().__init__(f"`{' '.join(str(a) for a in args)}` failed with exit code {code}")
+        self.code = code
+
+
 def _run(*args: str | Path, **kw: object) -> None:
     print("+", " ".join(str(a) for a in args), flush=True)
-    subprocess.run([str(a) for a in args], check=True, cwd=ROOT, **kw)  # type: ignore[call-overload]
+    code = subprocess.run([str(a) for a in args], cwd=ROOT, **kw).returncode  # type: ignore[call-overload]
+    if code != 0:
+        raise StepFailed(args, code)
+
+
+def _apt_install(*packages: str) -> bool:
+    """Install system packages when we can (root with apt-get); False when we cannot."""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _run("apt-get", "update", "-qq", env=env)
+    _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages, env=env)
+    return True
+
+
+def create_venv() -> None:
+    """./.venv with pip. Debian and Ubuntu ship Python without ensurepip (python3-venv)."""
+    try:
+        venv.create(VENV, with_pip=True)
+        return
+    except (subprocess.CalledProcessError, OSError, SystemExit) as exc:
+        shutil.rmtree(VENV, ignore_errors=True)
+        failure = exc
+    minor = f"python3.{sys.version_info.minor}-venv"
+    print(f"note: could not create a virtual environment with pip ({failure})", flush=True)
+    if _apt_install(minor) or _apt_install("python3-venv"):
+        venv.create(VENV, with_pip=True)
+        return
+    sys.exit(
+        "dev.py: Python's venv/ensurepip is missing. On Debian or Ubuntu install it with\n"
+        f"    sudo apt-get install {minor}\nthen run this command again."
+    )
 
 
 def ensure_venv(extras: str) -> None:
-    if not (BIN / "python").exists():
-        venv.create(VENV, with_pip=True)
+    if not (BIN / "python").exists() or not (BIN / "pip").exists():
+        create_venv()
     # Reinstall only when pyproject.toml or the extras changed.
     stamp = VENV / f".installed-{extras or 'base'}"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         return
+    print("dev.py: installing Smart Links and its dependencies into ./.venv ...", flush=True)
     _run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     target = f".[{extras}]" if extras else "."
     _run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", target)
@@ -55,34 +93,35 @@ def ensure_chromium() -> None:
     """The browser tests drive the system's Chromium (Playwright's own download is not used)."""
     if find_chromium():
         return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        _run("apt-get", "update", "-qq", env=env)
-        _run(
-            "apt-get",
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "chromium",
-            "fonts-dejavu-core",
-            env=env,
-        )
-    else:
-        print("note: no Chromium found; the browser tests will be skipped", flush=True)
+    try:
+        if _apt_install("chromium", "fonts-dejavu-core"):
+            return
+    except StepFailed as exc:  # no network or no such package: the browser tests skip
+        print(f"note: {exc}", flush=True)
+        return
+    print("note: no Chromium found; the browser tests will be skipped", flush=True)
 
 
 def main(argv: list[str]) -> int:
+    if sys.version_info < (3, 11):  # noqa: UP036 (this script may be run by an older python3)
+        print(f"dev.py: Smart Links needs Python 3.11 or newer, not {sys.version.split()[0]}")
+        return 2
     command = argv[0] if argv else ""
-    if command == "up":
-        ensure_venv("")
-        os.execv(BIN / "smartlinks", [str(BIN / "smartlinks"), "up", *argv[1:]])
-    if command == "test":
-        ensure_venv("test")
-        ensure_chromium()
-        _run(BIN / "ruff", "check", ".")
-        _run(BIN / "mypy", "core", "edge", "admin", "sync", "smartlinks")
-        return subprocess.run([str(BIN / "pytest"), *argv[1:]], cwd=ROOT).returncode
+    try:
+        if command == "up":
+            ensure_venv("")
+            # exec: Ctrl-C and SIGTERM go straight to `smartlinks up`, which stops everything.
+            os.execv(BIN / "smartlinks", [str(BIN / "smartlinks"), "up", *argv[1:]])
+        if command == "test":
+            ensure_venv("test")
+            ensure_chromium()
+            _run(BIN / "ruff", "check", ".")
+            _run(BIN / "mypy", "core", "edge", "admin", "sync", "smartlinks")
+            # pytest's own exit code is the command's exit code.
+            return subprocess.run([str(BIN / "pytest"), *argv[1:]], cwd=ROOT).returncode
+    except StepFailed as exc:
+        print(f"dev.py: {exc}", file=sys.stderr, flush=True)
+        return exc.code
     print(__doc__)
     return 2
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from core import config, logs
 
@@ -67,7 +68,25 @@ def settings_markdown() -> str:
     return "\n".join(rows)
 
 
+README_START, README_END = "<!-- settings:start -->\n", "<!-- settings:end -->"
+
+
+def update_readme(path: Path) -> bool:
+    """Replace the settings table between the README's markers; True when it changed."""
+    text = path.read_text()
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}{settings_markdown()}\n{README_END}{tail}"
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
 def _cmd_settings(args: argparse.Namespace) -> int:
+    if args.update_readme:
+        changed = update_readme(Path(args.update_readme))
+        print(f"{args.update_readme}: {'updated' if changed else 'already up to date'}")
+        return 0
     if args.markdown:
         print(settings_markdown())
         return 0
@@ -109,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
     p = sub.add_parser("settings", help="list the environment settings and their values")
     p.add_argument("--markdown", action="store_true", help="the README's table of settings")
+    p.add_argument(
+        "--update-readme", metavar="PATH", help="rewrite the settings table in this README.md"
+    )
     p.set_defaults(func=_cmd_settings)
     org = sub.add_parser("org", help="organisations").add_subparsers(
         dest="org_command", required=True
