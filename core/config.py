@@ -66,6 +66,19 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         "Deliveries after which a click event goes to the dead-letter stream.",
     ),
+    Setting("WEBHOOK_TIMEOUT_SECONDS", "5", "Timeout of one click webhook POST."),
+    Setting("WEBHOOK_MAX_ATTEMPTS", "8", "Attempts before a click webhook delivery fails."),
+    Setting(
+        "WEBHOOK_RETRY_BASE_SECONDS",
+        "10",
+        "First retry delay of a failed webhook delivery; doubles with each attempt.",
+    ),
+    Setting("WEBHOOK_CONCURRENCY", "8", "Parallel webhook deliveries per `smartlinks webhooks`."),
+    Setting(
+        "WEBHOOK_ALLOW_HTTP_LOOPBACK",
+        "0",
+        "1 accepts http://127.0.0.1 / localhost webhook URLs (tests, local receivers); else https only.",
+    ),
     Setting(
         "SYNC_RECONCILE_SECONDS",
         "300",

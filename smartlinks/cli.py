@@ -36,6 +36,12 @@ def _cmd_drain(args: argparse.Namespace) -> int:
     return drain.main(burst=args.burst)
 
 
+def _cmd_webhooks(args: argparse.Namespace) -> int:
+    from sync import webhooks
+
+    return webhooks.main(burst=args.burst)
+
+
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from smartlinks.admin_tasks import migrate
 
@@ -125,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("drain", help="record clicks from the click stream and run their actions")
     p.add_argument("--burst", action="store_true", help="drain what is in the stream and exit")
     p.set_defaults(func=_cmd_drain)
+    p = sub.add_parser("webhooks", help="deliver click webhooks (signed POSTs, with retries)")
+    p.add_argument("--burst", action="store_true", help="deliver what is due and exit")
+    p.set_defaults(func=_cmd_webhooks)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
     p = sub.add_parser("settings", help="list the environment settings and their values")
     p.add_argument("--markdown", action="store_true", help="the README's table of settings")
