@@ -74,53 +74,49 @@ def ensure(data_dir: Path) -> tuple[Demo | None, bool]:
 
 
 def seed(password: str) -> Demo:
-    """Organisation, owner, domain, contact, link and its codes, with their outbox rows, in one
-    transaction (sync publishes them to Redis when it wakes)."""
+    """Organisation, owner, domain, contact, link and the contact's code, through the admin's
+    services (each writes its rows and outbox rows; sync publishes them to Redis)."""
+    from sqlalchemy import select
+
     from admin.extensions import db
-    from admin.models import Contact, Domain, IssuedCode, Link
+    from admin.models import IssuedCode
+    from admin.services.codes import issue_codes
+    from admin.services.contacts import create_contact
+    from admin.services.domains import create_domain
+    from admin.services.links import create_link
     from admin.services.orgs import create_org
-    from admin.services.outbox import enqueue, next_version
-    from core.codes import new_code
 
-    new = create_org(DEMO_ORG, DEMO_EMAIL, password)  # commits the org, owner and a token
-    org_id = new.org_id
-
-    domain = Domain(org_id=org_id, hostname=DEMO_HOSTNAME, version=next_version())
-    contact = Contact(org_id=org_id, fields={}, version=next_version(), **DEMO_CONTACT)
-    db.session.add_all([domain, contact])
-    db.session.flush()
-    link = Link(
-        org_id=org_id,
-        domain_id=domain.id,
-        name="Demo RSVP",
-        destination=DEMO_DESTINATION,
-        extension=DEMO_EXTENSION,
-        preview_title="Demo RSVP",
-        preview_description="A Smart Link seeded by smartlinks up",
-        actions=[{"type": "whisper"}],
-        version=next_version(),
+    org_id = create_org(DEMO_ORG, DEMO_EMAIL, password).org_id
+    create_domain(org_id, DEMO_HOSTNAME)
+    contact = create_contact(org_id, DEMO_CONTACT)
+    link = create_link(
+        org_id,
+        {
+            "name": "Demo RSVP",
+            "destination": DEMO_DESTINATION,
+            "domain": DEMO_HOSTNAME,
+            "extension": DEMO_EXTENSION,
+            "preview": {
+                "title": "Demo RSVP",
+                "description": "A Smart Link seeded by smartlinks up",
+            },
+            "actions": [{"type": "whisper"}],
+        },
     )
-    db.session.add(link)
-    db.session.flush()
-    generic, personal = new_code(), new_code()
-    db.session.add_all(
-        [
-            IssuedCode(code=generic, org_id=org_id, link_id=link.id, contact_id=None),
-            IssuedCode(code=personal, org_id=org_id, link_id=link.id, contact_id=contact.id),
-        ]
+    link_id, contact_id = link.id, contact.id
+    issue_codes(org_id, link_id, [contact_id])
+    code = db.session.scalar(
+        select(IssuedCode.code).where(
+            IssuedCode.link_id == link_id, IssuedCode.contact_id == contact_id
+        )
     )
-    enqueue("domain", domain.id, domain.version)
-    enqueue("contact", contact.id, contact.version)
-    enqueue("link", link.id, link.version)
-    enqueue("codes", link.id, 0, {"codes": [generic, personal]})
-    db.session.commit()
     return Demo(
         email=DEMO_EMAIL,
         password=password,
         org_id=org_id,
-        link_id=link.id,
+        link_id=link_id,
         hostname=DEMO_HOSTNAME,
-        code=personal,
+        code=str(code),
         extension=DEMO_EXTENSION,
         first_name=DEMO_CONTACT["first_name"],
     )
