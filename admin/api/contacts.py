@@ -7,6 +7,7 @@ from flask import Response, request
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError
+from admin.api.openapi import Query, doc
 from admin.api.schemas import (
     ContactCreate,
     ContactOut,
@@ -54,12 +55,22 @@ def _query_int(name: str, default: int, low: int, high: int) -> int:
 
 
 @bp.post("/contacts")
+@doc("Add a contact", ContactCreate, ContactOut, 201)
 def create_contact() -> Response:
     contact = contacts.create_contact(org_id(), as_changes(read_json(ContactCreate)))
     return respond(contacts_out([contact])[0], 201)
 
 
 @bp.get("/contacts")
+@doc(
+    "A page of contacts, in id order",
+    response=ContactPage,
+    query=(
+        Query("limit", "integer", f"page size, 1-{MAX_PAGE} (default 100)"),
+        Query("after", "integer", "the next_after of the previous page"),
+        Query("phone", "string", "only the contact with this phone"),
+    ),
+)
 def list_contacts() -> Response:
     limit = _query_int("limit", 100, 1, MAX_PAGE)
     after = _query_int("after", 0, 0, inputs.MAX_ID)
@@ -71,11 +82,13 @@ def list_contacts() -> Response:
 
 
 @bp.get("/contacts/<int:contact_id>")
+@doc("One contact, with its tags and lists", response=ContactOut)
 def get_contact(contact_id: int) -> Response:
     return respond(contacts_out([contacts.get_contact(org_id(), contact_id)])[0])
 
 
 @bp.patch("/contacts/<int:contact_id>")
+@doc("Change a contact", ContactUpdate, ContactOut)
 def update_contact(contact_id: int) -> Response:
     contacts.get_contact(org_id(), contact_id)  # 404 before looking at the body
     changes = as_changes(read_json(ContactUpdate))
@@ -83,6 +96,7 @@ def update_contact(contact_id: int) -> Response:
 
 
 @bp.get("/contacts/<int:contact_id>/history")
+@doc("The contact's conversation history, newest last", response=History)
 def contact_history(contact_id: int) -> Response:
     events = contacts.history(org_id(), contact_id)
     return respond(

@@ -6,6 +6,7 @@ from flask import Response
 
 from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.openapi import doc
 from admin.api.schemas import (
     DomainCreate,
     DomainList,
@@ -30,6 +31,7 @@ def domain_out(domain: Domain) -> DomainOut:
 
 
 @bp.post("/domains")
+@doc("Add a branded domain", DomainCreate, DomainOut, 201)
 def create_domain() -> Response:
     body = read_json(DomainCreate)
     fallback = body.fallback_url if isinstance(body.fallback_url, str) else None
@@ -38,16 +40,19 @@ def create_domain() -> Response:
 
 
 @bp.get("/domains")
+@doc("The organisation's domains", response=DomainList)
 def list_domains() -> Response:
     return respond(DomainList(domains=[domain_out(d) for d in domains.list_domains(org_id())]))
 
 
 @bp.get("/domains/<int:domain_id>")
+@doc("One domain", response=DomainOut)
 def get_domain(domain_id: int) -> Response:
     return respond(domain_out(domains.get_domain(org_id(), domain_id)))
 
 
 @bp.patch("/domains/<int:domain_id>")
+@doc("Change a domain's fallback URL", DomainUpdate, DomainOut)
 def update_domain(domain_id: int) -> Response:
     domains.get_domain(org_id(), domain_id)  # 404 before looking at the body
     changes = as_changes(read_json(DomainUpdate))

@@ -7,6 +7,7 @@ from flask import Response, current_app, request
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError
+from admin.api.openapi import Query, doc
 from admin.api.schemas import (
     ActionOut,
     IssuedUrl,
@@ -56,6 +57,11 @@ def links_out(rows: list[Link]) -> list[LinkOut]:
 
 
 @bp.get("/links")
+@doc(
+    "The organisation's links",
+    response=LinkList,
+    query=(Query("archived", "boolean", "only archived (true) or active (false) links"),),
+)
 def list_links() -> Response:
     raw = request.args.get("archived")
     if raw not in (None, "", "true", "false"):
@@ -65,17 +71,20 @@ def list_links() -> Response:
 
 
 @bp.post("/links")
+@doc("Create a link (and its generic short URL)", LinkCreate, LinkOut, 201)
 def create_link() -> Response:
     link = links.create_link(org_id(), as_changes(read_json(LinkCreate)))
     return respond(links_out([link])[0], 201)
 
 
 @bp.get("/links/<int:link_id>")
+@doc("One link", response=LinkOut)
 def get_link(link_id: int) -> Response:
     return respond(links_out([links.get_link(org_id(), link_id)])[0])
 
 
 @bp.patch("/links/<int:link_id>")
+@doc("Change or archive a link", LinkUpdate, LinkOut)
 def update_link(link_id: int) -> Response:
     links.get_link(org_id(), link_id)  # 404 before looking at the body
     changes = as_changes(read_json(LinkUpdate))
@@ -83,6 +92,12 @@ def update_link(link_id: int) -> Response:
 
 
 @bp.post("/links/<int:link_id>/issue")
+@doc(
+    "Each contact's short URL for this link",
+    IssueRequest,
+    IssueResult,
+    description="Issuing again for a contact returns the same URL.",
+)
 def issue(link_id: int) -> Response:
     links.get_link(org_id(), link_id)  # 404 before looking at the body
     limit = ISSUE_BODY_FACTOR * int(current_app.config["MAX_JSON_BYTES"])

@@ -281,6 +281,11 @@ def as_changes(body: Struct) -> dict[str, Any]:
     return result
 
 
+def respond_json(body: Any, status: int = 200) -> Response:
+    """Any JSON-able value (dicts, lists, Structs) as the answer."""
+    return Response(_encoder.encode(body), status=status, mimetype="application/json")
+
+
 def respond(body: Struct, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         _encoder.encode(body), status=status, mimetype="application/json", headers=headers
