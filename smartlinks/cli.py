@@ -42,6 +42,12 @@ def _cmd_webhooks(args: argparse.Namespace) -> int:
     return webhooks.main(burst=args.burst)
 
 
+def _cmd_sender(args: argparse.Namespace) -> int:
+    from sync import sender
+
+    return sender.main(burst=args.burst)
+
+
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from smartlinks.admin_tasks import migrate
 
@@ -134,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("webhooks", help="deliver click webhooks (signed POSTs, with retries)")
     p.add_argument("--burst", action="store_true", help="deliver what is due and exit")
     p.set_defaults(func=_cmd_webhooks)
+    p = sub.add_parser("sender", help="send queued messages through each organisation's provider")
+    p.add_argument("--burst", action="store_true", help="send what is queued and exit")
+    p.set_defaults(func=_cmd_sender)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
     p = sub.add_parser("settings", help="list the environment settings and their values")
     p.add_argument("--markdown", action="store_true", help="the README's table of settings")

@@ -16,9 +16,12 @@ from admin.api import (  # noqa: E402, F401
     contacts,
     domains,
     imports,
+    library,
     links,
+    messages,
     metrics,
     openapi,
+    provider_callbacks,
     webhooks,
 )
 

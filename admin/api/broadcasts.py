@@ -1,1 +1,89 @@
-"""API routes: broadcasts."""
+"""API routes: broadcasts — one message per contact, each with that contact's own short URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, request
+
+from admin.api import bp
+from admin.api.auth import org_id
+from admin.api.errors import ApiError
+from admin.api.schemas import as_changes, read_json, respond
+from admin.api.sending_schemas import (
+    BroadcastCreate,
+    BroadcastCreated,
+    BroadcastList,
+    BroadcastOut,
+    BroadcastPreview,
+    MessageList,
+    MessageOut,
+)
+from admin.models import Broadcast, Message
+from admin.services import conversations, sends
+
+# 100,000 contact ids are about 800 kB of JSON.
+MAX_BROADCAST_JSON = 8 * 1024 * 1024
+
+
+def broadcast_out(broadcast: Broadcast) -> BroadcastOut:
+    return BroadcastOut(
+        id=broadcast.id,
+        body=broadcast.body,
+        link_id=broadcast.link_id,
+        audience=broadcast.audience,
+        messages=broadcast.total,
+        opted_out=broadcast.skipped,
+        statuses=conversations.status_counts(broadcast.org_id, broadcast.id),
+        created_at=broadcast.created_at,
+    )
+
+
+def message_out(message: Message) -> MessageOut:
+    return MessageOut(**conversations.message_view(message))
+
+
+def _request() -> dict[str, Any]:
+    return as_changes(read_json(BroadcastCreate, MAX_BROADCAST_JSON))
+
+
+@bp.post("/broadcasts/preview")
+def preview_broadcast() -> Response:
+    return respond(BroadcastPreview(**sends.preview_broadcast(org_id(), _request())))
+
+
+@bp.post("/broadcasts")
+def create_broadcast() -> Response:
+    broadcast, count = sends.create_broadcast(org_id(), _request(), g.get("user_id"))
+    return respond(
+        BroadcastCreated(id=broadcast.id, messages=count, opted_out=broadcast.skipped), 201
+    )
+
+
+@bp.get("/broadcasts")
+def list_broadcasts() -> Response:
+    found = conversations.list_broadcasts(org_id())
+    return respond(BroadcastList(broadcasts=[broadcast_out(b) for b in found]))
+
+
+@bp.get("/broadcasts/<int:broadcast_id>")
+def get_broadcast(broadcast_id: int) -> Response:
+    return respond(broadcast_out(conversations.get_broadcast(org_id(), broadcast_id)))
+
+
+@bp.get("/broadcasts/<int:broadcast_id>/messages")
+def broadcast_messages(broadcast_id: int) -> Response:
+    """Every message of the broadcast in id order; ``?limit=&after=<message id>`` pages."""
+    limit = _int_arg("limit", 1, 100_000)
+    after = _int_arg("after", 0, 2**63 - 1) or 0
+    found = conversations.broadcast_messages(org_id(), broadcast_id, limit=limit, after=after)
+    return respond(MessageList(messages=[message_out(m) for m in found]))
+
+
+def _int_arg(name: str, low: int, high: int) -> int | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ApiError(422, "invalid", f"{name} must be a whole number from {low} to {high}", name)
+    return int(value)

@@ -129,6 +129,8 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = now_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = now_column()
+    # A retry's earliest time (NULL: due now); set when a provider asked us to come back later.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         Index("ix_messages_broadcast", "broadcast_id"),
         Index("ix_messages_contact", "contact_id", "created_at"),

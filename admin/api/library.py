@@ -1,0 +1,71 @@
+"""API routes: library actions (saved replies holding a smart link, with an optional keyword)."""
+
+from __future__ import annotations
+
+from flask import Response, g
+
+from admin.api import bp
+from admin.api.auth import org_id
+from admin.api.broadcasts import message_out
+from admin.api.schemas import as_changes, read_json, respond
+from admin.api.sending_schemas import (
+    LibraryActionCreate,
+    LibraryActionList,
+    LibraryActionOut,
+    LibraryActionUpdate,
+    LibrarySend,
+)
+from admin.models import LibraryAction
+from admin.services import conversations, library
+
+
+def action_out(action: LibraryAction) -> LibraryActionOut:
+    return LibraryActionOut(
+        id=action.id,
+        name=action.name,
+        body=action.body,
+        link_id=action.link_id,
+        keyword=action.keyword,
+        created_at=action.created_at,
+    )
+
+
+@bp.get("/library")
+def list_library() -> Response:
+    return respond(
+        LibraryActionList(actions=[action_out(a) for a in library.list_actions(org_id())])
+    )
+
+
+@bp.post("/library")
+def create_library_action() -> Response:
+    action = library.create_action(org_id(), as_changes(read_json(LibraryActionCreate)))
+    return respond(action_out(action), 201)
+
+
+@bp.get("/library/<int:action_id>")
+def get_library_action(action_id: int) -> Response:
+    return respond(action_out(library.get_action(org_id(), action_id)))
+
+
+@bp.patch("/library/<int:action_id>")
+def update_library_action(action_id: int) -> Response:
+    library.get_action(org_id(), action_id)  # 404 before looking at the body
+    changes = as_changes(read_json(LibraryActionUpdate))
+    return respond(action_out(library.update_action(org_id(), action_id, changes)))
+
+
+@bp.delete("/library/<int:action_id>")
+def delete_library_action(action_id: int) -> Response:
+    library.delete_action(org_id(), action_id)
+    return Response(status=204)
+
+
+@bp.post("/library/<int:action_id>/send")
+def send_library_action(action_id: int) -> Response:
+    library.get_action(org_id(), action_id)
+    data = as_changes(read_json(LibrarySend))
+    message_id = library.send_action(
+        org_id(), action_id, data["contact_id"], user_id=g.get("user_id")
+    )
+    return respond(message_out(conversations.get_message(org_id(), message_id)), 201)

@@ -1,0 +1,109 @@
+"""API routes: one-off messages to a contact, the incoming-message simulator, and the
+organisation's SMS provider settings."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, g
+
+from admin.api import bp
+from admin.api.auth import org_id
+from admin.api.broadcasts import message_out
+from admin.api.schemas import as_changes, read_json, respond
+from admin.api.sending_schemas import (
+    InboundCreate,
+    InboundOut,
+    MessageCreate,
+    ProviderSettingsIn,
+    ProviderSettingsOut,
+)
+from admin.extensions import db
+from admin.models import Organisation
+from admin.providers import settings as provider_settings
+from admin.services import conversations, provider_events, sends
+from admin.services.contacts import normalize_phone
+from admin.services.errors import NotFound, ValidationError
+
+
+@bp.post("/messages")
+def send_message() -> Response:
+    """A team member's message: ``{{link}}`` becomes this contact's own short URL."""
+    data = as_changes(read_json(MessageCreate))
+    message_id = sends.send_to_contact(
+        org_id(), data["contact_id"], data["body"], data.get("link_id"), user_id=g.get("user_id")
+    )
+    return respond(message_out(conversations.get_message(org_id(), message_id)), 201)
+
+
+@bp.get("/messages/<int:message_id>")
+def get_message(message_id: int) -> Response:
+    return respond(message_out(conversations.get_message(org_id(), message_id)))
+
+
+@bp.post("/messages/inbound")
+def simulate_inbound() -> Response:
+    """An incoming message as a provider's webhook would deliver it (for the outbox provider,
+    and for trying keywords): by ``contact_id`` or by the sender's phone ``from``."""
+    data = as_changes(read_json(InboundCreate))
+    if "contact_id" in data:
+        contact = sends.contact_in_org(org_id(), data["contact_id"])
+    elif "from" in data:
+        found = provider_events.contact_by_phone(org_id(), normalize_phone(data["from"], "from"))
+        if found is None:
+            raise NotFound("from", "no contact has this phone number")
+        contact = found
+    else:
+        raise ValidationError("contact_id", "give contact_id or from")
+    result = provider_events.receive(org_id(), contact, data["body"])
+    return respond(
+        InboundOut(
+            message_id=result.message_id,
+            contact_id=result.contact_id,
+            reply_message_id=result.reply_message_id,
+            library_action_id=result.library_action_id,
+            opted_out=contact.opted_out,
+        ),
+        201,
+    )
+
+
+def _org() -> Organisation:
+    org = db.session.get(Organisation, org_id())
+    assert org is not None  # the token's organisation exists (cascade deletes tokens)
+    return org
+
+
+def provider_view(org: Organisation) -> ProviderSettingsOut:
+    sms = provider_settings.of_org(org.settings)
+    view = provider_settings.public_view(sms)
+    out = ProviderSettingsOut(
+        provider=view["provider"],
+        account_sid=view.get("account_sid"),
+        from_=view.get("from"),
+        base_url=view.get("base_url"),
+        rate_per_second=view.get("rate_per_second"),
+        auth_token_set=view.get("auth_token_set"),
+    )
+    if sms["provider"] == "twilio":
+        base = current_app.config["PUBLIC_ADMIN_URL"]
+        out.status_callback_url = provider_settings.status_callback_url(base, org.id)
+        out.inbound_url = provider_settings.inbound_url(base, org.id)
+    return out
+
+
+@bp.get("/sending/provider")
+def get_provider() -> Response:
+    return respond(provider_view(_org()))
+
+
+@bp.put("/sending/provider")
+def put_provider() -> Response:
+    data = as_changes(read_json(ProviderSettingsIn))
+    org = _org()
+    try:
+        sms = provider_settings.validate(data, provider_settings.of_org(org.settings))
+    except provider_settings.ProviderSettingsError as exc:
+        raise ValidationError(exc.field, exc.message) from None
+    # A new dict, so SQLAlchemy sees the JSONB column change.
+    org.settings = {**(org.settings or {}), provider_settings.SETTINGS_KEY: sms}
+    db.session.commit()
+    return respond(provider_view(org))

@@ -1,0 +1,83 @@
+"""Provider webhooks (public: no bearer token; Twilio signs each request instead).
+
+- ``POST /api/v1/providers/twilio/<org_id>/status``: a delivery status (MessageSid,
+  MessageStatus, ErrorCode) updates that message.
+- ``POST /api/v1/providers/twilio/<org_id>/inbound``: a contact's reply (From, Body,
+  MessageSid) goes into their history and may fire a library action by keyword.
+
+X-Twilio-Signature is the base64 HMAC-SHA1, keyed with the organisation's auth token, of the
+URL Twilio posted to followed by the sorted form parameters; a request without a valid one is
+refused with 403 and changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+
+from admin.api import auth, bp
+from admin.api.errors import ApiError
+from admin.extensions import db
+from admin.models import Organisation
+from admin.providers import settings as provider_settings
+from admin.providers import twilio
+from admin.services import provider_events
+from admin.services.contacts import normalize_phone
+from admin.services.errors import ValidationError
+
+auth.PUBLIC_ENDPOINTS.update({"api.twilio_status", "api.twilio_inbound"})
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _verified_form(org_id: int, which: str) -> dict[str, str]:
+    """The form of a request Twilio signed for this organisation; else 403 (or 404)."""
+    org = db.session.get(Organisation, org_id)
+    sms = provider_settings.of_org(org.settings if org is not None else None)
+    if org is None or sms["provider"] != "twilio":
+        raise ApiError(404, "not_found", "no Twilio account is set up here")
+    published = (
+        provider_settings.status_callback_url
+        if which == "status"
+        else provider_settings.inbound_url
+    )(current_app.config["PUBLIC_ADMIN_URL"], org_id)
+    params = list(request.form.items(multi=True))
+    given = request.headers.get("X-Twilio-Signature", "")
+    if not twilio.signature_valid(sms["auth_token"], {published, request.url}, params, given):
+        raise ApiError(403, "bad_signature", "X-Twilio-Signature does not match this request")
+    if request.form.get("AccountSid", sms["account_sid"]) != sms["account_sid"]:
+        raise ApiError(403, "wrong_account", "the request is for another Twilio account")
+    return request.form.to_dict()
+
+
+@bp.post("/providers/twilio/<int:org_id>/status")
+def twilio_status(org_id: int) -> Response:
+    form = _verified_form(org_id, "status")
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    twilio_state = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    status = twilio.STATUS_MAP.get(twilio_state)
+    if not sid or status is None:
+        raise ValidationError("MessageStatus", "MessageSid and a known MessageStatus are needed")
+    error = f"twilio error {form['ErrorCode']}" if form.get("ErrorCode") else ""
+    provider_events.delivery_status(org_id, sid, status, error)
+    # 204 even for an unknown sid: Twilio cannot do anything better with an error.
+    return Response(status=204)
+
+
+@bp.post("/providers/twilio/<int:org_id>/inbound")
+def twilio_inbound(org_id: int) -> Response:
+    form = _verified_form(org_id, "inbound")
+    try:
+        phone = normalize_phone(form.get("From", ""), "From")
+    except ValidationError:
+        phone = ""
+    contact = provider_events.contact_by_phone(org_id, phone) if phone else None
+    if contact is not None:
+        provider_events.receive(
+            org_id,
+            contact,
+            form.get("Body", ""),
+            provider="twilio",
+            provider_message_id=form.get("MessageSid") or None,
+        )
+    # An empty TwiML answer: replies go out through the sender like every other message.
+    return Response(EMPTY_TWIML, status=200, mimetype="text/xml")

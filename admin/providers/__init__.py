@@ -1,0 +1,1 @@
+"""SMS providers behind one small interface: ``outbox`` (the default) and Twilio over HTTP."""

@@ -1,0 +1,112 @@
+"""An organisation's SMS provider, kept in ``organisations.settings["sms"]``.
+
+``{"provider": "outbox"}`` (the default) or ``{"provider": "twilio", "account_sid": "AC...",
+"auth_token": "...", "from": "+1555..." or "MG...", "base_url"?: "https://api.twilio.com",
+"rate_per_second"?: 1}``. The auth token is write-only: ``public_view`` never shows it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from admin.providers.base import Provider
+from admin.providers.outbox import OutboxProvider
+from admin.providers.twilio import DEFAULT_BASE_URL, TwilioProvider
+
+SETTINGS_KEY = "sms"
+PROVIDERS = ("outbox", "twilio")
+_SID = re.compile(r"^AC[0-9a-zA-Z]{8,40}$")
+_SENDER = re.compile(r"^(\+[1-9][0-9]{6,14}|MG[0-9a-zA-Z]{8,40}|[A-Za-z0-9 ]{1,11})$")
+
+
+class ProviderSettingsError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def validate(data: Any, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The settings to store for ``data``; an omitted auth token keeps the current one."""
+    if not isinstance(data, dict):
+        raise ProviderSettingsError("provider", "send an object")
+    name = data.get("provider", "outbox")
+    if name not in PROVIDERS:
+        raise ProviderSettingsError("provider", f"provider must be one of {', '.join(PROVIDERS)}")
+    if name == "outbox":
+        return {"provider": "outbox"}
+    current = current or {}
+    sid = str(data.get("account_sid") or "").strip()
+    if not _SID.match(sid):
+        raise ProviderSettingsError(
+            "account_sid", "account_sid must look like AC followed by letters and digits"
+        )
+    token = str(data.get("auth_token") or "").strip()
+    if not token and current.get("account_sid") == sid:
+        token = str(current.get("auth_token") or "")
+    if not token:
+        raise ProviderSettingsError("auth_token", "auth_token is required")
+    sender = str(data.get("from") or "").strip()
+    if not _SENDER.match(sender):
+        raise ProviderSettingsError(
+            "from", "from must be an E.164 number (+15551234567) or a messaging service (MG...)"
+        )
+    base_url = str(data.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", base_url):
+        raise ProviderSettingsError("base_url", "base_url must be an http(s) URL")
+    rate = data.get("rate_per_second", 1)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1000:
+        raise ProviderSettingsError(
+            "rate_per_second", "rate_per_second must be a number from 0 to 1000"
+        )
+    return {
+        "provider": "twilio",
+        "account_sid": sid,
+        "auth_token": token,
+        "from": sender,
+        "base_url": base_url,
+        "rate_per_second": float(rate),
+    }
+
+
+def of_org(org_settings: dict[str, Any] | None) -> dict[str, Any]:
+    sms = (org_settings or {}).get(SETTINGS_KEY)
+    return (
+        sms
+        if isinstance(sms, dict) and sms.get("provider") in PROVIDERS
+        else {"provider": "outbox"}
+    )
+
+
+def public_view(sms: dict[str, Any]) -> dict[str, Any]:
+    view = {k: v for k, v in sms.items() if k != "auth_token"}
+    if sms.get("provider") == "twilio":
+        view["auth_token_set"] = bool(sms.get("auth_token"))
+    return view
+
+
+def status_callback_url(public_admin_url: str, org_id: int) -> str:
+    return f"{public_admin_url.rstrip('/')}/api/v1/providers/twilio/{org_id}/status"
+
+
+def inbound_url(public_admin_url: str, org_id: int) -> str:
+    return f"{public_admin_url.rstrip('/')}/api/v1/providers/twilio/{org_id}/inbound"
+
+
+def build(
+    sms: dict[str, Any], *, http: httpx.Client, public_admin_url: str, org_id: int
+) -> Provider:
+    if sms.get("provider") != "twilio":
+        return OutboxProvider()
+    return TwilioProvider(
+        account_sid=sms["account_sid"],
+        auth_token=sms["auth_token"],
+        sender=sms["from"],
+        http=http,
+        base_url=sms.get("base_url") or DEFAULT_BASE_URL,
+        rate_per_second=float(sms.get("rate_per_second") or 1.0),
+        status_callback=status_callback_url(public_admin_url, org_id),
+    )

@@ -1,0 +1,130 @@
+"""Twilio's Messages API over plain HTTP, and the signature Twilio puts on its callbacks.
+
+POST {base}/2010-04-01/Accounts/{sid}/Messages.json with form fields To, From (or
+MessagingServiceSid for an ``MG...`` sender), Body and StatusCallback, with HTTP basic auth
+``sid:token``. The base URL is configurable so that tests point it at a local server.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
+
+import httpx
+
+from admin.providers.base import OutgoingMessage, ProviderError, Submitted
+
+DEFAULT_BASE_URL = "https://api.twilio.com"
+
+# Twilio's message statuses, as ours (see base.STATUS_RANK).
+STATUS_MAP = {
+    "accepted": "accepted",
+    "scheduled": "accepted",
+    "queued": "accepted",
+    "sending": "accepted",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+class TwilioProvider:
+    name = "twilio"
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        http: httpx.Client,
+        base_url: str = DEFAULT_BASE_URL,
+        rate_per_second: float | None = 1.0,
+        status_callback: str | None = None,
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.sender = sender
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.rate_per_second = rate_per_second
+        self.status_callback = status_callback
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+
+    def send(self, message: OutgoingMessage) -> Submitted:
+        form = {"To": message.to, "Body": message.body}
+        if self.sender.startswith("MG"):
+            form["MessagingServiceSid"] = self.sender
+        else:
+            form["From"] = self.sender
+        if self.status_callback:
+            form["StatusCallback"] = self.status_callback
+        try:
+            resp = self.http.post(
+                self.messages_url, data=form, auth=(self.account_sid, self.auth_token)
+            )
+        except httpx.HTTPError as exc:  # connection refused, timeout, reset: try again later
+            raise ProviderError(f"twilio unreachable: {exc!r}", retryable=True) from None
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise ProviderError(
+                f"twilio answered {resp.status_code}: {_error_text(resp)}",
+                retryable=True,
+                retry_after=_retry_after(resp),
+            )
+        if resp.status_code >= 300:
+            raise ProviderError(
+                f"twilio answered {resp.status_code}: {_error_text(resp)}", retryable=False
+            )
+        try:
+            data = resp.json()
+            sid = str(data["sid"])
+        except (ValueError, KeyError, TypeError):
+            raise ProviderError(
+                f"twilio answered {resp.status_code} without a message sid", retryable=False
+            ) from None
+        return Submitted(
+            provider_message_id=sid, status=STATUS_MAP.get(str(data.get("status")), "accepted")
+        )
+
+
+def _error_text(resp: httpx.Response) -> str:
+    try:
+        data = resp.json()
+        return f"{data.get('code', '')} {data.get('message', '')}".strip()[:300]
+    except ValueError:
+        return resp.text[:300]
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """X-Twilio-Signature: base64 HMAC-SHA1 of the URL followed by each POST parameter's name
+    and value, sorted by name (a repeated name: its values in sorted order)."""
+    payload = url + "".join(k + v for k, v in sorted(params))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signature_valid(
+    auth_token: str, urls: Iterable[str], params: Iterable[tuple[str, str]], given: str
+) -> bool:
+    """True when ``given`` signs the parameters for one of ``urls`` (the URL as we published
+    it, and as this request reached us behind whatever proxy)."""
+    items = list(params)
+    return bool(given) and any(
+        hmac.compare_digest(signature(auth_token, url, items), given) for url in urls
+    )

@@ -1,0 +1,99 @@
+"""Message bodies: plain-text merge of ``{{link}}`` and contact fields.
+
+Unlike a destination URL (core/merge.py), a body is text read by a person, so merged values are
+inserted as they are, never percent-encoded. Placeholders: ``{{link}}`` (the contact's own short
+URL), ``{{first_name}}``, ``{{last_name}}``, ``{{phone}}``, ``{{email}}``, ``{{fields.NAME}}``,
+each but ``link`` with an optional default after ``|`` (``{{first_name|friend}}``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_BODY_LENGTH = 1600  # ten GSM-7 parts; carriers reject or split longer texts
+BUILTIN_NAMES = ("first_name", "last_name", "phone", "email")
+LINK = "link"
+_FIELD_NAME = re.compile(r"^fields\.[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+
+
+class BodyError(ValueError):
+    """A body that cannot be sent; the message says what is wrong and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    default: str
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    source: str
+    parts: tuple[str | Field, ...]
+
+    @property
+    def has_link(self) -> bool:
+        return any(isinstance(p, Field) and p.name == LINK for p in self.parts)
+
+    def render(self, contact: Mapping[str, Any], link_url: str = "") -> str:
+        """The text for one contact: a mapping with first_name, ..., and ``fields`` (a dict)."""
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif part.name == LINK:
+                out.append(link_url)
+            else:
+                out.append(_lookup(contact, part.name) or part.default)
+        return "".join(out)
+
+
+def _lookup(contact: Mapping[str, Any], name: str) -> str:
+    if name.startswith("fields."):
+        fields = contact.get("fields") or {}
+        value = fields.get(name[7:])
+    else:
+        value = contact.get(name)
+    return "" if value is None else str(value)
+
+
+def parse_body(source: object) -> Body:
+    """Parse and check a body; raises BodyError naming the problem."""
+    if not isinstance(source, str):
+        raise BodyError("body must be a string")
+    if not source.strip():
+        raise BodyError("body is empty")
+    if len(source) > MAX_BODY_LENGTH:
+        raise BodyError(f"body is longer than {MAX_BODY_LENGTH} characters")
+    parts: list[str | Field] = []
+    pos = 0
+    while True:
+        start = source.find("{{", pos)
+        stray = source.find("}}", pos)
+        if stray != -1 and (start == -1 or stray < start):
+            raise BodyError(f"'}}}}' at character {stray + 1} closes no placeholder")
+        if start == -1:
+            break
+        end = source.find("}}", start + 2)
+        inner = source[start + 2 : end] if end != -1 else ""
+        if end == -1 or "{{" in inner:
+            raise BodyError(f"the placeholder at character {start + 1} is not closed with '}}}}'")
+        name, bar, default = inner.partition("|")
+        name = name.strip()
+        if name == LINK and bar:
+            raise BodyError("{{link}} takes no default")
+        if name != LINK and name not in BUILTIN_NAMES and not _FIELD_NAME.match(name):
+            raise BodyError(
+                f"unknown placeholder {{{{{name}}}}} at character {start + 1}: use link, "
+                "first_name, last_name, phone, email or fields.NAME"
+            )
+        if source[pos:start]:
+            parts.append(source[pos:start])
+        parts.append(Field(name, default))
+        pos = end + 2
+    if source[pos:]:
+        parts.append(source[pos:])
+    return Body(source=source, parts=tuple(parts))

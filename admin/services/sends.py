@@ -1,0 +1,387 @@
+"""Sending: broadcasts and one-off messages, rendered per contact and queued for the sender.
+
+A message is queued in Postgres (status ``queued``) together with its ``message_out`` history
+event, in one transaction; the sender worker (sync/sender.py) hands queued messages to the
+organisation's provider. Codes are issued in bulk through the codes service, so each message
+carries that contact's own short URL. Rows are written with set-based SQL (``unnest`` arrays),
+never one ORM object per contact: a broadcast may have 100,000 recipients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER, TEXT
+
+from admin.extensions import db
+from admin.models import Broadcast, Contact, Link
+from admin.services import segments
+from admin.services.errors import NotFound, ValidationError
+from admin.services.message_body import Body, BodyError, parse_body
+from core.codes import CODE_LENGTH
+
+NOTIFY_CHANNEL = "messages_queued"
+INSERT_CHUNK = 20_000
+MAX_CONTACT_IDS = 200_000
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a broadcast goes to: the union of chosen contacts, a list and a tag (by name)."""
+
+    contact_ids: tuple[int, ...] = ()
+    list_name: str | None = None
+    tag: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.contact_ids:
+            out["contacts"] = len(self.contact_ids)
+            if len(self.contact_ids) <= 1000:
+                out["contact_ids"] = list(self.contact_ids)
+        if self.list_name:
+            out["list"] = self.list_name
+        if self.tag:
+            out["tag"] = self.tag
+        return out
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: int
+    phone: str
+    first_name: str
+    last_name: str
+    email: str
+    fields: dict[str, Any]
+
+    def merge_values(self) -> Mapping[str, Any]:
+        return {
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "phone": self.phone,
+            "email": self.email,
+            "fields": self.fields,
+        }
+
+
+# -- input ----------------------------------------------------------------------------------
+
+
+def audience_from(data: Mapping[str, Any]) -> Audience:
+    """Read ``contact_ids``, ``list`` and ``tag`` from a request body; at least one is needed."""
+    raw_ids = data.get("contact_ids")
+    ids: list[int] = []
+    if raw_ids is not None:
+        if not isinstance(raw_ids, list):
+            raise ValidationError("contact_ids", "contact_ids must be a list of ids")
+        if len(raw_ids) > MAX_CONTACT_IDS:
+            raise ValidationError("contact_ids", f"at most {MAX_CONTACT_IDS} contact ids at once")
+        for value in raw_ids:
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+                raise ValidationError("contact_ids", "contact_ids must be a list of ids")
+            ids.append(value)
+    names: dict[str, str | None] = {}
+    for field in ("list", "tag"):
+        value = data.get(field)
+        if value is None or value == "":
+            names[field] = None
+        elif not isinstance(value, str) or not value.strip() or len(value) > 100:
+            raise ValidationError(field, f"{field} must be the name of a {field}")
+        else:
+            names[field] = value.strip()
+    if not ids and not names["list"] and not names["tag"]:
+        raise ValidationError("contact_ids", "choose recipients: contact_ids, a list or a tag")
+    return Audience(tuple(dict.fromkeys(ids)), names["list"], names["tag"])
+
+
+def checked_body(source: Any, link: Link | None, field: str = "body") -> Body:
+    try:
+        body = parse_body(source)
+    except BodyError as exc:
+        raise ValidationError(field, f"{field}: {exc}") from None
+    if body.has_link and link is None:
+        raise ValidationError("link_id", "the body holds {{link}}: choose a link (link_id)")
+    if link is not None and not body.has_link:
+        raise ValidationError(field, f"{field} must hold {{{{link}}}} where the link goes")
+    return body
+
+
+def sendable_link(org_id: int, link_id: Any, field: str = "link_id") -> Link | None:
+    """The organisation's link (None when no link is given); archived links cannot be sent."""
+    if link_id is None or link_id == "":
+        return None
+    if isinstance(link_id, str) and link_id.strip().isdigit():
+        link_id = int(link_id)
+    if isinstance(link_id, bool) or not isinstance(link_id, int) or not 0 < link_id < 2**63:
+        raise ValidationError(field, f"{field} must be an id")
+    link = db.session.scalar(select(Link).where(Link.id == link_id, Link.org_id == org_id))
+    if link is None:
+        raise NotFound(field, "no such link")
+    if link.archived:
+        raise ValidationError(field, "the link is archived; unarchive it to send it")
+    return link
+
+
+# -- recipients -----------------------------------------------------------------------------
+
+_RECIPIENTS_SQL = text(
+    """
+    SELECT c.id, c.phone, c.first_name, c.last_name, c.email, c.fields, c.opted_out
+    FROM contacts c
+    WHERE c.org_id = :org_id AND (
+        c.id = ANY(:contact_ids)
+        OR c.id IN (SELECT lm.contact_id FROM list_members lm WHERE lm.list_id = :list_id)
+        OR c.id IN (SELECT ct.contact_id FROM contact_tags ct WHERE ct.tag_id = :tag_id)
+    )
+    ORDER BY c.id
+    """
+).bindparams(bindparam("contact_ids", type_=ARRAY(BIGINT)))
+
+
+def recipients(org_id: int, audience: Audience) -> tuple[list[Recipient], int]:
+    """The contacts to send to, and how many were skipped because they opted out."""
+    list_id = tag_id = None
+    if audience.list_name:
+        list_id = db.session.scalar(
+            text("SELECT id FROM contact_lists WHERE org_id = :o AND name = :n"),
+            {"o": org_id, "n": audience.list_name},
+        )
+        if list_id is None:
+            raise NotFound("list", f"no list named {audience.list_name!r}")
+    if audience.tag:
+        tag_id = db.session.scalar(
+            text("SELECT id FROM tags WHERE org_id = :o AND name = :n"),
+            {"o": org_id, "n": audience.tag},
+        )
+        if tag_id is None:
+            raise NotFound("tag", f"no tag named {audience.tag!r}")
+    rows = db.session.execute(
+        _RECIPIENTS_SQL,
+        {
+            "org_id": org_id,
+            "contact_ids": list(audience.contact_ids),
+            "list_id": list_id,
+            "tag_id": tag_id,
+        },
+    ).all()
+    if audience.contact_ids:
+        found = {r.id for r in rows}
+        missing = [i for i in audience.contact_ids if i not in found]
+        if missing:
+            shown = ", ".join(str(i) for i in missing[:10])
+            raise NotFound("contact_ids", f"no such contact: {shown}")
+    chosen = [
+        Recipient(r.id, r.phone, r.first_name, r.last_name, r.email, r.fields or {})
+        for r in rows
+        if not r.opted_out
+    ]
+    return chosen, len(rows) - len(chosen)
+
+
+# -- preview --------------------------------------------------------------------------------
+
+
+def sample_url(link: Link) -> str:
+    """A URL as long as the ones the contacts will get (codes have a fixed length)."""
+    scheme = current_app.config.get("SHORT_URL_SCHEME", "https")
+    ext = f"/{link.extension}" if link.extension else ""
+    return f"{scheme}://{link.domain.hostname}/{'x' * CODE_LENGTH}{ext}"
+
+
+def segment_summary(bodies: Iterable[str]) -> dict[str, Any]:
+    """Segments per message (the most any recipient's message needs), in total, and encoding."""
+    most = total = 0
+    fewest: int | None = None
+    encoding = "GSM-7"
+    longest = 0
+    for text_ in bodies:
+        seg = segments.count(text_)
+        total += seg.segments
+        most = max(most, seg.segments)
+        fewest = seg.segments if fewest is None else min(fewest, seg.segments)
+        longest = max(longest, seg.units)
+        if seg.encoding == "UCS-2":
+            encoding = "UCS-2"
+    return {
+        "segments": most,
+        "segments_min": fewest or 0,
+        "segments_total": total,
+        "encoding": encoding,
+        "characters": longest,
+    }
+
+
+def preview_broadcast(org_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a broadcast would send, before sending: recipients, skipped, segments, a sample."""
+    link = sendable_link(org_id, data.get("link_id"))
+    body = checked_body(data.get("body"), link)
+    chosen, skipped = recipients(org_id, audience_from(data))
+    url = sample_url(link) if link is not None else ""
+    bodies = (body.render(r.merge_values(), url) for r in chosen)
+    summary = segment_summary(bodies)
+    sample = body.render(chosen[0].merge_values(), url) if chosen else body.render({}, url)
+    if not chosen:
+        summary.update(segment_summary([sample]))
+    return {"recipients": len(chosen), "opted_out": skipped, "sample": sample, **summary}
+
+
+# -- queueing -------------------------------------------------------------------------------
+
+_INSERT_MESSAGES = text(
+    """
+    WITH m AS (
+        INSERT INTO messages (org_id, contact_id, broadcast_id, library_action_id, user_id,
+                              link_id, direction, to_phone, body, segments, encoding, status)
+        SELECT :org_id, u.contact_id, :broadcast_id, :library_action_id, :user_id,
+               :link_id, 'out', u.to_phone, u.body, u.segments, u.encoding, 'queued'
+        FROM unnest(:contact_ids, :phones, :bodies, :segments, :encodings)
+             AS u(contact_id, to_phone, body, segments, encoding)
+        RETURNING id, org_id, contact_id, body, link_id, user_id, created_at
+    )
+    INSERT INTO history_events (org_id, contact_id, type, body, link_id, message_id, user_id, at)
+    SELECT org_id, contact_id, 'message_out', body, link_id, id, user_id, created_at FROM m
+    RETURNING message_id
+    """
+).bindparams(
+    bindparam("contact_ids", type_=ARRAY(BIGINT)),
+    bindparam("phones", type_=ARRAY(TEXT)),
+    bindparam("bodies", type_=ARRAY(TEXT)),
+    bindparam("segments", type_=ARRAY(INTEGER)),
+    bindparam("encodings", type_=ARRAY(TEXT)),
+)
+
+
+def queue_messages(
+    org_id: int,
+    items: Sequence[tuple[int, str, str]],
+    *,
+    link_id: int | None,
+    broadcast_id: int | None = None,
+    library_action_id: int | None = None,
+    user_id: int | None = None,
+) -> list[int]:
+    """Queue ``(contact_id, phone, body)`` messages with their history events, in the
+    caller's transaction (the sender is woken when it commits); returns the message ids."""
+    ids: list[int] = []
+    for start in range(0, len(items), INSERT_CHUNK):
+        chunk = items[start : start + INSERT_CHUNK]
+        counts = [segments.count(b) for _, _, b in chunk]
+        result = db.session.execute(
+            _INSERT_MESSAGES,
+            {
+                "org_id": org_id,
+                "broadcast_id": broadcast_id,
+                "library_action_id": library_action_id,
+                "user_id": user_id,
+                "link_id": link_id,
+                "contact_ids": [c for c, _, _ in chunk],
+                "phones": [p for _, p, _ in chunk],
+                "bodies": [b for _, _, b in chunk],
+                "segments": [max(1, s.segments) for s in counts],
+                "encodings": [s.encoding for s in counts],
+            },
+        )
+        ids.extend(result.scalars())
+    db.session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+    return ids
+
+
+def short_urls(org_id: int, link: Link, contact_ids: list[int]) -> dict[int, str]:
+    """Each contact's own short URL for ``link``, issued in bulk (the same URL on reissue)."""
+    from admin.services.codes import issue_codes
+
+    return dict(issue_codes(org_id, link.id, contact_ids))
+
+
+def create_broadcast(
+    org_id: int, data: Mapping[str, Any], user_id: int | None = None
+) -> tuple[Broadcast, int]:
+    """A broadcast and its messages, queued; returns it and its number of messages."""
+    link = sendable_link(org_id, data.get("link_id"))
+    body = checked_body(data.get("body"), link)
+    audience = audience_from(data)
+    chosen, skipped = recipients(org_id, audience)
+    if not chosen:
+        raise ValidationError(
+            "contact_ids" if audience.contact_ids else ("list" if audience.list_name else "tag"),
+            f"no one to send to ({skipped} opted out)" if skipped else "no one to send to",
+        )
+    link_id = link.id if link is not None else None
+    urls = short_urls(org_id, link, [r.id for r in chosen]) if link is not None else {}
+    broadcast = Broadcast(
+        org_id=org_id,
+        link_id=link_id,
+        body=body.source,
+        audience=audience.describe(),
+        status="queued",
+        total=len(chosen),
+        skipped=skipped,
+        created_by=user_id,
+    )
+    db.session.add(broadcast)
+    db.session.flush()
+    items = [(r.id, r.phone, body.render(r.merge_values(), urls.get(r.id, ""))) for r in chosen]
+    queue_messages(org_id, items, link_id=link_id, broadcast_id=broadcast.id, user_id=user_id)
+    db.session.commit()
+    return broadcast, len(items)
+
+
+def send_to_contact(
+    org_id: int,
+    contact_id: Any,
+    body_source: Any,
+    link_id: Any = None,
+    *,
+    user_id: int | None = None,
+    library_action_id: int | None = None,
+    commit: bool = True,
+) -> int:
+    """One message to one contact (a team member's, or a library action); returns its id."""
+    link = sendable_link(org_id, link_id)
+    body = checked_body(body_source, link)
+    contact = contact_in_org(org_id, contact_id)
+    if contact.opted_out:
+        raise ValidationError("contact_id", "this contact has opted out of messages")
+    url = short_urls(org_id, link, [contact.id])[contact.id] if link is not None else ""
+    values = Recipient(
+        contact.id,
+        contact.phone,
+        contact.first_name,
+        contact.last_name,
+        contact.email,
+        contact.fields or {},
+    ).merge_values()
+    (message_id,) = queue_messages(
+        org_id,
+        [(contact.id, contact.phone, body.render(values, url))],
+        link_id=link.id if link is not None else None,
+        library_action_id=library_action_id,
+        user_id=user_id,
+    )
+    if commit:
+        db.session.commit()
+    return message_id
+
+
+def contact_in_org(org_id: int, contact_id: Any, field: str = "contact_id") -> Contact:
+    if isinstance(contact_id, str) and contact_id.strip().isdigit():
+        contact_id = int(contact_id)
+    if (
+        isinstance(contact_id, bool)
+        or not isinstance(contact_id, int)
+        or not 0 < contact_id < 2**63
+    ):
+        raise ValidationError(field, f"{field} must be an id")
+    contact = db.session.scalar(
+        select(Contact).where(Contact.id == contact_id, Contact.org_id == org_id)
+    )
+    if contact is None:
+        raise NotFound(field, "no such contact")
+    return contact

@@ -1,0 +1,275 @@
+"""`smartlinks sender`: hands queued messages to each organisation's SMS provider.
+
+A step claims a batch of due messages (``FOR UPDATE SKIP LOCKED``, so several senders share the
+queue), marks them ``sending`` and commits, then sends each through the organisation's provider,
+paced by a token bucket per organisation. A rate limit (429), a server error (5xx) or a network
+failure puts the message back in the queue with exponential backoff (honouring Retry-After);
+any other refusal fails it. A provider's answer is committed right away, so the delivery
+callback that follows finds the message by its provider id.
+
+A sender killed mid-send leaves messages in ``sending``; after ``STALE_SECONDS`` they are queued
+again (at least once: a message whose provider call had gone through may be sent twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from admin.extensions import db
+from admin.providers import settings as provider_settings
+from admin.providers.base import OutgoingMessage, Provider, ProviderError, Submitted
+from admin.providers.ratelimit import TokenBucket
+from admin.services.sends import NOTIFY_CHANNEL
+from core import logs
+
+log = logging.getLogger(__name__)
+
+STALE_SECONDS = 300
+
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT id FROM messages
+        WHERE status = 'queued' AND direction = 'out'
+          AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+        ORDER BY id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE messages m
+    SET status = 'sending', attempts = m.attempts + 1, updated_at = now()
+    FROM due WHERE m.id = due.id
+    RETURNING m.id, m.org_id, m.to_phone, m.body, m.attempts
+    """
+)
+
+_NEXT_RETRY = text(
+    "SELECT min(next_attempt_at) FROM messages WHERE status = 'queued' AND direction = 'out'"
+)
+
+_SENT = text(
+    """
+    UPDATE messages SET status = :status, provider = :provider,
+        provider_message_id = :provider_message_id, sent_at = now(), updated_at = now(),
+        error = '', next_attempt_at = NULL
+    WHERE id = :id AND status = 'sending'
+    """
+)
+
+_RETRY = text(
+    """
+    UPDATE messages SET status = 'queued', provider = :provider, error = :error,
+        next_attempt_at = now() + make_interval(secs => :delay), updated_at = now()
+    WHERE id = :id AND status = 'sending'
+    """
+)
+
+_FAILED = text(
+    """
+    UPDATE messages SET status = 'failed', provider = :provider, error = :error,
+        next_attempt_at = NULL, updated_at = now()
+    WHERE id = :id AND status = 'sending'
+    """
+)
+
+_REQUEUE_STALE = text(
+    """
+    UPDATE messages SET status = 'queued', updated_at = now()
+    WHERE status = 'sending' AND updated_at < now() - make_interval(secs => :stale)
+    RETURNING id
+    """
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    org_id: int
+    to: str
+    body: str
+    attempts: int
+
+
+class Sender:
+    """Runs inside a Flask app context (it uses the admin's database session)."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client,
+        public_admin_url: str,
+        batch: int = 200,
+        max_attempts: int = 6,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 600.0,
+        sleep: Callable[[float], None] = time.sleep,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.http = http
+        self.public_admin_url = public_admin_url
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.sleep = sleep
+        self.stopping = stopping
+        self._buckets: dict[tuple[int, float], TokenBucket] = {}
+        self.sent = self.retried = self.failed = 0
+
+    # -- one step ------------------------------------------------------------------------------
+
+    def step(self, burst: bool = False) -> int:
+        """Send one batch of due messages; returns how many were handled. In burst mode, wait
+        for a scheduled retry rather than report an empty step while messages are queued."""
+        claimed = self._claim()
+        if not claimed and burst:
+            due = db.session.scalar(_NEXT_RETRY)
+            db.session.commit()
+            if due is None:
+                return 0
+            self.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.01)
+            claimed = self._claim()
+        if not claimed:
+            return 0
+        providers = self._providers({m.org_id for m in claimed})
+        for position, message in enumerate(claimed):
+            if self.stopping():
+                self._release(claimed[position:])
+                break
+            provider = providers[message.org_id]
+            self._pace(message.org_id, provider)
+            self._send(provider, message)
+            if provider.rate_per_second is not None:
+                db.session.commit()  # callbacks may come at once: the provider id must be there
+        db.session.commit()
+        return len(claimed)
+
+    def requeue_stale(self) -> int:
+        count = len(db.session.execute(_REQUEUE_STALE, {"stale": STALE_SECONDS}).all())
+        db.session.commit()
+        if count:
+            logs.event(log, "requeued messages left in sending", logging.WARNING, count=count)
+        return count
+
+    # -- parts ---------------------------------------------------------------------------------
+
+    def _claim(self) -> list[Claimed]:
+        rows = db.session.execute(_CLAIM, {"limit": self.batch}).all()
+        db.session.commit()
+        return sorted(
+            (Claimed(r.id, r.org_id, r.to_phone, r.body, r.attempts) for r in rows),
+            key=lambda m: m.id,
+        )
+
+    def _release(self, messages: list[Claimed]) -> None:
+        """A warm stop: what was claimed but not sent goes back to the queue untouched."""
+        db.session.execute(
+            text(
+                "UPDATE messages SET status = 'queued', attempts = attempts - 1 "
+                "WHERE id = ANY(:ids) AND status = 'sending'"
+            ),
+            {"ids": [m.id for m in messages]},
+        )
+
+    def _providers(self, org_ids: set[int]) -> dict[int, Provider]:
+        rows = db.session.execute(
+            text("SELECT id, settings FROM organisations WHERE id = ANY(:ids)"),
+            {"ids": list(org_ids)},
+        ).all()
+        return {
+            r.id: provider_settings.build(
+                provider_settings.of_org(r.settings),
+                http=self.http,
+                public_admin_url=self.public_admin_url,
+                org_id=r.id,
+            )
+            for r in rows
+        }
+
+    def _pace(self, org_id: int, provider: Provider) -> None:
+        rate = provider.rate_per_second
+        if rate is None:
+            return
+        bucket = self._buckets.setdefault((org_id, rate), TokenBucket(rate))
+        while (wait := bucket.wait_time()) > 0:
+            self.sleep(wait)
+        bucket.take()
+
+    def _send(self, provider: Provider, message: Claimed) -> None:
+        outgoing = OutgoingMessage(message.id, message.org_id, message.to, message.body)
+        try:
+            result: Submitted = provider.send(outgoing)
+        except ProviderError as exc:
+            self._refused(provider, message, exc)
+            return
+        db.session.execute(
+            _SENT,
+            {
+                "id": message.id,
+                "status": result.status,
+                "provider": provider.name,
+                "provider_message_id": result.provider_message_id,
+            },
+        )
+        self.sent += 1
+
+    def _refused(self, provider: Provider, message: Claimed, exc: ProviderError) -> None:
+        params: dict[str, Any] = {"id": message.id, "provider": provider.name, "error": str(exc)}
+        if exc.retryable and message.attempts < self.max_attempts:
+            delay = min(self.backoff_cap, self.backoff_base * 2 ** (message.attempts - 1))
+            if exc.retry_after is not None:
+                delay = max(delay, min(self.backoff_cap, exc.retry_after))
+            db.session.execute(_RETRY, {**params, "delay": delay})
+            self.retried += 1
+            logs.event(
+                log, "send deferred", logging.WARNING, message_id=message.id, retry_in=delay,
+                attempts=message.attempts, error=str(exc),
+            )  # fmt: skip
+            return
+        db.session.execute(_FAILED, params)
+        self.failed += 1
+        logs.event(
+            log, "send failed", logging.WARNING, message_id=message.id, attempts=message.attempts,
+            error=str(exc),
+        )  # fmt: skip
+
+
+def main(burst: bool = False) -> int:
+    """The `smartlinks sender` role."""
+    import psycopg
+    import redis
+
+    from admin import create_app
+    from sync.worker import Worker
+
+    app = create_app()
+    with app.app_context(), httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)) as http:
+        client = redis.Redis.from_url(app.config["REDIS_URL"])
+        worker = Worker("sender", client)
+        sender = Sender(
+            http=http,
+            public_admin_url=app.config["PUBLIC_ADMIN_URL"],
+            sleep=worker.sleep,
+            stopping=lambda: worker.stopping,
+        )
+        dsn = app.config["SQLALCHEMY_DATABASE_URI"].replace(
+            "postgresql+psycopg://", "postgresql://"
+        )
+        with psycopg.connect(dsn, autocommit=True) as listener:
+            listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+            def wait(timeout: float) -> None:
+                # Woken by a NOTIFY when messages are queued; the timeout also picks up retries.
+                for _ in listener.notifies(timeout=timeout, stop_after=1):
+                    pass
+
+            worker.every("requeue stale", 60.0, sender.requeue_stale, at_start=True)
+            return worker.run(lambda: sender.step(burst=burst), wait, burst=burst, idle_wait=1.0)
