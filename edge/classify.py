@@ -89,6 +89,9 @@ _IN_APP_NAMES = {
 
 _crawlers = CrawlerDetect()
 UA_CACHE_SIZE = 8192
+# Only this much of an agent is classified (the click event keeps as much): crawlerdetect's
+# cost grows with the length, ~1-20 ms for an unseen agent of this size, then cached.
+MAX_AGENT = 512
 
 
 @lru_cache(maxsize=UA_CACHE_SIZE)
@@ -122,8 +125,8 @@ def classify(method: str, user_agent: str, sec_purpose: str = "", purpose: str =
     """The visitor of one request. A HEAD is shaped like the GET the same agent would send (a
     redirect for a person, the preview page for a fetcher) but is never counted."""
     if method == "HEAD":
-        by_agent = classify_agent(user_agent)
+        by_agent = classify_agent(user_agent[:MAX_AGENT])
         return Visitor(by_agent.kind, "HEAD", counted=False)
     if (sec_purpose or purpose) and is_prefetch(sec_purpose, purpose):
         return Visitor(PREVIEW, "prefetch")
-    return classify_agent(user_agent)
+    return classify_agent(user_agent[:MAX_AGENT])
