@@ -1,0 +1,317 @@
+"""Bulk contact import from a CSV file, processed in the background with progress in import_jobs.
+
+The request checks the header (a phone column is required), records the job and hands the
+text to a thread of the admin process with its own app context, so a big file never holds up
+the request. The thread upserts contacts in batches (one transaction per batch: the contacts,
+their outbox rows and the job's progress), reports bad rows by line number and keeps the good
+ones. An existing contact (same phone) is updated: non-empty cells replace its values, custom
+fields are merged.
+
+While the thread works it holds a Postgres advisory lock named after the job on a connection of
+its own; a job that is "queued" or "running" with nobody holding its lock died with its process
+and is marked failed when next read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Connection, func, select, text
+
+from admin.extensions import db
+from admin.models import ImportJob
+from admin.services import contacts, inputs
+from admin.services.errors import NotFound, ServiceError, ValidationError
+from admin.services.outbox import NOTIFY_CHANNEL
+from core import logs
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 1000
+MAX_ERRORS = 1000  # bad rows kept on the job; the count of failed rows is always exact
+LOCK_SPACE = 0x5EED  # first key of the two-key advisory lock: (LOCK_SPACE, job id)
+
+# Header spellings (lowercase, runs of other characters made "_") of the built-in columns.
+ALIASES = {
+    "phone": {
+        "phone", "phone_number", "phonenumber", "phone_no", "mobile", "mobile_number",
+        "mobile_phone", "mobilephone", "cell", "cell_phone", "cellphone", "cell_number",
+        "telephone", "tel", "number", "msisdn", "sms", "sms_number", "phone_1",
+    },
+    "first_name": {"first_name", "firstname", "first", "given_name", "givenname", "fname", "forename"},
+    "last_name": {"last_name", "lastname", "last", "surname", "family_name", "familyname", "lname"},
+    "email": {"email", "email_address", "emailaddress", "e_mail", "mail", "e_mail_address"},
+}  # fmt: skip
+_NOT_NAME = re.compile(r"[^a-z0-9]+")
+
+_UPSERT = text(
+    """
+    WITH rows AS (
+        SELECT * FROM unnest(
+            CAST(:phones AS text[]), CAST(:first_names AS text[]), CAST(:last_names AS text[]),
+            CAST(:emails AS text[]), CAST(:fields AS text[])
+        ) AS r(phone, first_name, last_name, email, fields)
+    ), upserted AS (
+        INSERT INTO contacts (org_id, phone, first_name, last_name, email, fields, version)
+        SELECT :org_id, phone, first_name, last_name, email, CAST(fields AS jsonb),
+               nextval('record_versions')
+        FROM rows
+        ON CONFLICT (org_id, phone) DO UPDATE SET
+            first_name = COALESCE(NULLIF(EXCLUDED.first_name, ''), contacts.first_name),
+            last_name = COALESCE(NULLIF(EXCLUDED.last_name, ''), contacts.last_name),
+            email = COALESCE(NULLIF(EXCLUDED.email, ''), contacts.email),
+            fields = contacts.fields || EXCLUDED.fields,
+            version = EXCLUDED.version,
+            updated_at = now()
+        RETURNING id, version
+    )
+    INSERT INTO sync_outbox (entity, entity_id, version)
+    SELECT 'contact', id, version FROM upserted
+    """
+)
+
+
+@dataclass
+class Columns:
+    """Where each value sits in a row: built-in columns by index, the rest as custom fields."""
+
+    builtin: dict[str, int]
+    custom: dict[str, int] = field(default_factory=dict)
+
+
+def header_name(cell: str) -> str:
+    return _NOT_NAME.sub("_", cell.strip().lower()).strip("_")
+
+
+def map_header(header: list[str]) -> Columns:
+    columns = Columns(builtin={})
+    for index, cell in enumerate(header):
+        name = header_name(cell)
+        if not name:
+            continue  # an unnamed column carries nothing we could merge
+        builtin = next((key for key, names in ALIASES.items() if name in names), None)
+        if builtin and builtin not in columns.builtin:
+            columns.builtin[builtin] = index
+        else:
+            columns.custom[name[:64]] = index
+    if "phone" not in columns.builtin:
+        raise ValidationError(
+            "file", "the CSV's header row has no phone column (name one 'phone' or 'mobile')"
+        )
+    return columns
+
+
+def decode(data: bytes) -> str:
+    """The file's text: UTF-8 (with or without a BOM), else Windows-1252 as Excel writes it."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def read_rows(source: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header and the data rows, each with the line it starts on (the header is line 1)."""
+    reader = csv.reader(io.StringIO(source, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ValidationError("file", f"the header row is not valid CSV: {exc}") from None
+    if not header or not any(cell.strip() for cell in header):
+        raise ValidationError("file", "the file is empty: it needs a header row")
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        line = reader.line_num
+        while True:
+            start = line + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield start, [f"\x00{exc}"]  # reported as a bad row by the caller
+                return
+            line = reader.line_num
+            if any(cell.strip() for cell in row):
+                yield start, row
+
+    return header, rows()
+
+
+def row_values(row: list[str], columns: Columns) -> dict[str, Any]:
+    """Validated contact values of one row; raises ValidationError naming the column."""
+
+    def cell(index: int) -> str:
+        return row[index] if index < len(row) else ""
+
+    built = columns.builtin
+    values: dict[str, Any] = {"phone": contacts.normalize_phone(cell(built["phone"]))}
+    for name in ("first_name", "last_name"):
+        values[name] = inputs.text(name, cell(built[name]), 200) if name in built else ""
+    values["email"] = contacts.email(cell(built["email"])) if "email" in built else ""
+    fields: dict[str, str] = {}
+    for name, index in columns.custom.items():
+        value = contacts.field_value(name, cell(index), f"fields.{name}")
+        if value:  # an empty cell leaves the field as it is
+            fields[name] = value
+    values["fields"] = fields
+    return values
+
+
+def start_import(org_id: int, filename: str, data: bytes) -> ImportJob:
+    """Check the header, record the job and start its thread; returns the queued job."""
+    source = decode(data)
+    header, _ = read_rows(source)
+    columns = map_header(header)
+    name = inputs.text("filename", filename, 255)[:255] if isinstance(filename, str) else ""
+    job = ImportJob(org_id=org_id, filename=name, status="queued")
+    db.session.add(job)
+    db.session.flush()
+    lock = db.engine.connect()  # held by the thread until the job ends
+    try:
+        lock.execute(text("SELECT pg_advisory_lock(:a, :b)"), {"a": LOCK_SPACE, "b": job.id})
+        lock.commit()
+        db.session.commit()
+    except BaseException:
+        _release(lock, job.id)
+        raise
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    thread = threading.Thread(
+        target=_run, args=(app, job.id, org_id, source, columns, lock), daemon=True,
+        name=f"import-{job.id}",
+    )  # fmt: skip
+    thread.start()
+    return job
+
+
+def _run(
+    app: Flask, job_id: int, org_id: int, source: str, columns: Columns, lock: Connection
+) -> None:
+    with app.app_context():
+        try:
+            process(job_id, org_id, source, columns)
+        except Exception:
+            log.exception("import %s failed", job_id)
+            db.session.rollback()
+            job = db.session.get(ImportJob, job_id)
+            if job is not None:
+                job.status = "failed"
+                job.errors = [*job.errors, {"line": 0, "message": "the import stopped on an error"}]
+                job.finished_at = func.now()
+                db.session.commit()
+        finally:
+            db.session.remove()
+            _release(lock, job_id)
+
+
+def _release(lock: Connection, job_id: int) -> None:
+    """Unlock before the connection goes back to the pool (a pooled session keeps its locks)."""
+    try:
+        lock.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": LOCK_SPACE, "b": job_id})
+        lock.commit()
+    except Exception:
+        lock.invalidate()  # closing the broken connection ends its session and its locks
+    finally:
+        lock.close()
+
+
+def process(job_id: int, org_id: int, source: str, columns: Columns) -> None:
+    """Import every row of ``source`` into job ``job_id`` (runs in the import's thread)."""
+    _, row_iter = read_rows(source)
+    rows = list(row_iter)
+    job = db.session.get(ImportJob, job_id)
+    if job is None:
+        return
+    job.status, job.total_rows = "running", len(rows)
+    db.session.commit()
+    errors: list[dict[str, Any]] = []
+    failed = imported = 0
+    for start in range(0, len(rows), BATCH_ROWS):
+        good: dict[str, dict[str, Any]] = {}  # by phone: a repeated phone is merged
+        for line, row in rows[start : start + BATCH_ROWS]:
+            try:
+                if row and row[0].startswith("\x00"):
+                    raise ValidationError(None, f"not valid CSV: {row[0][1:]}")
+                values = row_values(row, columns)
+            except ServiceError as exc:
+                failed += 1
+                if len(errors) < MAX_ERRORS:
+                    entry = {"line": line, "message": exc.message}
+                    errors.append({**entry, "field": exc.field} if exc.field else entry)
+                continue
+            imported += 1
+            earlier = good.get(values["phone"])
+            if earlier is not None:
+                values = _merged(earlier, values)
+            good[values["phone"]] = values
+        if good:
+            _upsert(org_id, list(good.values()))
+        job.processed_rows = min(start + BATCH_ROWS, len(rows))
+        job.imported_rows = imported
+        job.errors = list(errors)
+        db.session.commit()
+    job.status = "done"
+    job.finished_at = func.now()
+    db.session.commit()
+    logs.event(log, "import done", job_id=job_id, imported=imported, failed=failed)
+
+
+def _merged(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    merged = {k: (later[k] or earlier[k]) for k in ("phone", "first_name", "last_name", "email")}
+    merged["fields"] = {**earlier["fields"], **later["fields"]}
+    return merged
+
+
+def _upsert(org_id: int, rows: list[dict[str, Any]]) -> None:
+    db.session.execute(
+        _UPSERT,
+        {
+            "org_id": org_id,
+            "phones": [r["phone"] for r in rows],
+            "first_names": [r["first_name"] for r in rows],
+            "last_names": [r["last_name"] for r in rows],
+            "emails": [r["email"] for r in rows],
+            "fields": [json.dumps(r["fields"]) for r in rows],
+        },
+    )
+    db.session.execute(text("SELECT pg_notify(:channel, 'contact')"), {"channel": NOTIFY_CHANNEL})
+
+
+def get_job(org_id: int, job_id: int) -> ImportJob:
+    """The organisation's import job; one whose thread died is marked failed first."""
+    job = inputs.is_id(job_id) and db.session.scalar(
+        select(ImportJob).where(ImportJob.id == job_id, ImportJob.org_id == org_id)
+    )
+    if not job:
+        raise NotFound("import_id", "no such import")
+    if job.status in ("queued", "running") and not _worker_alive(job.id):
+        db.session.refresh(job)  # it may have finished while we looked
+        if job.status in ("queued", "running"):
+            job.status = "failed"
+            job.errors = [
+                *job.errors,
+                {"line": 0, "message": "the import was interrupted; upload the file again"},
+            ]
+            job.finished_at = func.now()
+            db.session.commit()
+    return job
+
+
+def _worker_alive(job_id: int) -> bool:
+    """True while some process's import thread holds the job's advisory lock."""
+    with db.engine.connect() as conn:
+        free = conn.scalar(
+            text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": LOCK_SPACE, "b": job_id}
+        )
+        if free:
+            conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": LOCK_SPACE, "b": job_id})
+        conn.commit()
+    return not free
