@@ -41,6 +41,11 @@ SETTINGS: tuple[Setting, ...] = (
         "SHORT_URL_SCHEME", "https", "Scheme of issued short URLs (TLS ends in front of the edge)."
     ),
     Setting(
+        "EDGE_CNAME_TARGET",
+        "",
+        "Public hostname of the edge that organisations' domains point to (CNAME), shown in the DNS instructions.",
+    ),
+    Setting(
         "SECRET_KEY",
         "",
         "Flask session and CSRF key. Unset: generated once and kept in the data folder.",

@@ -1,9 +1,53 @@
-"""Pages for people: server-rendered, progressively enhanced."""
+"""Pages for people: server-rendered, progressively enhanced.
+
+Every page is a plain HTML form that works without JavaScript; small vanilla scripts in
+``static/`` add the live parts (merge preview, click counts, charts). Security lives here:
+CSRF on every state-changing request outside the bearer-token API, session login, and the
+headers that forbid framing and inline script.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Blueprint, Flask
+
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+# Importing the view modules registers their routes on ``bp``.
+from admin.web import (  # noqa: E402, F401
+    auth,
+    contacts,
+    domains,
+    headers,
+    issue,
+    links,
+    media,
+    previews,
+    team,
+    tokens,
+)
+from admin.web.csrf import CSRFError, csrf, csrf_error  # noqa: E402
+from admin.web.templating import register_template_helpers  # noqa: E402
 
 
 def init_app(app: Flask) -> None:
-    pass
+    from admin.api import bp as api_bp
+
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        # The __Host- prefix pins the cookie to this exact origin over HTTPS.
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session"
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    csrf.init_app(app)
+    csrf.exempt(api_bp)
+    app.register_error_handler(
+        CSRFError, csrf_error
+    )  # bearer tokens, not cookies: no CSRF possible
+    auth.init_app(app)
+    headers.init_app(app)
+    register_template_helpers(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,139 @@
+"""Contacts: search and filters (tag, list), a contact's page with fields, tags, lists and the
+conversation history, and the contact chooser of the destination builder."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import abort, jsonify, render_template, request
+from flask_login import login_required
+from sqlalchemy import or_, select
+
+from admin.extensions import db
+from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
+from admin.services import contacts
+from admin.services.errors import NotFound
+from admin.web import bp, queries
+from admin.web.auth import current_org_id
+
+PAGE_SIZE = 50
+
+
+def _like(q: str) -> str:
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_query(org_id: int, q: str, tag: str = "", list_name: str = "") -> Any:
+    query = select(Contact).where(Contact.org_id == org_id)
+    q = q.strip()
+    if q:
+        like = _like(q)
+        digits = "".join(c for c in q if c.isdigit())
+        terms = [
+            Contact.first_name.ilike(like),
+            Contact.last_name.ilike(like),
+            Contact.email.ilike(like),
+            (Contact.first_name + " " + Contact.last_name).ilike(like),
+        ]
+        if len(digits) >= 3:
+            terms.append(Contact.phone.like("%" + digits + "%"))
+        query = query.where(or_(*terms))
+    if tag:
+        query = query.where(
+            Contact.id.in_(
+                select(ContactTag.contact_id)
+                .join(Tag, Tag.id == ContactTag.tag_id)
+                .where(Tag.org_id == org_id, Tag.name == tag)
+            )
+        )
+    if list_name:
+        query = query.where(
+            Contact.id.in_(
+                select(ListMember.contact_id)
+                .join(ContactList, ContactList.id == ListMember.list_id)
+                .where(ContactList.org_id == org_id, ContactList.name == list_name)
+            )
+        )
+    return query
+
+
+@bp.get("/contacts")
+@login_required
+def contacts_list() -> Any:
+    org_id = current_org_id()
+    q = request.args.get("q", "")[:200]
+    tag = request.args.get("tag", "")[:100]
+    list_name = request.args.get("list", "")[:100]
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows = list(
+        db.session.scalars(
+            search_query(org_id, q, tag, list_name)
+            .order_by(Contact.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE + 1)
+        )
+    )
+    has_next = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    member = contacts.memberships([c.id for c in rows]) if rows else {}
+
+    def page_args(n: int) -> str:
+        return urlencode({"q": q, "tag": tag, "list": list_name, "page": n})
+
+    return render_template(
+        "contacts/list.html",
+        title="Contacts",
+        rows=rows,
+        member=member,
+        q=q,
+        tag=tag,
+        list_name=list_name,
+        tags=queries.tag_names(org_id),
+        lists=queries.list_names(org_id),
+        page=page,
+        has_next=has_next,
+        page_args=page_args,
+    )
+
+
+@bp.get("/contacts/search.json")
+@login_required
+def contacts_search() -> Any:
+    q = request.args.get("q", "")[:200]
+    rows = db.session.scalars(
+        search_query(current_org_id(), q).order_by(Contact.id.desc()).limit(20)
+    )
+    return jsonify(
+        contacts=[
+            {
+                "id": c.id,
+                "phone": c.phone,
+                "first_name": c.first_name,
+                "last_name": c.last_name,
+                "email": c.email,
+            }
+            for c in rows
+        ]
+    )
+
+
+@bp.get("/contacts/<int:contact_id>")
+@login_required
+def contact_page(contact_id: int) -> Any:
+    org_id = current_org_id()
+    try:
+        contact = contacts.get_contact(org_id, contact_id)
+    except NotFound:
+        abort(404)
+    tags, lists = contacts.memberships([contact.id])[contact.id]
+    events = contacts.history(org_id, contact.id)
+    return render_template(
+        "contacts/detail.html",
+        title=(f"{contact.first_name} {contact.last_name}".strip() or contact.phone),
+        contact=contact,
+        tags=tags,
+        lists=lists,
+        events=events[-500:],
+        older=max(0, len(events) - 500),
+    )

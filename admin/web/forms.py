@@ -1,0 +1,88 @@
+"""The web UI's forms (Flask-WTF: each carries a CSRF token and validates server-side)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+ROLE_CHOICES = [("member", "Member"), ("admin", "Admin"), ("owner", "Owner")]
+ACTION_CHOICES = [
+    ("", "(none)"),
+    ("whisper", "Whisper a note in the contact's history"),
+    ("add_tag", "Add tag"),
+    ("remove_tag", "Remove tag"),
+    ("add_to_list", "Add to list"),
+    ("remove_from_list", "Remove from list"),
+]
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=320)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default="member")
+
+
+class AcceptInviteForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=1024)])
+    confirm = PasswordField(
+        "Password again", validators=[EqualTo("password", message="The passwords differ.")]
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class TokenForm(FlaskForm):
+    name = StringField("What is it for?", validators=[DataRequired(), Length(max=200)])
+
+
+class DomainForm(FlaskForm):
+    hostname = StringField("Hostname", validators=[DataRequired(), Length(max=253)])
+    fallback_url = StringField("Fallback URL", validators=[Optional(), Length(max=2048)])
+
+
+class FallbackForm(FlaskForm):
+    fallback_url = StringField("Fallback URL", validators=[Optional(), Length(max=2048)])
+
+
+class ActionForm(Form):
+    """One click action: a type and, for tags and lists, a name."""
+
+    type = SelectField("Action", choices=ACTION_CHOICES, default="")
+    value = StringField("Tag or list", validators=[Optional(), Length(max=100)])
+
+
+class LinkForm(FlaskForm):
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    destination = TextAreaField("Destination", validators=[DataRequired(), Length(max=2048)])
+    domain_id = SelectField("Domain", coerce=int, validate_choice=False)
+    extension = StringField("Extension", validators=[Optional(), Length(max=64)])
+    preview_title = StringField("Title", validators=[Optional(), Length(max=300)])
+    preview_description = TextAreaField("Description", validators=[Optional(), Length(max=1000)])
+    preview_image = FileField("Image")
+    preview_image_url = HiddenField()
+    remove_image = BooleanField("Remove the image")
+    actions = FieldList(FormField(ActionForm), min_entries=1)
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file")

@@ -1,0 +1,277 @@
+"""Links: the list, create and edit (destination builder, preview card, actions), archive."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import abort, flash, jsonify, redirect, render_template, request
+from flask_login import login_required
+from werkzeug.datastructures import FileStorage
+
+from admin.extensions import db
+from admin.models import Link
+from admin.services import codes, links, uploads
+from admin.services.errors import NotFound, ServiceError
+from admin.web import bp, queries
+from admin.web.auth import current_org_id
+from admin.web.forms import LinkForm
+from admin.web.warnings import PUBLIC_SHORTENERS, link_warnings
+from core.merge import BUILTIN_NAMES
+
+_ACTION_FIELD = re.compile(r"^actions\[(\d+)\](?:\.(\w+))?$")
+
+
+def _get_link(link_id: int) -> Link:
+    try:
+        return links.get_link(current_org_id(), link_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/links")
+@login_required
+def links_list() -> Any:
+    org_id = current_org_id()
+    q = request.args.get("q", "")[:200]
+    show = request.args.get("show", "active")
+    domain_id = request.args.get("domain", type=int)
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows, has_next = queries.search_links(org_id, q, domain_id, show, page)
+    generic = codes.generic_codes(r.link.id for r in rows)
+    urls = {
+        r.link.id: codes.short_url(r.link, generic[r.link.id]) for r in rows if r.link.id in generic
+    }
+
+    def page_args(n: int) -> str:
+        return urlencode({"q": q, "show": show, "domain": domain_id or "", "page": n})
+
+    return render_template(
+        "links/list.html",
+        title="Links",
+        rows=rows,
+        urls=urls,
+        q=q,
+        show=show,
+        domain_id=domain_id,
+        domains=queries.domains(org_id),
+        page=page,
+        has_next=has_next,
+        page_args=page_args,
+        any_links=bool(rows) or queries.link_count(org_id) > 0,
+    )
+
+
+@bp.get("/links/counts.json")
+@login_required
+def links_counts() -> Any:
+    ids = [int(x) for x in request.args.get("ids", "").split(",") if x.isdigit()][:200]
+    counts = queries.counters(current_org_id(), ids)
+    return jsonify(counts={str(k): v for k, v in counts.items()})
+
+
+def _builder_context(form: LinkForm, link: Link | None) -> dict[str, Any]:
+    org_id = current_org_id()
+    image_width = None
+    if form.preview_image_url.data:
+        upload = queries.upload_for_url(org_id, form.preview_image_url.data)
+        image_width = upload.width if upload else None
+    fields = [*BUILTIN_NAMES, *(f"fields.{n}" for n in queries.custom_field_names(org_id))]
+    return {
+        "form": form,
+        "link": link,
+        "merge_fields": fields,
+        "image_width": image_width,
+        "shorteners": json.dumps(sorted(PUBLIC_SHORTENERS)),
+        "has_domains": bool(form.domain_id.choices),
+        "tags": queries.tag_names(org_id),
+        "lists": queries.list_names(org_id),
+    }
+
+
+def _prepare_form(form: LinkForm) -> None:
+    form.domain_id.choices = [(d.id, d.hostname) for d in queries.domains(current_org_id())]
+
+
+def _fill_from_link(form: LinkForm, link: Link) -> None:
+    form.name.data = link.name
+    form.destination.data = link.destination
+    form.domain_id.data = link.domain_id
+    form.extension.data = link.extension
+    form.preview_title.data = link.preview_title
+    form.preview_description.data = link.preview_description
+    form.preview_image_url.data = link.preview_image_url
+    while len(form.actions.entries):
+        form.actions.pop_entry()
+    for action in link.actions:
+        form.actions.append_entry(
+            {"type": action["type"], "value": action.get("tag") or action.get("list") or ""}
+        )
+    if not link.actions:
+        form.actions.append_entry({"type": "", "value": ""})
+
+
+def _image_url(form: LinkForm) -> str:
+    """Store a newly chosen image (committed at once, so a failed save keeps it) or keep the
+    current one; raises ServiceError("image") for a file that is not an image."""
+    file = form.preview_image.data
+    if isinstance(file, FileStorage) and file.filename:
+        data = file.read(uploads.MAX_IMAGE_BYTES + 1)
+        upload = uploads.store_image(current_org_id(), data)
+        url = uploads.public_url(upload)
+        db.session.commit()
+        form.preview_image_url.data = url
+        return url
+    if form.remove_image.data:
+        form.preview_image_url.data = ""
+        return ""
+    return form.preview_image_url.data or ""
+
+
+def _link_data(form: LinkForm, image_url: str) -> dict[str, Any]:
+    hostnames = dict(form.domain_id.choices or [])  # type: ignore[arg-type]
+    actions = []
+    for entry in form.actions.entries:
+        kind = entry.form.type.data
+        if not kind:
+            continue
+        action = {"type": kind}
+        if kind in links.ACTION_TARGET:
+            action[links.ACTION_TARGET[kind]] = entry.form.value.data or ""
+        actions.append(action)
+    return {
+        "name": form.name.data or "",
+        "destination": (form.destination.data or "").strip(),
+        "domain": hostnames.get(form.domain_id.data),
+        "extension": (form.extension.data or "").strip(),
+        "preview": {
+            "title": form.preview_title.data or "",
+            "description": form.preview_description.data or "",
+            "image_url": image_url,
+        },
+        "actions": actions,
+    }
+
+
+def _show_error(form: LinkForm, exc: ServiceError) -> None:
+    field = exc.field or ""
+    target: Any = None
+    match = _ACTION_FIELD.match(field)
+    if match:
+        # Errors name the index among the saved actions; blank rows were skipped.
+        filled = [e for e in form.actions.entries if e.form.type.data]
+        index = int(match.group(1))
+        if index < len(filled):
+            target = filled[index].form.value if match.group(2) else filled[index].form.type
+    else:
+        target = {
+            "destination": form.destination,
+            "domain": form.domain_id,
+            "extension": form.extension,
+            "name": form.name,
+            "preview.title": form.preview_title,
+            "preview.description": form.preview_description,
+            "preview.image_url": form.preview_image,
+            "image": form.preview_image,
+            "actions": form.actions,
+        }.get(field)
+    if target is not None and isinstance(target.errors, list):
+        target.errors.append(exc.message)
+    else:
+        form.form_errors.append(exc.message)
+
+
+def _flash_warnings(link: Link) -> None:
+    upload = queries.upload_for_url(link.org_id, link.preview_image_url)
+    for warning in link_warnings(
+        link.destination,
+        link.preview_title,
+        upload.width if upload else None,
+        bool(link.preview_image_url),
+    ):
+        flash(warning, "warning")
+
+
+def _save(form: LinkForm, link: Link | None) -> Any:
+    """Validate and save; on failure the form again, with each error next to its field."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        image_url = _image_url(form)
+        data = _link_data(form, image_url)
+        if link is None:
+            saved = links.create_link(current_org_id(), data)
+        else:
+            saved = links.update_link(current_org_id(), link.id, data)
+    except ServiceError as exc:
+        db.session.rollback()
+        _show_error(form, exc)
+        return None
+    flash("The link is saved." if link else "The link is created.", "success")
+    _flash_warnings(saved)
+    return redirect(f"/links/{saved.id}")
+
+
+@bp.route("/links/new", methods=["GET", "POST"])
+@login_required
+def links_new() -> Any:
+    form = LinkForm()
+    _prepare_form(form)
+    if request.method == "GET":
+        form.actions.entries[0].form.type.data = "whisper"
+        if form.domain_id.choices:
+            form.domain_id.data = form.domain_id.choices[0][0]  # type: ignore[index]
+    done = _save(form, None) if request.method == "POST" else None
+    if done is not None:
+        return done
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "links/form.html", title="New link", **_builder_context(form, None)
+    ), status
+
+
+@bp.route("/links/<int:link_id>/edit", methods=["GET", "POST"])
+@login_required
+def links_edit(link_id: int) -> Any:
+    link = _get_link(link_id)
+    form = LinkForm()
+    _prepare_form(form)
+    if request.method == "GET":
+        _fill_from_link(form, link)
+    done = _save(form, link) if request.method == "POST" else None
+    if done is not None:
+        return done
+    status = 400 if request.method == "POST" else 200
+    title = f"Edit {link.name or 'link'}"
+    return render_template("links/form.html", title=title, **_builder_context(form, link)), status
+
+
+def _set_archived(link_id: int, archived: bool) -> Any:
+    link = _get_link(link_id)
+    try:
+        links.update_link(current_org_id(), link.id, {"archived": archived})
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(
+            "The link is archived: its URLs answer with the domain's fallback."
+            if archived
+            else "The link is restored.",
+            "success",
+        )
+    return redirect(f"/links/{link_id}")
+
+
+@bp.post("/links/<int:link_id>/archive")
+@login_required
+def links_archive(link_id: int) -> Any:
+    return _set_archived(link_id, True)
+
+
+@bp.post("/links/<int:link_id>/restore")
+@login_required
+def links_restore(link_id: int) -> Any:
+    return _set_archived(link_id, False)

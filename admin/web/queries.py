@@ -1,0 +1,116 @@
+"""Read-only queries of the pages (writes go through admin.services, with their outbox rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import String, cast, func, or_, select, text
+
+from admin.extensions import db
+from admin.models import ContactList, Domain, Link, LinkCounter, Tag, Upload
+from admin.services import uploads
+
+PAGE_SIZE = 50
+FIELD_SAMPLE = 20_000  # contacts looked at to find the custom field names of an organisation
+
+
+def custom_field_names(org_id: int) -> list[str]:
+    """Names used in contacts' custom fields (from a bounded sample, newest contacts first)."""
+    rows = db.session.execute(
+        text(
+            "SELECT DISTINCT k FROM (SELECT jsonb_object_keys(fields) AS k FROM "
+            "(SELECT fields FROM contacts WHERE org_id = :org AND fields <> '{}'::jsonb "
+            "ORDER BY id DESC LIMIT :sample) c) f ORDER BY k LIMIT 200"
+        ),
+        {"org": org_id, "sample": FIELD_SAMPLE},
+    )
+    return [r[0] for r in rows]
+
+
+def tag_names(org_id: int) -> list[str]:
+    return list(db.session.scalars(select(Tag.name).where(Tag.org_id == org_id).order_by(Tag.name)))
+
+
+def list_names(org_id: int) -> list[str]:
+    return list(
+        db.session.scalars(
+            select(ContactList.name).where(ContactList.org_id == org_id).order_by(ContactList.name)
+        )
+    )
+
+
+def domains(org_id: int) -> list[Domain]:
+    return list(
+        db.session.scalars(select(Domain).where(Domain.org_id == org_id).order_by(Domain.hostname))
+    )
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    link: Link
+    clicks: int
+    unique_clicks: int
+    previews: int
+
+
+def search_links(
+    org_id: int, q: str, domain_id: int | None, show: str, page: int
+) -> tuple[list[LinkRow], bool]:
+    """One page of links, newest first; and whether there is a next page."""
+    query = (
+        select(Link, LinkCounter.clicks, LinkCounter.unique_clicks, LinkCounter.previews)
+        .outerjoin(LinkCounter, LinkCounter.link_id == Link.id)
+        .where(Link.org_id == org_id)
+    )
+    if show == "archived":
+        query = query.where(Link.archived.is_(True))
+    elif show != "all":
+        query = query.where(Link.archived.is_(False))
+    if domain_id:
+        query = query.where(Link.domain_id == domain_id)
+    q = q.strip()
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.join(Domain, Domain.id == Link.domain_id).where(
+            or_(
+                Link.name.ilike(like),
+                Link.destination.ilike(like),
+                Link.extension.ilike(like),
+                Domain.hostname.ilike(like),
+                cast(Link.id, String) == q,
+            )
+        )
+    rows = db.session.execute(
+        query.order_by(Link.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+    ).all()
+    found = [LinkRow(r[0], r[1] or 0, r[2] or 0, r[3] or 0) for r in rows[:PAGE_SIZE]]
+    return found, len(rows) > PAGE_SIZE
+
+
+def counters(org_id: int, link_ids: list[int]) -> dict[int, dict[str, int]]:
+    rows = db.session.execute(
+        select(
+            LinkCounter.link_id, LinkCounter.clicks, LinkCounter.unique_clicks, LinkCounter.previews
+        ).where(LinkCounter.org_id == org_id, LinkCounter.link_id.in_(link_ids))
+    )
+    found = {i: {"clicks": 0, "unique_clicks": 0, "previews": 0} for i in link_ids}
+    for link_id, clicks, unique, previews in rows:
+        found[link_id] = {"clicks": clicks, "unique_clicks": unique, "previews": previews}
+    return found
+
+
+def upload_for_url(org_id: int, url: str) -> Upload | None:
+    """The upload behind one of our own media URLs (for its dimensions)."""
+    marker = "/media/"
+    if marker not in url:
+        return None
+    name = url.rsplit(marker, 1)[1]
+    public_id, _, ext = name.partition(".")
+    upload = uploads.find_public(public_id, ext)
+    return upload if upload is not None and upload.org_id == org_id else None
+
+
+def link_count(org_id: int) -> int:
+    return int(
+        db.session.scalar(select(func.count()).select_from(Link).where(Link.org_id == org_id)) or 0
+    )

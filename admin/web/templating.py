@@ -1,0 +1,76 @@
+"""Template helpers: cache-busted static URLs, dates, the navigation."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, url_for
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+NAV = [
+    ("web.links", "Links", "/links"),
+    ("web.contacts", "Contacts", "/contacts"),
+    ("web.domains", "Domains", "/domains"),
+    ("web.team", "Team", "/team"),
+    ("web.tokens", "API tokens", "/tokens"),
+]
+
+
+@cache
+def _file_version(filename: str) -> str:
+    path = STATIC_DIR / filename
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    except OSError:
+        return "0"
+
+
+def static_url(filename: str) -> str:
+    """A static file's URL with its content hash, so browsers may cache it for long."""
+    return url_for("web.static", filename=filename, v=_file_version(filename))
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def ago(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    seconds = int((datetime.now(UTC) - value).total_seconds())
+    if seconds < 60:
+        return "just now"
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def _nav_section() -> str:
+    path = request.path
+    for _endpoint, _label, prefix in NAV:
+        if path == prefix or path.startswith(prefix + "/"):
+            return prefix
+    return ""
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.globals["static_url"] = static_url
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["ago"] = ago
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        return {"nav_items": NAV, "nav_section": _nav_section()}

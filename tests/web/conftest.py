@@ -1,0 +1,98 @@
+"""Fixtures of the web UI tests: a logged-in Flask test client (CSRF on, as in production),
+and, for the browser tests, one headless Chromium per session driven by Playwright."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from admin.services.orgs import NewOrg
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OWNER_EMAIL = "owner@acme.test"
+OWNER_PASSWORD = "correct horse battery"  # the `org` fixture's owner
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found, "no csrf_token in the page"
+    return found.group(1)
+
+
+class Web:
+    """The web UI through the Flask test client, submitting forms with their CSRF token."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(path, **kw)
+
+    def token(self, path: str = "/links") -> str:
+        page = self.client.get(path)
+        assert page.status_code == 200, (path, page.status_code)
+        return csrf_from(page.get_data(as_text=True))
+
+    def post(
+        self, path: str, data: dict[str, Any] | None = None, *, page: str | None = None, **kw: Any
+    ) -> Any:
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token(page or path))
+        return self.client.post(path, data=data, **kw)
+
+    def login(self, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD) -> Any:
+        return self.post("/login", {"email": email, "password": password}, page="/login")
+
+
+@pytest.fixture
+def web(client: FlaskClient, org: NewOrg) -> Web:
+    """Logged in as the owner of ``org``."""
+    w = Web(client)
+    response = w.login()
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return w
+
+
+def find_chromium() -> str | None:
+    for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if Path(path).exists():
+            return path
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found at /usr/bin/chromium (python3 dev.py test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
