@@ -37,7 +37,7 @@ from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, writ
 
 log = logging.getLogger("smartlinks.up")
 
-WORKER_ROLES = ("sync", "drain", "webhooks", "admin", "edge")
+WORKER_ROLES = ("sync", "drain", "webhooks", "sender", "admin", "edge")
 STOP_WORKERS_SECONDS = 6.0  # then SIGKILL; the servers get the rest of the ten seconds
 STOP_TOTAL_SECONDS = 9.5
 MAX_BACKOFF = 10.0
@@ -260,9 +260,14 @@ def reap_strays(data_dir: Path) -> None:
         if proc.pid == me or proc.pid in ancestors:
             continue
         cmdline = proc.info["cmdline"] or []
-        server = cmdline and Path(cmdline[0]).name in ("postgres", "valkey-server")
-        if server and any(marker in arg for arg in cmdline):
-            strays.append(proc)  # an embedded server serving our data folder
+        if cmdline and Path(cmdline[0]).name == "postgres" and marker in " ".join(cmdline):
+            strays.append(proc)  # the postmaster keeps its `-D <data folder>` command line
+            continue
+        if cmdline and Path(cmdline[0]).name == "valkey-server":
+            # Valkey rewrites its command line, but it works in its --dir.
+            with suppress(psutil.Error):
+                if proc.cwd().startswith(marker):
+                    strays.append(proc)
             continue
         # A role of ours (granian workers included) started for this data folder.
         if not any("smartlinks" in arg for arg in cmdline) or {"org", "up"} & set(cmdline):
@@ -416,11 +421,12 @@ def _start_server(
 
 
 def _migrate_and_seed(data_dir: Path) -> demo_module.Demo | None:
+    # Alembic logs each of its plugins when it is imported (through admin's flask-migrate).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from admin import create_app
     from admin.extensions import db
     from smartlinks.admin_tasks import migrate
 
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     migrate()
     # Should alembic's env.py run logging.fileConfig (it does when no logging is set up), it
     # replaces our handler and disables the loggers that exist already: put ours back.
