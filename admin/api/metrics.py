@@ -1,1 +1,182 @@
-"""API routes: metrics."""
+"""API routes: a link's click metrics, series, breakdown, the contacts behind each metric and
+their CSV export."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Response, request, stream_with_context
+from msgspec import Struct
+
+from admin.api import bp
+from admin.api.auth import org_id
+from admin.api.errors import ApiError, not_found
+from admin.api.schemas import respond
+from admin.services import metrics
+from admin.services.metrics import MetricsError
+
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+
+class MetricsOut(Struct):
+    link_id: int
+    clicks: int
+    unique_clicks: int
+    previews: int  # link-preview fetchers and known bots: never counted as clicks
+    bots: int  # the known bots among previews
+    updated_at: datetime | None
+
+
+class PointOut(Struct):
+    t: datetime
+    clicks: int
+    previews: int
+
+
+class SeriesOut(Struct):
+    link_id: int
+    bucket: str
+    points: list[PointOut]
+
+
+class CountOut(Struct):
+    name: str
+    clicks: int
+
+
+class BroadcastCountOut(Struct):
+    broadcast_id: int
+    clicks: int
+    unique_clicks: int
+
+
+class BreakdownOut(Struct):
+    link_id: int
+    device: list[CountOut]
+    os: list[CountOut]
+    browser: list[CountOut]
+    broadcasts: list[BroadcastCountOut]
+
+
+class MetricContactOut(Struct):
+    id: int
+    phone: str
+    first_name: str
+    last_name: str
+    email: str
+    clicks: int
+    first_at: datetime
+    last_at: datetime
+
+
+class MetricContactsOut(Struct):
+    metric: str
+    contacts: list[MetricContactOut]
+    next: str | None  # pass as ?cursor= for the next page; null on the last
+
+
+def _link_id_in_org(link_id: int) -> int:
+    if metrics.link_in_org(org_id(), link_id) is None:
+        raise not_found("link")
+    return link_id
+
+
+def _bad(exc: MetricsError) -> ApiError:
+    return ApiError(400, "invalid", exc.message, exc.field)
+
+
+def _metric() -> str:
+    metric = request.args.get("metric", "clicks")
+    if metric not in metrics.METRICS:
+        raise ApiError(
+            400, "invalid", f"metric must be one of {', '.join(metrics.METRICS)}", "metric"
+        )
+    return metric
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid", f"{name} must be an integer", name) from None
+    if not low <= value <= high:
+        raise ApiError(400, "invalid", f"{name} must be between {low} and {high}", name)
+    return value
+
+
+def _time_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "invalid", f"{name} must be an ISO 8601 time", name) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@bp.get("/links/<int:link_id>/metrics")
+def link_metrics(link_id: int) -> Response:
+    _link_id_in_org(link_id)
+    return respond(MetricsOut(link_id=link_id, **metrics.counters(org_id(), link_id)))
+
+
+@bp.get("/links/<int:link_id>/series")
+def link_series(link_id: int) -> Response:
+    _link_id_in_org(link_id)
+    bucket = request.args.get("bucket", "hour")
+    try:
+        points = metrics.series(org_id(), link_id, bucket, _time_arg("from"), _time_arg("to"))
+    except MetricsError as exc:
+        raise _bad(exc) from None
+    return respond(SeriesOut(link_id, bucket, [PointOut(**p) for p in points]))
+
+
+@bp.get("/links/<int:link_id>/breakdown")
+def link_breakdown(link_id: int) -> Response:
+    _link_id_in_org(link_id)
+    found = metrics.breakdown(org_id(), link_id)
+    return respond(
+        BreakdownOut(
+            link_id=link_id,
+            device=[CountOut(**c) for c in found["device"]],
+            os=[CountOut(**c) for c in found["os"]],
+            browser=[CountOut(**c) for c in found["browser"]],
+            broadcasts=[BroadcastCountOut(**b) for b in found["broadcasts"]],
+        )
+    )
+
+
+@bp.get("/links/<int:link_id>/contacts")
+def link_contacts(link_id: int) -> Response:
+    _link_id_in_org(link_id)
+    metric = _metric()
+    after = _int_arg("cursor", 0, 0, 2**63 - 1)
+    limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    rows, next_after = metrics.contacts_page(org_id(), link_id, metric, after, limit)
+    return respond(
+        MetricContactsOut(
+            metric=metric,
+            contacts=[MetricContactOut(**vars(r)) for r in rows],
+            next=str(next_after) if next_after is not None else None,
+        )
+    )
+
+
+@bp.get("/links/<int:link_id>/export.csv")
+def link_export(link_id: int) -> Response:
+    _link_id_in_org(link_id)
+    metric = _metric()
+    chunks = metrics.export_csv(org_id(), link_id, metric)
+    return Response(
+        stream_with_context(chunks),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="link-{link_id}-{metric}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,280 @@
+"""Click metrics of a link: counters, time series, breakdowns and the contacts behind them.
+
+The counters are one row (``link_counters``) kept by the drain in each batch's transaction, so
+``counters`` costs one index lookup however many clicks a link has and is current as soon as
+the batch commits. Series and breakdowns aggregate ``clicks`` (indexed by link_id, at). The
+drill-down reads ``link_contact_clicks`` (one row per link and contact, keyed for keyset
+pagination); previews, rarer, aggregate ``clicks`` by contact.
+
+Every function takes the caller's organisation and filters on it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+
+from admin.extensions import db
+from admin.models import Link
+
+METRICS = ("clicks", "unique_clicks", "previews", "bots")
+BUCKETS = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
+DEFAULT_SPAN = {
+    "minute": timedelta(hours=1),
+    "hour": timedelta(hours=48),
+    "day": timedelta(days=30),
+}
+MAX_POINTS = 5000
+BREAKDOWN_TOP = 25
+CSV_COLUMNS = (
+    "contact_id",
+    "phone",
+    "first_name",
+    "last_name",
+    "email",
+    "clicks",
+    "first_at",
+    "last_at",
+)
+# A spreadsheet runs a cell starting with one of these as a formula (CSV/formula injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class MetricsError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def link_in_org(org_id: int, link_id: int) -> Link | None:
+    return db.session.scalar(select(Link).where(Link.id == link_id, Link.org_id == org_id))
+
+
+def counters(org_id: int, link_id: int) -> dict[str, Any]:
+    row = db.session.execute(
+        text(
+            "SELECT clicks, unique_clicks, previews, bots, updated_at FROM link_counters"
+            " WHERE link_id = :link AND org_id = :org"
+        ),
+        {"link": link_id, "org": org_id},
+    ).first()
+    if row is None:
+        return {"clicks": 0, "unique_clicks": 0, "previews": 0, "bots": 0, "updated_at": None}
+    return {
+        "clicks": row.clicks,
+        "unique_clicks": row.unique_clicks,
+        "previews": row.previews,
+        "bots": row.bots,
+        "updated_at": row.updated_at,
+    }
+
+
+def series(
+    org_id: int,
+    link_id: int,
+    bucket: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Clicks and previews per bucket from ``start`` to ``end`` (UTC), empty buckets included."""
+    if bucket not in BUCKETS:
+        raise MetricsError("bucket", f"bucket must be one of {', '.join(BUCKETS)}")
+    step = BUCKETS[bucket]
+    end = end or datetime.now(UTC)
+    start = start or end - DEFAULT_SPAN[bucket]
+    if start >= end:
+        raise MetricsError("from", "from must be before to")
+    first, last = _truncate(start, bucket), _truncate(end, bucket)
+    if (last - first) / step + 1 > MAX_POINTS:
+        raise MetricsError("from", f"the range holds more than {MAX_POINTS} {bucket}s")
+    rows = db.session.execute(
+        text(
+            """
+            SELECT date_trunc(:bucket, at, 'UTC') AS bucket_start,
+                   count(*) FILTER (WHERE kind = 'human') AS clicks,
+                   count(*) FILTER (WHERE kind <> 'human') AS previews
+            FROM clicks
+            WHERE link_id = :link AND org_id = :org AND at >= :start AND at < :end
+            GROUP BY 1
+            """
+        ),
+        {"bucket": bucket, "link": link_id, "org": org_id, "start": first, "end": last + step},
+    ).all()
+    found = {row.bucket_start.astimezone(UTC): row for row in rows}
+    points = []
+    t = first
+    while t <= last:
+        row = found.get(t)
+        points.append(
+            {"t": t, "clicks": row.clicks if row else 0, "previews": row.previews if row else 0}
+        )
+        t += step
+    return points
+
+
+def _truncate(moment: datetime, bucket: str) -> datetime:
+    moment = moment.astimezone(UTC).replace(second=0, microsecond=0)
+    if bucket in ("hour", "day"):
+        moment = moment.replace(minute=0)
+    if bucket == "day":
+        moment = moment.replace(hour=0)
+    return moment
+
+
+def breakdown(org_id: int, link_id: int) -> dict[str, Any]:
+    """Human clicks by device, OS and browser (one scan), and per broadcast."""
+    rows = db.session.execute(
+        text(
+            """
+            SELECT device, os, browser, GROUPING(device, os, browser) AS g, count(*) AS n
+            FROM clicks
+            WHERE link_id = :link AND org_id = :org AND kind = 'human'
+            GROUP BY GROUPING SETS ((device), (os), (browser))
+            """
+        ),
+        {"link": link_id, "org": org_id},
+    ).all()
+    # GROUPING bits: device 4, os 2, browser 1; a set's own column is the 0 bit.
+    groups: dict[str, list[dict[str, Any]]] = {"device": [], "os": [], "browser": []}
+    for row in rows:
+        key = {3: "device", 5: "os", 6: "browser"}[row.g]
+        groups[key].append({"name": getattr(row, key) or "Other", "clicks": row.n})
+    for key in groups:
+        groups[key] = sorted(groups[key], key=lambda x: (-x["clicks"], x["name"]))[:BREAKDOWN_TOP]
+    broadcasts = db.session.execute(
+        text(
+            """
+            SELECT broadcast_id, count(*) AS clicks, count(DISTINCT contact_id) AS unique_clicks
+            FROM clicks
+            WHERE link_id = :link AND org_id = :org AND kind = 'human'
+              AND broadcast_id IS NOT NULL
+            GROUP BY broadcast_id ORDER BY broadcast_id
+            """
+        ),
+        {"link": link_id, "org": org_id},
+    ).all()
+    return {
+        **groups,
+        "broadcasts": [
+            {"broadcast_id": b.broadcast_id, "clicks": b.clicks, "unique_clicks": b.unique_clicks}
+            for b in broadcasts
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    id: int
+    phone: str
+    first_name: str
+    last_name: str
+    email: str
+    clicks: int
+    first_at: datetime
+    last_at: datetime
+
+
+_ISO_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+
+
+def _contacts_query(metric: str, times_as_text: bool = False) -> str:
+    """Contacts behind a metric, one row each, in contact id order (the keyset).
+    ``times_as_text``: first/last click as ISO 8601 UTC text, formatted by Postgres (the CSV)."""
+    if metric in ("clicks", "unique_clicks"):
+        source = """
+            SELECT contact_id, clicks, first_at, last_at FROM link_contact_clicks
+            WHERE link_id = :link AND org_id = :org AND contact_id > :after
+        """
+    elif metric in ("previews", "bots"):
+        kinds = "('preview', 'bot')" if metric == "previews" else "('bot')"
+        source = f"""
+            SELECT contact_id, count(*) AS clicks, min(at) AS first_at, max(at) AS last_at
+            FROM clicks
+            WHERE link_id = :link AND org_id = :org AND contact_id > :after
+              AND kind IN {kinds}
+            GROUP BY contact_id
+        """
+    else:
+        raise MetricsError("metric", f"metric must be one of {', '.join(METRICS)}")
+    times = (
+        f"to_char(m.first_at AT TIME ZONE 'UTC', {_ISO_UTC}),"
+        f" to_char(m.last_at AT TIME ZONE 'UTC', {_ISO_UTC})"
+        if times_as_text
+        else "m.first_at, m.last_at"
+    )
+    return f"""
+        SELECT c.id, c.phone, c.first_name, c.last_name, c.email, m.clicks, {times}
+        FROM ({source}) AS m JOIN contacts c ON c.id = m.contact_id AND c.org_id = :org
+        ORDER BY m.contact_id
+    """
+
+
+def contacts_page(
+    org_id: int, link_id: int, metric: str, after: int = 0, limit: int = 100
+) -> tuple[list[ContactRow], int | None]:
+    """One page of the contacts behind ``metric`` and the cursor of the next (None: last)."""
+    rows = db.session.execute(
+        text(_contacts_query(metric) + " LIMIT :limit"),
+        {"link": link_id, "org": org_id, "after": after, "limit": limit + 1},
+    ).all()
+    page = [ContactRow(*row) for row in rows[:limit]]
+    return page, (page[-1].id if len(rows) > limit else None)
+
+
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula, made inert with a leading apostrophe."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
+def export_csv(org_id: int, link_id: int, metric: str, chunk_rows: int = 1000) -> Iterator[str]:
+    """The CSV of ``contacts_page`` without pages: a server-side cursor feeds ``chunk_rows`` at
+    a time, and each chunk is yielded as text, so memory stays flat for any number of rows."""
+    query = _contacts_query(
+        metric, times_as_text=True
+    )  # raises MetricsError before the response starts
+    params = {"link": link_id, "org": org_id, "after": 0}
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        # stream_results: a server-side (named) cursor, read chunk_rows at a time.
+        result = db.session.execute(
+            text(query),
+            params,
+            execution_options={"stream_results": True, "max_row_buffer": chunk_rows},
+        )
+        for partition in result.partitions(chunk_rows):
+            writer.writerows(
+                (
+                    row[0],
+                    neutralise(row[1]),
+                    neutralise(row[2]),
+                    neutralise(row[3]),
+                    neutralise(row[4]),
+                    row[5],
+                    row[6],
+                    row[7],
+                )
+                for row in partition
+            )
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        result.close()
+        tail = buffer.getvalue()
+        if tail:
+            yield tail
+
+    return generate()
