@@ -94,7 +94,7 @@ def create_app(redis_url: str | None = None, trusted_proxies: str | None = None)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             ctx.metrics.write_snapshot()
-            await ctx.resolver.client.aclose()
+            ctx.resolver.close()
 
     visit = Visit(ctx)
     routes = [

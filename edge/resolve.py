@@ -1,7 +1,6 @@
 """Host + code -> domain, link and contact records, and the click appended, in ONE Redis round trip.
 
-A Lua script (EVALSHA; redis-py loads it again on NOSCRIPT, e.g. after a Redis restart or
-SCRIPT FLUSH) walks domain -> code bucket -> link -> contact and, for a counted hit, XADDs the
+A Lua script (EVALSHA; loaded again on NOSCRIPT, e.g. after a Redis restart or SCRIPT FLUSH) walks domain -> code bucket -> link -> contact and, for a counted hit, XADDs the
 click event with the ids it resolved. Doing it server-side means the edge never needs a second
 trip to learn the link id before it can read the link, nor a third for the contact, nor a
 fourth to append the click.
@@ -13,19 +12,16 @@ Not Redis-Cluster-safe as written: the link and contact keys are computed inside
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass
 from enum import IntEnum
 from string import Template
 
 import msgspec
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
 from core import keys, records
 from core.records import ContactRecord, DomainRecord, LinkRecord
+from edge.wire import ReplyError, Wire, WireError, WireLost
 
 # Short socket timeouts: a Redis that does not answer gives a quick 503, never a hang.
 SOCKET_TIMEOUT_S = 0.25
@@ -84,53 +80,69 @@ class RedisUnavailable(Exception):
     """Redis did not answer in time (or refused): the edge answers 503 with Retry-After."""
 
 
-def connect(url: str) -> aioredis.Redis:
-    """The edge's Redis client: hiredis parser (installed with redis[hiredis]), short timeouts,
-    one immediate retry on a broken connection (a restarted Redis) and none on a timeout."""
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=SOCKET_TIMEOUT_S,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        health_check_interval=0,
-        decode_responses=False,
-    )
+def connect(url: str) -> Wire:
+    """The edge's Redis connection (edge/wire.py: one pipelined connection per worker)."""
+    return Wire(url, timeout=SOCKET_TIMEOUT_S, connect_timeout=CONNECT_TIMEOUT_S)
 
 
 class Resolver:
-    def __init__(self, client: aioredis.Redis) -> None:
-        self.client = client
-        self._script = client.register_script(_SCRIPT)
+    def __init__(self, wire: Wire) -> None:
+        self.wire = wire
+        self.sha = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's script id)
 
     async def load(self) -> None:
         """Load the script ahead of the first request (best effort: Redis may be down)."""
-        with contextlib.suppress(RedisError, OSError):
-            self._script.sha = await self.client.script_load(_SCRIPT)
+        with contextlib.suppress(WireError, ReplyError):
+            await self.wire.call("SCRIPT", "LOAD", _SCRIPT)
+
+    async def _call(self, *args: bytes | str | int) -> object:
+        """One command; one retry when the connection was lost (a restarted Redis), none after
+        a timeout. A retried XADD could append a click twice: drain dedupes on click_id."""
+        try:
+            return await self.wire.call(*args)
+        except WireLost:
+            return await self.wire.call(*args)
 
     async def resolve(self, hostname: str, code: str, event: bytes | None) -> Resolution:
         """The records for ``hostname``/``code``; ``event`` (an encoded ClickEvent) is appended
         to the click stream when the link is live. Raises RedisUnavailable."""
+        args = (
+            keys.domain(hostname),
+            keys.code_bucket(code),
+            keys.CLICK_STREAM,
+            code,
+            b"1" if event is not None else b"0",
+            event or b"",
+        )
         try:
-            reply = await self._script(
-                keys=[keys.domain(hostname), keys.code_bucket(code), keys.CLICK_STREAM],
-                args=[code, b"1" if event is not None else b"0", event or b""],
-            )
-        except (RedisError, OSError) as exc:
+            try:
+                reply = await self._call("EVALSHA", self.sha, 3, *args)
+            except ReplyError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                # Redis restarted or its scripts were flushed: load again, once.
+                await self._call("SCRIPT", "LOAD", _SCRIPT)
+                reply = await self._call("EVALSHA", self.sha, 3, *args)
+        except (WireError, ReplyError) as exc:
             raise RedisUnavailable(str(exc)) from exc
-        return decode_reply(reply)
+        return decode_reply(reply)  # type: ignore[arg-type]
 
     async def append(self, fields: dict[str, bytes]) -> None:
         """A rare extra stream entry (an amendment); errors are the caller's to log."""
+        flat = [item for pair in fields.items() for item in pair]
         try:
-            await self.client.xadd(keys.CLICK_STREAM, fields)  # type: ignore[arg-type]
-        except (RedisError, OSError) as exc:
+            await self._call("XADD", keys.CLICK_STREAM, "*", *flat)
+        except (WireError, ReplyError) as exc:
             raise RedisUnavailable(str(exc)) from exc
 
     async def ping(self) -> bool:
         try:
-            return bool(await self.client.ping())
-        except (RedisError, OSError):
+            return await self._call("PING") == b"PONG"
+        except (WireError, ReplyError):
             return False
+
+    def close(self) -> None:
+        self.wire.close()
 
 
 def decode_reply(reply: list[bytes | int | None]) -> Resolution:

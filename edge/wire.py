@@ -1,0 +1,190 @@
+"""A lean Redis connection for the edge's hot path: one pipelined connection per worker.
+
+Every request queues its command and awaits its reply; the commands queued during one turn of
+the event loop go out in ONE socket write (on a busy worker, the send syscall was most of the
+cost), and replies come back in order (RESP guarantees it), so a FIFO of futures matches them. Parsing is hiredis's C reader, the
+one redis-py uses. Measured against redis-py's asyncio client on the edge's EVALSHA (see
+docs/decisions/0004-edge-hot-path.md): about a tenth of the CPU per call, because there is
+no connection pool checkout, retry wrapper or per-command bookkeeping.
+
+Failure handling is deliberately blunt, so that a request never hangs:
+- connecting has its own timeout; a refused or timed-out connect fails the call at once;
+- a watchdog fails EVERY pending call and drops the connection when the oldest pending reply
+  is overdue (replies are in order, so nothing behind it can arrive first);
+- a lost connection fails every pending call; the next call connects again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl
+import time
+from collections.abc import Awaitable
+from typing import cast
+from urllib.parse import unquote, urlsplit
+
+import hiredis
+
+
+class WireError(Exception):
+    """Redis could not be reached or did not answer in time."""
+
+
+class WireLost(WireError):
+    """The connection broke (e.g. Redis restarted) before the reply came: worth one retry."""
+
+
+class ReplyError(Exception):
+    """Redis answered with an error (e.g. NOSCRIPT); the connection is fine."""
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, owner: Wire) -> None:
+        self.owner = owner
+        self.reader = hiredis.Reader()
+        self.transport: asyncio.Transport | None = None
+        self.outgoing: list[bytes] = []  # commands of this loop iteration, sent in one write
+
+    def queue(self, command: bytes) -> None:
+        if not self.outgoing:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.outgoing.append(command)
+
+    def flush(self) -> None:
+        data, self.outgoing = self.outgoing, []
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data[0] if len(data) == 1 else b"".join(data))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # not isinstance-checked: uvloop's and rloop's transports do not subclass asyncio's
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        pending = self.owner.pending
+        while (reply := self.reader.gets()) is not False:
+            if not pending:
+                break  # a reply nobody waits for (its call timed out): the connection is dropped
+            future, _sent = pending.popleft()
+            if not future.done():
+                future.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner._lost(self, WireLost(f"connection lost: {exc or 'closed by server'}"))
+
+
+class Wire:
+    """A lazily connected, auto-reconnecting, pipelined Redis connection (one per event loop)."""
+
+    def __init__(self, url: str, timeout: float, connect_timeout: float) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss"):
+            raise ValueError(f"unsupported Redis URL scheme {parts.scheme!r} for the edge")
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 6379
+        self.ssl: ssl.SSLContext | None = (
+            ssl.create_default_context() if parts.scheme == "rediss" else None
+        )
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        path = parts.path.lstrip("/")
+        self.db = int(path) if path else 0
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.pending: collections.deque[tuple[asyncio.Future[object], float]] = collections.deque()
+        self._protocol: _Protocol | None = None
+        self._connecting: asyncio.Future[_Protocol] | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+
+    async def call(self, *args: bytes | str | int) -> object:
+        """Send one command, return its reply; raises WireError or ReplyError."""
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None or protocol.transport.is_closing():
+            protocol = await self._connect()
+        return await self._send(protocol, args)
+
+    def _send(self, protocol: _Protocol, args: tuple[bytes | str | int, ...]) -> Awaitable[object]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        protocol.queue(hiredis.pack_command(args))  # type: ignore[arg-type]
+        self.pending.append((future, time.monotonic()))
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(self.timeout / 4, self._watch)
+        return _unwrap(future)
+
+    def _watch(self) -> None:
+        self._watchdog = None
+        if not self.pending:
+            return
+        overdue = time.monotonic() - self.pending[0][1] > self.timeout
+        if overdue:
+            self._fail_all(WireError(f"no reply from Redis within {self.timeout:.2f}s"))
+            if self._protocol is not None and self._protocol.transport is not None:
+                self._protocol.transport.abort()
+            self._protocol = None
+        else:
+            self._watchdog = asyncio.get_running_loop().call_later(self.timeout / 4, self._watch)
+
+    def _fail_all(self, exc: Exception) -> None:
+        while self.pending:
+            future, _sent = self.pending.popleft()
+            if not future.done():
+                future.set_exception(exc)
+
+    def _lost(self, protocol: _Protocol, exc: Exception) -> None:
+        if protocol is self._protocol:
+            self._protocol = None
+            self._fail_all(exc)
+
+    async def _connect(self) -> _Protocol:
+        """Connect once for all the calls waiting at this moment."""
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._open())
+        connecting = self._connecting
+        try:
+            return await asyncio.shield(connecting)
+        finally:
+            if connecting.done() and self._connecting is connecting:
+                self._connecting = None
+
+    async def _open(self) -> _Protocol:
+        loop = asyncio.get_running_loop()
+        try:
+            _transport, protocol = await asyncio.wait_for(
+                loop.create_connection(lambda: _Protocol(self), self.host, self.port, ssl=self.ssl),
+                self.connect_timeout,
+            )
+        except (TimeoutError, OSError) as exc:
+            raise WireError(
+                f"cannot connect to Redis at {self.host}:{self.port}: {exc!r}"
+            ) from None
+        self._protocol = protocol
+        try:
+            if self.password is not None:
+                auth = (self.username, self.password) if self.username else (self.password,)
+                await self._send(protocol, ("AUTH", *auth))
+            if self.db:
+                await self._send(protocol, ("SELECT", self.db))
+        except BaseException:
+            if protocol.transport is not None:
+                protocol.transport.abort()
+            self._protocol = None
+            raise
+        return protocol
+
+    def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.close()
+        self._fail_all(WireError("connection closed"))
+
+
+async def _unwrap(future: asyncio.Future[object]) -> object:
+    reply = await future
+    if isinstance(reply, hiredis.ReplyError):
+        raise ReplyError(str(reply))
+    return reply
