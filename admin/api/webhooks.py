@@ -1,1 +1,207 @@
-"""API routes: webhooks."""
+"""API routes: click webhook endpoints of the organisation (register, list, delete, deliveries).
+
+The signing secret is returned once, by the POST that creates the endpoint; it is needed in
+clear to sign (HMAC) and is never shown again. Endpoints must be https: a receiver gets contact
+data. ``WEBHOOK_ALLOW_HTTP_LOOPBACK=1`` (or the app config key of the same name, as tests set
+it) also accepts ``http://`` on 127.0.0.1, ::1 and localhost, for local receivers. Hosts that
+are private or loopback IP literals are refused otherwise, so the feature cannot be pointed at
+the admin's own network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import Response, current_app, request
+from msgspec import UNSET, Struct, UnsetType
+from sqlalchemy import delete, func, select
+
+from admin.api import bp
+from admin.api.auth import org_id
+from admin.api.errors import ApiError, not_found
+from admin.api.schemas import read_json, respond
+from admin.extensions import db
+from admin.models import Webhook, WebhookDelivery
+from core import config
+
+MAX_WEBHOOKS = 20
+MAX_URL = 2000
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+class WebhookCreate(Struct):
+    url: str
+    description: str | UnsetType = UNSET
+
+
+class WebhookOut(Struct):
+    id: int
+    url: str
+    description: str
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(Struct):
+    id: int
+    url: str
+    description: str
+    active: bool
+    created_at: datetime
+    secret: str  # shown once: sign-check X-SmartLinks-Signature with it
+
+
+class WebhookList(Struct):
+    webhooks: list[WebhookOut]
+
+
+class DeliveryOut(Struct):
+    id: int
+    click_id: str
+    status: str
+    attempts: int
+    last_status: int | None
+    last_error: str
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryList(Struct):
+    deliveries: list[DeliveryOut]
+
+
+def _loopback_allowed() -> bool:
+    explicit = current_app.config.get("WEBHOOK_ALLOW_HTTP_LOOPBACK")
+    if explicit is not None:
+        return bool(explicit)
+    return config.env("WEBHOOK_ALLOW_HTTP_LOOPBACK") == "1"
+
+
+def check_url(url: str) -> str:
+    url = url.strip()
+    if not url or len(url) > MAX_URL or any(ch.isspace() for ch in url):
+        raise ApiError(
+            422,
+            "invalid",
+            f"url must be an absolute https URL (at most {MAX_URL} characters)",
+            "url",
+        )
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        _ = parts.port  # a bad port raises here
+    except ValueError:
+        raise ApiError(422, "invalid", "url is not a valid URL", "url") from None
+    if not host:
+        raise ApiError(422, "invalid", "url needs a host", "url")
+    loopback = host in LOOPBACK_HOSTS
+    if loopback and _loopback_allowed():
+        if parts.scheme not in ("http", "https"):
+            raise ApiError(422, "invalid", "url must be http(s)", "url")
+        return url
+    if parts.scheme != "https":
+        raise ApiError(422, "invalid", "url must use https", "url")
+    if loopback or _private_ip(host):
+        raise ApiError(422, "invalid", "url must not point at a private or loopback address", "url")
+    return url
+
+
+def _private_ip(host: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not ip.is_global
+
+
+def _out(w: Webhook) -> WebhookOut:
+    return WebhookOut(w.id, w.url, w.description, w.active, w.created_at)
+
+
+def _webhook(webhook_id: int) -> Webhook:
+    found = db.session.scalar(
+        select(Webhook).where(Webhook.id == webhook_id, Webhook.org_id == org_id())
+    )
+    if found is None:
+        raise not_found("webhook")
+    return found
+
+
+@bp.post("/webhooks")
+def create_webhook() -> Response:
+    body = read_json(WebhookCreate)
+    url = check_url(body.url)
+    description = body.description if isinstance(body.description, str) else ""
+    if len(description) > 200:
+        raise ApiError(422, "invalid", "description has at most 200 characters", "description")
+    count = db.session.scalar(select(func.count()).where(Webhook.org_id == org_id()))
+    if (count or 0) >= MAX_WEBHOOKS:
+        raise ApiError(
+            422, "too_many", f"an organisation has at most {MAX_WEBHOOKS} webhooks", "url"
+        )
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    webhook = Webhook(org_id=org_id(), url=url, secret=secret, description=description)
+    db.session.add(webhook)
+    db.session.commit()
+    return respond(
+        WebhookCreated(
+            webhook.id, webhook.url, webhook.description, webhook.active, webhook.created_at, secret
+        ),
+        status=201,
+    )
+
+
+@bp.get("/webhooks")
+def list_webhooks() -> Response:
+    rows = db.session.scalars(
+        select(Webhook).where(Webhook.org_id == org_id()).order_by(Webhook.id)
+    ).all()
+    return respond(WebhookList([_out(w) for w in rows]))
+
+
+@bp.get("/webhooks/<int:webhook_id>")
+def get_webhook(webhook_id: int) -> Response:
+    return respond(_out(_webhook(webhook_id)))
+
+
+@bp.delete("/webhooks/<int:webhook_id>")
+def delete_webhook(webhook_id: int) -> Response:
+    webhook = _webhook(webhook_id)
+    # Its pending deliveries go with it (ON DELETE CASCADE): nothing is sent after this.
+    db.session.execute(delete(Webhook).where(Webhook.id == webhook.id))
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.get("/webhooks/<int:webhook_id>/deliveries")
+def list_deliveries(webhook_id: int) -> Response:
+    webhook = _webhook(webhook_id)
+    raw = request.args.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise ApiError(400, "invalid", "limit must be between 1 and 1000", "limit")
+    rows = db.session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.webhook_id == webhook.id, WebhookDelivery.org_id == org_id())
+        .order_by(WebhookDelivery.id.desc())
+        .limit(int(raw))
+    ).all()
+    return respond(
+        DeliveryList(
+            [
+                DeliveryOut(
+                    d.id,
+                    d.click_id,
+                    d.status,
+                    d.attempts,
+                    d.last_status,
+                    d.last_error,
+                    d.next_attempt_at,
+                    d.delivered_at,
+                )
+                for d in rows
+            ]
+        )
+    )
