@@ -85,6 +85,7 @@ def create_app(redis_url: str | None = None, trusted_proxies: str | None = None)
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ctx.resolver.load()
+        ctx.metrics.prune_stale()
         task = asyncio.create_task(_write_snapshots(ctx.metrics))
         logs.event(log, "edge worker ready", redis=url.rpartition("@")[2])
         try:

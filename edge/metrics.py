@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -57,6 +58,19 @@ class Metrics(msgspec.Struct):
         self.latency_count += other.latency_count
 
 
+FOLDER_PREFIX = "smartlinks-edge-metrics-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Metrics)
 
@@ -66,9 +80,17 @@ class SharedMetrics:
 
     def __init__(self, folder: Path | None = None) -> None:
         self.local = Metrics()
-        self.folder = folder or Path(tempfile.gettempdir()) / f"smartlinks-edge-{os.getppid()}"
+        self.folder = folder or Path(tempfile.gettempdir()) / f"{FOLDER_PREFIX}{os.getppid()}"
         self.path = self.folder / f"{os.getpid()}.json"
         self._written = -1
+
+    def prune_stale(self) -> None:
+        """Remove the snapshot folders of edge servers that are gone (their main process)."""
+        with contextlib.suppress(OSError):
+            for folder in self.folder.parent.glob(f"{FOLDER_PREFIX}*"):
+                pid = folder.name.removeprefix(FOLDER_PREFIX)
+                if pid.isdigit() and folder != self.folder and not _alive(int(pid)):
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def write_snapshot(self) -> None:
         """Called about once a second by a background task; cheap when nothing changed."""

@@ -76,6 +76,19 @@ class Visit:
 
     def __init__(self, ctx: EdgeContext) -> None:
         self.ctx = ctx
+        self._warned_at = 0.0
+        self._unwarned = 0
+
+    def warn_unavailable(self, exc: Exception) -> None:
+        """One log line per second at most while Redis is down, with the count it stands for."""
+        self._unwarned += 1
+        now = perf_counter()
+        if now - self._warned_at >= 1.0:
+            logs.event(
+                log, "redis unavailable", logging.WARNING, error=str(exc), requests=self._unwarned
+            )
+            self._warned_at = now
+            self._unwarned = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
@@ -108,7 +121,7 @@ class Visit:
         try:
             res = await self.ctx.resolver.resolve(host, code, event)
         except RedisUnavailable as exc:
-            logs.event(log, "redis unavailable", logging.WARNING, error=str(exc))
+            self.warn_unavailable(exc)
             return pages.unavailable(head), "unavailable"
 
         if res.outcome is Outcome.UNKNOWN_HOST:
