@@ -51,16 +51,16 @@ def _gif(data: bytes) -> ImageInfo | None:
 
 
 def _webp(data: bytes) -> ImageInfo | None:
-    if data[:4] != b"RIFF" or data[8:12] != b"WEBP" or len(data) < 30:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP" or len(data) < 25:
         return None
     chunk = data[12:16]
-    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a" and len(data) >= 30:
         width, height = struct.unpack("<HH", data[26:30])
         return ImageInfo("image/webp", width & 0x3FFF, height & 0x3FFF)
     if chunk == b"VP8L" and data[20] == 0x2F:
         bits = int.from_bytes(data[21:25], "little")
         return ImageInfo("image/webp", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
-    if chunk == b"VP8X":
+    if chunk == b"VP8X" and len(data) >= 30:
         width = int.from_bytes(data[24:27], "little") + 1
         height = int.from_bytes(data[27:30], "little") + 1
         return ImageInfo("image/webp", width, height)

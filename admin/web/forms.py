@@ -16,7 +16,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 ROLE_CHOICES = [("member", "Member"), ("admin", "Admin"), ("owner", "Owner")]
 ACTION_CHOICES = [
@@ -35,7 +35,7 @@ class LoginForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=320)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
     role = SelectField("Role", choices=ROLE_CHOICES, default="member")
 
 

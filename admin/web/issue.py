@@ -43,7 +43,9 @@ def _audience(org_id: int) -> list[int]:
                 .order_by(ContactTag.contact_id)
             )
         )
-    typed = [t for t in re.split(r"[\s,;]+", request.form.get("contacts", "")) if t]
+    typed = [
+        t.strip() for t in re.split(r"[\r\n,;]+", request.form.get("contacts", "")) if t.strip()
+    ]
     if not typed:
         raise NotFound("contacts", "type phone numbers or contact ids, one per line")
     if len(typed) > MAX_TYPED:
@@ -56,13 +58,12 @@ def _audience(org_id: int) -> list[int]:
         else:
             phones.append(contacts.normalize_phone(token, "contacts"))
     if phones:
-        found = dict(
-            db.session.execute(
-                select(Contact.phone, Contact.id).where(
-                    Contact.org_id == org_id, Contact.phone.in_(phones)
-                )
-            ).tuples()
+        rows = db.session.execute(
+            select(Contact.phone, Contact.id).where(
+                Contact.org_id == org_id, Contact.phone.in_(phones)
+            )
         )
+        found = {phone: contact_id for phone, contact_id in rows}
         missing = [p for p in phones if p not in found]
         if missing:
             raise NotFound("contacts", "no contact with phone " + ", ".join(missing[:5]))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import g, has_app_context
 from flask.testing import FlaskClient
 
 from admin.services.orgs import NewOrg
@@ -37,6 +38,15 @@ def csrf_from(html: str) -> str:
     return found.group(1)
 
 
+def _fresh_request_globals() -> None:
+    """The ``app`` fixture keeps one app context (and so one ``g``) for the whole test, where
+    production has one per request; Flask-WTF caches the CSRF token and Flask-Login the user
+    in ``g``, so empty it before each request, or one client would act with another's."""
+    if has_app_context():
+        for name in list(g):
+            g.pop(name, None)
+
+
 class Web:
     """The web UI through the Flask test client, submitting forms with their CSRF token."""
 
@@ -44,10 +54,11 @@ class Web:
         self.client = client
 
     def get(self, path: str, **kw: Any) -> Any:
+        _fresh_request_globals()
         return self.client.get(path, **kw)
 
     def token(self, path: str = "/links") -> str:
-        page = self.client.get(path)
+        page = self.get(path)
         assert page.status_code == 200, (path, page.status_code)
         return csrf_from(page.get_data(as_text=True))
 
@@ -56,6 +67,7 @@ class Web:
     ) -> Any:
         data = dict(data or {})
         data.setdefault("csrf_token", self.token(page or path))
+        _fresh_request_globals()
         return self.client.post(path, data=data, **kw)
 
     def login(self, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD) -> Any:
