@@ -83,12 +83,23 @@ def test_archived_link_cannot_issue(api, link):
     assert resp.status_code == 409
 
 
+def test_new_codes_are_random_base62():
+    made = codes.new_codes(20_000)
+    assert len(made) == 20_000 and len(set(made)) == 20_000
+    assert all(is_code(c) and len(c) == 7 for c in made)
+    counts = {}
+    for c in "".join(made):
+        counts[c] = counts.get(c, 0) + 1
+    assert len(counts) == 62
+    assert max(counts.values()) < 1.2 * min(counts.values())  # about uniform
+
+
 def test_collisions_are_retried(api, link, org, monkeypatch):
     """A code already taken is replaced by a fresh one, not an error and not a lost contact."""
     ids = _contacts(api, 2)
     taken = db.session.scalar(select(IssuedCode.code))  # the generic code
-    supply = iter([taken, taken, "Zz00001", "Zz00002"])
-    monkeypatch.setattr(codes, "new_code", lambda: next(supply))
+    supply = iter([[taken, taken], ["Zz00001", "Zz00002"]])
+    monkeypatch.setattr(codes, "new_codes", lambda n: next(supply)[:n])
     urls = codes.issue_codes(org.org_id, link["id"], ids)
     got = sorted(url.split("/")[3] for _, url in urls)
     assert got == ["Zz00001", "Zz00002"]
