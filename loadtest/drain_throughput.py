@@ -1,0 +1,157 @@
+"""Drain throughput: click events per second that one drain process records, actions running.
+
+    python -m loadtest.drain_throughput --events 20000 --contacts 2000 [--batch 500]
+
+Makes its own organisation, domain and link (actions: whisper, add_tag, add_to_list) and
+contacts with plain SQL, appends the events to the click stream exactly as the edge does (90%
+human clicks by contacts, 5% on the generic URL, 5% previews; a few user agents), then drains
+them with the drain's own code in burst mode and times it from the first read to the last
+commit. Prints one JSON object. Needs DATABASE_URL and REDIS_URL (or a running `smartlinks up`);
+stop any running drain first, or it shares the events and the figure means less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import time
+from typing import Any
+
+import psycopg
+import redis
+
+from core import keys, records
+from core.records import ClickEvent
+from sync.drain import Drain, DrainSettings, database_url, redis_url
+from sync.webhooks import libpq_url
+
+USER_AGENTS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36",
+)
+ACTIONS = [
+    {"type": "whisper"},
+    {"type": "add_tag", "tag": "bench-clicked"},
+    {"type": "add_to_list", "list": "Bench clicked"},
+]
+
+
+def seed(conn: psycopg.Connection[Any], contacts: int) -> tuple[int, int, int, list[int]]:
+    """(org id, domain id, link id, contact ids), all new."""
+    tag = secrets.token_hex(4)
+    with conn.transaction():
+        org = conn.execute(
+            "INSERT INTO organisations (name) VALUES (%s) RETURNING id", (f"drain bench {tag}",)
+        ).fetchone()[0]  # type: ignore[index]
+        domain = conn.execute(
+            "INSERT INTO domains (org_id, hostname) VALUES (%s, %s) RETURNING id",
+            (org, f"drain-bench-{tag}.test"),
+        ).fetchone()[0]  # type: ignore[index]
+        link = conn.execute(
+            "INSERT INTO links (org_id, domain_id, name, destination, actions)"
+            " VALUES (%s, %s, 'Drain bench', 'https://example.org/', %s) RETURNING id",
+            (org, domain, json.dumps(ACTIONS)),
+        ).fetchone()[0]  # type: ignore[index]
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "INSERT INTO contacts (org_id, phone, first_name)"
+                " SELECT %s, '+1555' || lpad(i::text, 7, '0'), 'Bench' || i"
+                " FROM generate_series(1, %s) AS i RETURNING id",
+                (org, contacts),
+            ).fetchall()
+        ]
+    return org, domain, link, ids
+
+
+def append_events(
+    client: redis.Redis, link: int, domain: int, contacts: list[int], events: int
+) -> None:
+    now = time.time_ns() // 1_000_000
+    pipe = client.pipeline(transaction=False)
+    for i in range(events):
+        generic = i % 20 == 1
+        kind = "preview" if i % 20 == 0 else "human"
+        contact = None if generic else contacts[i % len(contacts)]
+        event = ClickEvent(
+            click_id=secrets.token_hex(16),
+            ts_ms=now + i,
+            code="Bench12",
+            host="bench.test",
+            kind=kind,
+            user_agent=USER_AGENTS[i % len(USER_AGENTS)],
+            ip=f"198.51.{(i // 250) % 250}.{i % 250}",
+        )
+        ref = f"{link}:{contact if contact is not None else ''}:{domain}"
+        pipe.xadd(
+            keys.CLICK_STREAM,
+            {records.STREAM_EVENT: records.encode(event), records.STREAM_REF: ref},
+        )
+        if len(pipe) >= 1000:
+            pipe.execute()
+    pipe.execute()
+
+
+def measure(db_url: str, redis_url: str, events: int, contacts: int, batch: int) -> dict[str, Any]:
+    client = redis.Redis.from_url(redis_url)
+    with psycopg.connect(libpq_url(db_url), autocommit=True) as conn:
+        org, domain, link, contact_ids = seed(conn, contacts)
+        drain = Drain(
+            client,
+            db_url,
+            f"bench-{os.getpid()}",
+            DrainSettings(batch=batch, claim_idle_ms=60_000, max_deliveries=5, scheme="https"),
+        )
+        drain.burst = True
+        drain.ensure_group()
+        # Anything already in the stream is drained first, outside the measurement.
+        while drain.step():
+            pass
+        append_events(client, link, domain, contact_ids, events)
+        started = time.perf_counter()
+        done = 0
+        while n := drain.step():
+            done += n
+        seconds = time.perf_counter() - started
+        recorded = conn.execute(
+            "SELECT count(*) FROM clicks WHERE link_id = %s", (link,)
+        ).fetchone()[0]  # type: ignore[index]
+        whispers = conn.execute(
+            "SELECT count(*) FROM history_events WHERE link_id = %s", (link,)
+        ).fetchone()[0]  # type: ignore[index]
+        drain.close()
+    client.close()
+    return {
+        "events": events,
+        "read": done,
+        "recorded": recorded,
+        "whispers": whispers,
+        "contacts": contacts,
+        "batch": batch,
+        "seconds": round(seconds, 3),
+        "clicks_per_second": round(events / seconds),
+        "org_id": org,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--contacts", type=int, default=2_000)
+    parser.add_argument("--batch", type=int, default=int(os.environ.get("DRAIN_BATCH", "500")))
+    args = parser.parse_args()
+    db_url, r_url = database_url(), redis_url()
+    if not db_url or not r_url:
+        parser.error("set DATABASE_URL and REDIS_URL (or start `smartlinks up`)")
+    print(json.dumps(measure(db_url, r_url, args.events, args.contacts, args.batch)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

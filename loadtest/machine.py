@@ -1,0 +1,112 @@
+"""What the bench needs from the machine: nginx and wrk, CPU pinning, and CPU accounting."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import psutil
+
+TOOLS = ("nginx", "wrk")
+APT_PACKAGES = ("nginx-light", "wrk")
+
+
+class MissingTool(RuntimeError):
+    pass
+
+
+def find_tool(name: str) -> str | None:
+    # nginx lives in /usr/sbin, which is not on every user's PATH.
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/sbin")
+
+
+def ensure_tools(install: bool = True) -> dict[str, str]:
+    """Paths of nginx and wrk; installs them with apt-get when missing and we are root."""
+    missing = [t for t in TOOLS if find_tool(t) is None]
+    if missing and install and os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"installing {', '.join(APT_PACKAGES)} with apt-get ...", file=sys.stderr)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
+        result = subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:  # a release without the light flavour: plain nginx
+            subprocess.run(
+                ["apt-get", "install", "-y", "-q", "--no-install-recommends", "nginx", "wrk"],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
+        missing = [t for t in TOOLS if find_tool(t) is None]
+    if missing:
+        raise MissingTool(
+            f"the bench needs {' and '.join(missing)} on PATH; install them "
+            f"(Debian/Ubuntu: sudo apt-get install {' '.join(APT_PACKAGES)}) and run it again"
+        )
+    return {t: str(find_tool(t)) for t in TOOLS}
+
+
+def cpu_plan(server_cpu: int | None, client_cpu: int | None) -> tuple[int, int]:
+    """The core for the servers and the core for wrk: two distinct cores we may run on."""
+    allowed = sorted(os.sched_getaffinity(0))
+    server = allowed[0] if server_cpu is None else server_cpu
+    others = [c for c in allowed if c != server]
+    client = (others[0] if others else server) if client_cpu is None else client_cpu
+    return server, client
+
+
+def pin(cpu: int) -> Callable[[], None]:
+    """A preexec_fn: the child and everything it starts run on ``cpu`` only."""
+
+    def _pin() -> None:
+        os.sched_setaffinity(0, {cpu})
+
+    return _pin
+
+
+@dataclass(frozen=True)
+class CoreTimes:
+    busy: dict[int, float]
+    total: dict[int, float]
+
+
+def core_times() -> CoreTimes:
+    busy: dict[int, float] = {}
+    total: dict[int, float] = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *fields = line.split()
+            if not name.startswith("cpu") or name == "cpu":
+                continue
+            values = [float(v) for v in fields[:8]]
+            idle = values[3] + values[4]  # idle + iowait
+            total[int(name[3:])] = sum(values)
+            busy[int(name[3:])] = sum(values) - idle
+    return CoreTimes(busy, total)
+
+
+def core_busy(before: CoreTimes, after: CoreTimes, cpu: int) -> float:
+    """Share of the interval that ``cpu`` was busy (0..1)."""
+    total = after.total.get(cpu, 0) - before.total.get(cpu, 0)
+    return (after.busy.get(cpu, 0) - before.busy.get(cpu, 0)) / total if total else 0.0
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU time of these processes and their children, in seconds."""
+    seconds = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                t = proc.cpu_times()
+                seconds += t.user + t.system
+        except psutil.NoSuchProcess:
+            continue
+    return seconds

@@ -1,0 +1,241 @@
+"""Bulk seed for load tests: an organisation, a domain, a link with merge fields and actions,
+N contacts and one issued code per contact plus the link's generic code, with the outbox rows
+that admin writes for the same changes (so `smartlinks sync` publishes them as usual).
+
+Plain SQL through psycopg (COPY for the codes): admin's per-row services would take minutes
+for 100,000 contacts, and the point here is to measure the edge, not the seeding.
+
+    python -m loadtest.seed --contacts 100000 --export codes.txt   # seed, then export codes
+    python -m loadtest.seed --export codes.txt --host go.example.org  # export an existing domain
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import text
+
+from core.codes import new_code
+from loadtest.traffic import Target, write_targets
+
+BENCH_HOST = "bench.smartlinks.test"
+DESTINATION = "https://example.org/rsvp?first={{first_name}}&last={{last_name}}&src={{fields.source|sms}}&ward={{fields.ward}}"
+EXTENSION = "gala2026"
+ACTIONS = [
+    {"type": "whisper"},
+    {"type": "add_tag", "tag": "bench-clicked"},
+    {"type": "remove_from_list", "list": "Not yet clicked"},
+]
+CODES_PER_OUTBOX_ROW = 10_000  # the outbox convention for entity 'codes'
+
+
+def libpq_url(database_url: str) -> str:
+    """SQLAlchemy's ``postgresql+psycopg://`` URL as libpq accepts it."""
+    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql://" + database_url[len(prefix) :]
+    return database_url
+
+
+@dataclass(frozen=True)
+class Seeded:
+    org_id: int
+    domain_id: int
+    link_id: int
+    hostname: str
+    extension: str
+    contacts: int
+
+
+@dataclass(frozen=True)
+class Issued:
+    codes: int
+    seconds: float
+    method: str
+
+
+def _outbox(cur: psycopg.Cursor, entity: str, entity_id: int, version: int) -> None:
+    cur.execute(
+        "INSERT INTO sync_outbox (entity, entity_id, version) VALUES (%s, %s, %s)",
+        (entity, entity_id, version),
+    )
+
+
+def seed_link(conn: psycopg.Connection, contacts: int, hostname: str = "") -> Seeded:
+    """The organisation, domain, link and contacts (with their outbox rows), in one transaction."""
+    hostname = hostname or BENCH_HOST
+    with conn.transaction(), conn.cursor() as cur:
+        taken = cur.execute("SELECT 1 FROM domains WHERE hostname = %s", (hostname,)).fetchone()
+        if taken:  # a database that was seeded before: a fresh host keeps runs apart
+            hostname = f"bench-{secrets.token_hex(4)}.smartlinks.test"
+        org_id = cur.execute(
+            "INSERT INTO organisations (name) VALUES ('Load test') RETURNING id"
+        ).fetchone()[0]  # type: ignore[index]
+        domain_id, domain_version = cur.execute(
+            "INSERT INTO domains (org_id, hostname, verified_at) VALUES (%s, %s, now()) "
+            "RETURNING id, version",
+            (org_id, hostname),
+        ).fetchone()  # type: ignore[misc]
+        _outbox(cur, "domain", domain_id, domain_version)
+        link_id, link_version = cur.execute(
+            "INSERT INTO links (org_id, domain_id, name, destination, extension, preview_title,"
+            " preview_description, preview_image_url, actions)"
+            " VALUES (%s, %s, 'Gala RSVP', %s, %s, 'Gala 2026', 'Join us on the 5th',"
+            " 'https://example.org/gala.jpg', %s) RETURNING id, version",
+            (org_id, domain_id, DESTINATION, EXTENSION, json.dumps(ACTIONS)),
+        ).fetchone()  # type: ignore[misc]
+        _outbox(cur, "link", link_id, link_version)
+        cur.execute(
+            "INSERT INTO contacts (org_id, phone, first_name, last_name, email, fields)"
+            " SELECT %s, '+1555' || lpad(i::text, 7, '0'), 'First' || i, 'Last' || i,"
+            " 'c' || i || '@example.org',"
+            " jsonb_build_object('source', 'sms', 'ward', 'Ward ' || (i %% 40))"
+            " FROM generate_series(1, %s) AS i",
+            (org_id, contacts),
+        )
+        cur.execute(
+            "INSERT INTO sync_outbox (entity, entity_id, version)"
+            " SELECT 'contact', id, version FROM contacts WHERE org_id = %s ORDER BY id",
+            (org_id,),
+        )
+    return Seeded(org_id, domain_id, link_id, hostname, EXTENSION, contacts)
+
+
+def issue(database_url: str, seeded: Seeded) -> Issued:
+    """Every contact's code and the generic code: through admin's own service
+    (admin.services.codes) when it is there, else the same rows in bulk SQL."""
+    try:
+        issued = issue_with_admin(database_url, seeded)
+    except Exception as exc:  # admin's service is the reference, but the bench must go on
+        print(f"admin's issue_codes failed ({exc!r}): issuing with bulk SQL", file=sys.stderr)
+        issued = None
+    if issued is not None:
+        return issued
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        return issue_codes_sql(conn, seeded)
+
+
+def issue_with_admin(database_url: str, seeded: Seeded) -> Issued | None:
+    try:
+        from admin import create_app
+        from admin.extensions import db
+        from admin.services.codes import add_generic_code, issue_codes
+    except ImportError:
+        return None
+    sqlalchemy_url = "postgresql+psycopg://" + libpq_url(database_url).split("://", 1)[1]
+    app = create_app({"SQLALCHEMY_DATABASE_URI": sqlalchemy_url, "SECRET_KEY": "loadtest"})
+    with app.app_context():
+        try:
+            return _issue_in_app(db, add_generic_code, issue_codes, seeded)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _issue_in_app(db: Any, add_generic_code: Any, issue_codes: Any, seeded: Seeded) -> Issued:
+    contact_ids = list(
+        db.session.scalars(
+            text("SELECT id FROM contacts WHERE org_id = :org ORDER BY id"),
+            {"org": seeded.org_id},
+        )
+    )
+    started = time.perf_counter()
+    add_generic_code(seeded.org_id, seeded.link_id)
+    db.session.commit()
+    urls = issue_codes(seeded.org_id, seeded.link_id, contact_ids)
+    seconds = time.perf_counter() - started
+    return Issued(len(urls) + 1, seconds, "admin.services.codes.issue_codes")
+
+
+def issue_codes_sql(conn: psycopg.Connection, seeded: Seeded) -> Issued:
+    """One code per contact of the organisation plus the generic code, and their outbox rows,
+    in one transaction: what admin's issue call does, in bulk."""
+    started = time.perf_counter()
+    with conn.transaction(), conn.cursor() as cur:
+        contact_ids = [
+            r[0]
+            for r in cur.execute(
+                "SELECT id FROM contacts WHERE org_id = %s ORDER BY id", (seeded.org_id,)
+            )
+        ]
+        wanted: list[int | None] = [None, *contact_ids]
+        issued: list[str] = []
+        cur.execute(
+            "CREATE TEMP TABLE bench_codes (code varchar(8), contact_id bigint) ON COMMIT DROP"
+        )
+        while wanted:
+            # Random codes may (very rarely) meet an existing one: those contacts go round again.
+            batch = {new_code(): contact_id for contact_id in wanted}
+            cur.execute("TRUNCATE bench_codes")
+            with cur.copy("COPY bench_codes (code, contact_id) FROM STDIN") as copy:
+                for code, contact_id in batch.items():
+                    copy.write_row((code, contact_id))
+            done = cur.execute(
+                "INSERT INTO issued_codes (code, org_id, link_id, contact_id)"
+                " SELECT code, %s, %s, contact_id FROM bench_codes"
+                " ON CONFLICT DO NOTHING RETURNING code, contact_id",
+                (seeded.org_id, seeded.link_id),
+            ).fetchall()
+            issued.extend(code for code, _ in done)
+            got = {contact_id for _, contact_id in done}
+            wanted = [c for c in wanted if c not in got]
+        for i in range(0, len(issued), CODES_PER_OUTBOX_ROW):
+            cur.execute(
+                "INSERT INTO sync_outbox (entity, entity_id, payload) VALUES ('codes', %s, %s)",
+                (seeded.link_id, json.dumps({"codes": issued[i : i + CODES_PER_OUTBOX_ROW]})),
+            )
+        cur.execute("SELECT pg_notify('sync_outbox', 'codes')")
+    return Issued(len(issued), time.perf_counter() - started, "bulk SQL")
+
+
+def targets(conn: psycopg.Connection, hostname: str) -> list[Target]:
+    """Every issued code of the domain's links, as short URLs are sent (with the extension)."""
+    rows = conn.execute(
+        "SELECT ic.code, l.extension FROM issued_codes ic"
+        " JOIN links l ON l.id = ic.link_id JOIN domains d ON d.id = l.domain_id"
+        " WHERE d.hostname = %s AND NOT l.archived ORDER BY ic.code",
+        (hostname,),
+    ).fetchall()
+    return [Target(hostname, code, extension) for code, extension in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core import config
+
+    parser = argparse.ArgumentParser(prog="python -m loadtest.seed", description=__doc__)
+    parser.add_argument("--contacts", type=int, default=0, help="seed this many contacts")
+    parser.add_argument("--host", default="", help=f"domain hostname (default {BENCH_HOST})")
+    parser.add_argument("--export", type=Path, help="write host/code/extension lines here")
+    args = parser.parse_args(argv)
+    url = config.env("DATABASE_URL")
+    if not url:
+        print("python -m loadtest.seed: set DATABASE_URL", file=sys.stderr)
+        return 2
+    with psycopg.connect(libpq_url(url)) as conn:
+        host = args.host or BENCH_HOST
+        if args.contacts:
+            seeded = seed_link(conn, args.contacts, args.host)
+            conn.commit()
+            issued = issue(url, seeded)
+            host = seeded.hostname
+            print(
+                f"seeded org {seeded.org_id}, domain {host}, link {seeded.link_id}: "
+                f"{issued.codes} codes in {issued.seconds:.1f}s with {issued.method}"
+                " (run `smartlinks sync` to publish them)"
+            )
+        if args.export:
+            n = write_targets(args.export, targets(conn, host))
+            print(f"exported {n} codes of {host} to {args.export}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The bench in its quick mode, end to end on its own embedded servers: it must still run, print
+its figures, and find every click the edge served recorded in Postgres."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from loadtest import machine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_quick_bench_prints_figures_and_counts_every_served_click(tmp_path: Path) -> None:
+    missing = [t for t in machine.TOOLS if machine.find_tool(t) is None]
+    if missing and os.geteuid() != 0:
+        pytest.skip(f"{', '.join(missing)} missing and not root to install them")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest.bench", "--quick", "--results-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    for figure in (
+        "edge full",
+        "nginx full",
+        "edge half",
+        "nginx half",
+        "edge / nginx at full load",
+        "codes/s",
+        "bytes in code buckets",
+        "clicks/s",
+        "every served click recorded: yes",
+    ):
+        assert figure in out, f"{figure!r} missing from:\n{out}"
+
+    [path] = tmp_path.glob("bench-*.json")
+    data = json.loads(path.read_text())
+    summary, clicks = data["summary"], data["clicks"]
+    assert summary["edge_full"]["req_per_s"] > 0
+    assert summary["nginx_full"]["req_per_s"] > summary["edge_full"]["req_per_s"]
+    assert 0 < summary["ratio"] < 1
+    # The traffic mix reached the edge: people's clicks, previews and unknown codes.
+    assert clicks["served_human"] > 0
+    assert clicks["served_preview"] > 0
+    assert clicks["unknown_404"] > 0
+    assert clicks["recorded_human"] >= clicks["served_human"]
+    assert clicks["recorded_preview"] >= clicks["served_preview"]
+    assert clicks["ok"], clicks["problems"]
+    # Drain ran the link's actions: a whisper for each person's click on a contact's code.
+    assert data["drain"]["whispers"] > 0
+    assert data["sync"]["codes"] == 1_001
+    assert data["sync"]["redis_bytes_per_code_buckets"] > 0
