@@ -45,6 +45,9 @@ class _Protocol(asyncio.Protocol):
         self.reader = hiredis.Reader()
         self.transport: asyncio.Transport | None = None
         self.outgoing: list[bytes] = []  # commands of this loop iteration, sent in one write
+        # (reply future, time sent) of this connection, oldest first: a connection's replies
+        # can only ever complete its own calls
+        self.pending: collections.deque[tuple[asyncio.Future[object], float]] = collections.deque()
 
     def queue(self, command: bytes) -> None:
         if not self.outgoing:
@@ -62,7 +65,7 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
-        pending = self.owner.pending
+        pending = self.pending
         while (reply := self.reader.gets()) is not False:
             if not pending:
                 break  # a reply nobody waits for (its call timed out): the connection is dropped
@@ -71,7 +74,14 @@ class _Protocol(asyncio.Protocol):
                 future.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.owner._lost(self, WireLost(f"connection lost: {exc or 'closed by server'}"))
+        self.fail_all(WireLost(f"connection lost: {exc or 'closed by server'}"))
+        self.owner._lost(self)
+
+    def fail_all(self, exc: Exception) -> None:
+        while self.pending:
+            future, _sent = self.pending.popleft()
+            if not future.done():
+                future.set_exception(exc)
 
 
 class Wire:
@@ -92,7 +102,6 @@ class Wire:
         self.db = int(path) if path else 0
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self.pending: collections.deque[tuple[asyncio.Future[object], float]] = collections.deque()
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
@@ -108,34 +117,27 @@ class Wire:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[object] = loop.create_future()
         protocol.queue(hiredis.pack_command(args))  # type: ignore[arg-type]
-        self.pending.append((future, time.monotonic()))
+        protocol.pending.append((future, time.monotonic()))
         if self._watchdog is None:
             self._watchdog = loop.call_later(self.timeout / 4, self._watch)
         return _unwrap(future)
 
     def _watch(self) -> None:
         self._watchdog = None
-        if not self.pending:
+        protocol = self._protocol
+        if protocol is None or not protocol.pending:
             return
-        overdue = time.monotonic() - self.pending[0][1] > self.timeout
-        if overdue:
-            self._fail_all(WireError(f"no reply from Redis within {self.timeout:.2f}s"))
-            if self._protocol is not None and self._protocol.transport is not None:
-                self._protocol.transport.abort()
+        if time.monotonic() - protocol.pending[0][1] > self.timeout:
             self._protocol = None
+            protocol.fail_all(WireError(f"no reply from Redis within {self.timeout:.2f}s"))
+            if protocol.transport is not None:
+                protocol.transport.abort()
         else:
             self._watchdog = asyncio.get_running_loop().call_later(self.timeout / 4, self._watch)
 
-    def _fail_all(self, exc: Exception) -> None:
-        while self.pending:
-            future, _sent = self.pending.popleft()
-            if not future.done():
-                future.set_exception(exc)
-
-    def _lost(self, protocol: _Protocol, exc: Exception) -> None:
+    def _lost(self, protocol: _Protocol) -> None:
         if protocol is self._protocol:
             self._protocol = None
-            self._fail_all(exc)
 
     async def _connect(self) -> _Protocol:
         """Connect once for all the calls waiting at this moment."""
@@ -178,9 +180,10 @@ class Wire:
             self._watchdog.cancel()
             self._watchdog = None
         protocol, self._protocol = self._protocol, None
-        if protocol is not None and protocol.transport is not None:
-            protocol.transport.close()
-        self._fail_all(WireError("connection closed"))
+        if protocol is not None:
+            protocol.fail_all(WireError("connection closed"))
+            if protocol.transport is not None:
+                protocol.transport.close()
 
 
 async def _unwrap(future: asyncio.Future[object]) -> object:

@@ -46,8 +46,8 @@ def test_metrics_add_up_across_workers(edge: Edge, world: World):
         time.sleep(0.1)
     # and it stays exact whichever worker answers
     assert all(_redirects(edge) == 40 for _ in range(6))
-    # both workers took part (each wrote its snapshot next to the other's)
+    # a sibling's snapshot (as a worker that died would leave it) is added in, by any worker
     folder = Path(tempfile.gettempdir()) / f"{FOLDER_PREFIX}{edge.proc.pid}"
-    snapshots = [json.loads(p.read_text()) for p in folder.glob("*.json")]
-    counts = sorted(s["requests"]["redirect"] for s in snapshots)
-    assert len(counts) == 2 and sum(counts) == 40 and counts[0] > 0, counts
+    assert folder.is_dir()
+    (folder / "999999999.json").write_text(json.dumps({"requests": {"redirect": 1000}}))
+    assert all(_redirects(edge) == 1040 for _ in range(6))
