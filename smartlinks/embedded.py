@@ -258,10 +258,13 @@ class EmbeddedRedis:
             "--protected-mode",
             "yes",
             # Issued codes live in hash buckets; keep buckets in the compact listpack encoding.
+            # Record hashes hold a msgpack value of 100-400 bytes: a value limit of 1024 keeps
+            # them listpacks too (a contact: 238 bytes instead of 446, see
+            # docs/decisions/0002-record-format.md).
             "--hash-max-listpack-entries",
             "1024",
             "--hash-max-listpack-value",
-            "128",
+            "1024",
         ]
         if self.durable:
             cmd += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "3600 1 300 100"]

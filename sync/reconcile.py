@@ -108,15 +108,20 @@ class Reconciler:
         pipe.execute()
         logs.event(log, "full rebuild started", reason=reason)
         counts: dict[str, int] = {}
+        timings: dict[str, float] = {}
         with self._connect() as conn:
             for kind in KINDS:
+                t = time.monotonic()
                 n = self.publish_kind(conn, kind)
                 if n < 0:
                     logs.event(log, "full rebuild interrupted by a stop")
                     return False
                 counts[kind] = n
+                timings[f"publish_{kind}"] = round(time.monotonic() - t, 3)
             for kind in KINDS:
+                t = time.monotonic()
                 counts[f"pruned_{kind}"] = self.prune_kind(conn, kind)
+                timings[f"prune_{kind}"] = round(time.monotonic() - t, 3)
         fields: list[Any] = ["full_at", time.time()]
         for name, value in counts.items():
             fields += [name, value]
@@ -125,7 +130,8 @@ class Reconciler:
         if not done:
             logs.event(log, "Redis lost the sync state during the rebuild; it will run again")
             return False
-        logs.event(log, "full rebuild done", seconds=elapsed, **counts)
+        details: dict[str, object] = {**counts, **timings}
+        logs.event(log, "full rebuild done", logging.INFO, seconds=elapsed, **details)
         return True
 
     def publish_kind(self, conn: psycopg.Connection, kind: str) -> int:
@@ -180,34 +186,39 @@ class Reconciler:
     def prune_kind(self, conn: psycopg.Connection, kind: str) -> int:
         if kind == "codes":
             return self._prune_codes(conn)
-        # (key pattern, table, column, key -> column value)
         prefix = {"domains": keys.domain(""), "links": keys.link(""), "contacts": keys.contact("")}
         table = {"domains": "domains", "links": "links", "contacts": "contacts"}[kind]
         column = "hostname" if kind == "domains" else "id"
         pruned = 0
         for chunk in self._scan(prefix[kind] + "*"):
-            pipe = self.client.pipeline(transaction=False)
+            # key name -> the value Postgres knows it by (hostname or id)
+            names: dict[str, Any] = {}
             for key in chunk:
-                pipe.hmget(key, keys.F_STATE, "id")
-            states = pipe.execute()
-            names = [k[len(prefix[kind]) :] for k in chunk]
-            values: list[Any] = (
-                names if kind == "domains" else [int(n) for n in names if n.isdigit()]
-            )
-            present = snapshots.existing_ids(conn, table, column, values)
+                name = key[len(prefix[kind]) :]
+                if kind == "domains":
+                    names[name] = name
+                elif name.isdigit():
+                    names[name] = int(name)
+            present = snapshots.existing_ids(conn, table, column, list(names.values()))
+            gone = [name for name, value in names.items() if value not in present]
+            if not gone:
+                continue  # the usual case: read nothing more from Redis
             pipe = self.client.pipeline(transaction=False)
-            for name, (state, domain_id) in zip(names, states, strict=True):
-                value: Any = name if kind == "domains" else (int(name) if name.isdigit() else None)
-                if value is None or value in present or _text(state or b"") == "x":
-                    continue
+            for name in gone:
+                pipe.hmget(prefix[kind] + name, keys.F_STATE, "id")
+            states = pipe.execute()
+            pipe = self.client.pipeline(transaction=False)
+            for name, (state, domain_id) in zip(gone, states, strict=True):
+                if _text(state or b"") == "x":
+                    continue  # already a tombstone
                 version = self._fresh_version(conn)
                 if kind == "domains":
                     did = int(_text(domain_id)) if domain_id else 0
                     self.store.put_domain(snapshots.domain_tombstone(did, name, version), pipe)
                 elif kind == "links":
-                    self.store.put_link(snapshots.link_tombstone(value, version), pipe)
+                    self.store.put_link(snapshots.link_tombstone(names[name], version), pipe)
                 else:
-                    self.store.put_contact(snapshots.contact_tombstone(value, version), pipe)
+                    self.store.put_contact(snapshots.contact_tombstone(names[name], version), pipe)
                 pruned += 1
             pipe.execute()
         if kind == "domains":
