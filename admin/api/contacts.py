@@ -75,7 +75,7 @@ def list_contacts() -> Response:
     limit = _query_int("limit", 100, 1, MAX_PAGE)
     after = _query_int("after", 0, 0, inputs.MAX_ID)
     rows = contacts.list_contacts(
-        org_id(), limit=limit, after=after, phone=request.args.get("phone")
+        org_id(), limit=limit, after=after, phone=request.args.get("phone") or None
     )
     next_after = rows[-1].id if len(rows) == limit else None
     return respond(ContactPage(contacts=contacts_out(rows), next_after=next_after))

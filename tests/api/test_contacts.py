@@ -118,6 +118,7 @@ def test_list_pages_through_contacts(api):
     assert last["next_after"] is None
     by_phone = api.get("/api/v1/contacts?phone=555-123-0003").get_json()
     assert [c["id"] for c in by_phone["contacts"]] == [ids[3]]
+    assert len(api.get("/api/v1/contacts?phone=").get_json()["contacts"]) == 5
     bad = api.get("/api/v1/contacts?limit=0")
     assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "limit"
 
