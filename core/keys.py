@@ -15,6 +15,7 @@ DRAIN_GROUP = "drain"
 CODE_BUCKET_PREFIX_LEN = 2
 SYNC_STATE = "sl:sync:state"  # hash: last full sync time, record counts
 SYNC_DOMAIN_HOSTS = "sl:sync:dh"  # hash: domain id -> hostname (tombstones for deleted domains)
+SYNC_REBUILD_LOCK = "sl:sync:rebuild"  # string with a TTL: one sync process rebuilds at a time
 
 
 def domain(hostname: str) -> str:

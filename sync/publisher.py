@@ -233,7 +233,8 @@ class Publisher:
         return total
 
     def run(self, *, full: bool = False, burst: bool = False) -> int:
-        self.connect()
+        # Connections are opened lazily by the first step: a database that is still starting
+        # is a transient failure the loop retries, not a crash.
         worker = Worker(
             "sync", self.client, transient=TRANSIENT, on_transient=lambda exc: self.connect()
         )

@@ -46,6 +46,24 @@ return 1
 """
 
 
+# One rebuild at a time across sync processes: a lock with a TTL, extended between chunks, so a
+# rebuild killed with -9 frees it soon. Without it, two processes finding the state missing
+# would each restart the state under their own token and invalidate each other forever.
+LOCK_MS = 15_000
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -70,6 +88,9 @@ class Reconciler:
         self.should_stop = should_stop
         self._rebuild_requested = False
         self._finish = self.client.register_script(_FINISH)
+        self._extend = self.client.register_script(_EXTEND)
+        self._release = self.client.register_script(_RELEASE)
+        self._lock_token: str | None = None
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -89,8 +110,13 @@ class Reconciler:
     def _connect(self) -> psycopg.Connection:
         return psycopg.connect(self.database_url, autocommit=True)
 
+    def _keep_lock(self) -> None:
+        if self._lock_token is not None:
+            self._extend(keys=[keys.SYNC_REBUILD_LOCK], args=[self._lock_token, LOCK_MS])
+
     def _tick(self) -> bool:
         """Between chunks: let the outbox through, and say whether to give up (a stop)."""
+        self._keep_lock()
         if self.between is not None:
             while self.between():
                 pass
@@ -100,8 +126,19 @@ class Reconciler:
 
     def full_rebuild(self, reason: str = "requested") -> bool:
         """Returns True when the rebuild completed and the state key was marked."""
-        started = time.monotonic()
         token = secrets.token_hex(8)
+        if not self.client.set(keys.SYNC_REBUILD_LOCK, token, nx=True, px=LOCK_MS):
+            log.debug("another sync process is rebuilding")
+            return False
+        self._lock_token = token
+        try:
+            return self._rebuild(token, reason)
+        finally:
+            self._lock_token = None
+            self._release(keys=[keys.SYNC_REBUILD_LOCK], args=[token])
+
+    def _rebuild(self, token: str, reason: str) -> bool:
+        started = time.monotonic()
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(keys.SYNC_STATE)
         pipe.hset(keys.SYNC_STATE, mapping={"token": token, "started_at": time.time()})
@@ -191,6 +228,7 @@ class Reconciler:
         column = "hostname" if kind == "domains" else "id"
         pruned = 0
         for chunk in self._scan(prefix[kind] + "*"):
+            self._keep_lock()
             # key name -> the value Postgres knows it by (hostname or id)
             names: dict[str, Any] = {}
             for key in chunk:
@@ -238,6 +276,7 @@ class Reconciler:
         pruned = 0
         # keys.code_bucket("*") is the bucket key pattern: the prefix of "*" is "*".
         for buckets in self._scan(keys.code_bucket("*")):
+            self._keep_lock()
             for group in _chunks(buckets, 200):
                 pipe = self.client.pipeline(transaction=False)
                 for bucket in group:

@@ -105,3 +105,16 @@ def test_a_flush_during_a_rebuild_is_noticed(
     reconciler.heal()  # the next check rebuilds again, this time to completion
     assert rdb.hexists(keys.SYNC_STATE, "full_at")
     assert domain_in(rdb, "r.example.test") is not None
+
+
+def test_one_rebuild_at_a_time(app: Flask, org: NewOrg, rdb: redis.Redis, clean: Servers) -> None:
+    _world(org.org_id)
+    reconciler = Reconciler(psycopg_url(clean.database_url), RecordStore(rdb))
+    rdb.set(keys.SYNC_REBUILD_LOCK, "another-process", px=10_000)
+    assert reconciler.full_rebuild() is False  # the other process's rebuild is not disturbed
+    assert not rdb.exists(keys.SYNC_STATE)
+    assert rdb.get(keys.SYNC_REBUILD_LOCK) == b"another-process"
+    rdb.delete(keys.SYNC_REBUILD_LOCK)  # it finished (or its lock expired)
+    assert reconciler.full_rebuild() is True
+    assert not rdb.exists(keys.SYNC_REBUILD_LOCK)  # released
+    assert domain_in(rdb, "r.example.test") is not None
