@@ -8,14 +8,21 @@ headers that forbid framing and inline script.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
 
-bp = Blueprint(
+
+class WebBlueprint(Blueprint):
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        # Asset URLs carry their content hash (?v=...), so a browser may keep them a year.
+        return 365 * 86400 if request.args.get("v") else super().get_send_file_max_age(filename)
+
+
+bp = WebBlueprint(
     "web",
     __name__,
     template_folder="templates",
     static_folder="static",
-    static_url_path="/static",
+    static_url_path="/assets",  # the app keeps /static for itself
 )
 
 # Importing the view modules registers their routes on ``bp``.

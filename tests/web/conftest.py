@@ -76,11 +76,18 @@ class Web:
 
 @pytest.fixture
 def web(client: FlaskClient, org: NewOrg) -> Web:
-    """Logged in as the owner of ``org``."""
-    w = Web(client)
-    response = w.login()
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return w
+    """Logged in as the owner of ``org`` (the session Flask-Login would write; test_auth
+    covers the login form itself, and skipping it here saves an argon2 verification)."""
+    from admin.extensions import db
+    from admin.models import User
+    from admin.web.auth import session_id_for
+
+    user = db.session.get(User, org.user_id)
+    assert user is not None
+    with client.session_transaction() as session:
+        session["_user_id"] = session_id_for(user)
+        session["_fresh"] = True
+    return Web(client)
 
 
 def find_chromium() -> str | None:

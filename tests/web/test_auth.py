@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -85,3 +87,12 @@ def test_api_is_exempt_from_csrf(client: FlaskClient, org: NewOrg) -> None:
     )
     assert "CSRF" not in response.get_data(as_text=True)
     assert response.status_code != 400 or response.is_json
+
+
+def test_static_assets_are_served(client: FlaskClient) -> None:
+    html = client.get("/login").get_data(as_text=True)
+    for asset in ("app.css", "app.js"):
+        found = re.search(rf'"(/[^"]*{re.escape(asset)}\?v=[0-9a-f]+)"', html)
+        assert found, asset
+        response = client.get(found.group(1))
+        assert response.status_code == 200, asset

@@ -92,7 +92,9 @@
         var label = ((c.first_name + " " + c.last_name).trim() || "(no name)") + " · " + c.phone;
         contactChoice.appendChild(SL.el("option", { value: String(c.id), text: label }));
       });
-      if (data.contacts.length && !keep) contactChoice.value = String(data.contacts[0].id);
+      var ids = data.contacts.map(function (c) { return String(c.id); });
+      if (keep && ids.indexOf(keep) >= 0) contactChoice.value = keep;
+      else if (ids.length) contactChoice.value = ids[0];
       refreshMerged();
     });
   }, 250);

@@ -60,7 +60,6 @@
       var x = idx === 2 ? w - 4 : left + k * step + (idx === 0 ? 0 : step / 2);
       svg.appendChild(svgEl("text", { x: x, y: h - 6, "text-anchor": anchor }, label(series.starts[k], series.seconds)));
     });
-    document.getElementById("chart-label").textContent = "Clicks over time · " + series.label;
   }
 
   function drawBars(box, items) {
