@@ -9,6 +9,7 @@ from flask import Response, g, request
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError
+from admin.api.openapi import Query, doc
 from admin.api.schemas import as_changes, read_json, respond
 from admin.api.sending_schemas import (
     BroadcastCreate,
@@ -48,11 +49,22 @@ def _request() -> dict[str, Any]:
 
 
 @bp.post("/broadcasts/preview")
+@doc(
+    "What a broadcast would send: recipients, opted out, segments, a sample",
+    BroadcastCreate,
+    BroadcastPreview,
+)
 def preview_broadcast() -> Response:
     return respond(BroadcastPreview(**sends.preview_broadcast(org_id(), _request())))
 
 
 @bp.post("/broadcasts")
+@doc(
+    "Send a broadcast: one message per contact with their own short URL",
+    BroadcastCreate,
+    BroadcastCreated,
+    201,
+)
 def create_broadcast() -> Response:
     broadcast, count = sends.create_broadcast(org_id(), _request(), g.get("user_id"))
     return respond(
@@ -61,17 +73,27 @@ def create_broadcast() -> Response:
 
 
 @bp.get("/broadcasts")
+@doc("The organisation's latest broadcasts", response=BroadcastList)
 def list_broadcasts() -> Response:
     found = conversations.list_broadcasts(org_id())
     return respond(BroadcastList(broadcasts=[broadcast_out(b) for b in found]))
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")
+@doc("One broadcast, with its messages counted by status", response=BroadcastOut)
 def get_broadcast(broadcast_id: int) -> Response:
     return respond(broadcast_out(conversations.get_broadcast(org_id(), broadcast_id)))
 
 
 @bp.get("/broadcasts/<int:broadcast_id>/messages")
+@doc(
+    "A broadcast's messages in id order",
+    response=MessageList,
+    query=(
+        Query("limit", "integer", "at most this many"),
+        Query("after", "integer", "message id to start after"),
+    ),
+)
 def broadcast_messages(broadcast_id: int) -> Response:
     """Every message of the broadcast in id order; ``?limit=&after=<message id>`` pages."""
     limit = _int_arg("limit", 1, 100_000)

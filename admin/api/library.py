@@ -7,6 +7,7 @@ from flask import Response, g
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.broadcasts import message_out
+from admin.api.openapi import doc
 from admin.api.schemas import as_changes, read_json, respond
 from admin.api.sending_schemas import (
     LibraryActionCreate,
@@ -14,6 +15,7 @@ from admin.api.sending_schemas import (
     LibraryActionOut,
     LibraryActionUpdate,
     LibrarySend,
+    MessageOut,
 )
 from admin.models import LibraryAction
 from admin.services import conversations, library
@@ -31,6 +33,7 @@ def action_out(action: LibraryAction) -> LibraryActionOut:
 
 
 @bp.get("/library")
+@doc("Library actions (saved replies with a smart link)", response=LibraryActionList)
 def list_library() -> Response:
     return respond(
         LibraryActionList(actions=[action_out(a) for a in library.list_actions(org_id())])
@@ -38,17 +41,20 @@ def list_library() -> Response:
 
 
 @bp.post("/library")
+@doc("Save a library action", LibraryActionCreate, LibraryActionOut, 201)
 def create_library_action() -> Response:
     action = library.create_action(org_id(), as_changes(read_json(LibraryActionCreate)))
     return respond(action_out(action), 201)
 
 
 @bp.get("/library/<int:action_id>")
+@doc("One library action", response=LibraryActionOut)
 def get_library_action(action_id: int) -> Response:
     return respond(action_out(library.get_action(org_id(), action_id)))
 
 
 @bp.patch("/library/<int:action_id>")
+@doc("Change a library action", LibraryActionUpdate, LibraryActionOut)
 def update_library_action(action_id: int) -> Response:
     library.get_action(org_id(), action_id)  # 404 before looking at the body
     changes = as_changes(read_json(LibraryActionUpdate))
@@ -56,12 +62,14 @@ def update_library_action(action_id: int) -> Response:
 
 
 @bp.delete("/library/<int:action_id>")
+@doc("Delete a library action", status=204)
 def delete_library_action(action_id: int) -> Response:
     library.delete_action(org_id(), action_id)
     return Response(status=204)
 
 
 @bp.post("/library/<int:action_id>/send")
+@doc("Send a library action to a contact, with their own URL", LibrarySend, MessageOut, 201)
 def send_library_action(action_id: int) -> Response:
     library.get_action(org_id(), action_id)
     data = as_changes(read_json(LibrarySend))

@@ -8,11 +8,13 @@ from flask import Response, current_app, g
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.broadcasts import message_out
+from admin.api.openapi import doc
 from admin.api.schemas import as_changes, read_json, respond
 from admin.api.sending_schemas import (
     InboundCreate,
     InboundOut,
     MessageCreate,
+    MessageOut,
     ProviderSettingsIn,
     ProviderSettingsOut,
 )
@@ -25,6 +27,12 @@ from admin.services.errors import NotFound, ValidationError
 
 
 @bp.post("/messages")
+@doc(
+    "A team member's message to one contact ({{link}}: their own URL)",
+    MessageCreate,
+    MessageOut,
+    201,
+)
 def send_message() -> Response:
     """A team member's message: ``{{link}}`` becomes this contact's own short URL."""
     data = as_changes(read_json(MessageCreate))
@@ -35,11 +43,18 @@ def send_message() -> Response:
 
 
 @bp.get("/messages/<int:message_id>")
+@doc("One message and its delivery status", response=MessageOut)
 def get_message(message_id: int) -> Response:
     return respond(message_out(conversations.get_message(org_id(), message_id)))
 
 
 @bp.post("/messages/inbound")
+@doc(
+    "Simulate a contact's reply (keywords fire library actions; STOP opts out)",
+    InboundCreate,
+    InboundOut,
+    201,
+)
 def simulate_inbound() -> Response:
     """An incoming message as a provider's webhook would deliver it (for the outbox provider,
     and for trying keywords): by ``contact_id`` or by the sender's phone ``from``."""
@@ -91,11 +106,15 @@ def provider_view(org: Organisation) -> ProviderSettingsOut:
 
 
 @bp.get("/sending/provider")
+@doc(
+    "The organisation's SMS provider (the auth token is never shown)", response=ProviderSettingsOut
+)
 def get_provider() -> Response:
     return respond(provider_view(_org()))
 
 
 @bp.put("/sending/provider")
+@doc("Choose the SMS provider: outbox (default) or twilio", ProviderSettingsIn, ProviderSettingsOut)
 def put_provider() -> Response:
     data = as_changes(read_json(ProviderSettingsIn))
     org = _org()

@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 
 from admin.api import auth, bp
 from admin.api.errors import ApiError
+from admin.api.openapi import doc
 from admin.extensions import db
 from admin.models import Organisation
 from admin.providers import settings as provider_settings
@@ -26,6 +27,11 @@ from admin.services.errors import ValidationError
 
 auth.PUBLIC_ENDPOINTS.update({"api.twilio_status", "api.twilio_inbound"})
 
+FORM = {
+    "application/x-www-form-urlencoded": {
+        "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+    }
+}
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -50,6 +56,11 @@ def _verified_form(org_id: int, which: str) -> dict[str, str]:
 
 
 @bp.post("/providers/twilio/<int:org_id>/status")
+@doc(
+    "Twilio delivery-status callback (signed with X-Twilio-Signature)",
+    status=204,
+    request_media=FORM,
+)
 def twilio_status(org_id: int) -> Response:
     form = _verified_form(org_id, "status")
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
@@ -64,6 +75,11 @@ def twilio_status(org_id: int) -> Response:
 
 
 @bp.post("/providers/twilio/<int:org_id>/inbound")
+@doc(
+    "Twilio incoming-message webhook (signed with X-Twilio-Signature)",
+    request_media=FORM,
+    response_media={"text/xml": {"schema": {"type": "string"}}},
+)
 def twilio_inbound(org_id: int) -> Response:
     form = _verified_form(org_id, "inbound")
     try:

@@ -9,7 +9,7 @@ each but ``link`` with an optional default after ``|`` (``{{first_name|friend}}`
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,43 @@ class Body:
             else:
                 out.append(_lookup(contact, part.name) or part.default)
         return "".join(out)
+
+    @property
+    def uses_fields(self) -> bool:
+        return any(isinstance(p, Field) and p.name.startswith("fields.") for p in self.parts)
+
+    def row_renderer(
+        self, columns: Mapping[str, int], fields_column: int
+    ) -> Callable[[Sequence[Any], str], str]:
+        """``render`` for rows of a query (no dict per contact: a broadcast may render
+        100,000): ``columns`` gives the index of first_name, last_name, phone and email,
+        ``fields_column`` the index of the fields dict."""
+        ops: list[tuple[int, Any, str]] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                ops.append((0, part, ""))
+            elif part.name == LINK:
+                ops.append((1, None, ""))
+            elif part.name.startswith("fields."):
+                ops.append((2, part.name[7:], part.default))
+            else:
+                ops.append((3, columns[part.name], part.default))
+
+        def render(row: Sequence[Any], link_url: str) -> str:
+            out: list[str] = []
+            for kind, key, default in ops:
+                if kind == 0:
+                    out.append(key)
+                elif kind == 1:
+                    out.append(link_url)
+                elif kind == 2:
+                    value = (row[fields_column] or {}).get(key)
+                    out.append(str(value) if value not in (None, "") else default)
+                else:
+                    out.append(row[key] or default)
+            return "".join(out)
+
+        return render
 
 
 def _lookup(contact: Mapping[str, Any], name: str) -> str:
