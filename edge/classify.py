@@ -10,8 +10,10 @@ Results are cached per user agent: crawlerdetect runs a very large regular expre
 from __future__ import annotations
 
 import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from crawlerdetect import CrawlerDetect
 
@@ -94,12 +96,8 @@ UA_CACHE_SIZE = 8192
 MAX_AGENT = 512
 
 
-@lru_cache(maxsize=UA_CACHE_SIZE)
-def classify_agent(user_agent: str) -> Visitor:
-    """The kind of a visitor by its User-Agent alone."""
-    agent = user_agent.strip()
-    if not agent:
-        return Visitor(BOT, "no user agent")
+def _known_apps(agent: str) -> Visitor | None:
+    """Our own lists (cheap): link-preview fetchers, then in-app browsers."""
     fetcher = _FETCHER_RE.search(agent)
     if fetcher is not None:
         token = _FETCHER_NAMES.get(fetcher.group(0).lower(), fetcher.group(0))
@@ -109,9 +107,80 @@ def classify_agent(user_agent: str) -> Visitor:
         token = in_app.group(0)
         name = _IN_APP_NAMES.get(token, token.rstrip("/ 0123456789"))
         return Visitor(HUMAN, f"in-app:{name}")
+    return None
+
+
+def _crawler_list(agent: str) -> Visitor:
+    """crawlerdetect's maintained list (expensive): a bot, else a person."""
     if _crawlers.is_crawler(agent):
         return Visitor(BOT, f"crawler:{_crawlers.get_matches() or 'listed'}")
     return Visitor(HUMAN, "")
+
+
+# Words no browser's agent contains and most automated clients' agents do: the cheap check
+# used while the crawler-list budget is spent.
+_CHEAP_BOT_RE = re.compile(
+    r"bot|crawl|spider|slurp|scan|fetch|preview|http|python|curl|wget|java|okhttp|libwww|"
+    r"headless|phantom|lighthouse|monitor|checker|validator",
+    re.IGNORECASE,
+)
+
+
+class AgentClassifier:
+    """Classification by user agent with a bounded cache and a budget of crawler-list runs.
+
+    An agent not seen before costs one crawlerdetect run (~1-20 ms). A client sending a new
+    random agent with every request could keep a worker busy with them, so at most
+    ``budget_per_second`` runs happen per second (after a first ``burst``); past that, unseen agents get the cheap check
+    (a bot word, else a person) and are not cached, so that they are classified fully later.
+    """
+
+    def __init__(
+        self,
+        size: int = UA_CACHE_SIZE,
+        budget_per_second: float = 25.0,
+        burst: float = 100.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.size = size
+        self.rate = budget_per_second
+        self.burst = burst
+        self.clock = clock
+        self.tokens = burst
+        self.refilled = clock()
+        self.cache: OrderedDict[str, Visitor] = OrderedDict()
+
+    def _spend(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+    def __call__(self, user_agent: str) -> Visitor:
+        cached = self.cache.get(user_agent)
+        if cached is not None:
+            self.cache.move_to_end(user_agent)
+            return cached
+        agent = user_agent.strip()
+        if not agent:
+            return Visitor(BOT, "no user agent")
+        visitor = _known_apps(agent)
+        if visitor is None:
+            if not self._spend():
+                if _CHEAP_BOT_RE.search(agent):
+                    return Visitor(BOT, "busy:bot word")
+                return Visitor(HUMAN, "unchecked:busy")
+            visitor = _crawler_list(agent)
+        self.cache[user_agent] = visitor
+        if len(self.cache) > self.size:
+            self.cache.popitem(last=False)
+        return visitor
+
+
+classify_agent = AgentClassifier()
 
 
 def is_prefetch(sec_purpose: str, purpose: str) -> bool:

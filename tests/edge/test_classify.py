@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.classify import BOT, HUMAN, PREVIEW, classify, classify_agent
+from edge.classify import BOT, HUMAN, PREVIEW, AgentClassifier, classify, classify_agent
 
 PEOPLE = {
     "iPhone Safari": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
@@ -122,3 +122,26 @@ def test_prefetch_and_head():
 def test_enough_real_agents_on_both_sides():
     assert len(PEOPLE) >= 15
     assert len(FETCHERS) >= 15
+
+
+def test_crawler_list_budget_degrades_to_the_cheap_check_without_caching():
+    now = [1000.0]
+    classifier = AgentClassifier(size=100, budget_per_second=2, burst=2, clock=lambda: now[0])
+    assert classifier("Mozilla/5.0 odd agent one").reason == ""  # full check (budget 2)
+    assert classifier("Mozilla/5.0 odd agent two").reason == ""  # full check (budget 1)
+    busy = classifier("Mozilla/5.0 odd agent three")
+    assert (busy.kind, busy.reason) == (HUMAN, "unchecked:busy")
+    assert classifier("SomeCrawler/1.0 (+http://crawler.example)").reason == "busy:bot word"
+    # our own lists and the cache still answer exactly while busy
+    assert classifier(FETCHERS["WhatsApp"][0]).kind == PREVIEW
+    assert classifier("Mozilla/5.0 odd agent one").reason == ""
+    assert "Mozilla/5.0 odd agent three" not in classifier.cache
+    now[0] += 1.0  # the budget refills
+    assert classifier(FETCHERS["Googlebot"][0]).reason == "crawler:Googlebot"
+
+
+def test_cache_is_bounded():
+    classifier = AgentClassifier(size=3, budget_per_second=100)
+    for i in range(10):
+        classifier(f"Mozilla/5.0 agent {i}")
+    assert len(classifier.cache) == 3
