@@ -238,7 +238,15 @@ class Publisher:
         worker = Worker(
             "sync", self.client, transient=TRANSIENT, on_transient=lambda exc: self.connect()
         )
-        self.reconciler.between = self.publish_pending
+
+        def between_chunks() -> int:
+            # During a long rebuild: keep edits flowing, and keep the heartbeat alive.
+            done = self.publish_pending()
+            worker.processed += done
+            worker.beat()
+            return done
+
+        self.reconciler.between = between_chunks
         self.reconciler.should_stop = lambda: worker.stopping
         if full:
             self.reconciler.request_rebuild()
