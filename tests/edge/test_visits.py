@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import socket
+import time
 from urllib.parse import parse_qs, urlsplit
 
 from core import keys
@@ -314,3 +316,17 @@ def test_merged_location_keeps_origin(edge: Edge, world: World):
     assert parse_qs(parts.query)["first"] == ["x@evil.example:81/\r\nSet-Cookie: a=b"]
     assert keys.CLICK_STREAM  # the click still went to the stream
     assert len(world.clicks()) == 1
+
+
+def test_slow_headers_are_cut_off(edge: Edge):
+    """granian's header read timeout (smartlinks/serve.py EDGE_HTTP1, 5 s): a client that never
+    finishes its headers is disconnected, it cannot hold a connection open."""
+    host, port = edge.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.settimeout(10)
+        sock.sendall(b"GET /Ab3dEf7 HTTP/1.1\r\nHost: go.example.test\r\n")  # never finished
+        started = time.monotonic()
+        data = sock.recv(1000)
+        elapsed = time.monotonic() - started
+    assert 4 < elapsed < 8
+    assert data == b"" or data.startswith(b"HTTP/1.1 408")
