@@ -8,7 +8,9 @@ headers that forbid framing and inline script.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, request
+from typing import Any
+
+from flask import Blueprint, Flask, render_template, request
 
 
 class WebBlueprint(Blueprint):
@@ -37,11 +39,26 @@ from admin.web import (  # noqa: E402, F401
     media,
     metrics,
     previews,
+    sending,
     team,
     tokens,
 )
 from admin.web.csrf import CSRFError, csrf, csrf_error  # noqa: E402
 from admin.web.templating import register_template_helpers  # noqa: E402
+
+
+@bp.errorhandler(403)
+def forbidden(_exc: Exception) -> Any:
+    return render_template(
+        "error.html", title="Not allowed", message="Your role does not allow this page."
+    ), 403
+
+
+@bp.errorhandler(404)
+def not_found(_exc: Exception) -> Any:
+    return render_template(
+        "error.html", title="Not found", message="There is nothing here, or it is not yours."
+    ), 404
 
 
 def init_app(app: Flask) -> None:

@@ -3,21 +3,24 @@ conversation history, and the contact chooser of the destination builder."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import abort, jsonify, render_template, request
+from flask import abort, flash, jsonify, redirect, render_template, request
 from flask_login import login_required
 from sqlalchemy import or_, select
 
 from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
-from admin.services import contacts
-from admin.services.errors import NotFound
+from admin.services import contacts, conversations
+from admin.services.errors import NotFound, ServiceError, ValidationError
 from admin.web import bp, queries
 from admin.web.auth import current_org_id
+from admin.web.forms import ContactForm
 
 PAGE_SIZE = 50
+HISTORY_SHOWN = 500
 
 
 def _like(q: str) -> str:
@@ -127,13 +130,101 @@ def contact_page(contact_id: int) -> Any:
     except NotFound:
         abort(404)
     tags, lists = contacts.memberships([contact.id])[contact.id]
-    events = contacts.history(org_id, contact.id)
     return render_template(
         "contacts/detail.html",
         title=(f"{contact.first_name} {contact.last_name}".strip() or contact.phone),
         contact=contact,
         tags=tags,
         lists=lists,
-        events=events[-500:],
-        older=max(0, len(events) - 500),
+        events=conversations.conversation(org_id, contact.id, limit=HISTORY_SHOWN),
+        history_shown=HISTORY_SHOWN,
     )
+
+
+def parse_fields(text: str) -> dict[str, str | None]:
+    """``name: value`` lines (or ``name=value``) as a fields object; raises ValidationError."""
+    found: dict[str, str | None] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = re.match(r"^\s*([^:=]+?)\s*[:=]\s*(.*?)\s*$", line)
+        if not match:
+            raise ValidationError("fields", f"line {number}: write name: value")
+        found[match.group(1)] = match.group(2)
+    return found
+
+
+def _contact_data(form: ContactForm, current: Contact | None) -> dict[str, Any]:
+    fields: dict[str, str | None] = parse_fields(form.fields.data or "")
+    if current is not None:  # a field no longer listed is removed
+        fields.update({k: None for k in current.fields if k not in fields})
+    return {
+        "phone": form.phone.data or "",
+        "first_name": form.first_name.data or "",
+        "last_name": form.last_name.data or "",
+        "email": form.email.data or "",
+        "fields": fields,
+        "opted_out": bool(form.opted_out.data),
+    }
+
+
+def _contact_form_page(form: ContactForm, contact: Contact | None, status: int) -> Any:
+    title = "New contact" if contact is None else f"Edit {contact.phone}"
+    return render_template("contacts/form.html", title=title, form=form, contact=contact), status
+
+
+def _save_contact(form: ContactForm, contact: Contact | None) -> Any:
+    org_id = current_org_id()
+    try:
+        data = _contact_data(form, contact)
+        if contact is None:
+            saved = contacts.create_contact(org_id, data)
+        else:
+            saved = contacts.update_contact(org_id, contact.id, data)
+    except ServiceError as exc:
+        db.session.rollback()
+        field = (exc.field or "").split(".", 1)[0]
+        target = getattr(form, field, None) if field in CONTACT_FIELDS else None
+        if target is not None:
+            target.errors.append(exc.message)
+        else:
+            form.form_errors.append(exc.message)
+        return None
+    flash("The contact is saved.", "success")
+    return redirect(f"/contacts/{saved.id}")
+
+
+CONTACT_FIELDS = {"phone", "first_name", "last_name", "email", "fields", "opted_out"}
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+@login_required
+def contacts_new() -> Any:
+    form = ContactForm()
+    if form.validate_on_submit():
+        done = _save_contact(form, None)
+        if done is not None:
+            return done
+    return _contact_form_page(form, None, 400 if form.is_submitted() else 200)
+
+
+@bp.route("/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
+@login_required
+def contacts_edit(contact_id: int) -> Any:
+    try:
+        contact = contacts.get_contact(current_org_id(), contact_id)
+    except NotFound:
+        abort(404)
+    form = ContactForm()
+    if request.method == "GET":
+        form.phone.data = contact.phone
+        form.first_name.data = contact.first_name
+        form.last_name.data = contact.last_name
+        form.email.data = contact.email
+        form.fields.data = "\n".join(f"{k}: {v}" for k, v in sorted(contact.fields.items()))
+        form.opted_out.data = contact.opted_out
+    elif form.validate_on_submit():
+        done = _save_contact(form, contact)
+        if done is not None:
+            return done
+    return _contact_form_page(form, contact, 400 if form.is_submitted() else 200)

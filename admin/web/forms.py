@@ -86,3 +86,12 @@ class LinkForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     file = FileField("CSV file")
+
+
+class ContactForm(FlaskForm):
+    phone = StringField("Phone", validators=[DataRequired(), Length(max=40)])
+    first_name = StringField("First name", validators=[Optional(), Length(max=200)])
+    last_name = StringField("Last name", validators=[Optional(), Length(max=200)])
+    email = StringField("Email", validators=[Optional(), Length(max=320)])
+    fields = TextAreaField("Custom fields", validators=[Optional(), Length(max=20_000)])
+    opted_out = BooleanField("Opted out (never texted)")

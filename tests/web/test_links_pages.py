@@ -238,3 +238,31 @@ def test_every_page_renders(web: Web, client: FlaskClient) -> None:
         response = web.get(path)
         assert response.status_code == 200, path
         assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_create_and_edit_a_contact_with_fields(web: Web, org: NewOrg) -> None:
+    bad = web.post("/contacts/new", {"phone": "12", "fields": "zip: 1"}, page="/contacts/new")
+    assert bad.status_code == 400 and "phone" in bad.get_data(as_text=True)
+    created = web.post(
+        "/contacts/new",
+        {"phone": "(555) 123-0042", "first_name": "Flo", "fields": "zip: 10001\nsource = tv"},
+        page="/contacts/new",
+    )
+    assert created.status_code == 302, created.get_data(as_text=True)
+    contact_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    contact = contact_service.get_contact(org.org_id, contact_id)
+    assert contact.phone == "+15551230042" and contact.fields == {"zip": "10001", "source": "tv"}
+    edited = web.post(
+        f"/contacts/{contact_id}/edit",
+        {"phone": "+15551230042", "first_name": "Florence", "fields": "zip: 10002"},
+    )
+    assert edited.status_code == 302
+    db.session.expire_all()
+    contact = contact_service.get_contact(org.org_id, contact_id)
+    assert contact.first_name == "Florence" and contact.fields == {"zip": "10002"}
+    assert db.session.scalar(
+        select(SyncOutbox.id)
+        .where(SyncOutbox.entity == "contact", SyncOutbox.entity_id == contact_id)
+        .order_by(SyncOutbox.id.desc())
+        .limit(1)
+    )

@@ -1,0 +1,305 @@
+"""Pages for sending: broadcasts (compose with a live segment count, list, detail), library
+actions, and a contact's conversation (history, a composer whose paperclip attaches a smart
+link, saved replies, and a simulator of incoming replies that fires keywords).
+
+Every page is a plain form that works without JavaScript; static/sending.js adds the live
+segment count and the paperclip's link picker.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, render_template, request
+from flask_login import login_required
+from sqlalchemy import select
+
+from admin.extensions import db
+from admin.models import Contact, Link
+from admin.services import conversations, library, provider_events, sends
+from admin.services.errors import NotFound, ServiceError
+from admin.web import bp, queries, templating
+from admin.web.auth import current_org_id, web_user
+
+# Sending has its own sections in the main navigation.
+for _item in (
+    ("web.broadcasts", "Broadcasts", "/broadcasts"),
+    ("web.library_page", "Library", "/library"),
+):
+    if _item not in templating.NAV:
+        templating.NAV.append(_item)
+
+CONTACT_CHOICES = 500
+MESSAGES_SHOWN = 200
+# What the composer shows where the contact's own short URL will go.
+LINK_PLACEHOLDER = re.compile(r"\[link:[^\]\n]*\]")
+
+
+def _links(org_id: int) -> list[Link]:
+    return list(
+        db.session.scalars(
+            select(Link)
+            .where(Link.org_id == org_id, Link.archived.is_(False))
+            .order_by(Link.id.desc())
+        )
+    )
+
+
+def _recent_contacts(org_id: int) -> list[Contact]:
+    return list(
+        db.session.scalars(
+            select(Contact)
+            .where(Contact.org_id == org_id)
+            .order_by(Contact.id.desc())
+            .limit(CONTACT_CHOICES)
+        )
+    )
+
+
+def broadcast_data(form: Any) -> dict[str, Any]:
+    """The compose form as the body of POST /api/v1/broadcasts (recipients by one way)."""
+    data: dict[str, Any] = {"body": form.get("body", ""), "link_id": form.get("link_id") or None}
+    way = form.get("to", "list")
+    if way == "contacts":
+        data["contact_ids"] = form.getlist("contact_ids")
+    elif way == "tag":
+        data["tag"] = form.get("tag", "")
+    else:
+        data["list"] = form.get("list", "")
+    return data
+
+
+# -- broadcasts -------------------------------------------------------------------------------
+
+
+@bp.get("/broadcasts")
+@login_required
+def broadcasts() -> Any:
+    org_id = current_org_id()
+    found = conversations.list_broadcasts(org_id)
+    counts = {b.id: conversations.status_counts(org_id, b.id) for b in found}
+    return render_template(
+        "sending/broadcasts.html", title="Broadcasts", broadcasts=found, counts=counts
+    )
+
+
+def _compose(form: Any, preview: dict[str, Any] | None = None, error: ServiceError | None = None, status: int = 200) -> Any:  # fmt: skip
+    org_id = current_org_id()
+    return render_template(
+        "sending/compose.html",
+        title="New broadcast",
+        form=form,
+        links=_links(org_id),
+        lists=queries.list_names(org_id),
+        tags=queries.tag_names(org_id),
+        contacts=_recent_contacts(org_id),
+        preview=preview,
+        error=error,
+    ), status
+
+
+@bp.get("/broadcasts/new")
+@login_required
+def broadcast_new() -> Any:
+    return _compose(request.args)
+
+
+@bp.post("/broadcasts/new")
+@login_required
+def broadcast_send() -> Any:
+    org_id = current_org_id()
+    data = broadcast_data(request.form)
+    try:
+        if request.form.get("action") == "preview":
+            return _compose(request.form, preview=sends.preview_broadcast(org_id, data))
+        broadcast, count = sends.create_broadcast(org_id, data, web_user().user_id)
+    except ServiceError as exc:
+        db.session.rollback()
+        return _compose(request.form, error=exc, status=422 if exc.status != 404 else 404)
+    skipped = f" ({broadcast.skipped} opted out, skipped)" if broadcast.skipped else ""
+    flash(f"Broadcast queued: {count} message{'s' if count != 1 else ''}{skipped}.", "info")
+    return redirect(f"/broadcasts/{broadcast.id}")
+
+
+@bp.post("/broadcasts/preview")
+@login_required
+def broadcast_preview() -> Any:
+    """The live segment count of the compose page (JSON in, JSON out)."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return jsonify(error={"message": "send the form as JSON"}), 400
+    try:
+        return jsonify(sends.preview_broadcast(current_org_id(), payload))
+    except ServiceError as exc:
+        db.session.rollback()
+        return jsonify(error={"field": exc.field, "message": exc.message}), exc.status
+
+
+@bp.get("/broadcasts/<int:broadcast_id>")
+@login_required
+def broadcast_page(broadcast_id: int) -> Any:
+    org_id = current_org_id()
+    try:
+        broadcast = conversations.get_broadcast(org_id, broadcast_id)
+    except NotFound:
+        abort(404)
+    messages = conversations.broadcast_messages(org_id, broadcast.id, limit=MESSAGES_SHOWN)
+    return render_template(
+        "sending/broadcast.html",
+        title=f"Broadcast {broadcast.id}",
+        broadcast=broadcast,
+        counts=conversations.status_counts(org_id, broadcast.id),
+        messages=messages,
+        link=db.session.get(Link, broadcast.link_id) if broadcast.link_id else None,
+    )
+
+
+# -- library actions --------------------------------------------------------------------------
+
+
+def _library(form: Any, error: ServiceError | None = None, status: int = 200) -> Any:
+    org_id = current_org_id()
+    actions = library.list_actions(org_id)
+    link_names = {link.id: link.name for link in _links(org_id)}
+    return render_template(
+        "sending/library.html",
+        title="Library",
+        actions=actions,
+        links=_links(org_id),
+        link_names=link_names,
+        form=form,
+        error=error,
+    ), status
+
+
+@bp.get("/library")
+@login_required
+def library_page() -> Any:
+    return _library({})
+
+
+@bp.post("/library")
+@login_required
+def library_create() -> Any:
+    form = request.form
+    data = {
+        "name": form.get("name", ""),
+        "body": form.get("body", ""),
+        "link_id": form.get("link_id") or None,
+        "keyword": form.get("keyword") or None,
+    }
+    try:
+        action = library.create_action(current_org_id(), data)
+    except ServiceError as exc:
+        db.session.rollback()
+        return _library(form, exc, 409 if exc.status == 409 else 422)
+    flash(f"Saved “{action.name}”.", "info")
+    return redirect("/library")
+
+
+@bp.post("/library/<int:action_id>/delete")
+@login_required
+def library_delete(action_id: int) -> Any:
+    try:
+        library.delete_action(current_org_id(), action_id)
+    except NotFound:
+        abort(404)
+    flash("Library action deleted.", "info")
+    return redirect("/library")
+
+
+# -- a contact's conversation -----------------------------------------------------------------
+
+
+def _contact(contact_id: int) -> Contact:
+    try:
+        return sends.contact_in_org(current_org_id(), contact_id)
+    except NotFound:
+        abort(404)
+
+
+def _conversation(contact: Contact, form: Any, error: ServiceError | None = None, status: int = 200) -> Any:  # fmt: skip
+    org_id = current_org_id()
+    return render_template(
+        "sending/conversation.html",
+        title=f"{contact.first_name} {contact.last_name}".strip() or contact.phone,
+        contact=contact,
+        items=conversations.conversation(org_id, contact.id),
+        links=_links(org_id),
+        actions=library.list_actions(org_id),
+        form=form,
+        error=error,
+    ), status
+
+
+@bp.get("/contacts/<int:contact_id>/conversation")
+@login_required
+def conversation(contact_id: int) -> Any:
+    return _conversation(_contact(contact_id), {})
+
+
+def composed_body(text: str, link_id: str | None) -> str:
+    """The composer's text as a body: the link placeholder (``[link: Gala RSVP]``) becomes
+    ``{{link}}``; a link chosen without a placeholder goes at the end."""
+    if not link_id:
+        return text
+    if LINK_PLACEHOLDER.search(text):
+        return LINK_PLACEHOLDER.sub("{{link}}", text, count=1)
+    if "{{link}}" in text.replace(" ", ""):
+        return text
+    return f"{text.rstrip()} {{{{link}}}}".lstrip()
+
+
+@bp.post("/contacts/<int:contact_id>/conversation/send")
+@login_required
+def conversation_send(contact_id: int) -> Any:
+    contact = _contact(contact_id)
+    link_id = request.form.get("link_id") or None
+    body = composed_body(request.form.get("body", ""), link_id)
+    try:
+        sends.send_to_contact(
+            current_org_id(), contact.id, body, link_id, user_id=web_user().user_id
+        )
+    except ServiceError as exc:
+        db.session.rollback()
+        return _conversation(_contact(contact_id), request.form, exc, 422)
+    flash("Message queued.", "info")
+    return redirect(f"/contacts/{contact.id}/conversation")
+
+
+@bp.post("/contacts/<int:contact_id>/conversation/library")
+@login_required
+def conversation_library(contact_id: int) -> Any:
+    contact = _contact(contact_id)
+    try:
+        library.send_action(
+            current_org_id(),
+            request.form.get("library_action_id", ""),
+            contact.id,
+            user_id=web_user().user_id,
+        )
+    except ServiceError as exc:
+        db.session.rollback()
+        return _conversation(_contact(contact_id), request.form, exc, 422)
+    flash("Saved reply queued.", "info")
+    return redirect(f"/contacts/{contact.id}/conversation")
+
+
+@bp.post("/contacts/<int:contact_id>/conversation/inbound")
+@login_required
+def conversation_inbound(contact_id: int) -> Any:
+    """The simulator: a reply as if the contact had texted it (keywords fire, STOP opts out)."""
+    contact = _contact(contact_id)
+    text = request.form.get("reply", "")
+    if not text.strip():
+        flash("Type the contact's reply first.", "warning")
+        return redirect(f"/contacts/{contact.id}/conversation")
+    result = provider_events.receive(current_org_id(), contact, text)
+    if result.reply_message_id:
+        flash("The reply matched a keyword: its library action answered.", "info")
+    elif result.opted_out is not None:
+        flash(
+            "The contact opted out." if result.opted_out else "The contact opted back in.", "info"
+        )
+    return redirect(f"/contacts/{contact.id}/conversation")

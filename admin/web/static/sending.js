@@ -1,0 +1,95 @@
+// Sending pages: the live segment count of the broadcast composer, and the paperclip of a
+// conversation's composer (attaches a smart link as a visible [link: name] placeholder).
+"use strict";
+(function () {
+  var SL = window.SL;
+
+  // -- broadcast composer: recipients and segments, asked of the server as you type --------
+  var form = document.getElementById("broadcast-form");
+  if (form && SL) {
+    var out = {};
+    form.querySelectorAll("[data-preview]").forEach(function (node) {
+      out[node.getAttribute("data-preview")] = node;
+    });
+    var payload = function () {
+      var data = new FormData(form);
+      var body = { body: data.get("body") || "", link_id: data.get("link_id") || null };
+      var to = data.get("to") || "list";
+      if (to === "contacts") body.contact_ids = data.getAll("contact_ids").map(Number);
+      else if (to === "tag") body.tag = data.get("tag") || "";
+      else body.list = data.get("list") || "";
+      return body;
+    };
+    var show = function (result) {
+      out.error.classList.add("hidden");
+      Object.keys(out).forEach(function (key) {
+        if (key in result) out[key].textContent = String(result[key]);
+      });
+    };
+    var fail = function (err) {
+      var e = (err && err.data && err.data.error) || {};
+      out.error.textContent = e.message || "Cannot count yet.";
+      out.error.classList.remove("hidden");
+      ["recipients", "opted_out", "segments", "encoding", "characters", "segments_total"].forEach(function (k) {
+        out[k].textContent = "—";
+      });
+      out.sample.textContent = "";
+    };
+    var refresh = SL.debounce(function () {
+      if (!(form.elements.body.value || "").trim()) return;
+      SL.postJSON("/broadcasts/preview", payload()).then(show, fail);
+    }, 300);
+    form.addEventListener("input", refresh);
+    form.addEventListener("change", refresh);
+    refresh();
+  }
+
+  // -- conversation composer: the paperclip picks a smart link ------------------------------
+  var clip = document.getElementById("paperclip");
+  var picker = document.getElementById("link-picker");
+  var text = document.getElementById("composer-body");
+  var select = document.getElementById("composer-link");
+  if (clip && picker && text && select) {
+    clip.hidden = false;
+    var label = document.getElementById("link-select-label");
+    if (label) label.classList.add("hidden");
+    var toggle = function (open) {
+      picker.classList.toggle("hidden", !open);
+      clip.setAttribute("aria-expanded", open ? "true" : "false");
+    };
+    clip.addEventListener("click", function () {
+      toggle(picker.classList.contains("hidden"));
+    });
+    var pick = function (item) {
+      var id = item.getAttribute("data-link-id");
+      if (!id) return;
+      var placeholder = "[link: " + item.getAttribute("data-name") + "]";
+      // One link per message: a new pick replaces the previous placeholder.
+      var current = text.value.replace(/\[link:[^\]\n]*\]/, "");
+      var at = Math.min(text.selectionStart || current.length, current.length);
+      var before = current.slice(0, at);
+      var after = current.slice(at);
+      var spaceBefore = before && !/\s$/.test(before) ? " " : "";
+      var spaceAfter = after && !/^\s/.test(after) ? " " : "";
+      text.value = before + spaceBefore + placeholder + spaceAfter + after;
+      select.value = id;
+      toggle(false);
+      text.focus();
+    };
+    picker.addEventListener("click", function (event) {
+      var item = event.target.closest("[data-link-id]");
+      if (item) pick(item);
+    });
+    picker.addEventListener("keydown", function (event) {
+      var item = event.target.closest("[data-link-id]");
+      if (item && (event.key === "Enter" || event.key === " ")) {
+        event.preventDefault();
+        pick(item);
+      }
+    });
+    // Deleting the placeholder detaches the link.
+    text.addEventListener("input", function () {
+      if (select.value && !/\[link:[^\]\n]*\]/.test(text.value) && text.value.indexOf("{{link}}") < 0) select.value = "";
+    });
+  }
+})();
