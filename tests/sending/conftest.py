@@ -157,3 +157,13 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=5.0) as client:
         yield client
+
+
+@pytest.fixture
+def web(client: Any, org: Any) -> Any:
+    """The web UI through the test client, logged in as the owner of ``org`` (CSRF on)."""
+    from tests.web.conftest import Web
+
+    w = Web(client)
+    assert w.login().status_code == 302
+    return w
