@@ -174,3 +174,33 @@ def test_sigterm_is_a_warm_stop(clean: Servers, rdb: redis.Redis, tmp_path: Path
         assert proc.proc.wait(10) == 0
         assert list(rdb.scan_iter(match=keys.worker("sync", "*"))) == []
         assert '"warm stop requested"' in proc.log()
+
+
+def test_sync_full_burst_rebuilds_and_exits(
+    app: Flask, org: NewOrg, rdb: redis.Redis, clean: Servers, tmp_path: Path, burst: object
+) -> None:
+    dom = factory.domain(org.org_id, "full.example.test")
+    lnk = factory.link(org.org_id, dom)
+    burst()  # type: ignore[operator]
+    rdb.delete(keys.link(lnk.id))  # drift the state key does not reveal
+    with smartlinks_process(["sync", "--full", "--burst"], clean.env(), tmp_path) as proc:
+        assert proc.proc.wait(60) == 0, proc.log()
+    assert version_in(rdb, keys.link(lnk.id)) == lnk.version
+    assert '"full rebuild done"' in proc.log()
+
+
+def test_the_periodic_reconcile_repairs_drift(
+    app: Flask, org: NewOrg, rdb: redis.Redis, clean: Servers, tmp_path: Path
+) -> None:
+    dom = factory.domain(org.org_id, "drift.example.test")
+    lnk = factory.link(org.org_id, dom)
+    code = factory.issue(org.org_id, lnk, [None])[None]
+    with smartlinks_process(["sync"], clean.env(SYNC_RECONCILE_SECONDS="1"), tmp_path) as proc:
+        sync_ready(rdb, proc)
+        wait_until(lambda: code_in(rdb, code), 2, "published")
+        rdb.delete(keys.link(lnk.id))
+        rdb.hdel(keys.code_bucket(code), code)
+        wait_until(
+            lambda: link_in(rdb, lnk.id) and code_in(rdb, code), 5, "drift repaired by reconcile"
+        )
+        wait_until(lambda: '"reconcile repaired drift"' in proc.log(), 5, "the repair logged")
