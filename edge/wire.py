@@ -10,7 +10,8 @@ no connection pool checkout, retry wrapper or per-command bookkeeping.
 Failure handling is deliberately blunt, so that a request never hangs:
 - connecting has its own timeout; a refused or timed-out connect fails the call at once;
 - a watchdog fails EVERY pending call and drops the connection when the oldest pending reply
-  is overdue (replies are in order, so nothing behind it can arrive first);
+  is overdue at two checks in a row (replies are in order, so nothing behind it can arrive
+  first): a call fails after 1.25-1.5 times the timeout;
 - a lost connection fails every pending call; the next call connects again.
 """
 
@@ -105,6 +106,7 @@ class Wire:
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
+        self._suspect: asyncio.Future[object] | None = None  # overdue at the last check
 
     async def call(self, *args: bytes | str | int) -> object:
         """Send one command, return its reply; raises WireError or ReplyError."""
@@ -127,13 +129,22 @@ class Wire:
         protocol = self._protocol
         if protocol is None or not protocol.pending:
             return
-        if time.monotonic() - protocol.pending[0][1] > self.timeout:
+        head = protocol.pending[0]
+        if time.monotonic() - head[1] <= self.timeout:
+            self._suspect = None
+        elif self._suspect is not head[0]:
+            # Overdue, but decide only at the next check: the event loop polls for I/O at least
+            # once in between (uvloop runs due timers before the poll, so a reply that arrived
+            # while the loop was busy may not have been read yet).
+            self._suspect = head[0]
+        else:
+            self._suspect = None
             self._protocol = None
             protocol.fail_all(WireError(f"no reply from Redis within {self.timeout:.2f}s"))
             if protocol.transport is not None:
                 protocol.transport.abort()
-        else:
-            self._watchdog = asyncio.get_running_loop().call_later(self.timeout / 4, self._watch)
+            return
+        self._watchdog = asyncio.get_running_loop().call_later(self.timeout / 4, self._watch)
 
     def _lost(self, protocol: _Protocol) -> None:
         if protocol is self._protocol:
