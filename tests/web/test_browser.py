@@ -179,21 +179,33 @@ def test_link_journey_from_login_to_a_live_click(page: Any, stack: Stack) -> Non
     expect(clicks).to_have_text("0")
     expect(page.locator("#live-dot")).to_have_class(re.compile(r"\bon\b"))
 
+    # The page notes (on the shared wall clock) when the count changes.
+    page.evaluate(
+        """() => {
+            const value = document.querySelector('[data-stat="clicks"] [data-value]');
+            new MutationObserver(() => { window.clickSeenAt = window.clickSeenAt || Date.now(); })
+                .observe(value, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+
     # Sync publishes the code to Redis; then a person's click at the edge.
     deadline = time.monotonic() + 15
     while (answer := edge_get(stack, short_url)).status_code != 302:
         assert time.monotonic() < deadline, f"the edge never served the code: {answer.status_code}"
         time.sleep(0.1)
+    clicked_at = time.time() * 1000
     assert answer.headers["location"] == "https://example.org/rsvp?first=Ada&source=sms"
 
-    started = time.monotonic()
     expect(clicks).to_have_text("1", timeout=10_000)
-    seen_after = time.monotonic() - started
+    seen_after = (page.evaluate("window.clickSeenAt") - clicked_at) / 1000
     expect(page.locator('[data-stat="unique_clicks"] [data-value]')).to_have_text("1")
     expect(page.locator("#chart rect.bar")).to_have_count(1)
     expect(page.locator("#devices")).to_contain_text("iPhone")
     screenshot(page, "04-link-metrics")
     print(f"click shown on the metrics page {seen_after:.2f}s after the edge answered")
+    # The goal is within a second (drain commits within ~0.2 s, the page polls every 0.5 s);
+    # the bound leaves room for a loaded CI machine.
+    assert seen_after < 2.0, seen_after
 
     # Drill down: the metric's contacts, and their export.
     page.click('[data-stat="clicks"]')

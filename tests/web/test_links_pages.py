@@ -162,7 +162,8 @@ def test_metrics_json_and_export_for_a_new_link(web: Web) -> None:
     domain_id = _domain(web)
     created = web.post("/links/new", _link_form(domain_id), page="/links/new")
     link_id = int(created.headers["Location"].rsplit("/", 1)[1])
-    data = web.get(f"/links/{link_id}/metrics.json").get_json()
+    assert "series" not in web.get(f"/links/{link_id}/metrics.json").get_json()
+    data = web.get(f"/links/{link_id}/metrics.json?full=1").get_json()
     assert data["counts"] == {"clicks": 0, "unique_clicks": 0, "previews": 0, "bots": 0}
     assert len(data["series"]["human"]) == len(data["series"]["starts"]) >= 60
     export = web.get(f"/links/{link_id}/export.csv?metric=clicks")

@@ -99,14 +99,25 @@
     }
   }
 
+  // Counters every half second (one row); the chart and devices when a counter moved, and
+  // every 30 s so that the time axis moves on.
   var dot = document.getElementById("live-dot");
+  var shownCounts = null;
+  var fullAt = 0;
   SL.poll(function () {
-    return SL.getJSON("/links/" + linkId + "/metrics.json?range=" + encodeURIComponent(range)).then(
-      function (data) { dot.classList.add("on"); update(data); },
-      function (err) { dot.classList.remove("on"); throw err; }
-    );
-  }, 1000);
-  window.addEventListener("resize", SL.debounce(function () { last = null; }, 200));
+    var base = "/links/" + linkId + "/metrics.json?range=" + encodeURIComponent(range);
+    return SL.getJSON(base).then(function (data) {
+      dot.classList.add("on");
+      var counts = JSON.stringify(data.counts);
+      if (counts === shownCounts && Date.now() - fullAt < 30000) return;
+      return SL.getJSON(base + "&full=1").then(function (full) {
+        shownCounts = JSON.stringify(full.counts);
+        fullAt = Date.now();
+        update(full);
+      });
+    }).catch(function (err) { dot.classList.remove("on"); throw err; });
+  }, 500);
+  window.addEventListener("resize", SL.debounce(function () { last = null; fullAt = 0; }, 200));
 
   // Issue form: show the input of the chosen audience.
   var audience = document.getElementById("audience");
