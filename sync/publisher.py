@@ -33,6 +33,7 @@ NOTIFY_CHANNEL = "sync_outbox"  # admin.services.outbox.NOTIFY_CHANNEL (sync imp
 IDLE_WAIT_SECONDS = 0.5  # the polling backstop
 STATE_CHECK_SECONDS = 2.0  # how soon a flushed Redis is noticed and rebuilt
 CLEANUP_SECONDS = 3600.0
+MAX_CODES_PER_BATCH = 20_000  # two outbox rows of the largest size (10,000 codes each)
 KEEP_PROCESSED = "1 day"
 
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -51,57 +52,72 @@ def psycopg_url(url: str) -> str:
 
 @dataclass
 class Batch:
-    """One batch of outbox rows, folded: the newest version per id, all codes named."""
+    """One batch of outbox rows, folded: the newest version per id, the codes rows' ids."""
 
     outbox_ids: list[int] = field(default_factory=list)
     domains: dict[int, int] = field(default_factory=dict)
     domain_hosts: dict[int, str] = field(default_factory=dict)  # from a delete's payload
     links: dict[int, int] = field(default_factory=dict)
     contacts: dict[int, int] = field(default_factory=dict)
-    codes: set[str] = field(default_factory=set)
+    code_rows: list[int] = field(default_factory=list)  # outbox ids of "codes" rows
+    code_count: int = 0
 
-    def add(self, outbox_id: int, entity: str, entity_id: int, version: int, payload: Any) -> None:
+    def add(
+        self, outbox_id: int, entity: str, entity_id: int, version: int, codes: int, host: Any
+    ) -> None:
         self.outbox_ids.append(outbox_id)
-        payload = payload if isinstance(payload, dict) else {}
         if entity == "domain":
             self.domains[entity_id] = max(version, self.domains.get(entity_id, 0))
-            if isinstance(payload.get("hostname"), str):
-                self.domain_hosts[entity_id] = payload["hostname"]
+            if isinstance(host, str) and host:
+                self.domain_hosts[entity_id] = host
         elif entity == "link":
             self.links[entity_id] = max(version, self.links.get(entity_id, 0))
         elif entity == "contact":
             self.contacts[entity_id] = max(version, self.contacts.get(entity_id, 0))
         elif entity == "codes":
-            self.codes.update(c for c in payload.get("codes", []) if isinstance(c, str))
+            self.code_rows.append(outbox_id)
+            self.code_count += codes
         else:
             logs.event(
                 log, "unknown outbox entity skipped", logging.WARNING, entity=entity, id=outbox_id
             )
 
 
-def publish_batch(conn: psycopg.Connection, store: RecordStore, limit: int) -> int:
-    """Publish up to ``limit`` outbox rows; returns how many were processed."""
+# Payloads stay in Postgres: the batch reads only the size of each codes list (and a deleted
+# domain's hostname); the codes themselves are joined to issued_codes in one query.
+_PENDING = (
+    "SELECT id, entity, entity_id, version,"
+    " CASE WHEN jsonb_typeof(payload->'codes') = 'array'"
+    " THEN jsonb_array_length(payload->'codes') ELSE 0 END,"
+    " payload->>'hostname'"
+    " FROM sync_outbox WHERE processed_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+
+
+def publish_batch(
+    conn: psycopg.Connection, store: RecordStore, limit: int, max_codes: int = MAX_CODES_PER_BATCH
+) -> int:
+    """Publish up to ``limit`` outbox rows (and about ``max_codes`` codes); returns how many
+    rows were processed. Rows locked but left out are unlocked at commit for the next batch."""
     with conn.transaction():
-        rows = conn.execute(
-            "SELECT id, entity, entity_id, version, payload FROM sync_outbox"
-            " WHERE processed_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-            (limit,),
-        ).fetchall()
+        rows = conn.execute(_PENDING, (limit,)).fetchall()
         if not rows:
             return 0
         batch = Batch()
         for row in rows:
+            if batch.outbox_ids and batch.code_count + row[4] > max_codes:
+                break
             batch.add(*row)
         pipe = store.client.pipeline(transaction=False)
         _queue_domains(conn, store, pipe, batch)
         _queue_links(conn, store, pipe, batch)
         _queue_contacts(conn, store, pipe, batch)
-        _queue_codes(conn, store, pipe, batch.codes)
+        _queue_codes(conn, store, pipe, batch.code_rows)
         pipe.execute()  # raises on any error: the transaction rolls back, the rows stay pending
         conn.execute(
             "UPDATE sync_outbox SET processed_at = now() WHERE id = ANY(%s)", (batch.outbox_ids,)
         )
-    return len(rows)
+    return len(batch.outbox_ids)
 
 
 def queue_domain(
@@ -160,14 +176,14 @@ def _queue_contacts(
 
 
 def _queue_codes(
-    conn: psycopg.Connection, store: RecordStore, pipe: redis.client.Pipeline, codes: set[str]
+    conn: psycopg.Connection, store: RecordStore, pipe: redis.client.Pipeline, rows: list[int]
 ) -> None:
-    if not codes:
+    if not rows:
         return
-    found = snapshots.load_codes(conn, codes)
+    found, gone = snapshots.load_outbox_codes(conn, rows)
     store.put_codes(found, pipe)
     # A code named by the outbox but gone from Postgres was deleted with its link or contact.
-    store.delete_codes(codes - {c[0] for c in found}, pipe)
+    store.delete_codes(gone, pipe)
 
 
 class Publisher:

@@ -8,7 +8,7 @@ the ids named in an outbox batch.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -130,9 +130,21 @@ def load_contacts(conn: psycopg.Connection, versions: dict[int, int]) -> dict[in
     return {r[0]: contact_record(r, versions[r[0]]) for r in rows}
 
 
-def load_codes(conn: psycopg.Connection, codes: Iterable[str]) -> list[CodeRow]:
-    rows = conn.execute(CODE_SELECT + " WHERE code = ANY(%s)", (list(codes),)).fetchall()
-    return [(r[0], r[1], r[2]) for r in rows]
+def load_outbox_codes(
+    conn: psycopg.Connection, outbox_ids: list[int]
+) -> tuple[list[CodeRow], list[str]]:
+    """The codes named by these "codes" outbox rows: those still issued, and those gone."""
+    rows = conn.execute(
+        "SELECT c.code, ic.link_id, ic.contact_id FROM sync_outbox o"
+        " CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN"
+        " jsonb_typeof(o.payload->'codes') = 'array' THEN o.payload->'codes' ELSE '[]' END) c(code)"
+        " LEFT JOIN issued_codes ic ON ic.code = c.code"
+        " WHERE o.id = ANY(%s)",
+        (outbox_ids,),
+    ).fetchall()
+    found = [(r[0], r[1], r[2]) for r in rows if r[1] is not None]
+    gone = [r[0] for r in rows if r[1] is None]
+    return found, gone
 
 
 def existing_ids(conn: psycopg.Connection, table: str, column: str, values: list[Any]) -> set[Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import psycopg
 import redis
 from flask import Flask
 from sqlalchemy import text
@@ -14,7 +15,8 @@ from admin.extensions import db
 from admin.services.orgs import NewOrg
 from admin.services.outbox import enqueue
 from core import keys
-from sync.publisher import Publisher, psycopg_url
+from sync.publisher import Publisher, psycopg_url, publish_batch
+from tests.conftest import Servers
 from tests.sync import factory
 from tests.sync.conftest import code_in, contact_in, domain_in, link_in, version_in
 
@@ -203,3 +205,31 @@ def test_two_publishers_share_the_outbox_without_loss(
 def test_psycopg_url_drops_the_sqlalchemy_driver() -> None:
     assert psycopg_url("postgresql+psycopg://u:p@h:1/db") == "postgresql://u:p@h:1/db"
     assert psycopg_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_a_batch_takes_a_bounded_number_of_codes(
+    app: Flask, org: NewOrg, rdb: redis.Redis, clean: Servers
+) -> None:
+    dom = factory.domain(org.org_id, "codes.example.test")
+    lnk = factory.link(org.org_id, dom)
+    people = [factory.contact(org.org_id, f"+1555400{i:04d}") for i in range(6)]
+    issued = [factory.issue(org.org_id, lnk, [p.id for p in people[i : i + 2]]) for i in (0, 2, 4)]
+    enqueue("codes", lnk.id, 0, {"codes": "not a list"})  # a malformed payload is skipped
+    db.session.commit()
+    pub = Publisher(clean.database_url, clean.redis_url)
+    try:
+        conn = psycopg.connect(psycopg_url(clean.database_url), autocommit=True)
+        with conn:
+            # domain + link + 6 contacts, then the first codes row (2 codes fit, a third does not)
+            assert publish_batch(conn, pub.store, 500, max_codes=3) == 9
+            assert [code_in(rdb, c) is not None for c in issued[0].values()] == [True, True]
+            assert code_in(rdb, next(iter(issued[1].values()))) is None
+            assert publish_batch(conn, pub.store, 500, max_codes=3) == 1
+            assert publish_batch(conn, pub.store, 500, max_codes=3) == 2  # last codes + malformed
+            assert publish_batch(conn, pub.store, 500, max_codes=3) == 0
+    finally:
+        pub.client.close()
+    for codes in issued:
+        for contact_id, code in codes.items():
+            assert code_in(rdb, code) == f"{lnk.id}:{contact_id}"
+    assert _pending() == 0
