@@ -22,6 +22,7 @@ from admin.extensions import db
 from admin.models import Organisation, User
 from admin.security import DUMMY_HASH, hash_password, password_needs_rehash, verify_password
 from admin.web import bp, ratelimit
+from admin.web.clientip import client_ip
 from admin.web.forms import LoginForm
 
 ROLE_RANK = {"member": 1, "admin": 2, "owner": 3}
@@ -135,7 +136,7 @@ def login() -> Any:
         return render_template("login.html", form=form), (400 if form.is_submitted() else 200)
 
     email = (form.email.data or "").strip().lower()
-    ip = request.remote_addr or ""
+    ip = client_ip()
     wait = ratelimit.blocked_for(ip, email)
     if wait:
         minutes = max(1, round(wait / 60))

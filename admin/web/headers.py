@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 
 # Self only. Images may also come from https: a link's preview image can live on another
 # site, and the card preview must show it. No inline script or style anywhere: every script
@@ -31,6 +31,9 @@ def add_security_headers(response: Response) -> Response:
     h.setdefault("Referrer-Policy", "same-origin")
     h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        # Served over HTTPS (PUBLIC_ADMIN_URL): browsers must never fall back to HTTP.
+        h.setdefault("Strict-Transport-Security", "max-age=31536000")
     if response.mimetype == "text/html":
         # Pages show organisation data: never kept by a shared cache.
         h.setdefault("Cache-Control", "private, no-cache")

@@ -96,3 +96,32 @@ def test_static_assets_are_served(client: FlaskClient) -> None:
         assert found, asset
         response = client.get(found.group(1))
         assert response.status_code == 200, asset
+
+
+def test_rate_limit_counts_the_forwarded_client_behind_a_trusted_proxy(
+    app: Flask, client: FlaskClient, org: NewOrg
+) -> None:
+    # The test client's peer is 127.0.0.1, a trusted proxy by default: each forwarded client
+    # has its own count, so one attacker does not lock out everyone behind the balancer.
+    app.config["LOGIN_MAX_FAILURES"] = 2
+    web = Web(client)
+    attacker = {"X-Forwarded-For": "203.0.113.7"}
+    for _ in range(2):
+        response = web.post(
+            "/login", {"email": OWNER_EMAIL, "password": "wrong"}, page="/login", headers=attacker
+        )
+        assert response.status_code == 401
+    blocked = web.post(
+        "/login",
+        {"email": OWNER_EMAIL, "password": OWNER_PASSWORD},
+        page="/login",
+        headers=attacker,
+    )
+    assert blocked.status_code == 429
+    other = web.post(
+        "/login",
+        {"email": OWNER_EMAIL, "password": OWNER_PASSWORD},
+        page="/login",
+        headers={"X-Forwarded-For": "198.51.100.9"},
+    )
+    assert other.status_code == 302
