@@ -272,7 +272,15 @@ class Publisher:
         )
         if not burst:
             worker.every("cleanup", CLEANUP_SECONDS, self.delete_old, at_start=True)
-        return worker.run(self.publish_pending, self.wait, burst=burst, idle_wait=IDLE_WAIT_SECONDS)
+        code = worker.run(self.publish_pending, self.wait, burst=burst, idle_wait=IDLE_WAIT_SECONDS)
+        if burst and self.reconciler.rebuild_pending:
+            logs.event(
+                log,
+                "the full rebuild did not complete (another sync process holds the rebuild lock)",
+                logging.ERROR,
+            )
+            return 1
+        return code
 
 
 def _urls() -> tuple[str, str]:

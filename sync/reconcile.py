@@ -100,6 +100,11 @@ class Reconciler:
     def request_rebuild(self) -> None:
         self._rebuild_requested = True
 
+    @property
+    def rebuild_pending(self) -> bool:
+        """A rebuild was asked for (``--full``) and has not completed yet."""
+        return self._rebuild_requested
+
     def heal(self) -> None:
         """Frequent and cheap: rebuild when asked to or when Redis has lost the sync state."""
         if self._rebuild_requested or not self.state_complete():

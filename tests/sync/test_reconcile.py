@@ -114,6 +114,12 @@ def test_one_rebuild_at_a_time(app: Flask, org: NewOrg, rdb: redis.Redis, clean:
     assert reconciler.full_rebuild() is False  # the other process's rebuild is not disturbed
     assert not rdb.exists(keys.SYNC_STATE)
     assert rdb.get(keys.SYNC_REBUILD_LOCK) == b"another-process"
+    pub = Publisher(clean.database_url, clean.redis_url)
+    try:
+        assert pub.run(full=True, burst=True) == 1  # `sync --full --burst` says it could not
+    finally:
+        pub.close()
+        pub.client.close()
     rdb.delete(keys.SYNC_REBUILD_LOCK)  # it finished (or its lock expired)
     assert reconciler.full_rebuild() is True
     assert not rdb.exists(keys.SYNC_REBUILD_LOCK)  # released
