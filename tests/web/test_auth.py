@@ -125,3 +125,18 @@ def test_rate_limit_counts_the_forwarded_client_behind_a_trusted_proxy(
         headers={"X-Forwarded-For": "198.51.100.9"},
     )
     assert other.status_code == 302
+
+
+def test_every_state_changing_page_route_requires_the_csrf_token(app: Flask, web: Web) -> None:
+    """Walk the URL map: each non-API route that takes POST/PUT/PATCH/DELETE refuses a
+    logged-in request without the token (400), before its view runs."""
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            continue
+        for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}):
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "1", rule.rule)
+            response = web.client.open(path, method=method, data={"x": "1"})
+            assert response.status_code == 400, (method, rule.rule, response.status_code)
+            checked.append(rule.rule)
+    assert {"/login", "/logout", "/links/new", "/tokens", "/team/invite"} <= set(checked)
