@@ -300,10 +300,10 @@ def available_roles() -> list[str]:
 
 
 def http_status(
-    port: int, path: str, method: str = "GET", headers: dict[str, str] | None = None
+    host: str, port: int, path: str, method: str = "GET", headers: dict[str, str] | None = None
 ) -> int:
     """The status of one local request (0 when nothing answers); redirects are not followed."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    conn = http.client.HTTPConnection(host, port, timeout=1)
     try:
         conn.request(method, path, headers=headers or {})
         return conn.getresponse().status
@@ -378,8 +378,12 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
 
     announced = False
     healthy_since: float | None = None
+    waited_note = time.monotonic() + 60
     while not sup.stop_requested:
         sup.tick()
+        if not announced and healthy_since is None and time.monotonic() > waited_note:
+            logs.event(log, "still waiting for edge and admin to answer /healthz", logging.WARNING)
+            waited_note = time.monotonic() + 60
         if not announced:
             if healthy_since is None and _healthy(settings):
                 healthy_since = time.monotonic()
@@ -463,16 +467,22 @@ def _role_launcher(role: str, env: dict[str, str]) -> Callable[[], subprocess.Po
     return launch
 
 
+def local_address(bind_host: str) -> str:
+    """Where to reach a server bound to ``bind_host`` from this machine."""
+    return "127.0.0.1" if bind_host in ("", "0.0.0.0", "::", "localhost") else bind_host  # noqa: S104
+
+
 def _healthy(settings: config.Settings) -> bool:
     return (
-        http_status(settings.admin_port, "/healthz") == 200
-        and http_status(settings.edge_port, "/healthz") == 200
+        http_status(local_address(settings.admin_host), settings.admin_port, "/healthz") == 200
+        and http_status(local_address(settings.edge_host), settings.edge_port, "/healthz") == 200
     )
 
 
 def _demo_resolves(settings: config.Settings, demo: demo_module.Demo) -> bool:
     """Sync has published the demo link: the edge knows the code (HEAD counts no click)."""
     status = http_status(
+        local_address(settings.edge_host),
         settings.edge_port,
         demo.path(),
         "HEAD",
@@ -484,7 +494,7 @@ def _demo_resolves(settings: config.Settings, demo: demo_module.Demo) -> bool:
 def _announce(
     settings: config.Settings, demo: demo_module.Demo | None, ready: float, resolved: bool
 ) -> None:
-    edge = f"http://127.0.0.1:{settings.edge_port}"
+    edge = f"http://{local_address(settings.edge_host)}:{settings.edge_port}"
     lines = [
         "",
         f"Smart Links is up (ready in {ready:.1f}s). Ctrl-C stops everything.",
