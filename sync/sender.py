@@ -64,6 +64,28 @@ _SENT = text(
     """
 )
 
+_SENT_MANY = text(
+    """
+    UPDATE messages m SET status = u.status, provider = u.provider,
+        provider_message_id = u.provider_message_id, sent_at = now(), updated_at = now(),
+        error = '', next_attempt_at = NULL
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:providers AS text[]),
+                CAST(:provider_message_ids AS text[]))
+         AS u(id, status, provider, provider_message_id)
+    WHERE m.id = u.id AND m.status = 'sending'
+    """
+)
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {
+        "ids": [r["id"] for r in rows],
+        "statuses": [r["status"] for r in rows],
+        "providers": [r["provider"] for r in rows],
+        "provider_message_ids": [r["provider_message_id"] for r in rows],
+    }
+
+
 _RETRY = text(
     """
     UPDATE messages SET status = 'queued', provider = :provider, error = :error,
@@ -106,7 +128,7 @@ class Sender:
         *,
         http: httpx.Client,
         public_admin_url: str,
-        batch: int = 200,
+        batch: int = 500,
         max_attempts: int = 6,
         backoff_base: float = 2.0,
         backoff_cap: float = 600.0,
@@ -140,15 +162,21 @@ class Sender:
         if not claimed:
             return 0
         providers = self._providers({m.org_id for m in claimed})
+        done: list[dict[str, Any]] = []  # sent by unpaced providers: written in one statement
         for position, message in enumerate(claimed):
             if self.stopping():
                 self._release(claimed[position:])
                 break
             provider = providers[message.org_id]
             self._pace(message.org_id, provider)
-            self._send(provider, message)
-            if provider.rate_per_second is not None:
+            sent = self._send(provider, message)
+            if sent is not None and provider.rate_per_second is None:
+                done.append(sent)
+            elif sent is not None:
+                db.session.execute(_SENT, sent)
                 db.session.commit()  # callbacks may come at once: the provider id must be there
+        if done:
+            db.session.execute(_SENT_MANY, _columns(done))
         db.session.commit()
         return len(claimed)
 
@@ -203,23 +231,21 @@ class Sender:
             self.sleep(wait)
         bucket.take()
 
-    def _send(self, provider: Provider, message: Claimed) -> None:
+    def _send(self, provider: Provider, message: Claimed) -> dict[str, Any] | None:
+        """The row update of a sent message; a refusal is written here and gives None."""
         outgoing = OutgoingMessage(message.id, message.org_id, message.to, message.body)
         try:
             result: Submitted = provider.send(outgoing)
         except ProviderError as exc:
             self._refused(provider, message, exc)
-            return
-        db.session.execute(
-            _SENT,
-            {
-                "id": message.id,
-                "status": result.status,
-                "provider": provider.name,
-                "provider_message_id": result.provider_message_id,
-            },
-        )
+            return None
         self.sent += 1
+        return {
+            "id": message.id,
+            "status": result.status,
+            "provider": provider.name,
+            "provider_message_id": result.provider_message_id,
+        }
 
     def _refused(self, provider: Provider, message: Claimed, exc: ProviderError) -> None:
         params: dict[str, Any] = {"id": message.id, "provider": provider.name, "error": str(exc)}
