@@ -47,6 +47,7 @@ _INSERT = text(
     INSERT INTO issued_codes (code, org_id, link_id, contact_id)
     SELECT new.code, :org_id, :link_id, new.contact_id
     FROM unnest(CAST(:codes AS text[]), CAST(:contact_ids AS bigint[])) AS new(code, contact_id)
+    ORDER BY new.contact_id  -- one lock order for every caller: concurrent issues never deadlock
     ON CONFLICT DO NOTHING
     RETURNING contact_id, code
     """

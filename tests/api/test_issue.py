@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -133,3 +134,41 @@ def test_issue_100k_contacts_in_one_call(api, link, org):
     again = api.post(f"/api/v1/links/{link['id']}/issue", {"contact_ids": ids})
     print(f"re-issued {n} in {time.perf_counter() - again_started:.2f} s")
     assert again.get_json()["urls"] == urls
+
+
+def test_concurrent_issues_agree_on_each_contacts_code(app, api, link, org):
+    """Two calls racing over the same contacts end with one code per contact, both seeing it."""
+    db.session.execute(
+        text(
+            "INSERT INTO contacts (org_id, phone) "
+            "SELECT :org, '+1555' || lpad(g::text, 7, '0') FROM generate_series(1, 3000) g"
+        ),
+        {"org": org.org_id},
+    )
+    db.session.commit()
+    ids = list(db.session.scalars(text("SELECT id FROM contacts ORDER BY id")))
+    barrier = threading.Barrier(2)
+    results: list[list[tuple[int, str]]] = []
+    failures: list[BaseException] = []
+
+    def issue(contact_ids):
+        with app.app_context():
+            try:
+                barrier.wait(10)
+                results.append(codes.issue_codes(org.org_id, link["id"], contact_ids))
+            except BaseException as exc:  # reported by the assertion below
+                failures.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=issue, args=(ids,)),
+        threading.Thread(target=issue, args=(list(reversed(ids)),)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failures, failures
+    assert dict(results[0]) == dict(results[1])
+    assert db.session.scalar(select(func.count()).select_from(IssuedCode)) == 3000 + 1
