@@ -8,7 +8,7 @@ from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError
 from admin.api.openapi import doc
-from admin.api.schemas import ImportError_, ImportJobOut, respond
+from admin.api.schemas import ImportJobOut, ImportRowError, respond
 from admin.models import ImportJob
 from admin.services import imports
 
@@ -34,7 +34,9 @@ def job_out(job: ImportJob) -> ImportJobOut:
         imported_rows=job.imported_rows,
         failed_rows=job.processed_rows - job.imported_rows,
         errors=[
-            ImportError_(line=e.get("line", 0), message=e.get("message", ""), field=e.get("field"))
+            ImportRowError(
+                line=e.get("line", 0), message=e.get("message", ""), field=e.get("field")
+            )
             for e in job.errors
         ],
         url=url_for("api.get_import", job_id=job.id),

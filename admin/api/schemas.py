@@ -209,7 +209,7 @@ class IssueResult(Struct):
     urls: Annotated[list[IssuedUrl], Meta(description="in the order of contact_ids")]
 
 
-class ImportError_(Struct, omit_defaults=True):
+class ImportRowError(Struct, omit_defaults=True):
     line: Annotated[int, Meta(description="line in the file; the header is line 1")]
     message: str
     field: str | None = None
@@ -223,7 +223,7 @@ class ImportJobOut(Struct):
     processed_rows: int
     imported_rows: int
     failed_rows: int
-    errors: Annotated[list[ImportError_], Meta(description="bad rows (the first 1,000)")]
+    errors: Annotated[list[ImportRowError], Meta(description="bad rows (the first 1,000)")]
     url: Annotated[str, Meta(description="poll this URL for progress")]
     created_at: datetime
     finished_at: datetime | None
