@@ -11,16 +11,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import abort, flash, jsonify, redirect, render_template, request
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request
 from flask_login import login_required
 from sqlalchemy import select
 
 from admin.extensions import db
-from admin.models import Contact, Link
+from admin.models import Contact, Link, Organisation
+from admin.providers import settings as provider_settings
 from admin.services import conversations, library, provider_events, sends
 from admin.services.errors import NotFound, ServiceError
 from admin.web import bp, queries, templating
-from admin.web.auth import current_org_id, web_user
+from admin.web.auth import current_org_id, role_required, web_user
 
 # Sending has its own sections in the main navigation.
 for _item in (
@@ -303,3 +304,56 @@ def conversation_inbound(contact_id: int) -> Any:
             "The contact opted out." if result.opted_out else "The contact opted back in.", "info"
         )
     return redirect(f"/contacts/{contact.id}/conversation")
+
+
+# -- the organisation's SMS provider ----------------------------------------------------------
+
+
+def _provider_page(form: Any, error: provider_settings.ProviderSettingsError | None = None, status: int = 200) -> Any:  # fmt: skip
+    org = db.session.get(Organisation, current_org_id())
+    assert org is not None
+    sms = provider_settings.of_org(org.settings)
+    base = current_app.config["PUBLIC_ADMIN_URL"]
+    return render_template(
+        "sending/provider.html",
+        title="SMS provider",
+        sms=provider_settings.public_view(sms),
+        form=form,
+        error=error,
+        status_url=provider_settings.status_callback_url(base, org.id),
+        inbound_url=provider_settings.inbound_url(base, org.id),
+    ), status
+
+
+@bp.get("/sending/provider")
+@role_required("admin")
+def provider_page() -> Any:
+    return _provider_page({})
+
+
+@bp.post("/sending/provider")
+@role_required("admin")
+def provider_save() -> Any:
+    form = request.form
+    data: dict[str, Any] = {
+        "provider": form.get("provider", "outbox"),
+        "account_sid": form.get("account_sid", ""),
+        "auth_token": form.get("auth_token", ""),
+        "from": form.get("from", ""),
+        "base_url": form.get("base_url", ""),
+    }
+    rate = form.get("rate_per_second", "").strip()
+    try:
+        data["rate_per_second"] = float(rate) if rate else 1.0
+    except ValueError:
+        data["rate_per_second"] = rate  # validate() names the field
+    org = db.session.get(Organisation, current_org_id())
+    assert org is not None
+    try:
+        sms = provider_settings.validate(data, provider_settings.of_org(org.settings))
+    except provider_settings.ProviderSettingsError as exc:
+        return _provider_page(form, exc, 422)
+    org.settings = {**(org.settings or {}), provider_settings.SETTINGS_KEY: sms}
+    db.session.commit()
+    flash(f"Messages now go out through {sms['provider']}.", "info")
+    return redirect("/sending/provider")

@@ -184,3 +184,25 @@ def test_another_organisations_contact_is_not_found(web, other_api):
     )
     assert resp.status_code == 404
     assert web.get("/broadcasts/4242").status_code == 404
+
+
+def test_provider_page(web, api):
+    page = web.get("/sending/provider").get_data(as_text=True)
+    assert 'value="outbox" checked' in page and "/api/v1/providers/twilio/" in page
+    form = {
+        "provider": "twilio",
+        "account_sid": "AC" + "3" * 32,
+        "auth_token": "tok",
+        "from": "+15550001111",
+        "rate_per_second": "2",
+    }
+    bad = web.post("/sending/provider", {**form, "account_sid": "nope"})
+    assert bad.status_code == 422 and 'data-field-error="account_sid"' in bad.get_data(as_text=True)
+    assert web.post("/sending/provider", form).status_code == 302
+    kept = web.post("/sending/provider", {**form, "auth_token": "", "rate_per_second": "5"})
+    assert kept.status_code == 302
+    settings = api.get("/api/v1/sending/provider").get_json()
+    assert settings["provider"] == "twilio" and settings["auth_token_set"] is True
+    assert settings["rate_per_second"] == 5
+    page = web.get("/sending/provider").get_data(as_text=True)
+    assert 'value="tok"' not in page and "stored" in page
