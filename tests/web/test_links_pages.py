@@ -133,6 +133,8 @@ def test_merge_preview_and_issue_for_a_contact(web: Web, org: NewOrg) -> None:
     assert defaults["url"] == "https://example.org/r?first=&src=sms"
     bad = web.get("/links/merge-preview.json", query_string={"destination": "ftp://x"}).get_json()
     assert bad["url"] is None and "http" in bad["error"]
+    builder = web.get("/links/new").get_data(as_text=True)
+    assert '<option value="fields.source">' in builder  # the org's custom field names
     found = web.get("/contacts/search.json?q=zo").get_json()["contacts"]
     assert [c["id"] for c in found] == [contact.id]
 
