@@ -118,9 +118,16 @@ def decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
+def delimiter(source: str) -> str:
+    """Comma, or the semicolon or tab that spreadsheets in some locales write instead, as the
+    header line shows."""
+    first_line = source.split("\n", 1)[0]
+    return max((",", ";", "\t"), key=first_line.count) if first_line else ","
+
+
 def read_rows(source: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """The header and the data rows, each with the line it starts on (the header is line 1)."""
-    reader = csv.reader(io.StringIO(source, newline=""))
+    reader = csv.reader(io.StringIO(source, newline=""), delimiter=delimiter(source))
     try:
         header = next(reader, None)
     except csv.Error as exc:
