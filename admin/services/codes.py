@@ -117,10 +117,13 @@ def _existing(link_id: int, contact_ids: list[int]) -> dict[int, str]:
     return {contact_id: code for contact_id, code in rows}
 
 
-def issue_codes(org_id: int, link_id: int, contact_ids: Any) -> list[tuple[int, str]]:
+def issue_codes(
+    org_id: int, link_id: int, contact_ids: Any, *, commit: bool = True
+) -> list[tuple[int, str]]:
     """Each contact's short URL for the link, in order; a contact issued before keeps its code.
 
     Raises NotFound("contact_ids") when an id is not one of the organisation's contacts.
+    With ``commit=False`` the codes and their outbox rows stay in the caller's transaction.
     """
     link = links.get_link(org_id, link_id)
     ids = _contact_ids(contact_ids)
@@ -163,5 +166,6 @@ def issue_codes(org_id: int, link_id: int, contact_ids: Any) -> list[tuple[int, 
     for start in range(0, len(fresh), OUTBOX_CHUNK):
         chunk = fresh[start : start + OUTBOX_CHUNK]
         outbox.enqueue("codes", link.id, outbox.next_version(), {"codes": chunk})
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return [(i, before + found[i] + after) for i in ids]
