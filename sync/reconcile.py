@@ -326,17 +326,32 @@ class Reconciler:
             return self._codes_drifted(conn)
         table = {"domains": "domains", "links": "links", "contacts": "contacts"}[kind]
         name_column = "hostname" if kind == "domains" else "id"
-        sample = self._sample(conn, f"SELECT {{cols}} FROM {table}", f"{name_column}, version")
+        sample = self._sample(conn, f"SELECT {{cols}} FROM {table}", f"id, {name_column}, version")
         key = {"domains": keys.domain, "links": keys.link, "contacts": keys.contact}[kind]
         pipe = self.client.pipeline(transaction=False)
-        for name, _ in sample:
+        for _, name, _ in sample:
             pipe.hget(key(name), keys.F_VERSION)
-        for (_, version), held in zip(sample, pipe.execute(), strict=True):
-            if held is None or int(held) < version:
-                return True
-        return False
+        stale = [
+            row_id
+            for (row_id, _, version), held in zip(sample, pipe.execute(), strict=True)
+            if held is None or int(held) < version
+        ]
+        if not stale:
+            return False
+        # A change committed a moment ago is in flight, not drift: its outbox row is pending.
+        in_flight = conn.execute(
+            "SELECT DISTINCT entity_id FROM sync_outbox WHERE processed_at IS NULL"
+            " AND entity = %s AND entity_id = ANY(%s)",
+            (kind.rstrip("s"), stale),
+        ).fetchall()
+        return len(stale) > len(in_flight)
 
     def _codes_drifted(self, conn: psycopg.Connection) -> bool:
+        pending = conn.execute(
+            "SELECT 1 FROM sync_outbox WHERE processed_at IS NULL AND entity = 'codes' LIMIT 1"
+        ).fetchone()
+        if pending is not None:
+            return False  # codes in flight would look like drift; check again next time
         row = conn.execute("SELECT count(*) FROM issued_codes").fetchone()
         expected = int(row[0]) if row else 0
         held = 0

@@ -84,6 +84,10 @@ def test_reconcile_repairs_drift(
     assert version_in(rdb, keys.link(lost_link.id)) == lost_link.version
     assert code_in(rdb, lost_code)
     assert reconciler.reconcile() == []  # nothing left to repair
+    # Changes committed but not yet published are in flight, not drift.
+    factory.update(lost_link, destination="https://example.org/in-flight")
+    factory.issue(org.org_id, w["links"][2], [None])  # type: ignore[index]
+    assert reconciler.reconcile() == []
     assert rdb.hexists(keys.SYNC_STATE, "reconciled_at")
 
 
