@@ -1,8 +1,9 @@
 """`smartlinks sender`: hands queued messages to each organisation's SMS provider.
 
-A step claims a batch of due messages (``FOR UPDATE SKIP LOCKED``, so several senders share the
-queue), marks them ``sending`` and commits, then sends each through the organisation's provider,
-paced by a token bucket per organisation. A rate limit (429), a server error (5xx) or a network
+A step claims due messages per organisation (``FOR UPDATE SKIP LOCKED``, so several senders
+share the queue): a batch for an unpaced provider, a few seconds' worth for a paced one. It marks
+them ``sending`` and commits, then sends each through the organisation's provider, paced by a
+token bucket per organisation. A rate limit (429), a server error (5xx) or a network
 failure puts the message back in the queue with exponential backoff (honouring Retry-After);
 any other refusal fails it. A provider's answer is committed right away, so the delivery
 callback that follows finds the message by its provider id.
@@ -33,12 +34,22 @@ from core import logs
 log = logging.getLogger(__name__)
 
 STALE_SECONDS = 300
+PACED_SECONDS = 5.0  # a paced provider's claim: what it can send in this long
+
+_DUE_ORGS = text(
+    """
+    SELECT DISTINCT org_id FROM messages
+    WHERE status = 'queued' AND direction = 'out'
+      AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+    LIMIT 100
+    """
+)
 
 _CLAIM = text(
     """
     WITH due AS (
         SELECT id FROM messages
-        WHERE status = 'queued' AND direction = 'out'
+        WHERE status = 'queued' AND direction = 'out' AND org_id = :org_id
           AND (next_attempt_at IS NULL OR next_attempt_at <= now())
         ORDER BY id
         LIMIT :limit
@@ -134,6 +145,7 @@ class Sender:
         backoff_cap: float = 600.0,
         sleep: Callable[[float], None] = time.sleep,
         stopping: Callable[[], bool] = lambda: False,
+        paced_seconds: float = PACED_SECONDS,
     ) -> None:
         self.http = http
         self.public_admin_url = public_admin_url
@@ -143,31 +155,49 @@ class Sender:
         self.backoff_cap = backoff_cap
         self.sleep = sleep
         self.stopping = stopping
+        self.paced_seconds = paced_seconds
         self._buckets: dict[tuple[int, float], TokenBucket] = {}
         self.sent = self.retried = self.failed = 0
 
     # -- one step ------------------------------------------------------------------------------
 
     def step(self, burst: bool = False) -> int:
-        """Send one batch of due messages; returns how many were handled. In burst mode, wait
-        for a scheduled retry rather than report an empty step while messages are queued."""
-        claimed = self._claim()
-        if not claimed and burst:
-            due = db.session.scalar(_NEXT_RETRY)
-            db.session.commit()
-            if due is None:
-                return 0
-            self.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.01)
-            claimed = self._claim()
-        if not claimed:
+        """Send the due messages of each organisation with some (a batch for an unpaced
+        provider, a few seconds' worth for a paced one, so that no claimed message waits
+        long in ``sending``); returns how many were handled. In burst mode, wait for a
+        scheduled retry rather than report an empty step while messages are queued."""
+        handled = self._step_once()
+        if handled or not burst:
+            return handled
+        due = db.session.scalar(_NEXT_RETRY)
+        db.session.commit()
+        if due is None:
             return 0
-        providers = self._providers({m.org_id for m in claimed})
-        done: list[dict[str, Any]] = []  # sent by unpaced providers: written in one statement
+        self.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.01)
+        return self._step_once()
+
+    def _step_once(self) -> int:
+        org_ids = list(db.session.scalars(_DUE_ORGS))
+        db.session.commit()
+        if not org_ids:
+            return 0
+        providers = self._providers(set(org_ids))
+        handled = 0
+        for org_id in org_ids:
+            if self.stopping():
+                break
+            provider = providers[org_id]
+            rate = provider.rate_per_second
+            limit = self.batch if rate is None else max(1, int(rate * self.paced_seconds))
+            handled += self._send_batch(provider, self._claim(org_id, limit))
+        return handled
+
+    def _send_batch(self, provider: Provider, claimed: list[Claimed]) -> int:
+        done: list[dict[str, Any]] = []  # sent by an unpaced provider: written in one statement
         for position, message in enumerate(claimed):
             if self.stopping():
                 self._release(claimed[position:])
                 break
-            provider = providers[message.org_id]
             self._pace(message.org_id, provider)
             sent = self._send(provider, message)
             if sent is not None and provider.rate_per_second is None:
@@ -189,8 +219,8 @@ class Sender:
 
     # -- parts ---------------------------------------------------------------------------------
 
-    def _claim(self) -> list[Claimed]:
-        rows = db.session.execute(_CLAIM, {"limit": self.batch}).all()
+    def _claim(self, org_id: int, limit: int) -> list[Claimed]:
+        rows = db.session.execute(_CLAIM, {"org_id": org_id, "limit": limit}).all()
         db.session.commit()
         return sorted(
             (Claimed(r.id, r.org_id, r.to_phone, r.body, r.attempts) for r in rows),

@@ -221,3 +221,17 @@ def test_sender_role_runs_as_a_process(api, clean, make_contact, fake_twilio):
     assert len(fake_twilio.requests) == 2
     assert [m.status for m in messages()] == ["accepted", "accepted"]
     assert '"role": "sender"' in done.stderr
+
+
+def test_organisations_are_served_side_by_side(api, other_api, make_contact, http, fake_twilio):
+    """A slow (paced) organisation claims only a few seconds' worth at a time, so another
+    organisation's messages are not stuck behind its queue."""
+    use_twilio(api, fake_twilio.url, rate=10.0)
+    broadcast(api, [make_contact(f"C{i}")["id"] for i in range(25)])
+    sender = Sender(http=http, public_admin_url="http://x", paced_seconds=0.5)
+    theirs = other_api.post("/api/v1/contacts", {"phone": "+15550108888"}).get_json()
+    broadcast(other_api, [theirs["id"]])
+    assert sender.step() == 6  # 10 a second x 0.5 s for the paced one, and the other's message
+    statuses = {(m.org_id, m.status) for m in messages()}
+    assert (2, "sent") in statuses  # the outbox organisation is done
+    assert sum(1 for m in messages() if m.status == "queued") == 20
