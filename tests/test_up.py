@@ -250,3 +250,29 @@ def test_up_refuses_a_busy_edge_port(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert f"port {busy} is in use; set EDGE_PORT" in result.stdout
+
+
+@pytest.mark.slow
+def test_up_with_database_url_and_redis_url_starts_no_embedded_server(
+    clean, tmp_path: Path
+) -> None:
+    import redis
+
+    data_dir = tmp_path / "data"
+    env = _env(data_dir, free_port(), free_port())
+    env.update(DATABASE_URL=clean.database_url, REDIS_URL=clean.redis_url)
+    proc = Process([*SMARTLINKS, "up"], env, tmp_path / "up.log")
+    try:
+        out = _wait_for_banner(proc)
+        names = {" ".join(c.cmdline()) for c in psutil.Process(proc.pid).children()}
+        assert not [n for n in names if "postgres" in n or "valkey" in n], names
+        assert not (data_dir / "ports.json").exists()
+        host, link, _ = CURL.search(out).groups()  # type: ignore[union-attr]
+        resp = _follow(link, host)
+        assert resp.status_code == 302
+        assert resp.headers["location"] == "https://example.org/rsvp?first=Ada&src=sms"
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.proc.wait(15) == 0
+    finally:
+        proc.stop()
+    assert redis.Redis.from_url(clean.redis_url).ping()  # not ours to stop
