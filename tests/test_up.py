@@ -58,6 +58,13 @@ def _follow(url: str, host: str) -> httpx.Response:
     )
 
 
+def _status_or_0(url: str, host: str) -> int:
+    try:
+        return _follow(url, host).status_code
+    except httpx.HTTPError:
+        return 0
+
+
 def _children(pid: int, name: str) -> list[psutil.Process]:
     """Children of `up` running role ``name`` (`python -m smartlinks.cli drain`, or granian's
     retitled `smartlinks edge`)."""
@@ -172,6 +179,18 @@ def test_up_runs_everything_restarts_stops_and_starts_again(tmp_path: Path) -> N
             time.sleep(0.1)
         assert _children(first.pid, "edge") == edge_before
         assert '"child exited", "child": "drain"' in first.log()
+
+        # The same for an embedded server: Valkey comes back with its data (AOF) and the edge
+        # serves the demo link again.
+        (valkey,) = [c for c in psutil.Process(first.pid).children() if "valkey" in c.name()]
+        os.kill(valkey.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while True:
+            back = [c for c in psutil.Process(first.pid).children() if "valkey" in c.name()]
+            if back and back[0].pid != valkey.pid and _status_or_0(link, host) == 302:
+                break
+            assert time.monotonic() < deadline, "valkey was not restarted"
+            time.sleep(0.1)
 
         ports = json.loads((data_dir / "ports.json").read_text())
         all_ports = [edge_port, admin_port, ports["postgres"], ports["redis"]]
