@@ -154,6 +154,8 @@ class Worker:
                     self.processed += done
                     self.beat()
                     backoff = 0.0
+                    if not done and not burst:
+                        wait(idle_wait)
                 except self.transient as exc:
                     if burst:
                         raise
@@ -171,11 +173,8 @@ class Worker:
                         with contextlib.suppress(*self.transient):
                             self.on_transient(exc)
                     continue
-                if done:
-                    continue
-                if burst:
+                if burst and not done:
                     break
-                wait(idle_wait)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -79,3 +79,19 @@ def test_a_transient_failure_is_retried(rdb: redis.Redis) -> None:
     assert w.run(step, lambda t: w.request_stop()) == 0
     assert reconnects == ["ConnectionError"]
     assert w.processed == 4
+
+
+def test_a_transient_failure_while_waiting_is_retried(rdb: redis.Redis) -> None:
+    reconnects: list[str] = []
+    w = Worker("test", rdb, on_transient=lambda exc: reconnects.append("again"))
+    waits: list[float] = []
+
+    def wait(timeout: float) -> None:
+        waits.append(timeout)
+        if len(waits) == 1:
+            raise redis.ConnectionError("the listener's connection broke")
+        w.request_stop()
+
+    assert w.run(lambda: 0, wait) == 0
+    assert waits == [0.5, 0.5]
+    assert reconnects == ["again"]
