@@ -110,8 +110,8 @@ def _whispers(cur: psycopg.Cursor[Any], clicks: Sequence[ActionClick]) -> int:
         """
         INSERT INTO history_events (org_id, contact_id, type, body, link_id, click_id, at)
         SELECT o, c, 'whisper', b, l, k, a
-        FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::text[],
-                    %s::timestamptz[]) AS t(o, c, b, l, k, a)
+        FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::bigint[], %b::text[],
+                    %b::timestamptz[]) AS t(o, c, b, l, k, a)
         ON CONFLICT (click_id, type) WHERE click_id IS NOT NULL DO NOTHING
         """,
         (
@@ -173,7 +173,7 @@ def _apply_memberships(
         cur.execute(
             f"""
             INSERT INTO {target.named} (org_id, name)
-            SELECT * FROM unnest(%s::bigint[], %s::text[])
+            SELECT * FROM unnest(%b::bigint[], %b::text[])
             ON CONFLICT (org_id, name) DO NOTHING
             """,
             ([o for o, _ in wanted], [n for _, n in wanted]),
@@ -182,7 +182,7 @@ def _apply_memberships(
     cur.execute(
         f"""
         SELECT n.id, n.org_id, n.name FROM {target.named} n
-        JOIN unnest(%s::bigint[], %s::text[]) AS t(o, nm) ON n.org_id = t.o AND n.name = t.nm
+        JOIN unnest(%b::bigint[], %b::text[]) AS t(o, nm) ON n.org_id = t.o AND n.name = t.nm
         """,
         ([o for o, _ in every], [n for _, n in every]),
     )
@@ -202,7 +202,7 @@ def _apply_memberships(
         cur.execute(
             f"""
             INSERT INTO {target.members} (contact_id, {target.member_column})
-            SELECT * FROM unnest(%s::bigint[], %s::bigint[])
+            SELECT * FROM unnest(%b::bigint[], %b::bigint[])
             ON CONFLICT DO NOTHING
             """,
             ([c for c, _ in adds], [i for _, i in adds]),
@@ -212,7 +212,7 @@ def _apply_memberships(
         cur.execute(
             f"""
             DELETE FROM {target.members} m
-            USING unnest(%s::bigint[], %s::bigint[]) AS t(c, i)
+            USING unnest(%b::bigint[], %b::bigint[]) AS t(c, i)
             WHERE m.contact_id = t.c AND m.{target.member_column} = t.i
             """,
             ([c for c, _ in removes], [i for _, i in removes]),

@@ -78,11 +78,16 @@ def database_url() -> str:
     )
 
 
-def redis_client() -> redis.Redis | None:
+def redis_url() -> str:
+    """REDIS_URL, else the running `smartlinks up`'s server."""
     from smartlinks.embedded import read_runtime
 
     settings = config.load()
-    url = settings.redis_url or read_runtime(settings.data_dir).get("redis_url", "")
+    return settings.redis_url or read_runtime(settings.data_dir).get("redis_url", "")
+
+
+def redis_client() -> redis.Redis | None:
+    url = redis_url()
     return redis.Redis.from_url(url, socket_timeout=30) if url else None
 
 

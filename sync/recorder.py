@@ -101,6 +101,7 @@ def record_batch(
 ) -> BatchResult:
     """Write the batch in one transaction; raise (and roll back) on any database error."""
     result = BatchResult()
+    # Array parameters go as %b (binary): thousands of strings are packed, not quoted and escaped.
     with conn.transaction(), conn.cursor() as cur:
         rows = _prepare(cur, clicks, scheme, result)
         new_ids = _insert_clicks(cur, rows)
@@ -172,7 +173,7 @@ def _load_links(cur: psycopg.Cursor[Any], ids: set[int], scheme: str) -> dict[in
         """
         SELECT l.id, l.org_id, l.name, l.extension, l.actions, d.hostname, o.visitor_salt
         FROM links l JOIN domains d ON d.id = l.domain_id JOIN organisations o ON o.id = l.org_id
-        WHERE l.id = ANY(%s::bigint[])
+        WHERE l.id = ANY(%b::bigint[])
         """,
         (sorted(ids),),
     )
@@ -195,7 +196,7 @@ def _load_contacts(cur: psycopg.Cursor[Any], ids: set[int]) -> dict[int, dict[st
         return {}
     cur.execute(
         "SELECT id, org_id, phone, first_name, last_name, email FROM contacts"
-        " WHERE id = ANY(%s::bigint[])",
+        " WHERE id = ANY(%b::bigint[])",
         (sorted(ids),),
     )
     names = ("id", "org_id", "phone", "first_name", "last_name", "email")
@@ -211,7 +212,7 @@ def _attribute_broadcasts(cur: psycopg.Cursor[Any], rows: list[_Row]) -> None:
         """
         SELECT DISTINCT ON (m.link_id, m.contact_id) m.link_id, m.contact_id, m.broadcast_id
         FROM messages m
-        JOIN unnest(%s::bigint[], %s::bigint[]) AS t(l, c) ON m.link_id = t.l AND m.contact_id = t.c
+        JOIN unnest(%b::bigint[], %b::bigint[]) AS t(l, c) ON m.link_id = t.l AND m.contact_id = t.c
         WHERE m.broadcast_id IS NOT NULL
         ORDER BY m.link_id, m.contact_id, m.created_at DESC
         """,
@@ -253,10 +254,10 @@ def _insert_clicks(cur: psycopg.Cursor[Any], rows: list[_Row]) -> set[str]:
         INSERT INTO clicks (click_id, org_id, link_id, domain_id, code, contact_id, broadcast_id,
                             at, kind, reason, user_agent, ip, referer, visitor_hash, device, os,
                             browser, merge_fallback)
-        SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[],
-                             %s::bigint[], %s::bigint[], %s::timestamptz[], %s::text[],
-                             %s::text[], %s::text[], %s::inet[], %s::text[], %s::text[],
-                             %s::text[], %s::text[], %s::text[], %s::bool[])
+        SELECT * FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::bigint[], %b::text[],
+                             %b::bigint[], %b::bigint[], %b::timestamptz[], %b::text[],
+                             %b::text[], %b::text[], %b::inet[], %b::text[], %b::text[],
+                             %b::text[], %b::text[], %b::text[], %b::bool[])
         ON CONFLICT (click_id) DO NOTHING
         RETURNING click_id
         """,
@@ -281,8 +282,8 @@ def _count_uniques(cur: psycopg.Cursor[Any], human: list[_Row]) -> Counter[int]:
         cur.execute(
             """
             INSERT INTO link_contact_clicks (link_id, contact_id, org_id, clicks, first_at, last_at)
-            SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
-                                 %s::timestamptz[], %s::timestamptz[])
+            SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[],
+                                 %b::timestamptz[], %b::timestamptz[])
             ON CONFLICT (link_id, contact_id) DO UPDATE SET
                 clicks = link_contact_clicks.clicks + EXCLUDED.clicks,
                 first_at = LEAST(link_contact_clicks.first_at, EXCLUDED.first_at),
@@ -304,7 +305,7 @@ def _count_uniques(cur: psycopg.Cursor[Any], human: list[_Row]) -> Counter[int]:
         cur.execute(
             """
             INSERT INTO link_visitors (link_id, visitor_hash, first_at)
-            SELECT * FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[])
+            SELECT * FROM unnest(%b::bigint[], %b::text[], %b::timestamptz[])
             ON CONFLICT DO NOTHING
             RETURNING link_id
             """,
@@ -331,8 +332,8 @@ def _update_counters(cur: psycopg.Cursor[Any], new_rows: list[_Row], uniques: Co
     cur.execute(
         """
         INSERT INTO link_counters (link_id, org_id, clicks, unique_clicks, previews, bots)
-        SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
-                             %s::bigint[], %s::bigint[])
+        SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[],
+                             %b::bigint[], %b::bigint[])
         ON CONFLICT (link_id) DO UPDATE SET
             clicks = link_counters.clicks + EXCLUDED.clicks,
             unique_clicks = link_counters.unique_clicks + EXCLUDED.unique_clicks,
@@ -361,7 +362,7 @@ def _apply_amendments(
     if not wanted:
         return
     cur.execute(
-        "UPDATE clicks SET merge_fallback = true WHERE click_id = ANY(%s::text[])"
+        "UPDATE clicks SET merge_fallback = true WHERE click_id = ANY(%b::text[])"
         " RETURNING click_id",
         (sorted({a.amendment.click_id for a in wanted}),),
     )

@@ -75,7 +75,7 @@ def enqueue(cur: psycopg.Cursor[Any], clicks: Sequence[ClickPayload]) -> int:
     cur.execute(
         """
         INSERT INTO webhook_deliveries (webhook_id, org_id, click_id, payload)
-        SELECT w, o, k, p::jsonb FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])
+        SELECT w, o, k, p::jsonb FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[])
             AS t(w, o, k, p)
         ON CONFLICT (webhook_id, click_id) DO NOTHING
         """,
