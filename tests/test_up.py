@@ -212,13 +212,25 @@ def test_up_runs_everything_restarts_stops_and_starts_again(tmp_path: Path) -> N
         assert still.status_code == 200
         again = _org_create(env, "owner@up.test")
         assert again.returncode == 2 and "exists already" in again.stderr
-        second_stop = _interrupt(second, data_dir, all_ports)
+        # kill -9 of `up` itself: its children are told by the kernel (PR_SET_PDEATHSIG) and
+        # stop too, so nothing is left behind even then.
+        before = psutil.Process(second.pid).children(recursive=True)
+        began = time.monotonic()
+        os.kill(second.pid, signal.SIGKILL)
+        second.proc.wait(5)
+        while [p for p in before if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]:
+            assert time.monotonic() - began < 10, [p.cmdline() for p in before if p.is_running()]
+            time.sleep(0.1)
+        second_stop = time.monotonic() - began
+        assert not _ours(data_dir)
+        assert all(port_is_free(port) for port in all_ports)
     finally:
         second.stop()
 
     print(
         f"\nsmartlinks up: first start ready in {first_ready:.1f}s, second in {second_ready:.1f}s;"
-        f" stops took {first_stop:.1f}s and {second_stop:.1f}s"
+        f" Ctrl-C stopped everything in {first_stop:.1f}s; after kill -9 of up, its children"
+        f" were gone in {second_stop:.1f}s"
     )
     # The second start skips initdb and the seed; on a busy machine the roles' start-up time
     # dominates both, so only the figures are printed, with a generous bound.
