@@ -233,3 +233,29 @@ def test_a_batch_takes_a_bounded_number_of_codes(
         for contact_id, code in codes.items():
             assert code_in(rdb, code) == f"{lnk.id}:{contact_id}"
     assert _pending() == 0
+
+
+def test_processed_outbox_rows_are_deleted_after_a_day(
+    app: Flask, org: NewOrg, rdb: redis.Redis, clean: Servers, burst: Callable[..., Publisher]
+) -> None:
+    dom = factory.domain(org.org_id, "old.example.test")
+    factory.link(org.org_id, dom)
+    burst()
+    db.session.execute(
+        text(
+            "UPDATE sync_outbox SET processed_at = now() - interval '2 days' WHERE entity = 'domain'"
+        )
+    )
+    enqueue("link", 424242, 1)  # pending: kept whatever its age
+    db.session.execute(text("UPDATE sync_outbox SET created_at = now() - interval '3 days'"))
+    db.session.commit()
+    pub = Publisher(clean.database_url, clean.redis_url)
+    try:
+        assert pub.delete_old() == 1
+    finally:
+        pub.close()
+        pub.client.close()
+    left = db.session.execute(
+        text("SELECT entity, processed_at IS NULL FROM sync_outbox ORDER BY id")
+    ).all()
+    assert [tuple(r) for r in left] == [("link", False), ("link", True)]
