@@ -99,14 +99,23 @@ def core_busy(before: CoreTimes, after: CoreTimes, cpu: int) -> float:
 
 
 def cpu_seconds(pids: Iterable[int]) -> float:
-    """User + system CPU time of these processes and their children, in seconds."""
+    """User + system CPU time of these processes and their children (each counted once), in
+    seconds."""
+    seen: set[int] = set()
     seconds = 0.0
     for pid in pids:
         try:
             root = psutil.Process(pid)
-            for proc in [root, *root.children(recursive=True)]:
-                t = proc.cpu_times()
-                seconds += t.user + t.system
+            family = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             continue
+        for proc in family:
+            if proc.pid in seen:
+                continue
+            seen.add(proc.pid)
+            try:
+                t = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            seconds += t.user + t.system
     return seconds

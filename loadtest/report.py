@@ -58,6 +58,15 @@ def summarize(
         out["ratio"] = edge["req_per_s"] / nginx["req_per_s"]
         out["goal_ratio"] = GOAL_RATIO
         out["ratio_met"] = out["ratio"] >= GOAL_RATIO
+        # What the ratio would be if each had the core to itself: CPU per request (the
+        # edge's worker and its Redis). Neighbours on the core skew req/s (the scheduler
+        # shares the core per thread, and the edge has more threads than nginx), much less
+        # the CPU each request takes.
+        edge_cpu = edge["server_cpu_us_per_req"] + (
+            edge["redis_cpu_us_per_req"] if redis_on_server_core else 0.0
+        )
+        if edge_cpu:
+            out["ratio_by_cpu"] = nginx["server_cpu_us_per_req"] / edge_cpu
     if "edge_half" in out:
         out["goal_half_p99_ms"] = GOAL_HALF_P99_MS
         out["half_p99_met"] = out["edge_half"]["p99_ms"] <= GOAL_HALF_P99_MS
@@ -109,6 +118,11 @@ def table(result: Mapping[str, Any]) -> str:
             f"edge / nginx at full load: {s['ratio']:.3f}  (goal >= {GOAL_RATIO}: "
             f"{'met' if s['ratio_met'] else 'not met'})"
         )
+    if "ratio_by_cpu" in s:
+        lines.append(
+            f"edge / nginx by CPU per request: {s['ratio_by_cpu']:.3f}  (nginx's CPU us/req over the"
+            " edge's, with its Redis when it shares the core: the ratio on a quiet core)"
+        )
     if "edge_half" in s:
         lines.append(
             f"edge p99 at half load: {s['edge_half']['p99_ms']:.2f} ms  (goal <= "
@@ -136,6 +150,11 @@ def table(result: Mapping[str, Any]) -> str:
             f"{drain['clicks_per_s']:,.0f} clicks/s (start-up {drain['startup_seconds']:.1f} s"
             " not counted)"
         )
+    prof = result.get("profile") or {}
+    if prof.get("groups"):
+        from loadtest.profile import render
+
+        lines.append(render(prof))
     phases = result.get("phases") or {}
     if phases:
         lines.append("time line (s): " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
@@ -145,7 +164,8 @@ def table(result: Mapping[str, Any]) -> str:
             f"clicks served by the edge: {clicks['served_human']:,} redirects, "
             f"{clicks['served_preview']:,} previews, {clicks['unknown_404']:,} 404s;"
             f" recorded: {clicks['recorded_human']:,} clicks, {clicks['recorded_preview']:,}"
-            f" previews (+{clicks['in_flight_extra']} in flight when wrk stopped)"
+            f" previews (+{clicks['in_flight_extra']} in flight when wrk stopped"
+            f" or answered 5xx: {clicks['other_status']} answers were 5xx)"
         )
         lines.append(
             "every served click recorded: "

@@ -217,3 +217,17 @@ def process_tree(pid: int) -> list[int]:
         return [pid, *(p.pid for p in root.children(recursive=True))]
     except psutil.NoSuchProcess:
         return []
+
+
+def busiest_worker(pid: int) -> int:
+    """The process of the tree that has used the most CPU: granian's worker under load (its
+    main process, and multiprocessing's helpers, only wait)."""
+    best, most = pid, -1.0
+    for candidate in process_tree(pid):
+        try:
+            t = psutil.Process(candidate).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        if t.user + t.system > most:
+            best, most = candidate, t.user + t.system
+    return best

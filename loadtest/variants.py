@@ -1,0 +1,203 @@
+"""Measure hot-path options through a real granian worker, without changing edge/.
+
+    python -m loadtest.variants [--seconds 6] [--rounds 2] [--only edge,edge-uvloop]
+
+A throwaway Valkey on the server core holds a domain, a link with merge fields and contacts
+with codes (as loadtest.hotpath writes them); each variant is one granian worker on the server
+core, driven by wrk on the other with the bench's request mix. Variants alternate round by
+round; the figure that matters on a shared machine is the worker's CPU time per request
+(req/s moves with the neighbours). uvloop variants need uvloop importable: it is not a
+dependency, so put it on PYTHONPATH for the run (``pip install --target /tmp/uv uvloop``,
+then ``--uvloop-path /tmp/uv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import sys
+import tempfile
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadtest import machine, stack, traffic
+from loadtest.hotpath import HOST, seed_redis
+from loadtest.wrk import run_wrk
+from smartlinks.embedded import EmbeddedRedis, free_port, wait_for_port
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    target: str
+    interface: str = "asgi"
+    factory: bool = True
+    loop: str = "asyncio"
+    runtime_mode: str = "auto"
+    task_impl: str = "asyncio"
+    uvloop: bool = False
+
+
+VARIANTS = (
+    Variant("edge", "loadtest.variant_apps:edge"),
+    Variant("edge-hot-dispatch", "loadtest.variant_apps:edge_hot_dispatch"),
+    Variant("edge-fast-ip", "loadtest.variant_apps:edge_fast_ip"),
+    Variant("edge-fast-ip+dispatch", "loadtest.variant_apps:edge_fast_ip_hot_dispatch"),
+    Variant("edge-st-runtime", "loadtest.variant_apps:edge", runtime_mode="st"),
+    Variant("edge-rust-tasks", "loadtest.variant_apps:edge", task_impl="rust"),
+    Variant("edge-uvloop", "loadtest.variant_apps:edge", loop="uvloop", uvloop=True),
+    Variant("const-starlette", "loadtest.variant_apps:constant_starlette"),
+    Variant("const-asgi", "loadtest.variant_apps:constant_asgi", factory=False),
+    Variant("const-rsgi", "loadtest.variant_apps:constant_rsgi", interface="rsgi", factory=False),
+)
+
+SERVE = """
+import sys
+from granian import Granian
+from granian.constants import Interfaces, Loops, RuntimeModes, TaskImpl
+from smartlinks.serve import EDGE_HTTP1
+target, interface, factory, loop, mode, tasks, port = sys.argv[1:8]
+Granian(target, factory=factory == "1", address="127.0.0.1", port=int(port),
+        interface=Interfaces(interface), workers=1, loop=Loops(loop),
+        runtime_mode=RuntimeModes(mode), task_impl=TaskImpl(tasks),
+        http1_settings=EDGE_HTTP1, backlog=2048, log_access=False, websockets=False).serve()
+"""
+
+
+def serve_args(v: Variant, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        SERVE,
+        v.target,
+        v.interface,
+        "1" if v.factory else "0",
+        v.loop,
+        v.runtime_mode,
+        v.task_impl,
+        str(port),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m loadtest.variants",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--seconds", type=float, default=6)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--contacts", type=int, default=5_000)
+    p.add_argument("--only", default="", help="comma-separated variant names")
+    p.add_argument("--uvloop-path", default="", help="a folder where uvloop is importable")
+    args = p.parse_args(argv)
+    tools = machine.ensure_tools()
+    server_cpu, client_cpu = machine.cpu_plan(None, None)
+    chosen = [v for v in VARIANTS if not args.only or v.name in args.only.split(",")]
+    if not args.uvloop_path:
+        chosen = [v for v in chosen if not v.uvloop]
+    results: dict[str, list[tuple[float, float]]] = {v.name: [] for v in chosen}
+    with tempfile.TemporaryDirectory(prefix="smartlinks-variants-") as tmp:
+        work = Path(tmp)
+        rd = EmbeddedRedis(work / "valkey", free_port(), durable=False)
+        rd_proc = rd.launch(preexec_fn=machine.pin(server_cpu))
+        try:
+            rd.wait_ready(rd_proc)
+            codes = seed_redis(rd.url, args.contacts)
+            targets = [traffic.Target(HOST, c, "gala2026") for c in codes]
+            requests_file = work / "requests.tsv"
+            traffic.write_requests(requests_file, traffic.build_requests(targets, 100_000))
+            for _ in range(args.rounds):
+                for v in chosen:
+                    rps, cpu = run_variant(
+                        v,
+                        args,
+                        tools["wrk"],
+                        rd,
+                        rd_proc.pid,
+                        requests_file,
+                        work,
+                        server_cpu,
+                        client_cpu,
+                    )
+                    results[v.name].append((rps, cpu))
+                    print(
+                        f"  {v.name:24} {rps:9,.0f} req/s  {cpu:7.1f} us CPU/req (worker)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+        finally:
+            rd_proc.send_signal(signal.SIGTERM)
+            rd_proc.wait(10)
+    print(f"\n{'variant':24}{'req/s':>10}{'CPU us/req':>12}   (medians of {args.rounds})")
+    for name, rows in results.items():
+        rps = statistics.median(r for r, _ in rows)
+        cpu = statistics.median(c for _, c in rows)
+        print(f"{name:24}{rps:>10,.0f}{cpu:>12.1f}")
+    return 0
+
+
+def run_variant(
+    v: Variant,
+    args: argparse.Namespace,
+    wrk: str,
+    rd: EmbeddedRedis,
+    redis_pid: int,
+    requests_file: Path,
+    work: Path,
+    server_cpu: int,
+    client_cpu: int,
+) -> tuple[float, float]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "EDGE_"))}
+    env.update(REDIS_URL=rd.url, LOG_LEVEL="WARNING", SMARTLINKS_DATA_DIR=str(work / "data"))
+    if v.uvloop:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.uvloop_path, env.get("PYTHONPATH")]))
+    child = stack.Child(serve_args(v, port), work / f"{v.name}.log", env, machine.pin(server_cpu))
+    try:
+        wait_for_port("127.0.0.1", port, 60, child.proc)
+        warm = run_wrk(
+            wrk,
+            server=v.name,
+            load="warmup",
+            url=f"http://127.0.0.1:{port}/",
+            requests_file=requests_file,
+            host=HOST,
+            connections=args.connections,
+            seconds=2,
+            rate=0,
+            client_cpu=client_cpu,
+            server_cpu=server_cpu,
+            server_pids=[],
+            redis_pids=[],
+        )
+        if warm.status["3xx"] == 0:
+            raise RuntimeError(f"{v.name} served no redirect: {warm.status}\n{child.tail()}")
+        worker = stack.busiest_worker(child.pid)
+        r = run_wrk(
+            wrk,
+            server=v.name,
+            load="full",
+            url=f"http://127.0.0.1:{port}/",
+            requests_file=requests_file,
+            host=HOST,
+            connections=args.connections,
+            seconds=args.seconds,
+            rate=0,
+            client_cpu=client_cpu,
+            server_cpu=server_cpu,
+            server_pids=[worker],
+            redis_pids=[redis_pid],
+        )
+        return r.req_per_s, r.server_cpu_us_per_req
+    finally:
+        with suppress(Exception):
+            child.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
