@@ -40,6 +40,7 @@ from core.records import (
     parse_ref,
 )
 from sync.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
+from sync.useragents import describe
 from sync.webhooks import libpq_url
 
 log = logging.getLogger(__name__)
@@ -426,6 +427,8 @@ def main(burst: bool = False) -> int:
     drain.burst = burst
     worker.on_transient = drain.reconnect
     drain.ensure_group()
+    # ua-parser compiles its rules on first use (~0.5 s): not while the first click waits.
+    describe("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
     worker.every("reclaim", drain.settings.claim_every, drain.reclaim, at_start=True)
     worker.every("trim", TRIM_SECONDS, drain.trim)
     worker.every("consumers", CONSUMER_CLEANUP_SECONDS, drain.forget_stale_consumers)
