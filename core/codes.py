@@ -8,10 +8,15 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 ALPHABET_SET = frozenset(ALPHABET)
 CODE_LENGTH = 7  # 62**7 = 3.5e12 codes: a guess hits one of 10 million issued once in 350,000
 MAX_CODE_LENGTH = 8
+# Paths of the edge's own routes that are also well-formed codes: never issued.
+RESERVED = frozenset({"healthz", "metrics", "favicon", "robots"})
 
 
 def new_code(length: int = CODE_LENGTH) -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    while True:
+        code = "".join(secrets.choice(ALPHABET) for _ in range(length))
+        if code not in RESERVED:
+            return code
 
 
 def is_code(text: str) -> bool:

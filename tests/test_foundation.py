@@ -87,3 +87,12 @@ def test_org_create_cli_prints_json_and_token_works(clean: Servers, client):
     )
     assert again.returncode == 2
     assert "--email" in again.stderr
+
+
+def test_reserved_paths_are_never_issued_as_codes():
+    from admin.services.codes import new_codes
+    from core.codes import RESERVED, is_code, new_code
+
+    assert all(is_code(word) for word in RESERVED if len(word) <= 8)
+    assert not RESERVED & set(new_codes(20_000))
+    assert new_code() not in RESERVED

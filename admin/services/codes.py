@@ -18,7 +18,7 @@ from admin.extensions import db
 from admin.models import IssuedCode, Link
 from admin.services import inputs, links, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
-from core.codes import ALPHABET, CODE_LENGTH, new_code
+from core.codes import ALPHABET, CODE_LENGTH, RESERVED, new_code
 
 OUTBOX_CHUNK = 10_000  # codes per outbox row (the sync convention)
 MAX_ATTEMPTS = 8  # collisions are rare (3.5e12 codes); eight rounds in a row never happen
@@ -39,7 +39,8 @@ def new_codes(count: int) -> list[str]:
             _TO_BASE62, _UNEVEN
         )
     joined = chars[:needed].decode("ascii")
-    return [joined[i : i + CODE_LENGTH] for i in range(0, needed, CODE_LENGTH)]
+    codes = [joined[i : i + CODE_LENGTH] for i in range(0, needed, CODE_LENGTH)]
+    return [new_code() if code in RESERVED else code for code in codes]
 
 
 _INSERT = text(
