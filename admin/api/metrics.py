@@ -11,6 +11,7 @@ from msgspec import Struct
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError, not_found
+from admin.api.openapi import Query, doc
 from admin.api.schemas import respond
 from admin.services import metrics
 from admin.services.metrics import MetricsError
@@ -120,12 +121,25 @@ def _time_arg(name: str) -> datetime | None:
 
 
 @bp.get("/links/<int:link_id>/metrics")
+@doc(
+    "A link's clicks, unique clicks, previews and bots (current within a second of a click)",
+    response=MetricsOut,
+)
 def link_metrics(link_id: int) -> Response:
     _link_id_in_org(link_id)
     return respond(MetricsOut(link_id=link_id, **metrics.counters(org_id(), link_id)))
 
 
 @bp.get("/links/<int:link_id>/series")
+@doc(
+    "Clicks and previews per minute, hour or day (UTC), empty buckets included",
+    response=SeriesOut,
+    query=(
+        Query("bucket", "string", "minute | hour | day (default hour)"),
+        Query("from", "string", "ISO 8601 start (default: 1 hour, 48 hours or 30 days back)"),
+        Query("to", "string", "ISO 8601 end (default now)"),
+    ),
+)
 def link_series(link_id: int) -> Response:
     _link_id_in_org(link_id)
     bucket = request.args.get("bucket", "hour")
@@ -137,6 +151,7 @@ def link_series(link_id: int) -> Response:
 
 
 @bp.get("/links/<int:link_id>/breakdown")
+@doc("Human clicks by device, OS, browser and broadcast", response=BreakdownOut)
 def link_breakdown(link_id: int) -> Response:
     _link_id_in_org(link_id)
     found = metrics.breakdown(org_id(), link_id)
@@ -152,6 +167,15 @@ def link_breakdown(link_id: int) -> Response:
 
 
 @bp.get("/links/<int:link_id>/contacts")
+@doc(
+    "The contacts behind a metric, one each, in pages",
+    response=MetricContactsOut,
+    query=(
+        Query("metric", "string", "clicks | unique_clicks | previews | bots (default clicks)"),
+        Query("limit", "integer", f"page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})"),
+        Query("cursor", "string", "the next of the previous page"),
+    ),
+)
 def link_contacts(link_id: int) -> Response:
     _link_id_in_org(link_id)
     metric = _metric()
@@ -168,6 +192,11 @@ def link_contacts(link_id: int) -> Response:
 
 
 @bp.get("/links/<int:link_id>/export.csv")
+@doc(
+    "The contacts behind a metric as CSV (streamed; formula-like cells start with ')",
+    query=(Query("metric", "string", "clicks | unique_clicks | previews | bots (default clicks)"),),
+    response_media={"text/csv": {"schema": {"type": "string"}}},
+)
 def link_export(link_id: int) -> Response:
     _link_id_in_org(link_id)
     metric = _metric()

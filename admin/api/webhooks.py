@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError, not_found
+from admin.api.openapi import Query, doc
 from admin.api.schemas import read_json, respond
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
@@ -58,7 +59,7 @@ class WebhookList(Struct):
     webhooks: list[WebhookOut]
 
 
-class DeliveryOut(Struct):
+class WebhookDeliveryOut(Struct):
     id: int
     click_id: str
     status: str
@@ -69,8 +70,8 @@ class DeliveryOut(Struct):
     delivered_at: datetime | None
 
 
-class DeliveryList(Struct):
-    deliveries: list[DeliveryOut]
+class WebhookDeliveryList(Struct):
+    deliveries: list[WebhookDeliveryOut]
 
 
 def _loopback_allowed() -> bool:
@@ -131,6 +132,15 @@ def _webhook(webhook_id: int) -> Webhook:
 
 
 @bp.post("/webhooks")
+@doc(
+    "Register an https endpoint for click webhooks; the answer holds the signing secret, once",
+    WebhookCreate,
+    WebhookCreated,
+    201,
+    description="Each human click is POSTed as JSON with the header X-SmartLinks-Signature: "
+    "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.<raw body>')>; failures are retried "
+    "with exponential backoff. Receivers should reject stale timestamps and dedupe on click_id.",
+)
 def create_webhook() -> Response:
     body = read_json(WebhookCreate)
     url = check_url(body.url)
@@ -155,6 +165,7 @@ def create_webhook() -> Response:
 
 
 @bp.get("/webhooks")
+@doc("The organisation's webhook endpoints (without their secrets)", response=WebhookList)
 def list_webhooks() -> Response:
     rows = db.session.scalars(
         select(Webhook).where(Webhook.org_id == org_id()).order_by(Webhook.id)
@@ -163,11 +174,13 @@ def list_webhooks() -> Response:
 
 
 @bp.get("/webhooks/<int:webhook_id>")
+@doc("One webhook endpoint", response=WebhookOut)
 def get_webhook(webhook_id: int) -> Response:
     return respond(_out(_webhook(webhook_id)))
 
 
 @bp.delete("/webhooks/<int:webhook_id>")
+@doc("Delete an endpoint and its pending deliveries", status=204)
 def delete_webhook(webhook_id: int) -> Response:
     webhook = _webhook(webhook_id)
     # Its pending deliveries go with it (ON DELETE CASCADE): nothing is sent after this.
@@ -177,6 +190,11 @@ def delete_webhook(webhook_id: int) -> Response:
 
 
 @bp.get("/webhooks/<int:webhook_id>/deliveries")
+@doc(
+    "An endpoint's latest deliveries, newest first",
+    response=WebhookDeliveryList,
+    query=(Query("limit", "integer", "at most this many (1-1000, default 100)"),),
+)
 def list_deliveries(webhook_id: int) -> Response:
     webhook = _webhook(webhook_id)
     raw = request.args.get("limit", "100")
@@ -189,9 +207,9 @@ def list_deliveries(webhook_id: int) -> Response:
         .limit(int(raw))
     ).all()
     return respond(
-        DeliveryList(
+        WebhookDeliveryList(
             [
-                DeliveryOut(
+                WebhookDeliveryOut(
                     d.id,
                     d.click_id,
                     d.status,
