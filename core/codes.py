@@ -12,10 +12,15 @@ MAX_CODE_LENGTH = 8
 RESERVED = frozenset({"healthz", "metrics", "favicon", "robots"})
 
 
+def issuable(code: str) -> bool:
+    """A well-formed code that does not shadow one of the edge's own paths."""
+    return is_code(code) and code not in RESERVED
+
+
 def new_code(length: int = CODE_LENGTH) -> str:
     while True:
         code = "".join(secrets.choice(ALPHABET) for _ in range(length))
-        if code not in RESERVED:
+        if issuable(code):
             return code
 
 

@@ -18,7 +18,7 @@ from admin.extensions import db
 from admin.models import IssuedCode, Link
 from admin.services import inputs, links, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
-from core.codes import ALPHABET, CODE_LENGTH, RESERVED, new_code
+from core.codes import ALPHABET, CODE_LENGTH, issuable, new_code
 
 OUTBOX_CHUNK = 10_000  # codes per outbox row (the sync convention)
 MAX_ATTEMPTS = 8  # collisions are rare (3.5e12 codes); eight rounds in a row never happen
@@ -40,7 +40,7 @@ def new_codes(count: int) -> list[str]:
         )
     joined = chars[:needed].decode("ascii")
     codes = [joined[i : i + CODE_LENGTH] for i in range(0, needed, CODE_LENGTH)]
-    return [new_code() if code in RESERVED else code for code in codes]
+    return [code if issuable(code) else new_code() for code in codes]
 
 
 _INSERT = text(
