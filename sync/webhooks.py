@@ -38,6 +38,8 @@ NOTIFY_CHANNEL = "webhook_deliveries"
 SIGNATURE_HEADER = "X-SmartLinks-Signature"
 USER_AGENT = "SmartLinks-Webhooks/1"
 MAX_BACKOFF_SECONDS = 3600.0
+KEEP_DAYS = 7
+CLEANUP_SECONDS = 3600.0
 
 
 def libpq_url(url: str) -> str:
@@ -219,6 +221,24 @@ class Deliverer:
         wait(self.in_flight)
         self._collect()
 
+    def forget_old(self) -> int:
+        """Delivered and failed deliveries are kept KEEP_DAYS days (for the deliveries list),
+        then deleted in chunks so the table does not grow with every click forever."""
+        removed = 0
+        while True:
+            cur = self._db().execute(
+                """
+                DELETE FROM webhook_deliveries WHERE id IN (
+                    SELECT id FROM webhook_deliveries
+                    WHERE status <> 'pending' AND created_at < now() - make_interval(days => %s)
+                    LIMIT 10000)
+                """,
+                (KEEP_DAYS,),
+            )
+            removed += cur.rowcount
+            if cur.rowcount < 10000:
+                return removed
+
     def claim(self, limit: int) -> list[Job]:
         lease = self.settings.timeout + 30
         rows = (
@@ -309,6 +329,7 @@ def main(burst: bool = False) -> int:
     worker = Worker(
         "webhooks", client, transient=TRANSIENT, on_transient=lambda _e: deliverer.connect()
     )
+    worker.every("forget old deliveries", CLEANUP_SECONDS, deliverer.forget_old, at_start=True)
     try:
         return worker.run(deliverer.step, deliverer.wait, burst=burst, idle_wait=0.5)
     finally:

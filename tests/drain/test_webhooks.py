@@ -167,6 +167,12 @@ def test_human_clicks_are_posted_signed_to_every_endpoint(
     assert human["os"] == "iOS"
     assert bodies[("/one", "generic-1")]["contact"] is None
     assert len(receiver.received) == 4  # each delivered once
+    # Kept for a week for the deliveries list, then forgotten.
+    deliverer = make_deliverer()
+    assert deliverer.forget_old() == 0
+    db.session.execute(text("UPDATE webhook_deliveries SET created_at = now() - interval '8 days'"))
+    db.session.commit()
+    assert deliverer.forget_old() == 4
 
 
 def test_failures_are_retried_with_backoff_then_given_up(
