@@ -12,6 +12,8 @@ refused with 403 and changes nothing.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Response, current_app, request
 
 from admin.api import auth, bp
@@ -24,6 +26,9 @@ from admin.providers import twilio
 from admin.services import provider_events
 from admin.services.contacts import normalize_phone
 from admin.services.errors import ValidationError
+from core import logs
+
+log = logging.getLogger(__name__)
 
 auth.PUBLIC_ENDPOINTS.update({"api.twilio_status", "api.twilio_inbound"})
 
@@ -87,7 +92,9 @@ def twilio_inbound(org_id: int) -> Response:
     except ValidationError:
         phone = ""
     contact = provider_events.contact_by_phone(org_id, phone) if phone else None
-    if contact is not None:
+    if contact is None:
+        logs.event(log, "reply from a number that is no contact", org_id=org_id)
+    else:
         provider_events.receive(
             org_id,
             contact,
