@@ -51,6 +51,11 @@ class Body:
         return "".join(out)
 
     @property
+    def uses_contact(self) -> bool:
+        """True when the text differs from contact to contact beyond its link."""
+        return any(isinstance(p, Field) and p.name != LINK for p in self.parts)
+
+    @property
     def uses_fields(self) -> bool:
         return any(isinstance(p, Field) and p.name.startswith("fields.") for p in self.parts)
 

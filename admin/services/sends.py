@@ -221,10 +221,13 @@ def preview_broadcast(org_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     chosen, skipped = recipients(org_id, audience_from(data), body.uses_fields)
     url = sample_url(link) if link is not None else ""
     render = renderer(body)
-    summary = segment_summary(render(r, url) for r in chosen)
     sample = render(chosen[0], url) if chosen else body.render({}, url)
-    if not chosen:
-        summary.update(segment_summary([sample]))
+    if body.uses_contact and chosen:
+        summary = segment_summary(render(r, url) for r in chosen)
+    else:
+        # The same text for everyone (URLs have one length): count it once.
+        summary = segment_summary([sample])
+        summary["segments_total"] *= len(chosen)
     return {"recipients": len(chosen), "opted_out": skipped, "sample": sample, **summary}
 
 

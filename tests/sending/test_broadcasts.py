@@ -107,6 +107,11 @@ def test_preview_counts_segments_before_sending(api, link, make_contact):
     preview = api.post("/api/v1/broadcasts/preview", everyone).get_json()
     assert (preview["segments"], preview["segments_min"], preview["segments_total"]) == (2, 1, 3)
 
+    same_for_all = api.post(
+        "/api/v1/broadcasts/preview", {**everyone, "body": "Party! {{link}}"}
+    ).get_json()
+    assert (same_for_all["recipients"], same_for_all["segments_total"]) == (2, 2)
+
     emoji = {**body, "body": "Party 🎉 {{link}}"}
     preview = api.post("/api/v1/broadcasts/preview", emoji).get_json()
     assert preview["encoding"] == "UCS-2" and preview["segments"] == 1
