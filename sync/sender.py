@@ -298,10 +298,38 @@ class Sender:
         )  # fmt: skip
 
 
+class Wakeup:
+    """LISTEN for queued messages on a connection of its own; a lost connection is opened
+    again on the next wait (meanwhile the worker's polling timeout keeps it going)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.conn: Any = None
+
+    def wait(self, timeout: float) -> None:
+        import psycopg
+
+        try:
+            if self.conn is None or self.conn.closed:
+                self.conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+                self.conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error as exc:
+            logs.event(log, "listen connection lost", logging.WARNING, error=repr(exc))
+            self.close()
+            time.sleep(min(timeout, 1.0))
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+
+
 def main(burst: bool = False) -> int:
     """The `smartlinks sender` role."""
-    import psycopg
     import redis
+    from sqlalchemy.exc import DBAPIError
 
     from admin import create_app
     from sync.worker import Worker
@@ -309,7 +337,14 @@ def main(burst: bool = False) -> int:
     app = create_app()
     with app.app_context(), httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)) as http:
         client = redis.Redis.from_url(app.config["REDIS_URL"])
-        worker = Worker("sender", client)
+        # A database or Redis restart is waited out (the session's transaction is rolled
+        # back and the pool reconnects), never a reason to die.
+        worker = Worker(
+            "sender",
+            client,
+            transient=(redis.ConnectionError, DBAPIError),
+            on_transient=lambda exc: db.session.rollback(),
+        )
         sender = Sender(
             http=http,
             public_admin_url=app.config["PUBLIC_ADMIN_URL"],
@@ -319,13 +354,11 @@ def main(burst: bool = False) -> int:
         dsn = app.config["SQLALCHEMY_DATABASE_URI"].replace(
             "postgresql+psycopg://", "postgresql://"
         )
-        with psycopg.connect(dsn, autocommit=True) as listener:
-            listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
-
-            def wait(timeout: float) -> None:
-                # Woken by a NOTIFY when messages are queued; the timeout also picks up retries.
-                for _ in listener.notifies(timeout=timeout, stop_after=1):
-                    pass
-
-            worker.every("requeue stale", 60.0, sender.requeue_stale, at_start=True)
-            return worker.run(lambda: sender.step(burst=burst), wait, burst=burst, idle_wait=1.0)
+        wakeup = Wakeup(dsn)
+        worker.every("requeue stale", 60.0, sender.requeue_stale, at_start=True)
+        try:
+            return worker.run(
+                lambda: sender.step(burst=burst), wakeup.wait, burst=burst, idle_wait=1.0
+            )
+        finally:
+            wakeup.close()

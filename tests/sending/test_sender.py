@@ -235,3 +235,20 @@ def test_organisations_are_served_side_by_side(api, other_api, make_contact, htt
     statuses = {(m.org_id, m.status) for m in messages()}
     assert (2, "sent") in statuses  # the outbox organisation is done
     assert sum(1 for m in messages() if m.status == "queued") == 20
+
+
+def test_running_sender_wakes_on_new_messages_and_stops_warm(api, clean, make_contact, tmp_path):
+    import signal
+
+    from tests.servers import smartlinks_process
+
+    with smartlinks_process(["sender"], clean.env(), tmp_path) as proc:
+        ana = make_contact("Ana")
+        broadcast(api, [ana["id"]])
+        deadline = time.monotonic() + 15
+        while messages()[0].status != "sent":
+            assert time.monotonic() < deadline, proc.log()
+            time.sleep(0.05)
+        proc.kill(signal.SIGTERM)
+        assert proc.proc.wait(10) == 0
+    assert "warm stop requested" in proc.log()
