@@ -101,7 +101,9 @@ def test_library_page(web, link):
     assert no_link.status_code == 422 and 'data-field-error="body"' in no_link.get_data(
         as_text=True
     )
-    action_id = re.search(r"/library/(\d+)/delete", html).group(1)
+    found = re.search(r"/library/(\d+)/delete", html)
+    assert found is not None
+    action_id = found.group(1)
     assert web.post(f"/library/{action_id}/delete", {}, page="/library").status_code == 302
     assert "Gala invite" not in web.get("/library").get_data(as_text=True)
 
