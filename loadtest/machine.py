@@ -29,21 +29,10 @@ def ensure_tools(install: bool = True) -> dict[str, str]:
     missing = [t for t in TOOLS if find_tool(t) is None]
     if missing and install and os.geteuid() == 0 and shutil.which("apt-get"):
         print(f"installing {', '.join(APT_PACKAGES)} with apt-get ...", file=sys.stderr)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
-        result = subprocess.run(
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:  # a release without the light flavour: plain nginx
-            subprocess.run(
-                ["apt-get", "install", "-y", "-q", "--no-install-recommends", "nginx", "wrk"],
-                check=True,
-                env=env,
-                capture_output=True,
-            )
+        try:
+            _apt_install()
+        except subprocess.CalledProcessError as exc:
+            print(f"apt-get failed: {exc.stderr or exc}", file=sys.stderr)
         missing = [t for t in TOOLS if find_tool(t) is None]
     if missing:
         raise MissingTool(
@@ -51,6 +40,16 @@ def ensure_tools(install: bool = True) -> dict[str, str]:
             f"(Debian/Ubuntu: sudo apt-get install {' '.join(APT_PACKAGES)}) and run it again"
         )
     return {t: str(find_tool(t)) for t in TOOLS}
+
+
+def _apt_install() -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    quiet = {"env": env, "capture_output": True, "text": True}
+    subprocess.run(["apt-get", "update", "-q"], check=True, **quiet)  # type: ignore[call-overload]
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends"]
+    if subprocess.run([*install, *APT_PACKAGES], **quiet).returncode != 0:  # type: ignore[call-overload]
+        # a release without the light flavour of nginx: the plain package
+        subprocess.run([*install, "nginx", "wrk"], check=True, **quiet)  # type: ignore[call-overload]
 
 
 def cpu_plan(server_cpu: int | None, client_cpu: int | None) -> tuple[int, int]:
