@@ -231,6 +231,21 @@ def preview_broadcast(org_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     return {"recipients": len(chosen), "opted_out": skipped, "sample": sample, **summary}
 
 
+def preview_message(
+    org_id: int, contact_id: Any, body_source: Any, link_id: Any = None
+) -> dict[str, Any]:
+    """One contact's message before it is sent (a URL as long as theirs stands in for it:
+    previewing issues no code)."""
+    link = sendable_link(org_id, link_id)
+    body = checked_body(body_source, link)
+    contact = contact_in_org(org_id, contact_id)
+    row = (contact.id, contact.phone, contact.first_name, contact.last_name, contact.email,
+           contact.fields or {}, contact.opted_out)  # fmt: skip
+    text_ = renderer(body)(row, sample_url(link) if link is not None else "")
+    seg = segments.count(text_)
+    return {"text": text_, **seg.as_dict()}
+
+
 # -- queueing -------------------------------------------------------------------------------
 
 _INSERT_MESSAGES = text(

@@ -269,6 +269,23 @@ def conversation_send(contact_id: int) -> Any:
     return redirect(f"/contacts/{contact.id}/conversation")
 
 
+@bp.post("/contacts/<int:contact_id>/conversation/preview")
+@login_required
+def conversation_preview(contact_id: int) -> Any:
+    """The composer's live count: this contact's text and its segments (JSON)."""
+    contact = _contact(contact_id)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return jsonify(error={"message": "send the composer as JSON"}), 400
+    link_id = payload.get("link_id") or None
+    body = composed_body(str(payload.get("body") or ""), str(link_id) if link_id else None)
+    try:
+        return jsonify(sends.preview_message(current_org_id(), contact.id, body, link_id))
+    except ServiceError as exc:
+        db.session.rollback()
+        return jsonify(error={"field": exc.field, "message": exc.message}), exc.status
+
+
 @bp.post("/contacts/<int:contact_id>/conversation/library")
 @login_required
 def conversation_library(contact_id: int) -> Any:

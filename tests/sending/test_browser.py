@@ -117,6 +117,7 @@ def test_paperclip_places_the_link(page: Any, stack: Stack) -> None:
     page.click("#link-picker [data-link-id]")
     assert page.input_value("#composer-body") == "Your seat is ready: [link: Gala RSVP]"
     assert page.input_value("#composer-link") == str(stack.link["id"])
+    page.locator("#composer-count", has_text="1 segment · GSM-7").wait_for()
     screenshot(page, "sending-conversation")
     page.click("#composer button[type=submit]")
     page.wait_for_url(f"**/contacts/{stack.ana['id']}/conversation")

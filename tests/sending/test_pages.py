@@ -114,6 +114,31 @@ def test_conversation_paperclip_library_and_simulated_reply(web, api, link, make
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'id="paperclip"' in html and 'data-name="Gala RSVP"' in html
 
+    # The live count: Ana's text with a URL as long as hers (previewing issues no code).
+    token = csrf_from(html)
+    counted = web.client.post(
+        f"/contacts/{ana['id']}/conversation/preview",
+        json={"body": "Hi {{first_name}} [link: Gala RSVP] ü", "link_id": link["id"]},
+        headers={"X-CSRFToken": token},
+    )
+    assert counted.status_code == 200, counted.get_data(as_text=True)
+    got = counted.get_json()
+    assert got["text"] == "Hi Ana https://go.example.test/xxxxxxx/gala2021 ü"
+    assert (got["segments"], got["encoding"], got["units"]) == (1, "GSM-7", len(got["text"]))
+    emoji = web.client.post(
+        f"/contacts/{ana['id']}/conversation/preview",
+        json={"body": "🎉"},
+        headers={"X-CSRFToken": token},
+    ).get_json()
+    assert emoji["encoding"] == "UCS-2"
+    bad = web.client.post(
+        f"/contacts/{ana['id']}/conversation/preview",
+        json={"body": "{{x}}"},
+        headers={"X-CSRFToken": token},
+    )
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "body"
+    assert db.session.scalar(select(Message.id)) is None
+
     # The composer shows the placeholder; the message carries Ana's own URL in its place.
     sent = web.post(
         f"/contacts/{ana['id']}/conversation/send",

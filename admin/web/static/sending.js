@@ -92,4 +92,26 @@
       if (select.value && !/\[link:[^\]\n]*\]/.test(text.value) && text.value.indexOf("{{link}}") < 0) select.value = "";
     });
   }
+
+  // -- conversation composer: segments of this contact's text, as you type ------------------
+  var counter = document.getElementById("composer-count");
+  if (counter && text && select && SL) {
+    var recount = SL.debounce(function () {
+      if (!text.value.trim()) { counter.classList.add("hidden"); return; }
+      SL.postJSON(counter.getAttribute("data-preview-url"), { body: text.value, link_id: select.value || null }).then(
+        function (r) {
+          counter.textContent = r.segments + " segment" + (r.segments === 1 ? "" : "s") + " · " + r.encoding + " · " + r.units + " characters";
+          counter.classList.remove("hidden");
+        },
+        function (err) {
+          var e = (err && err.data && err.data.error) || {};
+          counter.textContent = e.message || "";
+          counter.classList.toggle("hidden", !e.message);
+        }
+      );
+    }, 300);
+    text.addEventListener("input", recount);
+    select.addEventListener("change", recount);
+    picker && picker.addEventListener("click", recount);
+  }
 })();
