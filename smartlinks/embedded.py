@@ -208,6 +208,9 @@ class EmbeddedPostgres:
         wait_for_port("127.0.0.1", self.port, timeout, proc)
         deadline = time.monotonic() + timeout
         while True:
+            # Whatever answers on the port, it is not our server once ours has exited.
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"postgres exited with code {proc.returncode}")
             try:
                 psycopg.connect(self._dsn("postgres"), connect_timeout=2).close()
                 return
@@ -297,16 +300,27 @@ class EmbeddedRedis:
         import redis
 
         wait_for_port("127.0.0.1", self.port, timeout, proc)
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # One try per PING (redis-py retries with backoff by default): this loop is the retry.
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            retry=Retry(NoBackoff(), 0),
+        )
         deadline = time.monotonic() + timeout
         try:
             while True:
+                # Whatever answers on the port, it is not our server once ours has exited.
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"valkey exited with code {proc.returncode}")
                 try:
                     client.ping()
                     return
-                except (redis.BusyLoadingError, redis.ConnectionError):
-                    if proc is not None and proc.poll() is not None:
-                        raise RuntimeError(f"valkey exited with code {proc.returncode}") from None
+                except (redis.BusyLoadingError, redis.ConnectionError, redis.TimeoutError):
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)

@@ -38,6 +38,7 @@ from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, writ
 log = logging.getLogger("smartlinks.up")
 
 WORKER_ROLES = ("sync", "drain", "webhooks", "sender", "admin", "edge")
+HTTP_ROLES = ("admin", "edge")
 STOP_WORKERS_SECONDS = 6.0  # then SIGKILL; the servers get the rest of the ten seconds
 STOP_TOTAL_SECONDS = 9.5
 MAX_BACKOFF = 10.0
@@ -348,17 +349,17 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
     ports = remembered_ports(data_dir, wanted)
 
     pg: EmbeddedPostgres | None = None
-    pg_proc: subprocess.Popen | None = None
+    pg_child: Child | None = None
     if not database_url:
         pg = EmbeddedPostgres(data_dir / "postgres", ports["postgres"], durable=True)
         pg.prepare()  # initdb on the first start
-        pg_proc = _start_server(sup, "postgres", pg.launch, signal.SIGINT, pg.port)
+        pg_child = _start_server(sup, "postgres", pg, signal.SIGINT)
     if not redis_url:
         rd = EmbeddedRedis(data_dir / "redis", ports["redis"], durable=True)
-        rd.wait_ready(_start_server(sup, "valkey", rd.launch, signal.SIGTERM, rd.port))
+        _wait_or_move(_start_server(sup, "valkey", rd, signal.SIGTERM), rd, "redis", data_dir)
         redis_url = rd.url
-    if pg is not None:
-        pg.wait_ready(pg_proc)
+    if pg is not None and pg_child is not None:
+        _wait_or_move(pg_child, pg, "postgres", data_dir)
         pg.ensure_database()
         database_url = pg.url
     write_runtime(data_dir, database_url=database_url, redis_url=redis_url)
@@ -367,11 +368,21 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
     )
     logs.event(log, "servers ready", seconds=round(time.monotonic() - began, 2))
 
-    demo = _migrate_and_seed(data_dir)
+    # The HTTP roles take the longest to import and need no schema until a request comes, so
+    # they start while the migrations run; the workers start after them. The session key is
+    # made first so that the admin and the migrations do not each write one.
+    from admin.settings import secret_key
 
+    secret_key(config.load())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    for role in available_roles():
+    roles = available_roles()
+    early = [r for r in roles if r in HTTP_ROLES]
+    for role in early:
         sup.add(Child(role, _role_launcher(role, env)))
+    demo = _migrate_and_seed(data_dir)
+    for role in roles:
+        if role not in early:
+            sup.add(Child(role, _role_launcher(role, env)))
     sup.starting = False
     if sup.stop_requested:
         return 0
@@ -403,25 +414,41 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
 
 
 def _start_server(
-    sup: Supervisor,
-    name: str,
-    launch: Callable[..., subprocess.Popen],
-    stop_signal: int,
-    port: int,
-) -> subprocess.Popen:
+    sup: Supervisor, name: str, server: EmbeddedPostgres | EmbeddedRedis, stop_signal: int
+) -> Child:
     """Launch an embedded server now and supervise it (restarts do not wait for it)."""
     preexec = _die_with_parent(stop_signal)
     child = Child(
         name,
-        lambda: launch(preexec_fn=preexec),
+        lambda: server.launch(preexec_fn=preexec),  # reads server.port at each launch
         is_server=True,
         stop_signal=stop_signal,  # Postgres: SIGINT is its fast shutdown
         signal_group=stop_signal != signal.SIGINT,  # Postgres stops its own backends
     )
     sup.add(child)
-    assert child.proc is not None
-    logs.event(log, "server listening soon", child=name, port=port)
-    return child.proc
+    logs.event(log, "server starting", child=name, port=server.port)
+    return child
+
+
+def _wait_or_move(
+    child: Child, server: EmbeddedPostgres | EmbeddedRedis, key: str, data_dir: Path
+) -> None:
+    """Wait until the server serves. Should another program have taken its port since we chose
+    it (the server exits at once), choose another port, remember it, and start it again."""
+    for attempt in range(3):
+        try:
+            server.wait_ready(child.proc)
+            return
+        except RuntimeError:
+            if attempt == 2 or port_is_free(server.port):
+                raise
+        taken, server.port = server.port, free_port()
+        path = data_dir / "ports.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), key: server.port}))
+        logs.event(
+            log, "port taken: moving", logging.WARNING, child=child.name, port=taken, to=server.port
+        )
+        child.start()
 
 
 def _migrate_and_seed(data_dir: Path) -> demo_module.Demo | None:

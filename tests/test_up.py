@@ -307,3 +307,33 @@ def test_up_with_database_url_and_redis_url_starts_no_embedded_server(
     finally:
         proc.stop()
     assert redis.Redis.from_url(clean.redis_url).ping()  # not ours to stop
+
+
+def test_an_embedded_server_whose_port_was_taken_meanwhile_moves(tmp_path: Path) -> None:
+    """The port remembered (or just chosen) can be taken before the server binds it."""
+    import socket
+
+    import redis
+
+    from smartlinks.embedded import EmbeddedRedis
+    from smartlinks.supervisor import Supervisor, _start_server, _wait_or_move
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "ports.json").write_text(json.dumps({"postgres": 1, "redis": port}))
+        server = EmbeddedRedis(tmp_path / "redis", port, durable=False)
+        child = _start_server(Supervisor(), "valkey", server, signal.SIGTERM)
+        try:
+            _wait_or_move(child, server, "redis", tmp_path)
+            assert server.port != port
+            assert json.loads((tmp_path / "ports.json").read_text()) == {
+                "postgres": 1,
+                "redis": server.port,
+            }
+            assert redis.Redis(port=server.port).ping()
+        finally:
+            child.signal(signal.SIGTERM)
+            if child.proc is not None:
+                child.proc.wait(10)
