@@ -12,37 +12,27 @@ shutdown), then SIGKILL for whatever is left.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import fcntl
 import http.client
 import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
-
-import psutil
 
 from core import config, logs
 from smartlinks import demo as demo_module
+from smartlinks.datafolder import data_dir_lock, port_is_free, remembered_ports
 from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, write_runtime
+from smartlinks.processes import Child, Stopping, Supervisor, die_with_parent, reap_strays
 
 log = logging.getLogger("smartlinks.up")
 
 WORKER_ROLES = ("sync", "drain", "webhooks", "sender", "admin", "edge")
 HTTP_ROLES = ("admin", "edge")
-STOP_WORKERS_SECONDS = 6.0  # then SIGKILL; the servers get the rest of the ten seconds
-STOP_TOTAL_SECONDS = 9.5
-MAX_BACKOFF = 10.0
-STABLE_AFTER = 10.0  # a child that ran this long starts again without delay
 DEMO_LINK_GRACE = 30.0  # after edge and admin answer, wait this long for sync to publish the demo
 # crawlerdetect counts curl as a bot (which gets the preview page), so the printed curl says
 # it is a phone's browser.
@@ -50,243 +40,6 @@ BROWSER_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
 )
-
-
-class Stopping(BaseException):
-    """Raised by the signal handler while `up` is still starting (blocking steps)."""
-
-
-@dataclass
-class Child:
-    """One supervised process: an embedded server or a `smartlinks <role>`."""
-
-    name: str
-    launch: Callable[[], subprocess.Popen]
-    is_server: bool = False
-    stop_signal: int = signal.SIGTERM
-    signal_group: bool = True  # False: signal the leader only (Postgres stops its backends)
-    proc: subprocess.Popen | None = None
-    started_at: float = 0.0
-    failures: int = 0
-    due: float = 0.0
-
-    def start(self) -> None:
-        self.proc = self.launch()
-        self.started_at = time.monotonic()
-        logs.event(log, "child started", child=self.name, pid=self.proc.pid)
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def signal(self, sig: int, group: bool = True) -> None:
-        if self.proc is None:
-            return
-        with suppress(ProcessLookupError, PermissionError):
-            if group:
-                os.killpg(self.proc.pid, sig)
-            else:
-                os.kill(self.proc.pid, sig)
-
-
-@dataclass
-class Supervisor:
-    children: list[Child] = field(default_factory=list)
-    stop_requested: bool = False
-    hurry: bool = False  # a second signal: kill now
-    starting: bool = True
-
-    # -- signals -------------------------------------------------------------------------------
-
-    def install_signals(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, self._on_signal)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.stop_requested:
-            self.hurry = True
-            return
-        self.stop_requested = True
-        logs.event(log, "stopping", signal=signal.Signals(signum).name)
-        if self.starting:
-            raise Stopping()
-
-    # -- running -------------------------------------------------------------------------------
-
-    def add(self, child: Child, started: subprocess.Popen | None = None) -> Child:
-        self.children.append(child)
-        if started is not None:
-            child.proc, child.started_at = started, time.monotonic()
-        else:
-            child.start()
-        return child
-
-    def tick(self) -> None:
-        """Notice children that died and start them again when their backoff is over."""
-        now = time.monotonic()
-        for child in self.children:
-            if child.proc is not None and child.proc.poll() is not None:
-                code = child.proc.returncode
-                # Whatever the leader left behind in its group (granian workers, backends).
-                child.signal(signal.SIGKILL)
-                ran = now - child.started_at
-                child.failures = 0 if ran >= STABLE_AFTER else child.failures + 1
-                delay = min(0.25 * 2**child.failures, MAX_BACKOFF) if child.failures else 0.25
-                child.due = now + delay
-                logs.event(
-                    log,
-                    "child exited",
-                    logging.WARNING,
-                    child=child.name,
-                    pid=child.proc.pid,
-                    code=code,
-                    ran_seconds=round(ran, 1),
-                    restart_in_seconds=round(delay, 2),
-                )
-                child.proc = None
-            if child.proc is None and now >= child.due and not self.stop_requested:
-                try:
-                    child.start()
-                except OSError as exc:
-                    child.failures += 1
-                    child.due = now + MAX_BACKOFF
-                    logs.event(
-                        log,
-                        "child failed to start",
-                        logging.ERROR,
-                        child=child.name,
-                        error=str(exc),
-                    )
-
-    def stop(self) -> None:
-        """Roles first, then the servers; SIGKILL at the deadlines; nothing left behind."""
-        self.stop_requested = True
-        began = time.monotonic()
-        workers = [c for c in self.children if not c.is_server]
-        servers = [c for c in self.children if c.is_server]
-        self._stop_batch(workers, began + STOP_WORKERS_SECONDS)
-        self._stop_batch(servers, began + STOP_TOTAL_SECONDS)
-        _kill_descendants()
-        logs.event(log, "stopped", seconds=round(time.monotonic() - began, 2))
-
-    def _stop_batch(self, batch: list[Child], deadline: float) -> None:
-        for child in batch:
-            if child.alive:
-                child.signal(child.stop_signal, group=child.signal_group)
-        while any(c.alive for c in batch) and time.monotonic() < deadline and not self.hurry:
-            time.sleep(0.05)
-        for child in batch:
-            if child.alive:
-                logs.event(log, "child killed", logging.WARNING, child=child.name)
-            child.signal(signal.SIGKILL)  # the group: stragglers of a leader that exited too
-            if child.proc is not None:
-                with suppress(subprocess.TimeoutExpired):
-                    child.proc.wait(2)
-
-
-def _kill_descendants() -> None:
-    """Anything still below us (a child started while a signal arrived)."""
-    rest = psutil.Process().children(recursive=True)
-    for proc in rest:
-        with suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(rest, timeout=2)
-
-
-# -- helpers ---------------------------------------------------------------------------------
-
-
-def _die_with_parent(sig: int) -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to signal the child when `up` itself dies (even by kill -9)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: the child only calls it
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        libc.prctl(pr_set_pdeathsig, sig, 0, 0, 0)
-
-    return preexec
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # Servers set SO_REUSEADDR, so a port in TIME_WAIT is free for them too.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def remembered_ports(data_dir: Path, names: tuple[str, ...]) -> dict[str, int]:
-    """Ports chosen on the first start and kept in the data folder; a taken one is replaced."""
-    path = data_dir / "ports.json"
-    try:
-        ports = {k: int(v) for k, v in json.loads(path.read_text()).items()}
-    except (OSError, ValueError, AttributeError):
-        ports = {}
-    changed = False
-    for name in names:
-        if not ports.get(name) or not port_is_free(ports[name]):
-            ports[name] = free_port()
-            changed = True
-    if changed:
-        path.write_text(json.dumps(ports))
-    return ports
-
-
-@contextmanager
-def data_dir_lock(data_dir: Path) -> Iterator[None]:
-    """One `smartlinks up` per data folder."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / "up.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SystemExit(
-                f"smartlinks up: another `smartlinks up` is running with the data folder {data_dir}"
-            ) from None
-        yield
-
-
-def reap_strays(data_dir: Path) -> None:
-    """Servers and roles left running by an `up` that was killed (we hold the lock now)."""
-    me = os.getpid()
-    ancestors = {p.pid for p in psutil.Process().parents()}
-    marker = str(data_dir)
-    strays = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        if proc.pid == me or proc.pid in ancestors:
-            continue
-        cmdline = proc.info["cmdline"] or []
-        if cmdline and Path(cmdline[0]).name == "postgres" and marker in " ".join(cmdline):
-            strays.append(proc)  # the postmaster keeps its `-D <data folder>` command line
-            continue
-        if cmdline and Path(cmdline[0]).name == "valkey-server":
-            # Valkey rewrites its command line, but it works in its --dir.
-            with suppress(psutil.Error):
-                if proc.cwd().startswith(marker):
-                    strays.append(proc)
-            continue
-        # A role of ours (granian workers included) started for this data folder.
-        if not any("smartlinks" in arg for arg in cmdline) or {"org", "up"} & set(cmdline):
-            continue
-        with suppress(psutil.Error):
-            if proc.environ().get("SMARTLINKS_DATA_DIR") == marker:
-                strays.append(proc)
-    if not strays:
-        return
-    logs.event(log, "stopping leftovers of an earlier up", pids=[p.pid for p in strays])
-    for proc in strays:
-        with suppress(psutil.Error):
-            proc.send_signal(signal.SIGINT if "postgres" in proc.name() else signal.SIGTERM)
-    _, alive = psutil.wait_procs(strays, timeout=5)
-    for proc in alive:
-        with suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=2)
 
 
 def available_roles() -> list[str]:
@@ -417,7 +170,7 @@ def _start_server(
     sup: Supervisor, name: str, server: EmbeddedPostgres | EmbeddedRedis, stop_signal: int
 ) -> Child:
     """Launch an embedded server now and supervise it (restarts do not wait for it)."""
-    preexec = _die_with_parent(stop_signal)
+    preexec = die_with_parent(stop_signal)
     child = Child(
         name,
         lambda: server.launch(preexec_fn=preexec),  # reads server.port at each launch
@@ -479,7 +232,7 @@ def _migrate_and_seed(data_dir: Path) -> demo_module.Demo | None:
 
 
 def _role_launcher(role: str, env: dict[str, str]) -> Callable[[], subprocess.Popen]:
-    preexec = _die_with_parent(signal.SIGTERM)
+    preexec = die_with_parent(signal.SIGTERM)
 
     def launch() -> subprocess.Popen:
         # Logs go to our stdout/stderr: one JSON line per event, each naming its role.

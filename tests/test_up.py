@@ -16,8 +16,9 @@ import httpx
 import psutil
 import pytest
 
+from smartlinks.datafolder import port_is_free, remembered_ports
 from smartlinks.embedded import free_port
-from smartlinks.supervisor import BROWSER_UA, port_is_free, remembered_ports
+from smartlinks.supervisor import BROWSER_UA
 from tests.servers import SMARTLINKS, Process
 
 CURL = re.compile(r"curl -i -A '[^']+' -H 'Host: ([^']+)' (http://127\.0\.0\.1:\d+(/\S+))")
@@ -238,7 +239,7 @@ def test_up_runs_everything_restarts_stops_and_starts_again(tmp_path: Path) -> N
 
 
 def test_second_up_on_the_same_data_folder_is_refused(tmp_path: Path) -> None:
-    from smartlinks.supervisor import data_dir_lock
+    from smartlinks.datafolder import data_dir_lock
 
     with data_dir_lock(tmp_path):
         env = _env(tmp_path, free_port(), free_port())
@@ -316,7 +317,8 @@ def test_an_embedded_server_whose_port_was_taken_meanwhile_moves(tmp_path: Path)
     import redis
 
     from smartlinks.embedded import EmbeddedRedis
-    from smartlinks.supervisor import Supervisor, _start_server, _wait_or_move
+    from smartlinks.processes import Supervisor
+    from smartlinks.supervisor import _start_server, _wait_or_move
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
