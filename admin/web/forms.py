@@ -12,20 +12,26 @@ from wtforms import (
     FormField,
     HiddenField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-ROLE_CHOICES = [("member", "Member"), ("admin", "Admin"), ("owner", "Owner")]
+# SelectChoice, not (value, label) tuples: tuples are deprecated in WTForms 3.3, gone in 3.4.
+ROLE_CHOICES = [
+    SelectChoice("member", "Member"),
+    SelectChoice("admin", "Admin"),
+    SelectChoice("owner", "Owner"),
+]
 ACTION_CHOICES = [
-    ("", "(none)"),
-    ("whisper", "Whisper a note in the contact's history"),
-    ("add_tag", "Add tag"),
-    ("remove_tag", "Remove tag"),
-    ("add_to_list", "Add to list"),
-    ("remove_from_list", "Remove from list"),
+    SelectChoice("", "(none)"),
+    SelectChoice("whisper", "Whisper a note in the contact's history"),
+    SelectChoice("add_tag", "Add tag"),
+    SelectChoice("remove_tag", "Remove tag"),
+    SelectChoice("add_to_list", "Add to list"),
+    SelectChoice("remove_from_list", "Remove from list"),
 ]
 
 

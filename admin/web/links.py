@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from flask import abort, flash, jsonify, redirect, render_template, request
 from flask_login import login_required
 from werkzeug.datastructures import FileStorage
+from wtforms import SelectChoice
 
 from admin.extensions import db
 from admin.models import Link
@@ -92,7 +93,10 @@ def _builder_context(form: LinkForm, link: Link | None) -> dict[str, Any]:
 
 
 def _prepare_form(form: LinkForm) -> None:
-    form.domain_id.choices = [(d.id, d.hostname) for d in queries.domains(current_org_id())]
+    form.domain_id.choices = [
+        SelectChoice(d.id, d.hostname)  # type: ignore[arg-type]  # an int value: coerce=int
+        for d in queries.domains(current_org_id())
+    ]
 
 
 def _fill_from_link(form: LinkForm, link: Link) -> None:
@@ -131,7 +135,7 @@ def _image_url(form: LinkForm) -> str:
 
 
 def _link_data(form: LinkForm, image_url: str) -> dict[str, Any]:
-    hostnames = dict(form.domain_id.choices or [])  # type: ignore[arg-type]
+    hostnames = {c.value: c.label for c in form.domain_id.choices or []}  # type: ignore[union-attr]
     actions = []
     for entry in form.actions.entries:
         kind = entry.form.type.data
@@ -222,7 +226,7 @@ def links_new() -> Any:
     if request.method == "GET":
         form.actions.entries[0].form.type.data = "whisper"
         if form.domain_id.choices:
-            form.domain_id.data = form.domain_id.choices[0][0]  # type: ignore[index]
+            form.domain_id.data = form.domain_id.choices[0].value  # type: ignore[index,union-attr]
     done = _save(form, None) if request.method == "POST" else None
     if done is not None:
         return done
