@@ -19,10 +19,11 @@ from typing import Any
 
 import psycopg
 
+from core.names import NAME_MAX, normalize_name
+
 log = logging.getLogger(__name__)
 
 ACTION_TYPES = ("whisper", "add_tag", "remove_tag", "add_to_list", "remove_from_list")
-NAME_MAX = 100  # tags.name and contact_lists.name are String(100)
 WHISPER = "whisper"
 
 
@@ -53,7 +54,7 @@ def parse_actions(raw: Any) -> tuple[Action, ...]:
             continue
         key = "tag" if kind.endswith("tag") else "list"
         name = item.get(key, item.get("name", ""))
-        name = name.strip()[:NAME_MAX] if isinstance(name, str) else ""
+        name = normalize_name(name)[:NAME_MAX] if isinstance(name, str) else ""
         if name:
             actions.append(Action(kind, name))
     return tuple(actions)

@@ -18,6 +18,7 @@ from admin.api import (  # noqa: E402, F401
     imports,
     library,
     links,
+    memberships,
     messages,
     metrics,
     openapi,

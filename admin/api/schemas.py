@@ -113,6 +113,27 @@ class IssueRequest(Struct):
     contact_ids: Annotated[list[int], Meta(description="the organisation's contact ids")]
 
 
+TagOrListName = Annotated[
+    str, Meta(description="1-100 characters, case-sensitive; surrounding spaces are dropped")
+]
+
+
+class TagChange(Struct):
+    tag: TagOrListName
+
+
+class ListChange(Struct):
+    list_: TagOrListName = field(name="list")
+
+
+class ListCreate(Struct):
+    name: TagOrListName
+
+
+class ListUpdate(Struct):
+    name: TagOrListName
+
+
 # ---- responses ------------------------------------------------------------------------------
 
 
@@ -198,6 +219,26 @@ class LinkOut(Struct):
 
 class LinkList(Struct):
     links: list[LinkOut]
+
+
+class TagOut(Struct):
+    id: int
+    name: str
+    contacts: Annotated[int, Meta(description="how many contacts have the tag")]
+
+
+class TagList(Struct):
+    tags: Annotated[list[TagOut], Meta(description="by name")]
+
+
+class ListOut(Struct):
+    id: int
+    name: str
+    contacts: Annotated[int, Meta(description="how many contacts are on the list")]
+
+
+class ListList(Struct):
+    lists: Annotated[list[ListOut], Meta(description="by name")]
 
 
 class IssuedUrl(Struct):

@@ -12,15 +12,14 @@ import idna
 from sqlalchemy import func, select
 
 from admin.extensions import db
-from admin.models import ACTION_TYPES, Link
-from admin.services import codes, domains, inputs, outbox
-from admin.services.errors import NotFound, ValidationError
+from admin.models import ACTION_TYPES, IssuedCode, Link
+from admin.services import codes, domains, inputs, memberships, outbox
+from admin.services.errors import Conflict, NotFound, ValidationError
 from core.merge import TemplateError, parse_template
 
 EXTENSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_ACTIONS = 20
 NAME_LENGTH = 200
-TAG_LENGTH = 100
 PREVIEW_LIMITS = {"title": 300, "description": 1000}
 # What each action type needs besides "type".
 ACTION_TARGET = {
@@ -99,9 +98,7 @@ def actions(value: Any) -> list[dict[str, Any]]:
         normal: dict[str, Any] = {"type": kind}
         target = ACTION_TARGET.get(kind)
         if target:
-            normal[target] = inputs.required_text(
-                f"{where}.{target}", action.get(target), TAG_LENGTH
-            )
+            normal[target] = memberships.name(f"{where}.{target}", action.get(target))
         result.append(normal)
     return result
 
@@ -147,6 +144,8 @@ def create_link(org_id: int, data: Mapping[str, Any]) -> Link:
 def update_link(org_id: int, link_id: int, data: Mapping[str, Any]) -> Link:
     link = get_link(org_id, link_id)
     values = link_values(org_id, data, link)
+    if values.get("domain_id", link.domain_id) != link.domain_id:
+        _check_domain_can_move(link)
     for column, value in values.items():
         setattr(link, column, value)
     link.version = outbox.next_version()
@@ -154,6 +153,23 @@ def update_link(org_id: int, link_id: int, data: Mapping[str, Any]) -> Link:
     outbox.enqueue("link", link.id, link.version)
     db.session.commit()
     return link
+
+
+def _check_domain_can_move(link: Link) -> None:
+    """A contact's short URL names the link's hostname and was sent in a text: moving the link
+    to another domain would make every such URL an unknown code. The generic code alone may
+    move (sync republishes the link under the new hostname; the old URL then stops working)."""
+    issued = db.session.scalar(
+        select(IssuedCode.code)
+        .where(IssuedCode.link_id == link.id, IssuedCode.contact_id.is_not(None))
+        .limit(1)
+    )
+    if issued is not None:
+        raise Conflict(
+            "domain",
+            "the domain cannot change: contacts' short URLs on "
+            f"{link.domain.hostname} were issued already (create a new link instead)",
+        )
 
 
 def get_link(org_id: int, link_id: int) -> Link:

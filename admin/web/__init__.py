@@ -37,6 +37,7 @@ from admin.web import (  # noqa: E402, F401
     issue,
     links,
     media,
+    memberships,
     metrics,
     previews,
     sending,

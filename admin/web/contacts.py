@@ -136,6 +136,8 @@ def contact_page(contact_id: int) -> Any:
         contact=contact,
         tags=tags,
         lists=lists,
+        all_tags=queries.tag_names(org_id),
+        all_lists=queries.list_names(org_id),
         events=conversations.conversation(org_id, contact.id, limit=HISTORY_SHOWN),
         history_shown=HISTORY_SHOWN,
     )

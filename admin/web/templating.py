@@ -15,6 +15,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 NAV = [
     ("web.links", "Links", "/links"),
     ("web.contacts", "Contacts", "/contacts"),
+    ("web.lists_page", "Lists & tags", "/lists"),
     ("web.domains", "Domains", "/domains"),
     ("web.team", "Team", "/team"),
     ("web.tokens", "API tokens", "/tokens"),

@@ -44,6 +44,9 @@ def alpha(api, org):
         {"phone": "+15557770001", "first_name": SECRET, "fields": {"note": SECRET}},
     ).get_json()
     api.post(f"/api/v1/links/{link['id']}/issue", {"contact_ids": [contact["id"]]})
+    api.post(f"/api/v1/contacts/{contact['id']}/tags", {"tag": f"{SECRET} tag"})
+    contact_list = api.post("/api/v1/lists", {"name": f"{SECRET} list"}).get_json()
+    api.post(f"/api/v1/contacts/{contact['id']}/lists", {"list": f"{SECRET} list"})
     job = ImportJob(org_id=org.org_id, filename=f"{SECRET}.csv", status="done")
     db.session.add(job)
     db.session.add(
@@ -75,6 +78,7 @@ def alpha(api, org):
         "action_id": action.id,
         "library_action_id": action.id,
         "webhook_id": webhook.id,
+        "list_id": contact_list["id"],
         "org_id": org.org_id,
     }
 
@@ -123,6 +127,8 @@ def _state(api, ids):
             f"/api/v1/contacts/{ids['contact_id']}",
             f"/api/v1/domains/{ids['domain_id']}",
             f"/api/v1/contacts/{ids['contact_id']}/history",
+            "/api/v1/tags",
+            "/api/v1/lists",
         )
     }
 

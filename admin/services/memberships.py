@@ -1,0 +1,222 @@
+"""A contact's tags and lists, and the organisation's lists.
+
+Tags come into being when first given to a contact (here or by a click action); lists are also
+created, renamed and deleted on their own. Names go through core.names.normalize_name, as drain's
+click actions do, so a name typed here finds the row a click created and the reverse.
+
+Tags and lists live only in Postgres: they are not part of core.records.ContactRecord (the
+edge merges a contact's phone, names, email and fields, never its tags or lists), so a change
+here needs no outbox row and no new contact version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+
+from admin.extensions import db
+from admin.models import Contact, ContactList, ContactTag, Link, ListMember, Tag
+from admin.services import contacts, inputs
+from admin.services.errors import Conflict, NotFound, ValidationError
+from core.names import NAME_MAX, normalize_name
+
+
+def name(field: str, value: Any) -> str:
+    """A tag or list name as stored; raises ValidationError naming ``field``."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError(field, f"{field} must be a string")
+    return inputs.required_text(field, normalize_name(value), NAME_MAX)
+
+
+@dataclass(frozen=True)
+class Named:
+    """A tag or list with the number of contacts in it."""
+
+    id: int
+    name: str
+    contacts: int
+
+
+# -- a contact's tags ---------------------------------------------------------------------------
+
+
+def add_tag(org_id: int, contact_id: int, tag: Any) -> Contact:
+    """Tag the contact (creating the tag if new); tagging twice changes nothing."""
+    contact = contacts.get_contact(org_id, contact_id)
+    tag_name = name("tag", tag)
+    db.session.execute(insert(Tag).values(org_id=org_id, name=tag_name).on_conflict_do_nothing())
+    tag_id = db.session.scalar(select(Tag.id).where(Tag.org_id == org_id, Tag.name == tag_name))
+    _add_member(ContactTag, {"contact_id": contact.id, "tag_id": tag_id}, "tag", tag_name)
+    return contact
+
+
+def remove_tag(org_id: int, contact_id: int, tag: Any) -> Contact:
+    """Untag the contact; a tag the contact does not have is fine, an unknown tag is not."""
+    contact = contacts.get_contact(org_id, contact_id)
+    tag_id = _tag_id(org_id, name("tag", tag))
+    db.session.execute(
+        delete(ContactTag).where(ContactTag.contact_id == contact.id, ContactTag.tag_id == tag_id)
+    )
+    db.session.commit()
+    return contact
+
+
+def _tag_id(org_id: int, tag_name: str) -> int:
+    found = db.session.scalar(select(Tag.id).where(Tag.org_id == org_id, Tag.name == tag_name))
+    if found is None:
+        raise NotFound("tag", f"no tag named {tag_name!r}")
+    return int(found)
+
+
+def list_tags(org_id: int) -> list[Named]:
+    """The organisation's tags by name, with how many contacts have each."""
+    count = func.count(ContactTag.contact_id)
+    rows = db.session.execute(
+        select(Tag.id, Tag.name, count)
+        .outerjoin(ContactTag, ContactTag.tag_id == Tag.id)
+        .where(Tag.org_id == org_id)
+        .group_by(Tag.id)
+        .order_by(Tag.name)
+    )
+    return [Named(i, n, c) for i, n, c in rows]
+
+
+# -- a contact's lists --------------------------------------------------------------------------
+
+
+def add_to_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
+    """Put the contact on the list (creating the list if new); twice changes nothing."""
+    contact = contacts.get_contact(org_id, contact_id)
+    wanted = name("list", list_name)
+    db.session.execute(
+        insert(ContactList).values(org_id=org_id, name=wanted).on_conflict_do_nothing()
+    )
+    list_id = db.session.scalar(
+        select(ContactList.id).where(ContactList.org_id == org_id, ContactList.name == wanted)
+    )
+    _add_member(ListMember, {"contact_id": contact.id, "list_id": list_id}, "list", wanted)
+    return contact
+
+
+def remove_from_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
+    """Take the contact off the list; not being on it is fine, an unknown list is not."""
+    contact = contacts.get_contact(org_id, contact_id)
+    found = _list_by_name(org_id, name("list", list_name))
+    db.session.execute(
+        delete(ListMember).where(
+            ListMember.contact_id == contact.id, ListMember.list_id == found.id
+        )
+    )
+    db.session.commit()
+    return contact
+
+
+def _add_member(table: Any, row: dict[str, Any], field: str, what: str) -> None:
+    try:
+        db.session.execute(insert(table).values(**row).on_conflict_do_nothing())
+        db.session.commit()
+    except IntegrityError:  # the tag or list was deleted between our two statements
+        db.session.rollback()
+        raise Conflict(field, f"the {field} {what!r} was just deleted: try again") from None
+
+
+# -- the organisation's lists -------------------------------------------------------------------
+
+
+def list_lists(org_id: int) -> list[Named]:
+    """The organisation's lists by name, with how many contacts are on each."""
+    count = func.count(ListMember.contact_id)
+    rows = db.session.execute(
+        select(ContactList.id, ContactList.name, count)
+        .outerjoin(ListMember, ListMember.list_id == ContactList.id)
+        .where(ContactList.org_id == org_id)
+        .group_by(ContactList.id)
+        .order_by(ContactList.name)
+    )
+    return [Named(i, n, c) for i, n, c in rows]
+
+
+def get_list(org_id: int, list_id: int) -> Named:
+    found = inputs.is_id(list_id) and db.session.scalar(
+        select(ContactList).where(ContactList.id == list_id, ContactList.org_id == org_id)
+    )
+    if not found:
+        raise NotFound("list_id", "no such list")
+    members = db.session.scalar(
+        select(func.count()).select_from(ListMember).where(ListMember.list_id == found.id)
+    )
+    return Named(found.id, found.name, int(members or 0))
+
+
+def _list_by_name(org_id: int, list_name: str) -> ContactList:
+    found = db.session.scalar(
+        select(ContactList).where(ContactList.org_id == org_id, ContactList.name == list_name)
+    )
+    if found is None:
+        raise NotFound("list", f"no list named {list_name!r}")
+    return found
+
+
+def _name_taken(list_name: str) -> Conflict:
+    return Conflict("name", f"a list named {list_name!r} exists already")
+
+
+def create_list(org_id: int, list_name: Any) -> Named:
+    wanted = name("name", list_name)
+    created = db.session.scalar(
+        insert(ContactList)
+        .values(org_id=org_id, name=wanted)
+        .on_conflict_do_nothing()
+        .returning(ContactList.id)
+    )
+    if created is None:
+        db.session.rollback()
+        raise _name_taken(wanted)
+    db.session.commit()
+    return Named(int(created), wanted, 0)
+
+
+def rename_list(org_id: int, list_id: int, new_name: Any) -> Named:
+    """Rename a list. Links' click actions and broadcasts name lists by name: those naming the
+    old one keep doing so (see links_naming_list), and a click then creates it anew."""
+    current = get_list(org_id, list_id)
+    wanted = name("name", new_name)
+    if wanted == current.name:
+        return current
+    row = db.session.get(ContactList, current.id)
+    assert row is not None
+    row.name = wanted
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise _name_taken(wanted) from None
+    return Named(current.id, wanted, current.contacts)
+
+
+def delete_list(org_id: int, list_id: int) -> None:
+    """Delete a list; its contacts stay, only their membership goes."""
+    current = get_list(org_id, list_id)
+    db.session.execute(
+        delete(ContactList).where(ContactList.id == current.id, ContactList.org_id == org_id)
+    )
+    db.session.commit()
+
+
+def links_naming_list(org_id: int, list_name: str) -> int:
+    """How many of the organisation's links have a click action naming this list."""
+    count = db.session.scalar(
+        select(func.count())
+        .select_from(Link)
+        .where(
+            Link.org_id == org_id,
+            Link.actions.contains([{"list": list_name}]),
+        )
+    )
+    return int(count or 0)
