@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -39,9 +40,8 @@ def test_readme_gives_exactly_two_commands_for_a_fresh_machine() -> None:
 
 
 def test_readme_names_every_role_and_subcommand() -> None:
-    parser = build_parser()
-    (sub,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
-    for name in sub.choices:  # type: ignore[attr-defined]
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    for name in sub.choices:
         assert f"smartlinks {name}" in README, name
 
 
