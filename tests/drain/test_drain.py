@@ -354,3 +354,20 @@ def test_concurrent_consumers_record_each_click_once(
     )
     assert _pending(rdb) == 0
     assert sum(d.totals["recorded"] for d in drains) == 3000
+
+
+def test_a_flushed_redis_gets_its_group_back(
+    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+) -> None:
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain)
+    (a,) = make_contacts(org.org_id, 1)
+    drain = make_drain()
+    xadd_all(rdb, [click_fields(link, a, domain)])
+    run_burst(drain)
+    rdb.flushall()  # the stream and its group are gone; the edge appends again
+    xadd_all(rdb, [click_fields(link, a, domain), click_fields(link, a, domain)])
+    assert drain.step() == 0  # NOGROUP: the group is made again, from the first entry
+    assert drain.step() == 2
+    assert scalar("SELECT count(*) FROM clicks") == 3
+    assert _pending(rdb) == 0
