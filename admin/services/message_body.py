@@ -17,6 +17,9 @@ MAX_BODY_LENGTH = 1600  # ten GSM-7 parts; carriers reject or split longer texts
 BUILTIN_NAMES = ("first_name", "last_name", "phone", "email")
 LINK = "link"
 _FIELD_NAME = re.compile(r"^fields\.[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+# Postgres refuses NUL, lone surrogates cannot be stored, other control characters have no place
+# in a text message (tab, line breaks and form feed may stay).
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class BodyError(ValueError):
@@ -110,6 +113,9 @@ def parse_body(source: object) -> Body:
         raise BodyError("body is empty")
     if len(source) > MAX_BODY_LENGTH:
         raise BodyError(f"body is longer than {MAX_BODY_LENGTH} characters")
+    bad = _FORBIDDEN.search(source)
+    if bad:
+        raise BodyError(f"a control character at character {bad.start() + 1}")
     parts: list[str | Field] = []
     pos = 0
     while True:

@@ -46,7 +46,8 @@ def receive(
     (same provider id) is recognised and does nothing twice."""
     if not isinstance(body, str):
         raise ValidationError("body", "body must be a string")
-    body = body[:MAX_INBOUND_LENGTH].replace("\x00", "")
+    # Stored as the contact sent it, but for what Postgres cannot hold (NUL, lone surrogates).
+    body = body[:MAX_INBOUND_LENGTH].replace("\x00", "").encode("utf-8", "replace").decode()
     if provider_message_id:
         seen = db.session.scalar(
             select(Message.id).where(

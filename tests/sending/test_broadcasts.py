@@ -140,6 +140,7 @@ def test_bad_input_names_the_field(api, other_api, link, make_contact):
         ({**ok, "body": "no link here"}, 422, "body"),
         ({**ok, "body": ""}, 422, "body"),
         ({**ok, "body": 5}, 422, "body"),
+        ({**ok, "body": "nul \u0000 {{link}}"}, 422, "body"),
         ({k: v for k, v in ok.items() if k != "link_id"}, 422, "link_id"),
         ({**ok, "link_id": 999999}, 404, "link_id"),
         ({**ok, "contact_ids": [999999]}, 404, "contact_ids"),

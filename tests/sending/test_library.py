@@ -196,3 +196,13 @@ def test_team_member_message_carries_the_contacts_url(api, link, make_contact):
     assert resp.get_json()["body"] == f"Ana, your link: {urls_of(api, link['id'], ana['id'])}"
     bad = api.post("/api/v1/messages", {"contact_id": 424242, "body": "hi"})
     assert bad.status_code == 404 and bad.get_json()["error"]["field"] == "contact_id"
+
+
+def test_a_reply_with_odd_characters_is_kept(api, make_contact):
+    ana = make_contact("Ana")
+    resp = api.post(
+        "/api/v1/messages/inbound", {"contact_id": ana["id"], "body": "a\u0000b \ud800 🎉"}
+    )
+    assert resp.status_code == 201, resp.get_json()
+    events = api.get(f"/api/v1/contacts/{ana['id']}/history").get_json()["events"]
+    assert events[-1]["text"] == "ab 🎉"

@@ -64,6 +64,8 @@ def test_body_merges_plain_text_with_defaults():
         ("a }} b", "closes no placeholder"),
         ("x" * 1601, "longer"),
         (None, "string"),
+        ("a\x00b", "control character at character 2"),
+        ("a\ud800", "control character"),
     ],
 )
 def test_body_errors(source, problem):
