@@ -49,13 +49,15 @@ def validate(data: Any, current: dict[str, Any] | None = None) -> dict[str, Any]
         token = str(current.get("auth_token") or "")
     if not token:
         raise ProviderSettingsError("auth_token", "auth_token is required")
+    if not token.isprintable() or len(token) > 200:
+        raise ProviderSettingsError("auth_token", "auth_token must be printable text")
     sender = str(data.get("from") or "").strip()
     if not _SENDER.match(sender):
         raise ProviderSettingsError(
             "from", "from must be an E.164 number (+15551234567) or a messaging service (MG...)"
         )
     base_url = str(data.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/")
-    if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", base_url):
+    if not base_url.isprintable() or not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", base_url):
         raise ProviderSettingsError("base_url", "base_url must be an http(s) URL")
     rate = data.get("rate_per_second", 1)
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1000:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from admin.extensions import db
 from admin.models import LibraryAction
-from admin.services import sends
+from admin.services import inputs, sends
 from admin.services.errors import Conflict, NotFound, ValidationError
 
 _KEYWORD = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
@@ -51,11 +51,7 @@ def normalize_keyword(value: Any) -> str | None:
 
 
 def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError("name", "name is required")
-    if len(value.strip()) > 200:
-        raise ValidationError("name", "name is longer than 200 characters")
-    return value.strip()
+    return inputs.required_text("name", value, 200)
 
 
 def create_action(org_id: int, data: Mapping[str, Any]) -> LibraryAction:

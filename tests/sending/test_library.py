@@ -60,6 +60,7 @@ def test_bad_actions_name_the_field(api, link):
     save_action(api, link, keyword="gala")
     cases = [
         ({"name": "", "body": "{{link}}", "link_id": link["id"]}, 422, "name"),
+        ({"name": "a\u0000", "body": "{{link}}", "link_id": link["id"]}, 422, "name"),
         ({"name": "x", "body": "no link", "link_id": link["id"]}, 422, "body"),
         ({"name": "x", "body": "{{link}}"}, 422, "link_id"),
         (

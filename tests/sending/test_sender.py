@@ -187,8 +187,10 @@ def test_provider_settings_are_validated(api):
     for body, field in [
         ({**good, "account_sid": "nope"}, "account_sid"),
         ({**good, "auth_token": ""}, "auth_token"),
+        ({**good, "auth_token": "a\u0000b"}, "auth_token"),
         ({**good, "from": "+1 (555) not a number"}, "from"),
         ({**good, "base_url": "ftp://x"}, "base_url"),
+        ({**good, "base_url": "http://a\u0000b"}, "base_url"),
         ({**good, "rate_per_second": 0}, "rate_per_second"),
         ({**good, "provider": "carrier-pigeon"}, "provider"),
     ]:
