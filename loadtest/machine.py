@@ -72,29 +72,43 @@ def pin(cpu: int) -> Callable[[], None]:
 
 @dataclass(frozen=True)
 class CoreTimes:
-    busy: dict[int, float]
+    busy: dict[int, float]  # every non-idle tick
+    irq: dict[int, float]  # interrupts and softirqs: the kernel's network work, in no process
     total: dict[int, float]
 
 
 def core_times() -> CoreTimes:
     busy: dict[int, float] = {}
+    irq: dict[int, float] = {}
     total: dict[int, float] = {}
     with open("/proc/stat") as f:
         for line in f:
             name, *fields = line.split()
             if not name.startswith("cpu") or name == "cpu":
                 continue
+            cpu = int(name[3:])
+            # user nice system idle iowait irq softirq steal
             values = [float(v) for v in fields[:8]]
-            idle = values[3] + values[4]  # idle + iowait
-            total[int(name[3:])] = sum(values)
-            busy[int(name[3:])] = sum(values) - idle
-    return CoreTimes(busy, total)
+            total[cpu] = sum(values)
+            busy[cpu] = total[cpu] - values[3] - values[4]
+            irq[cpu] = values[5] + values[6]
+    return CoreTimes(busy, irq, total)
+
+
+def _share(before: dict[int, float], after: dict[int, float], span: float, cpu: int) -> float:
+    return (after.get(cpu, 0) - before.get(cpu, 0)) / span if span else 0.0
 
 
 def core_busy(before: CoreTimes, after: CoreTimes, cpu: int) -> float:
     """Share of the interval that ``cpu`` was busy (0..1)."""
-    total = after.total.get(cpu, 0) - before.total.get(cpu, 0)
-    return (after.busy.get(cpu, 0) - before.busy.get(cpu, 0)) / total if total else 0.0
+    span = after.total.get(cpu, 0) - before.total.get(cpu, 0)
+    return _share(before.busy, after.busy, span, cpu)
+
+
+def core_irq(before: CoreTimes, after: CoreTimes, cpu: int) -> float:
+    """Share of the interval that ``cpu`` spent in interrupts and softirqs (loopback TCP)."""
+    span = after.total.get(cpu, 0) - before.total.get(cpu, 0)
+    return _share(before.irq, after.irq, span, cpu)
 
 
 def cpu_seconds(pids: Iterable[int]) -> float:
