@@ -49,6 +49,12 @@ VARIANTS = (
     Variant("edge-st-runtime", "loadtest.variant_apps:edge", runtime_mode="st"),
     Variant("edge-rust-tasks", "loadtest.variant_apps:edge", task_impl="rust"),
     Variant("edge-uvloop", "loadtest.variant_apps:edge", loop="uvloop", uvloop=True),
+    Variant(
+        "edge-all-three",
+        "loadtest.variant_apps:edge_fast_ip_hot_dispatch",
+        loop="uvloop",
+        uvloop=True,
+    ),
     Variant("const-starlette", "loadtest.variant_apps:constant_starlette"),
     Variant("const-asgi", "loadtest.variant_apps:constant_asgi", factory=False),
     Variant("const-rsgi", "loadtest.variant_apps:constant_rsgi", interface="rsgi", factory=False),
