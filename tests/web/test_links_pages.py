@@ -195,6 +195,8 @@ def test_contacts_list_filters_and_contact_page(web: Web, org: NewOrg) -> None:
     assert "Bob" in web.get("/contacts?q=0003").get_data(as_text=True)
     page = web.get(f"/contacts/{ada.id}").get_data(as_text=True)
     assert "+15551230002" in page and "zip" in page and "10001" in page
+    assert f'href="/contacts/{ada.id}/conversation"' in page  # the way to message the contact
+    assert web.get(f"/contacts/{ada.id}/conversation").status_code == 200
 
 
 def test_csv_import_shows_progress_and_bad_lines(web: Web) -> None:
