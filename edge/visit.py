@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from time import perf_counter
 
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from core import logs
@@ -91,14 +90,26 @@ class Visit:
             self._unwarned = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = perf_counter()
-        response, outcome = await self.answer(scope)
-        self.ctx.metrics.local.observe(outcome, perf_counter() - started)
-        await response(scope, receive, send)
+        """As a Starlette endpoint (the route's ``code`` path parameter)."""
+        await self.serve(scope, scope["path_params"]["code"], send)
 
-    async def answer(self, scope: Scope) -> tuple[Response, str]:
+    async def serve(self, scope: Scope, code: str, send: Send) -> None:
+        """Answer a GET or HEAD of ``/{code}[/...]`` (edge/app.py's dispatcher calls this
+        directly, without Starlette's routing)."""
+        started = perf_counter()
+        response, outcome = await self.answer(scope, code)
+        self.ctx.metrics.local.observe(outcome, perf_counter() - started)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def answer(self, scope: Scope, code: str) -> tuple[pages.RawResponse, str]:
         head = scope["method"] == "HEAD"
-        code: str = scope["path_params"]["code"]
         h = read_headers(scope["headers"])
         host = host_of(h.host) if h.host else None
         if host is None or not is_code(code):
@@ -160,7 +171,7 @@ class Visit:
 
     def fallback(
         self, domain: DomainRecord, head: bool, archived: bool = False
-    ) -> tuple[Response, str]:
+    ) -> tuple[pages.RawResponse, str]:
         """The domain's fallback_url (302) when it has a valid one, else 410 for an archived
         link and 404 for anything else."""
         if domain.fallback_url:

@@ -7,7 +7,8 @@ codes through sync's RecordStore, builds the edge's app (edge.app.create_app) an
 granian would (an ASGI scope per request, 64 at a time so that edge/wire.py pipelines as under
 load). Each variant peels a layer off, so the differences say what each layer costs:
 
-  app        the whole Starlette app: middleware, router, the Visit endpoint, the answer sent
+  app        the edge's app: its dispatcher (edge/app.py) straight to the Visit endpoint
+  router     Starlette's router in front of the Visit endpoint (the path before the dispatcher)
   endpoint   the Visit endpoint called directly (no Starlette middleware or routing)
   answer     Visit.answer: classify, event, the Redis call, decode, merge (no response sent)
   no-redis   Visit.answer with the Redis reply replayed from memory (our Python alone)
@@ -202,21 +203,25 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
     scopes = requests(codes, n)
     app = create_app(redis_url=url)
     results: dict[str, Any] = {}
-    async with app.router.lifespan_context(app):
+    async with app.starlette.router.lifespan_context(app.starlette):
         ctx = app.state.edge
         visit = Visit(ctx)
         resolver: Resolver = ctx.resolver
         for call in asgi_calls(app, scopes[:2000]):  # warm the caches as a running worker has
             await call()
         results["app"] = await measure("app", asgi_calls(app, scopes), concurrency)
-        results["router"] = await measure("router", asgi_calls(app.router, scopes), concurrency)
+        results["router"] = await measure(
+            "router", asgi_calls(app.starlette.router, scopes), concurrency
+        )
         fast = hot_dispatch(app, visit)
         results["hot-dispatch"] = await measure(
             "hot-dispatch", asgi_calls(fast, scopes), concurrency
         )
         results["endpoint"] = await measure("endpoint", asgi_calls(visit, scopes), concurrency)
         results["answer"] = await measure(
-            "answer", [functools.partial(visit.answer, s) for s in scopes], concurrency
+            "answer",
+            [functools.partial(visit.answer, s, s["path_params"]["code"]) for s in scopes],
+            concurrency,
         )
         event = encode_event(
             code=codes[0],
@@ -284,7 +289,9 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
             scope_for(f"/{c}/gala2026", ua) for c in codes[:200] for ua in PHONE_USER_AGENTS[:3]
         ] * max(1, n // 600)
         results["no-redis"] = await measure(
-            "no-redis", [functools.partial(visit.answer, s) for s in replay], concurrency
+            "no-redis",
+            [functools.partial(visit.answer, s, s["path_params"]["code"]) for s in replay],
+            concurrency,
         )
         results["no-redis-app"] = await measure(
             "no-redis-app", asgi_calls(app, replay), concurrency
