@@ -157,3 +157,22 @@ def api(client: FlaskClient, org: NewOrg) -> Api:
 @pytest.fixture
 def other_api(client: FlaskClient, other_org: NewOrg) -> Api:
     return Api(client, other_org.api_token)
+
+
+# One browser for the whole session, shared by every browser test (two Playwright instances
+# at once clash over the event loop).
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from tests.web.conftest import CHROMIUM_ARGS, find_chromium
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found at /usr/bin/chromium (python3 dev.py test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

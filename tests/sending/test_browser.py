@@ -18,7 +18,7 @@ from admin.extensions import db
 from admin.services.orgs import create_org
 from tests.conftest import Servers, _app_config, _reset
 from tests.servers import http_role, smartlinks_process
-from tests.web.conftest import browser, screenshot  # noqa: F401 (the browser fixture)
+from tests.web.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
