@@ -46,6 +46,27 @@ def wait_for_port(
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
 
 
+def spawn(
+    command: list[str],
+    log_path: Path,
+    preexec_fn: Callable[[], None] | None,
+    user: int | None = None,
+    group: int | None = None,
+) -> subprocess.Popen:
+    """A server in its own session (so signals to us do not reach it), output to its log."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            preexec_fn=preexec_fn,  # only sets a parent-death signal
+            user=user,
+            group=group,
+        )
+
+
 def _pg_bin() -> Path:
     # The wheel's PostgreSQL binaries. Found without importing pgserver, whose import sets up
     # a lock file and exit hooks we do not want.
@@ -115,7 +136,7 @@ class EmbeddedPostgres:
             f"postgresql+psycopg://postgres:{self.password}@127.0.0.1:{self.port}/{self.database}"
         )
 
-    def _run_as(self) -> dict:
+    def _run_as(self) -> dict[str, int]:
         if os.geteuid() != 0:
             return {}
         entry = _ensure_system_user()
@@ -154,7 +175,8 @@ class EmbeddedPostgres:
                 ],
                 check=True,
                 capture_output=True,
-                **run_as,
+                user=run_as.get("user"),
+                group=run_as.get("group"),
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -191,16 +213,9 @@ class EmbeddedPostgres:
         self, log_path: Path | None = None, preexec_fn: Callable[[], None] | None = None
     ) -> subprocess.Popen:
         """Start the server in its own session and return at once (the supervisor's restart)."""
-        with open(log_path or self.data_dir / "postgres.log", "ab") as log:
-            return subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                preexec_fn=preexec_fn,
-                **self._run_as(),
-            )
+        return spawn(
+            self.command(), log_path or self.data_dir / "postgres.log", preexec_fn, **self._run_as()
+        )
 
     def wait_ready(self, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
         import psycopg
@@ -285,15 +300,7 @@ class EmbeddedRedis:
     ) -> subprocess.Popen:
         """Start the server in its own session and return at once (the supervisor's restart)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(log_path or self.data_dir / "valkey.log", "ab") as log:
-            return subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                preexec_fn=preexec_fn,
-            )
+        return spawn(self.command(), log_path or self.data_dir / "valkey.log", preexec_fn)
 
     def wait_ready(self, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
         """Until the server answers PING (it loads its AOF before it does)."""
