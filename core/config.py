@@ -61,6 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Reserved: the stream is trimmed only below acknowledged entries.",
     ),
     Setting("DRAIN_BATCH", "500", "Click events the drain reads per batch."),
+    Setting("DRAIN_LANES", "2", "Batches one drain process records at once (threads, 1-8)."),
     Setting(
         "DRAIN_CLAIM_IDLE_MS",
         "30000",

