@@ -13,7 +13,7 @@ from time import perf_counter
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -72,13 +72,7 @@ class EdgeApp:
         ):
             code = path[1:].partition("/")[0]
             if code:  # "/" and "//..." are Starlette's 404s, as before
-                try:
-                    await self.visit.serve(scope, code, send)
-                except Exception:
-                    # What Starlette's ServerErrorMiddleware does: a plain 500 (the answer is
-                    # computed before anything is sent), then granian logs the exception.
-                    await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
-                    raise
+                await self.visit.serve(scope, code, send)
                 return
         await self.starlette(scope, receive, send)
 

@@ -73,3 +73,8 @@ def unavailable(head_only: bool = False) -> RawResponse:
             503, [HTML, NO_STORE, RETRY_AFTER], b"", content_length=len(UNAVAILABLE_PAGE)
         )
     return RawResponse(503, [HTML, NO_STORE, RETRY_AFTER], UNAVAILABLE_PAGE)
+
+
+def internal_error() -> RawResponse:
+    """Starlette's own answer to an unhandled exception, for the path that skips Starlette."""
+    return RawResponse(500, [TEXT], b"Internal Server Error")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from time import perf_counter
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from core import logs
 from core.codes import is_code
@@ -97,7 +97,13 @@ class Visit:
         """Answer a GET or HEAD of ``/{code}[/...]`` (edge/app.py's dispatcher calls this
         directly, without Starlette's routing)."""
         started = perf_counter()
-        response, outcome = await self.answer(scope, code)
+        try:
+            response, outcome = await self.answer(scope, code)
+        except Exception:
+            # What Starlette's ServerErrorMiddleware does (the dispatcher skips it): a plain
+            # 500, then the exception goes on to be logged. Nothing was sent yet.
+            await pages.internal_error()(scope, _no_receive, send)
+            raise
         self.ctx.metrics.local.observe(outcome, perf_counter() - started)
         await send(
             {
@@ -193,3 +199,7 @@ class Visit:
             logs.event(
                 log, "amendment not appended", logging.ERROR, click_id=click_id, error=str(exc)
             )
+
+
+async def _no_receive() -> Message:
+    raise RuntimeError("the edge never reads a request body")
