@@ -65,10 +65,11 @@ def search_query(org_id: int, q: str, tag: str = "", list_name: str = "") -> Any
 @login_required
 def contacts_list() -> Any:
     org_id = current_org_id()
-    q = request.args.get("q", "")[:200]
-    tag = request.args.get("tag", "")[:100]
-    list_name = request.args.get("list", "")[:100]
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    # Postgres text cannot hold NUL, and OFFSET is a bigint: odd query strings stay a 200.
+    q = request.args.get("q", "")[:200].replace("\x00", "")
+    tag = request.args.get("tag", "")[:100].replace("\x00", "")
+    list_name = request.args.get("list", "")[:100].replace("\x00", "")
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), 1_000_000)
     rows = list(
         db.session.scalars(
             search_query(org_id, q, tag, list_name)
@@ -103,7 +104,7 @@ def contacts_list() -> Any:
 @bp.get("/contacts/search.json")
 @login_required
 def contacts_search() -> Any:
-    q = request.args.get("q", "")[:200]
+    q = request.args.get("q", "")[:200].replace("\x00", "")
     rows = db.session.scalars(
         search_query(current_org_id(), q).order_by(Contact.id.desc()).limit(20)
     )

@@ -36,10 +36,13 @@ def _get_link(link_id: int) -> Link:
 @login_required
 def links_list() -> Any:
     org_id = current_org_id()
-    q = request.args.get("q", "")[:200]
+    # Postgres text cannot hold NUL, and ids and OFFSET are bigints: odd query strings stay a 200.
+    q = request.args.get("q", "")[:200].replace("\x00", "")
     show = request.args.get("show", "active")
     domain_id = request.args.get("domain", type=int)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    if domain_id is not None and not 0 < domain_id < 2**63:
+        domain_id = None
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), 1_000_000)
     rows, has_next = queries.search_links(org_id, q, domain_id, show, page)
     generic = codes.generic_codes(r.link.id for r in rows)
     urls = {
