@@ -83,7 +83,7 @@ def _loopback_allowed() -> bool:
 
 def check_url(url: str) -> str:
     url = url.strip()
-    if not url or len(url) > MAX_URL or any(ch.isspace() for ch in url):
+    if not url or len(url) > MAX_URL or any(ch.isspace() or not ch.isprintable() for ch in url):
         raise ApiError(
             422,
             "invalid",
