@@ -106,6 +106,6 @@ def _int_arg(name: str, low: int, high: int) -> int | None:
     value = request.args.get(name)
     if value is None:
         return None
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not value.isdecimal() or not low <= int(value) <= high:
         raise ApiError(422, "invalid", f"{name} must be a whole number from {low} to {high}", name)
     return int(value)

@@ -49,7 +49,7 @@ def _query_int(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not raw.isdecimal() or not low <= int(raw) <= high:
         raise ApiError(422, "invalid", f"{name} must be a whole number from {low} to {high}", name)
     return int(raw)
 

@@ -198,7 +198,7 @@ def delete_webhook(webhook_id: int) -> Response:
 def list_deliveries(webhook_id: int) -> Response:
     webhook = _webhook(webhook_id)
     raw = request.args.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not raw.isdecimal() or not 1 <= int(raw) <= 1000:
         raise ApiError(400, "invalid", "limit must be between 1 and 1000", "limit")
     rows = db.session.scalars(
         select(WebhookDelivery)

@@ -62,7 +62,7 @@ def record_id(field: str, value: Any) -> int:
     """An id as given by a client (an int, or a string of digits from a form)."""
     if isinstance(value, bool):
         raise ValidationError(field, f"{field} must be an id")
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         value = int(value.strip())
     if not isinstance(value, int) or not is_id(value):
         raise ValidationError(field, f"{field} must be an id")

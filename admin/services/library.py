@@ -100,7 +100,7 @@ def delete_action(org_id: int, action_id: int) -> None:
 
 
 def get_action(org_id: int, action_id: Any) -> LibraryAction:
-    if isinstance(action_id, str) and action_id.strip().isdigit():
+    if isinstance(action_id, str) and action_id.strip().isdecimal():
         action_id = int(action_id)
     if isinstance(action_id, bool) or not isinstance(action_id, int) or not 0 < action_id < 2**63:
         raise ValidationError("library_action_id", "library_action_id must be an id")

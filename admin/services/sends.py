@@ -74,7 +74,7 @@ def audience_from(data: Mapping[str, Any]) -> Audience:
         if len(raw_ids) > MAX_CONTACT_IDS:
             raise ValidationError("contact_ids", f"at most {MAX_CONTACT_IDS} contact ids at once")
         for value in raw_ids:
-            if isinstance(value, str) and value.strip().isdigit():
+            if isinstance(value, str) and value.strip().isdecimal():
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
                 raise ValidationError("contact_ids", "contact_ids must be a list of ids")
@@ -109,7 +109,7 @@ def sendable_link(org_id: int, link_id: Any, field: str = "link_id") -> Link | N
     """The organisation's link (None when no link is given); archived links cannot be sent."""
     if link_id is None or link_id == "":
         return None
-    if isinstance(link_id, str) and link_id.strip().isdigit():
+    if isinstance(link_id, str) and link_id.strip().isdecimal():
         link_id = int(link_id)
     if isinstance(link_id, bool) or not isinstance(link_id, int) or not 0 < link_id < 2**63:
         raise ValidationError(field, f"{field} must be an id")
@@ -412,7 +412,7 @@ def send_to_contact(
 
 
 def contact_in_org(org_id: int, contact_id: Any, field: str = "contact_id") -> Contact:
-    if isinstance(contact_id, str) and contact_id.strip().isdigit():
+    if isinstance(contact_id, str) and contact_id.strip().isdecimal():
         contact_id = int(contact_id)
     if (
         isinstance(contact_id, bool)

@@ -71,7 +71,9 @@ def links_list() -> Any:
 @bp.get("/links/counts.json")
 @login_required
 def links_counts() -> Any:
-    ids = [int(x) for x in request.args.get("ids", "").split(",") if x.isdigit()][:200]
+    # ASCII digits only ("²" is a digit to isdigit but not to int) and within bigint.
+    given = request.args.get("ids", "").split(",")
+    ids = [int(x) for x in given if x.isascii() and x.isdigit() and len(x) < 19][:200]
     counts = queries.counters(current_org_id(), ids)
     return jsonify(counts={str(k): v for k, v in counts.items()})
 
