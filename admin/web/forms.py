@@ -17,7 +17,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 # SelectChoice, not (value, label) tuples: tuples are deprecated in WTForms 3.3, gone in 3.4.
 ROLE_CHOICES = [
@@ -58,7 +58,15 @@ class RoleForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
-    name = StringField("What is it for?", validators=[DataRequired(), Length(max=200)])
+    name = StringField(
+        "What is it for?",
+        validators=[
+            DataRequired(),
+            Length(max=200),
+            # Postgres text cannot hold NUL; no name needs a control character.
+            Regexp(r"^[^\x00-\x1f\x7f]*$", message="The name cannot hold control characters."),
+        ],
+    )
 
 
 class DomainForm(FlaskForm):

@@ -24,7 +24,7 @@ def _audience(org_id: int) -> list[int]:
     """Contact ids chosen in the form; raises ServiceError naming the field at fault."""
     kind = request.form.get("audience", "contacts")
     if kind == "list":
-        name = request.form.get("list", "")
+        name = request.form.get("list", "").replace("\x00", "")  # no name holds NUL
         return list(
             db.session.scalars(
                 select(ListMember.contact_id)
@@ -34,7 +34,7 @@ def _audience(org_id: int) -> list[int]:
             )
         )
     if kind == "tag":
-        name = request.form.get("tag", "")
+        name = request.form.get("tag", "").replace("\x00", "")
         return list(
             db.session.scalars(
                 select(ContactTag.contact_id)
@@ -53,7 +53,7 @@ def _audience(org_id: int) -> list[int]:
     ids: list[int] = []
     phones = []
     for token in typed:
-        if token.isdigit() and len(token) < 10:
+        if token.isdecimal() and len(token) < 10:
             ids.append(int(token))
         else:
             phones.append(contacts.normalize_phone(token, "contacts"))
