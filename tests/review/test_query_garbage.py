@@ -61,11 +61,11 @@ GARBAGE = [
 ]
 
 
-def _seed(api: Any) -> dict[str, int]:
-    domain = api.post("/api/v1/domains", {"hostname": "go.review.test"}).get_json()
+def _seed(api: Any, host: str = "go.review.test") -> dict[str, int]:
+    domain = api.post("/api/v1/domains", {"hostname": host}).get_json()
     link = api.post(
         "/api/v1/links",
-        {"destination": "https://example.org/?a={{first_name}}", "domain": "go.review.test"},
+        {"destination": "https://example.org/?a={{first_name}}", "domain": host},
     ).get_json()
     contact = api.post("/api/v1/contacts", {"phone": "+15551230000"}).get_json()
     lst = api.post("/api/v1/lists", {"name": "Review"}).get_json()
