@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 from sqlalchemy import text
+from werkzeug.routing import IntegerConverter, Map
 
 from admin.extensions import db, migrate
 from core import config
@@ -14,10 +15,26 @@ from core import config
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
 
+class BigintConverter(IntegerConverter):
+    """``<int:...>`` in a route, at most a Postgres bigint: a larger id in a path matches no
+    route (404) instead of reaching a query that fails (500)."""
+
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = 2**63 - 1,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from admin import settings as admin_settings
 
     app = Flask(__name__, instance_relative_config=False)
+    app.url_map.converters["int"] = BigintConverter  # before any route is added
     settings = config.load()
     test_config = test_config or {}
     app.config.update(
