@@ -122,8 +122,8 @@ def _safe_next(target: str | None) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/links"
-    if "\\" in target:
-        return "/links"
+    if "\\" in target or not target.isprintable():
+        return "/links"  # a control character is no path of ours (and no header may hold CR/LF)
     return target
 
 
