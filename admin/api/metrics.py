@@ -117,6 +117,9 @@ def _time_arg(name: str) -> datetime | None:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(400, "invalid", f"{name} must be an ISO 8601 time", name) from None
+    if not 1970 <= moment.year <= 9000:
+        # Bucket arithmetic near year 1 or 9999 overflows datetime; no click is out there.
+        raise ApiError(400, "invalid", f"{name} must be between the years 1970 and 9000", name)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
