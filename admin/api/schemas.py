@@ -312,7 +312,9 @@ def read_json(model: type[T], max_bytes: int | None = None) -> T:
     except msgspec.ValidationError as exc:
         path, message = _field_of(exc)
         raise ApiError(422, "invalid", message, path) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        # msgspec raises the last two itself for bytes that are not UTF-8 and for nesting
+        # deeper than the interpreter's recursion limit.
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
 
 
