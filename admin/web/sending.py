@@ -123,11 +123,20 @@ def broadcast_send() -> Any:
     return redirect(f"/broadcasts/{broadcast.id}")
 
 
+def _json_payload() -> Any:
+    """The request's JSON, or None when it is not JSON (silent=True does not cover nesting
+    past the interpreter's recursion limit, which would otherwise be a 500)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
 @bp.post("/broadcasts/preview")
 @login_required
 def broadcast_preview() -> Any:
     """The live segment count of the compose page (JSON in, JSON out)."""
-    payload = request.get_json(silent=True)
+    payload = _json_payload()
     if not isinstance(payload, dict):
         return jsonify(error={"message": "send the form as JSON"}), 400
     try:
@@ -274,7 +283,7 @@ def conversation_send(contact_id: int) -> Any:
 def conversation_preview(contact_id: int) -> Any:
     """The composer's live count: this contact's text and its segments (JSON)."""
     contact = _contact(contact_id)
-    payload = request.get_json(silent=True)
+    payload = _json_payload()
     if not isinstance(payload, dict):
         return jsonify(error={"message": "send the composer as JSON"}), 400
     link_id = payload.get("link_id") or None
