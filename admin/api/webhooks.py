@@ -11,6 +11,7 @@ the admin's own network.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -114,7 +115,12 @@ def _private_ip(host: str) -> bool:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        try:
+            # The resolver also reads legacy IPv4 spellings (127.1, 0x7f000001, 2130706433).
+            ip = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            name = host.rstrip(".")
+            return name == "localhost" or name.endswith(".localhost")  # RFC 6761: loopback
     return not ip.is_global
 
 
