@@ -11,8 +11,8 @@ the admin's own network.
 from __future__ import annotations
 
 import ipaddress
-import socket
 import secrets
+import socket
 from datetime import datetime
 from urllib.parse import urlsplit
 
