@@ -12,7 +12,8 @@ FIELDS = [
     "reply", "tag", "confirm", "destination", "domain_id", "email", "extension", "fallback_url",
     "first_name", "hostname", "last_name", "opted_out", "password", "phone",
     "preview_description", "preview_image_url", "preview_title", "remove_image", "role", "type",
-    "value", "url",
+    "value", "url", "account_sid", "auth_token", "base_url", "contact_ids", "domain", "from",
+    "keyword", "provider", "rate_per_second", "to", "username",
 ]  # fmt: skip
 VALUES = ["\x00", "a\x00b", "\u00b2", "99999999999999999999", "-1", "x" * 20000, "%ff", "{{"]
 AUDIENCES = ["contacts", "list", "tag"]
@@ -29,9 +30,9 @@ def test_web_forms_never_500(app, api, web):
             continue
         path = re.sub(r"<int:(\w+)>", lambda m: str(ids.get(m.group(1), 1)), rule.rule)
         for value in VALUES:
-            for audience in AUDIENCES:
+            for audience, provider in [*((a, value) for a in AUDIENCES), ("contacts", "twilio")]:
                 data = {name: value for name in FIELDS}
-                data.update(csrf_token=token, audience=audience)
+                data.update(csrf_token=token, audience=audience, provider=provider)
                 _fresh_request_globals()
                 resp = web.client.post(path, data=data)
                 if resp.status_code >= 500:
