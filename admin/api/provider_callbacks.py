@@ -57,7 +57,13 @@ def _verified_form(org_id: int, which: str) -> dict[str, str]:
         raise ApiError(403, "bad_signature", "X-Twilio-Signature does not match this request")
     if request.form.get("AccountSid", sms["account_sid"]) != sms["account_sid"]:
         raise ApiError(403, "wrong_account", "the request is for another Twilio account")
-    return request.form.to_dict()
+    # Signed, yet still stored as Postgres text: no NUL, and a message SID that fits its
+    # column (Twilio's are 34 characters).
+    form = {key: value.replace("\x00", "") for key, value in request.form.to_dict().items()}
+    for key in ("MessageSid", "SmsSid"):
+        if len(form.get(key, "")) > 64:
+            raise ValidationError(key, f"{key} is longer than 64 characters")
+    return form
 
 
 @bp.post("/providers/twilio/<int:org_id>/status")
