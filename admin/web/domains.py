@@ -64,20 +64,29 @@ def domains_add() -> Any:
     return redirect(f"/domains/{domain.id}")
 
 
-@bp.get("/domains/<int:domain_id>")
-@login_required
-def domain_page(domain_id: int) -> Any:
-    domain = _domain(domain_id)
-    form = FallbackForm(formdata=None, data={"fallback_url": domain.fallback_url or ""})
+def _saved_fallback(domain: Domain) -> FallbackForm:
+    return FallbackForm(formdata=None, data={"fallback_url": domain.fallback_url or ""})
+
+
+def _detail(domain: Domain, form: FallbackForm, can_edit: bool = True, **extra: Any) -> str:
+    """A domain's page: DNS instructions, the verification check and the fallback form."""
     return render_template(
         "domains/detail.html",
         title=domain.hostname,
         domain=domain,
         form=form,
         target=edge_target(),
-        can_edit=web_user().has_role("admin"),
-        result=None,
+        can_edit=can_edit,
+        result=extra.pop("result", None),
+        **extra,
     )
+
+
+@bp.get("/domains/<int:domain_id>")
+@login_required
+def domain_page(domain_id: int) -> Any:
+    domain = _domain(domain_id)
+    return _detail(domain, _saved_fallback(domain), can_edit=web_user().has_role("admin"))
 
 
 @bp.post("/domains/<int:domain_id>/fallback")
@@ -98,15 +107,7 @@ def domain_fallback(domain_id: int) -> Any:
         else:
             flash("The fallback URL is saved.", "success")
             return redirect(f"/domains/{domain.id}")
-    return render_template(
-        "domains/detail.html",
-        title=domain.hostname,
-        domain=domain,
-        form=form,
-        target=edge_target(),
-        can_edit=True,
-        result=None,
-    ), 400
+    return _detail(domain, form), 400
 
 
 @bp.post("/domains/<int:domain_id>/verify")
@@ -118,14 +119,4 @@ def domain_verify(domain_id: int) -> Any:
         # verified_at is the admin's own bookkeeping (not in the Redis record): no outbox row.
         domain.verified_at = datetime.now(UTC)
         db.session.commit()
-    form = FallbackForm(formdata=None, data={"fallback_url": domain.fallback_url or ""})
-    return render_template(
-        "domains/detail.html",
-        title=domain.hostname,
-        domain=domain,
-        form=form,
-        target=edge_target(),
-        can_edit=True,
-        result=result,
-        checked=request.method == "POST",
-    )
+    return _detail(domain, _saved_fallback(domain), result=result, checked=request.method == "POST")
