@@ -23,6 +23,7 @@ import psycopg
 import redis
 
 from core import keys, records
+from core.clicks import HUMAN, PREVIEW
 from core.records import ClickEvent
 from sync.drain import Drain, DrainSettings, Lane, database_url, redis_url
 from sync.useragents import describe
@@ -78,7 +79,7 @@ def append_events(
     pipe = client.pipeline(transaction=False)
     for i in range(events):
         generic = i % 20 == 1
-        kind = "preview" if i % 20 == 0 else "human"
+        kind = PREVIEW if i % 20 == 0 else HUMAN
         contact = None if generic else contacts[i % len(contacts)]
         event = ClickEvent(
             click_id=secrets.token_hex(16),
