@@ -38,8 +38,11 @@ TARGETS: dict[str, Target] = {
 
 
 class Action(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One click action. ``tag`` or ``list`` is set for the types that need it (see TARGETS);
-    a field left unset is absent from the JSON."""
+    """What a person's click does to the contact: whisper (a note in the contact's history),
+    add or remove a tag, add to or remove from a list. A missing tag or list is created."""
+
+    # The docstring above is the OpenAPI description. ``tag`` or ``list`` is set for the types
+    # that need it (TARGETS); a field left unset is absent from the JSON.
 
     type: ActionType
     tag: Annotated[str | UnsetType, Meta(description="for add_tag and remove_tag")] = UNSET
