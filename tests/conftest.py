@@ -163,7 +163,7 @@ def other_api(client: FlaskClient, other_org: NewOrg) -> Api:
 # at once clash over the event loop).
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    from tests.web.conftest import CHROMIUM_ARGS, find_chromium
+    from tests.helpers.browser import CHROMIUM_ARGS, find_chromium
 
     chromium = find_chromium()
     if chromium is None:
