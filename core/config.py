@@ -63,25 +63,24 @@ def _networks(value: str) -> str:
     return value
 
 
-def _url(*schemes: str) -> Callable[[str], str]:
-    """An absolute URL of one of ``schemes`` (the first names it in the message), or ""."""
+def _url(schemes: tuple[str, ...], label: str) -> Callable[[str], str]:
+    """A URL of one of ``schemes``, or "" (unset). No host is required: a Unix socket's URL
+    (``postgresql:///db?host=/run/postgresql``, ``unix:///run/redis.sock``) has none."""
 
     def check(value: str) -> str:
-        if not value:
-            return value
-        try:
-            parts = urlsplit(value)
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme.lower() not in schemes or not parts.netloc:
-            raise ValueError(f"must be a {schemes[0]}:// URL, not {value!r}")
+        scheme, sep, _ = value.partition("://")
+        if value and (not sep or scheme.lower() not in schemes):
+            raise ValueError(f"must be a {label} URL, not {value!r}")
         return value
 
     return check
 
 
 def _public_url(value: str) -> str:
-    return _url("https", "http")(value.strip()).rstrip("/")
+    value = _url(("http", "https"), "http:// or https://")(value.strip())
+    if value and not urlsplit(value).netloc:
+        raise ValueError(f"must name a host, not {value!r}")
+    return value.rstrip("/")
 
 
 def _hostname(value: str) -> str:
@@ -94,11 +93,11 @@ _REDIS_SCHEMES = ("redis", "rediss", "unix")
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DATABASE_URL", "", "PostgreSQL URL. Unset: `smartlinks up` starts an embedded server.",
-        "database_url", check=_url(*_POSTGRES_SCHEMES),
+        "database_url", check=_url(_POSTGRES_SCHEMES, "postgresql://"),
     ),
     Setting(
         "REDIS_URL", "", "Redis/Valkey URL. Unset: `smartlinks up` starts an embedded server.",
-        "redis_url", check=_url(*_REDIS_SCHEMES),
+        "redis_url", check=_url(_REDIS_SCHEMES, "redis://, rediss:// or unix://"),
     ),
     Setting(
         "SMARTLINKS_DATA_DIR", "./.smartlinks", "Data folder of the embedded servers and uploads.",

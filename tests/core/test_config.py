@@ -93,9 +93,10 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ("SHORT_URL_SCHEME", "ftp", "SHORT_URL_SCHEME must be one of https, http, not 'ftp'"),
         ("TRUSTED_PROXIES", "10.0.0.1, proxy", "TRUSTED_PROXIES must list IP addresses or networks (CIDR), not 'proxy'"),
-        ("PUBLIC_ADMIN_URL", "admin.example.org", "PUBLIC_ADMIN_URL must be a https:// URL, not 'admin.example.org'"),
+        ("PUBLIC_ADMIN_URL", "admin.example.org", "PUBLIC_ADMIN_URL must be a http:// or https:// URL, not 'admin.example.org'"),
+        ("PUBLIC_ADMIN_URL", "https:///path", "PUBLIC_ADMIN_URL must name a host, not 'https:///path'"),
         ("DATABASE_URL", "mysql://db/links", "DATABASE_URL must be a postgresql:// URL, not 'mysql://db/links'"),
-        ("REDIS_URL", "localhost:6379", "REDIS_URL must be a redis:// URL, not 'localhost:6379'"),
+        ("REDIS_URL", "localhost:6379", "REDIS_URL must be a redis://, rediss:// or unix:// URL, not 'localhost:6379'"),
         ("SMARTLINKS_DATA_DIR", " ", "SMARTLINKS_DATA_DIR must name a folder, not ' '"),
     ],
 )  # fmt: skip
@@ -103,6 +104,13 @@ def test_a_bad_value_names_its_variable(env: str, value: str, message: str) -> N
     with pytest.raises(SettingsError) as caught:
         load({env: value})
     assert str(caught.value).startswith(message)
+
+
+def test_socket_urls_are_urls() -> None:
+    s = load({"DATABASE_URL": "postgresql:///links?host=/run/postgresql",
+              "REDIS_URL": "unix:///run/valkey.sock"})  # fmt: skip
+    assert config.libpq_url(s) == "postgresql:///links?host=/run/postgresql"
+    assert config.redis_url(s) == "unix:///run/valkey.sock"
 
 
 def test_settings_are_frozen() -> None:
