@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,19 @@ def api(client: FlaskClient, org: NewOrg) -> Api:
 @pytest.fixture
 def other_api(client: FlaskClient, other_org: NewOrg) -> Api:
     return Api(client, other_org.api_token)
+
+
+@pytest.fixture
+def make_contact(api: Any) -> Callable[..., dict[str, Any]]:
+    counter = iter(range(1000, 9999))
+
+    def make(first_name: str = "", **extra: Any) -> dict[str, Any]:
+        data = {"phone": f"+1555010{next(counter)}", "first_name": first_name, **extra}
+        resp = api.post("/api/v1/contacts", data)
+        assert resp.status_code == 201, resp.get_json()
+        return dict(resp.get_json())
+
+    return make
 
 
 # One browser for the whole session, shared by every browser test (two Playwright instances

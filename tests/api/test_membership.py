@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from admin.extensions import db
 from admin.models import SyncOutbox
-from sync.actions import parse_actions
+from sync.clicks.actions import parse_actions
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from admin.extensions import db
 from core import keys
-from sync import publisher
+from sync.publish import publisher
 
 N = 100_000
 

@@ -19,9 +19,11 @@ from admin.extensions import db
 from admin.models import Webhook
 from admin.services.orgs import NewOrg
 from core import keys
-from sync.drain import Drain
+from sync.clicks.drain import Drain
 from tests.conftest import Api, Servers
-from tests.drain.conftest import (
+from tests.servers import smartlinks_process
+from tests.sync.clicks.helpers import (
+    ACTIONS,
     click_fields,
     make_contacts,
     make_domain,
@@ -30,9 +32,7 @@ from tests.drain.conftest import (
     scalar,
     xadd_all,
 )
-from tests.drain.receiver import Receiver
-from tests.drain.test_drain import ACTIONS
-from tests.servers import smartlinks_process
+from tests.sync.webhooks.receiver import Receiver
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, log: str = "") -> None:

@@ -22,105 +22,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 
 from admin.extensions import db
 from admin.providers import settings as provider_settings
 from admin.providers.base import OutgoingMessage, Provider, ProviderError, Submitted
 from admin.providers.ratelimit import TokenBucket
+from admin.sender import sql
 from admin.services.sends import NOTIFY_CHANNEL
 from core import logs
+from sync.connections import libpq_url
+from sync.worker import TRANSIENT, Worker
 
 log = logging.getLogger(__name__)
 
 STALE_SECONDS = 300
 PACED_SECONDS = 5.0  # a paced provider's claim: what it can send in this long
-
-_DUE_ORGS = text(
-    """
-    SELECT DISTINCT org_id FROM messages
-    WHERE status = 'queued' AND direction = 'out'
-      AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-    LIMIT 100
-    """
-)
-
-_CLAIM = text(
-    """
-    WITH due AS (
-        SELECT id FROM messages
-        WHERE status = 'queued' AND direction = 'out' AND org_id = :org_id
-          AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-        ORDER BY id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE messages m
-    SET status = 'sending', attempts = m.attempts + 1, updated_at = now()
-    FROM due WHERE m.id = due.id
-    RETURNING m.id, m.org_id, m.to_phone, m.body, m.attempts
-    """
-)
-
-_NEXT_RETRY = text(
-    "SELECT min(next_attempt_at) FROM messages WHERE status = 'queued' AND direction = 'out'"
-)
-
-_SENT = text(
-    """
-    UPDATE messages SET status = :status, provider = :provider,
-        provider_message_id = :provider_message_id, sent_at = now(), updated_at = now(),
-        error = '', next_attempt_at = NULL
-    WHERE id = :id AND status = 'sending'
-    """
-)
-
-_SENT_MANY = text(
-    """
-    UPDATE messages m SET status = u.status, provider = u.provider,
-        provider_message_id = u.provider_message_id, sent_at = now(), updated_at = now(),
-        error = '', next_attempt_at = NULL
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:providers AS text[]),
-                CAST(:provider_message_ids AS text[]))
-         AS u(id, status, provider, provider_message_id)
-    WHERE m.id = u.id AND m.status = 'sending'
-    """
-)
-
-
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    return {
-        "ids": [r["id"] for r in rows],
-        "statuses": [r["status"] for r in rows],
-        "providers": [r["provider"] for r in rows],
-        "provider_message_ids": [r["provider_message_id"] for r in rows],
-    }
-
-
-_RETRY = text(
-    """
-    UPDATE messages SET status = 'queued', provider = :provider, error = :error,
-        next_attempt_at = now() + make_interval(secs => :delay), updated_at = now()
-    WHERE id = :id AND status = 'sending'
-    """
-)
-
-_FAILED = text(
-    """
-    UPDATE messages SET status = 'failed', provider = :provider, error = :error,
-        next_attempt_at = NULL, updated_at = now()
-    WHERE id = :id AND status = 'sending'
-    """
-)
-
-_REQUEUE_STALE = text(
-    """
-    UPDATE messages SET status = 'queued', updated_at = now()
-    WHERE status = 'sending' AND updated_at < now() - make_interval(secs => :stale)
-    RETURNING id
-    """
-)
-
 
 @dataclass(frozen=True)
 class Claimed:
@@ -169,7 +85,7 @@ class Sender:
         handled = self._step_once()
         if handled or not burst:
             return handled
-        due = db.session.scalar(_NEXT_RETRY)
+        due = db.session.scalar(sql.NEXT_RETRY)
         db.session.commit()
         if due is None:
             return 0
@@ -177,7 +93,7 @@ class Sender:
         return self._step_once()
 
     def _step_once(self) -> int:
-        org_ids = list(db.session.scalars(_DUE_ORGS))
+        org_ids = list(db.session.scalars(sql.DUE_ORGS))
         db.session.commit()
         if not org_ids:
             return 0
@@ -203,15 +119,15 @@ class Sender:
             if sent is not None and provider.rate_per_second is None:
                 done.append(sent)
             elif sent is not None:
-                db.session.execute(_SENT, sent)
+                db.session.execute(sql.SENT, sent)
                 db.session.commit()  # callbacks may come at once: the provider id must be there
         if done:
-            db.session.execute(_SENT_MANY, _columns(done))
+            db.session.execute(sql.SENT_MANY, sql.columns(done))
         db.session.commit()
         return len(claimed)
 
     def requeue_stale(self) -> int:
-        count = len(db.session.execute(_REQUEUE_STALE, {"stale": STALE_SECONDS}).all())
+        count = len(db.session.execute(sql.REQUEUE_STALE, {"stale": STALE_SECONDS}).all())
         db.session.commit()
         if count:
             logs.event(log, "requeued messages left in sending", logging.WARNING, count=count)
@@ -220,7 +136,7 @@ class Sender:
     # -- parts ---------------------------------------------------------------------------------
 
     def _claim(self, org_id: int, limit: int) -> list[Claimed]:
-        rows = db.session.execute(_CLAIM, {"org_id": org_id, "limit": limit}).all()
+        rows = db.session.execute(sql.CLAIM, {"org_id": org_id, "limit": limit}).all()
         db.session.commit()
         return sorted(
             (Claimed(r.id, r.org_id, r.to_phone, r.body, r.attempts) for r in rows),
@@ -229,19 +145,10 @@ class Sender:
 
     def _release(self, messages: list[Claimed]) -> None:
         """A warm stop: what was claimed but not sent goes back to the queue untouched."""
-        db.session.execute(
-            text(
-                "UPDATE messages SET status = 'queued', attempts = attempts - 1 "
-                "WHERE id = ANY(:ids) AND status = 'sending'"
-            ),
-            {"ids": [m.id for m in messages]},
-        )
+        db.session.execute(sql.RELEASE, {"ids": [m.id for m in messages]})
 
     def _providers(self, org_ids: set[int]) -> dict[int, Provider]:
-        rows = db.session.execute(
-            text("SELECT id, settings FROM organisations WHERE id = ANY(:ids)"),
-            {"ids": list(org_ids)},
-        ).all()
+        rows = db.session.execute(sql.ORG_SETTINGS, {"ids": list(org_ids)}).all()
         return {
             r.id: provider_settings.build(
                 provider_settings.of_org(r.settings),
@@ -283,14 +190,14 @@ class Sender:
             delay = min(self.backoff_cap, self.backoff_base * 2 ** (message.attempts - 1))
             if exc.retry_after is not None:
                 delay = max(delay, min(self.backoff_cap, exc.retry_after))
-            db.session.execute(_RETRY, {**params, "delay": delay})
+            db.session.execute(sql.RETRY, {**params, "delay": delay})
             self.retried += 1
             logs.event(
                 log, "send deferred", logging.WARNING, message_id=message.id, retry_in=delay,
                 attempts=message.attempts, error=str(exc),
             )  # fmt: skip
             return
-        db.session.execute(_FAILED, params)
+        db.session.execute(sql.FAILED, params)
         self.failed += 1
         logs.event(
             log, "send failed", logging.WARNING, message_id=message.id, attempts=message.attempts,
@@ -332,7 +239,6 @@ def main(burst: bool = False) -> int:
     from sqlalchemy.exc import DBAPIError
 
     from admin import create_app
-    from sync.worker import Worker
 
     app = create_app()
     with app.app_context(), httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)) as http:
@@ -342,7 +248,8 @@ def main(burst: bool = False) -> int:
         worker = Worker(
             "sender",
             client,
-            transient=(redis.ConnectionError, DBAPIError),
+            # SQLAlchemy wraps the driver's errors: a lost connection is a DBAPIError.
+            transient=(*TRANSIENT, DBAPIError),
             on_transient=lambda exc: db.session.rollback(),
         )
         sender = Sender(
@@ -351,10 +258,7 @@ def main(burst: bool = False) -> int:
             sleep=worker.sleep,
             stopping=lambda: worker.stopping,
         )
-        dsn = app.config["SQLALCHEMY_DATABASE_URI"].replace(
-            "postgresql+psycopg://", "postgresql://"
-        )
-        wakeup = Wakeup(dsn)
+        wakeup = Wakeup(libpq_url(app.config["SQLALCHEMY_DATABASE_URI"]))
         worker.every("requeue stale", 60.0, sender.requeue_stale, at_start=True)
         try:
             return worker.run(

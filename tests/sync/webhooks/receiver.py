@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sync.webhooks import SIGNATURE_HEADER, verify
+from sync.webhooks.signature import SIGNATURE_HEADER, verify
 
 
 @dataclass

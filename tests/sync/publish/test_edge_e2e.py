@@ -15,7 +15,7 @@ from admin.services.orgs import NewOrg
 from tests.conftest import Servers
 from tests.servers import http_role, smartlinks_process
 from tests.sync import factory
-from tests.sync.conftest import sync_ready
+from tests.sync.publish.helpers import sync_ready
 
 BROWSER = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "

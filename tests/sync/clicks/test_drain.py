@@ -15,8 +15,9 @@ from sqlalchemy import text
 from admin.extensions import db
 from admin.services.orgs import NewOrg
 from core import keys, records
-from sync.drain import Drain
-from tests.drain.conftest import (
+from sync.clicks.drain import Drain
+from tests.sync.clicks.helpers import (
+    ACTIONS,
     ANDROID,
     DESKTOP,
     IMESSAGE,
@@ -30,13 +31,6 @@ from tests.drain.conftest import (
     scalar,
     xadd_all,
 )
-
-ACTIONS = [
-    {"type": "whisper"},
-    {"type": "add_tag", "tag": "gala-clicked"},
-    {"type": "add_to_list", "list": "Clicked"},
-    {"type": "remove_from_list", "list": "Not yet clicked"},
-]
 
 
 def _pending(rdb: redis.Redis) -> int:

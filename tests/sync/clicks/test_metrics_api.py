@@ -18,9 +18,9 @@ from admin.extensions import db
 from admin.models import Broadcast, Contact, Message
 from admin.services.metrics import neutralise
 from admin.services.orgs import NewOrg
-from sync.drain import Drain
+from sync.clicks.drain import Drain
 from tests.conftest import Api
-from tests.drain.conftest import (
+from tests.sync.clicks.helpers import (
     ANDROID,
     DESKTOP,
     IPHONE,

@@ -24,9 +24,8 @@ from typing import Any
 import psycopg
 
 from core.records import ClickAmendment, ClickEvent
-from sync import actions
-from sync import webhooks as webhooks
-from sync.useragents import describe
+from sync.clicks import actions, webhook_queue
+from sync.clicks.useragents import describe
 
 KINDS = ("human", "preview", "bot")
 # String column widths of the clicks table.
@@ -116,7 +115,7 @@ def record_batch(
         result.actions = actions.run(cur, [_action_click(r) for r in human if r.contact])
         # Payloads only for organisations with an active endpoint (known from the links query):
         # most have none, and building a JSON body per click was a fifth of the Python per batch.
-        result.webhook_deliveries = webhooks.enqueue(
+        result.webhook_deliveries = webhook_queue.enqueue(
             cur, [_webhook_click(r) for r in human if r.link.webhooks]
         )
         _update_counters(cur, new_rows, uniques)
@@ -406,13 +405,13 @@ def _action_click(r: _Row) -> actions.ActionClick:
     )
 
 
-def _webhook_click(r: _Row) -> webhooks.ClickPayload:
+def _webhook_click(r: _Row) -> webhook_queue.ClickPayload:
     ev = r.click.event
     ua = describe(ev.user_agent)
     contact = None
     if r.contact:
         contact = {k: r.contact[k] for k in ("id", "phone", "first_name", "last_name", "email")}
-    return webhooks.ClickPayload(
+    return webhook_queue.ClickPayload(
         org_id=r.link.org_id,
         click_id=ev.click_id,
         body={

@@ -2,7 +2,7 @@
 
 - A consumer group (``keys.DRAIN_GROUP``) reads ``keys.CLICK_STREAM`` in batches; every drain
   process is one consumer (``host:pid``), so any number of them share the stream.
-- One Postgres transaction per batch (sync/recorder.py): the clicks go in with ``ON CONFLICT
+- One Postgres transaction per batch (sync/clicks/recorder.py): the clicks go in with ``ON CONFLICT
   (click_id) DO NOTHING RETURNING``, and only the rows that statement inserted get counters,
   actions and webhook deliveries. Entries are acknowledged (XACK) after the commit, so a crash
   at any point means redelivery, and redelivery changes nothing.
@@ -40,9 +40,10 @@ from core.records import (
     click_decoder,
     parse_ref,
 )
-from sync.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
-from sync.useragents import describe
-from sync.webhooks import libpq_url
+from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
+from sync.clicks.useragents import describe
+from sync.connections import database_url, libpq_url, redis_client
+from sync.worker import TRANSIENT, Worker
 
 log = logging.getLogger(__name__)
 
@@ -53,48 +54,19 @@ STALE_CONSUMER_IDLE_MS = 3_600_000  # a consumer silent this long with nothing p
 DEAD_LETTER_MAXLEN = 100_000
 SUMMARY_SECONDS = 10.0
 
-TRANSIENT: tuple[type[BaseException], ...] = (
-    redis.ConnectionError,
-    redis.TimeoutError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-)
 # Lost a race with another transaction: the whole batch is simply tried again.
 RETRYABLE: tuple[type[BaseException], ...] = (
     psycopg.errors.DeadlockDetected,
     psycopg.errors.SerializationFailure,
 )
 BATCH_RETRIES = 5
-# DRAIN_LANES: batches in flight per drain process (sync.drain.Lane), so that one's Python
+# DRAIN_LANES: batches in flight per drain process (sync.clicks.drain.Lane), so that one's Python
 # work overlaps another's Postgres work. Measured on 2 cores: 1 lane 6,600 clicks/s, 2 lanes
 # 9,000, 3 lanes 9,200 (Postgres's own CPU per click is the limit beyond that).
 MAX_LANES = 8
 
 Fields = dict[bytes, bytes]
 Entry = tuple[str, Fields | None]
-
-
-def database_url() -> str:
-    """The database: DATABASE_URL, else the running `smartlinks up`'s server."""
-    from smartlinks.embedded import read_runtime
-
-    settings = config.load()
-    return libpq_url(
-        settings.database_url or read_runtime(settings.data_dir).get("database_url", "")
-    )
-
-
-def redis_url() -> str:
-    """REDIS_URL, else the running `smartlinks up`'s server."""
-    from smartlinks.embedded import read_runtime
-
-    settings = config.load()
-    return settings.redis_url or read_runtime(settings.data_dir).get("redis_url", "")
-
-
-def redis_client() -> redis.Redis | None:
-    url = redis_url()
-    return redis.Redis.from_url(url, socket_timeout=30) if url else None
 
 
 def stream_id(value: str) -> tuple[int, int]:
@@ -474,8 +446,6 @@ class Lane:
 
 
 def main(burst: bool = False) -> int:
-    from sync.worker import Worker
-
     url = database_url()
     client = redis_client()
     if not url or client is None:
@@ -485,7 +455,7 @@ def main(burst: bool = False) -> int:
             logging.ERROR,
         )
         return 2
-    worker = Worker("drain", client, transient=TRANSIENT)
+    worker = Worker("drain", client)
     drain = Drain(client, url, worker.worker_id, DrainSettings.from_env(), lambda: worker.stopping)
     drain.burst = burst
     worker.on_transient = drain.reconnect

@@ -15,10 +15,11 @@ from admin.extensions import db
 from admin.services.orgs import NewOrg
 from admin.services.outbox import enqueue
 from core import keys
-from sync.publisher import Publisher, psycopg_url, publish_batch
+from sync.connections import libpq_url
+from sync.publish.publisher import Publisher, publish_batch
 from tests.conftest import Servers
 from tests.sync import factory
-from tests.sync.conftest import code_in, contact_in, domain_in, link_in, version_in
+from tests.sync.publish.helpers import code_in, contact_in, domain_in, link_in, version_in
 
 
 def _pending() -> int:
@@ -203,8 +204,8 @@ def test_two_publishers_share_the_outbox_without_loss(
 
 
 def test_psycopg_url_drops_the_sqlalchemy_driver() -> None:
-    assert psycopg_url("postgresql+psycopg://u:p@h:1/db") == "postgresql://u:p@h:1/db"
-    assert psycopg_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert libpq_url("postgresql+psycopg://u:p@h:1/db") == "postgresql://u:p@h:1/db"
+    assert libpq_url("postgresql://u@h/db") == "postgresql://u@h/db"
 
 
 def test_a_batch_takes_a_bounded_number_of_codes(
@@ -218,7 +219,7 @@ def test_a_batch_takes_a_bounded_number_of_codes(
     db.session.commit()
     pub = Publisher(clean.database_url, clean.redis_url)
     try:
-        conn = psycopg.connect(psycopg_url(clean.database_url), autocommit=True)
+        conn = psycopg.connect(libpq_url(clean.database_url), autocommit=True)
         with conn:
             # domain + link + 6 contacts, then the first codes row (2 codes fit, a third does not)
             assert publish_batch(conn, pub.store, 500, max_codes=3) == 9

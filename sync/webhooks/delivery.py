@@ -1,28 +1,22 @@
 """Click webhooks: signed POSTs of each human click to the organisation's endpoints.
 
-The drain only *enqueues* deliveries (rows in ``webhook_deliveries``, in its batch transaction,
-so a click's deliveries exist exactly when the click does). `smartlinks webhooks` delivers them
-from that queue with its own threads and a short timeout, so a slow or dead endpoint delays
-only its own deliveries, never the drain.
+The drain only *enqueues* deliveries (sync.clicks.webhook_queue, in its batch transaction).
+This worker delivers them from that queue with its own threads and a short timeout, so a slow or
+dead endpoint delays only its own deliveries, never the drain.
 
 A delivery is claimed with ``FOR UPDATE SKIP LOCKED`` (several workers share the queue) and
 leased by pushing its ``next_attempt_at`` past the timeout: if the worker dies mid-request the
 lease runs out and another worker retries it (at-least-once; receivers dedupe on ``click_id``).
-Failures are retried with exponential backoff until ``WEBHOOK_MAX_ATTEMPTS``.
-
-Signature: ``X-SmartLinks-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``,
-the scheme Stripe uses; receivers recompute it over the raw body and reject old timestamps.
+Failures are retried with exponential backoff until ``WEBHOOK_MAX_ATTEMPTS``. The signature
+is sync.webhooks.signature's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import random
 import time
-from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -31,82 +25,17 @@ import httpx
 import psycopg
 
 from core import config, logs
+from sync.clicks.webhook_queue import NOTIFY_CHANNEL
+from sync.connections import database_url, libpq_url, redis_client
+from sync.webhooks.signature import SIGNATURE_HEADER, sign
+from sync.worker import Worker
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "webhook_deliveries"
-SIGNATURE_HEADER = "X-SmartLinks-Signature"
 USER_AGENT = "SmartLinks-Webhooks/1"
 MAX_BACKOFF_SECONDS = 3600.0
 KEEP_DAYS = 7
 CLEANUP_SECONDS = 3600.0
-
-
-def libpq_url(url: str) -> str:
-    """SQLAlchemy's ``postgresql+psycopg://`` URL as libpq reads it."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme.split('+', 1)[0]}{sep}{rest}" if sep else url
-
-
-@dataclass(frozen=True)
-class ClickPayload:
-    org_id: int
-    click_id: str
-    body: dict[str, Any]
-
-
-def enqueue(cur: psycopg.Cursor[Any], clicks: Sequence[ClickPayload]) -> int:
-    """One pending delivery per (active endpoint of the click's org, click), in the caller's
-    transaction; the NOTIFY reaches the delivery workers when that transaction commits."""
-    if not clicks:
-        return 0
-    cur.execute(
-        "SELECT id, org_id FROM webhooks WHERE active AND org_id = ANY(%s::bigint[])",
-        (sorted({c.org_id for c in clicks}),),
-    )
-    endpoints: dict[int, list[int]] = {}
-    for webhook_id, org_id in cur.fetchall():
-        endpoints.setdefault(org_id, []).append(webhook_id)
-    rows = sorted(
-        (webhook_id, c.org_id, c.click_id, json.dumps(c.body, separators=(",", ":")))
-        for c in clicks
-        for webhook_id in endpoints.get(c.org_id, ())
-    )
-    if not rows:
-        return 0
-    cur.execute(
-        """
-        INSERT INTO webhook_deliveries (webhook_id, org_id, click_id, payload)
-        SELECT w, o, k, p::jsonb FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[])
-            AS t(w, o, k, p)
-        ON CONFLICT (webhook_id, click_id) DO NOTHING
-        """,
-        tuple(list(col) for col in zip(*rows, strict=True)),
-    )
-    inserted = cur.rowcount
-    if inserted:
-        cur.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
-    return inserted
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-def verify(
-    secret: str, body: bytes, header: str, tolerance: float = 300, now: float | None = None
-) -> bool:
-    """What a receiver does: recompute the HMAC over the raw body, refuse stale timestamps."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs((now if now is not None else time.time()) - timestamp) > tolerance:
-        return False
-    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
 def backoff_seconds(attempts: int, base: float) -> float:
@@ -317,18 +246,13 @@ class Deliverer:
 
 
 def main(burst: bool = False) -> int:
-    from sync.drain import TRANSIENT, database_url, redis_client
-    from sync.worker import Worker
-
     url = database_url()
     client = redis_client()
     if not url or client is None:
         logs.event(log, "DATABASE_URL and REDIS_URL must be set", logging.ERROR)
         return 2
     deliverer = Deliverer(url, WebhookSettings.from_env())
-    worker = Worker(
-        "webhooks", client, transient=TRANSIENT, on_transient=lambda _e: deliverer.connect()
-    )
+    worker = Worker("webhooks", client, on_transient=lambda _e: deliverer.connect())
     worker.every("forget old deliveries", CLEANUP_SECONDS, deliverer.forget_old, at_start=True)
     try:
         return worker.run(deliverer.step, deliverer.wait, burst=burst, idle_wait=0.5)

@@ -6,8 +6,8 @@ import redis
 
 from core import keys
 from core.records import ContactRecord, DomainRecord, LinkRecord
-from sync.store import RecordStore
-from tests.sync.conftest import contact_in, domain_in, link_in, version_in
+from sync.publish.store import RecordStore
+from tests.sync.publish.helpers import contact_in, domain_in, link_in, version_in
 
 
 def _link(version: int, destination: str = "https://example.org/", **kw: object) -> LinkRecord:

@@ -14,10 +14,10 @@ from flask import Flask
 from admin.extensions import db
 from admin.services.orgs import NewOrg
 from tests.conftest import Api, Servers
-from tests.drain.conftest import IPHONE, scalar
 from tests.servers import http_role, smartlinks_process
 from tests.sync import factory
-from tests.sync.conftest import sync_ready
+from tests.sync.clicks.helpers import IPHONE, scalar
+from tests.sync.publish.helpers import sync_ready
 
 
 def test_edge_click_shows_in_metrics_within_a_second(

@@ -1,14 +1,12 @@
-"""Helpers for drain tests: links and contacts made with the models, click events XADDed in
-exactly the edge's format, and the drain run in burst mode in this process."""
+"""Helpers for the click pipeline's tests: links and contacts made with the models, click events
+XADDed in exactly the edge's format, and the drain run in burst mode in this process."""
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 import redis
 from sqlalchemy import text
 
@@ -16,8 +14,7 @@ from admin.extensions import db
 from admin.models import Domain, Link
 from core import keys, records
 from core.records import ClickAmendment, ClickEvent
-from sync.drain import Drain, DrainSettings
-from tests.conftest import Servers
+from sync.clicks.drain import Drain, DrainSettings
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -32,6 +29,13 @@ DESKTOP = (
     "Chrome/120.0.0.0 Safari/537.36"
 )
 IMESSAGE = "facebookexternalhit/1.1 Facebot Twitterbot/1.0"
+
+ACTIONS = [
+    {"type": "whisper"},
+    {"type": "add_tag", "tag": "gala-clicked"},
+    {"type": "add_to_list", "list": "Clicked"},
+    {"type": "remove_from_list", "list": "Not yet clicked"},
+]
 
 
 def make_domain(org_id: int, hostname: str = "go.example.test") -> int:
@@ -137,23 +141,6 @@ def run_burst(drain: Drain) -> int:
     while n := drain.step():
         total += n
     return total
-
-
-@pytest.fixture
-def make_drain(clean: Servers) -> Iterator[Callable[..., Drain]]:
-    made: list[tuple[Drain, redis.Redis]] = []
-
-    def make(consumer: str = "test-consumer", **overrides: Any) -> Drain:
-        client = redis.Redis.from_url(clean.redis_url)
-        drain = Drain(client, clean.database_url, consumer, settings(**overrides))
-        drain.ensure_group()
-        made.append((drain, client))
-        return drain
-
-    yield make
-    for drain, client in made:
-        drain.close()
-        client.close()
 
 
 def scalar(sql: str, **params: Any) -> Any:

@@ -21,9 +21,9 @@ from admin.services.orgs import NewOrg
 from admin.services.outbox import enqueue
 from core import keys
 from core.codes import new_code
-from sync.publisher import Publisher
+from sync.publish.publisher import Publisher
 from tests.sync import factory
-from tests.sync.conftest import code_in
+from tests.sync.publish.helpers import code_in
 
 N = 100_000
 CHUNK = 10_000  # codes per outbox row, as the outbox convention says

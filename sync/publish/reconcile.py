@@ -27,8 +27,8 @@ import psycopg
 
 from core import keys, logs
 from core.records import DomainRecord, LinkRecord
-from sync import snapshots
-from sync.store import RecordStore
+from sync.publish import snapshots
+from sync.publish.store import RecordStore
 
 log = logging.getLogger(__name__)
 

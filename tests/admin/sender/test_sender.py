@@ -12,7 +12,7 @@ from sqlalchemy import select
 from admin.extensions import db
 from admin.models import Message
 from admin.providers.twilio import signature
-from sync.sender import Sender
+from admin.sender.worker import Sender
 
 SID, TOKEN = "AC" + "1" * 32, "secret-auth-token"
 

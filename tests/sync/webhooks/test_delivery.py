@@ -14,12 +14,13 @@ from sqlalchemy import text
 
 from admin.extensions import db
 from admin.services.orgs import NewOrg
-from sync.drain import Drain
-from sync.webhooks import SIGNATURE_HEADER, Deliverer, WebhookSettings, sign, verify
+from sync.clicks.drain import Drain
+from sync.webhooks.delivery import Deliverer, WebhookSettings
+from sync.webhooks.signature import SIGNATURE_HEADER, sign, verify
 from tests.conftest import Api, Servers
-from tests.drain.conftest import click_fields, make_contacts, make_domain, make_link, run_burst
-from tests.drain.conftest import xadd_all as xadd
-from tests.drain.receiver import Receiver
+from tests.sync.clicks.helpers import click_fields, make_contacts, make_domain, make_link, run_burst
+from tests.sync.clicks.helpers import xadd_all as xadd
+from tests.sync.webhooks.receiver import Receiver
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from core import keys
 from tests.conftest import Servers
 from tests.servers import Process, smartlinks_process
 from tests.sync import factory
-from tests.sync.conftest import (
+from tests.sync.publish.helpers import (
     code_in,
     contact_in,
     domain_in,

@@ -23,8 +23,9 @@ import redis
 
 from core import config, keys, logs
 from core.records import DomainRecord
-from sync import reconcile, snapshots
-from sync.store import RecordStore
+from sync.connections import database_url, libpq_url, redis_url
+from sync.publish import reconcile, snapshots
+from sync.publish.store import RecordStore
 from sync.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -35,19 +36,6 @@ STATE_CHECK_SECONDS = 2.0  # how soon a flushed Redis is noticed and rebuilt
 CLEANUP_SECONDS = 3600.0
 MAX_CODES_PER_BATCH = 20_000  # two outbox rows of the largest size (10,000 codes each)
 KEEP_PROCESSED = "1 day"
-
-TRANSIENT: tuple[type[BaseException], ...] = (
-    redis.ConnectionError,
-    redis.TimeoutError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-)
-
-
-def psycopg_url(url: str) -> str:
-    """SQLAlchemy's ``postgresql+psycopg://`` URL as libpq reads it."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme.split('+', 1)[0]}{sep}{rest}" if sep else url
 
 
 @dataclass
@@ -190,7 +178,7 @@ class Publisher:
     """The sync worker: its Postgres connections, its Redis store and its loop."""
 
     def __init__(self, database_url: str, redis_url: str, batch_size: int = 500) -> None:
-        self.database_url = psycopg_url(database_url)
+        self.database_url = libpq_url(database_url)
         self.batch_size = batch_size
         self.client = redis.Redis.from_url(redis_url)
         self.store = RecordStore(self.client)
@@ -251,9 +239,7 @@ class Publisher:
     def run(self, *, full: bool = False, burst: bool = False) -> int:
         # Connections are opened lazily by the first step: a database that is still starting
         # is a transient failure the loop retries, not a crash.
-        worker = Worker(
-            "sync", self.client, transient=TRANSIENT, on_transient=lambda exc: self.connect()
-        )
+        worker = Worker("sync", self.client, on_transient=lambda exc: self.connect())
 
         def between_chunks() -> int:
             # During a long rebuild: keep edits flowing, and keep the heartbeat alive.
@@ -283,27 +269,16 @@ class Publisher:
         return code
 
 
-def _urls() -> tuple[str, str]:
-    from smartlinks.embedded import read_runtime
-
-    settings = config.load()
-    runtime = read_runtime(settings.data_dir)
-    return (
-        settings.database_url or runtime.get("database_url", ""),
-        settings.redis_url or runtime.get("redis_url", ""),
-    )
-
-
 def main(full: bool = False, burst: bool = False) -> int:
-    database_url, redis_url = _urls()
-    if not database_url or not redis_url:
+    database, server = database_url(), redis_url()
+    if not database or not server:
         logs.event(
             log,
             "DATABASE_URL and REDIS_URL must be set (or a `smartlinks up` be running)",
             logging.ERROR,
         )
         return 2
-    publisher = Publisher(database_url, redis_url, config.env_int("SYNC_BATCH"))
+    publisher = Publisher(database, server, config.env_int("SYNC_BATCH"))
     try:
         return publisher.run(full=full, burst=burst)
     finally:
