@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,18 +12,18 @@ from core import config, logs
 from smartlinks.roles import ROLES
 
 
-def _cmd_migrate(args: argparse.Namespace) -> int:
+def _cmd_migrate(args: argparse.Namespace, settings: config.Settings) -> int:
     from smartlinks.admin_tasks import migrate
 
-    migrate()
+    migrate(settings)
     return 0
 
 
-def _cmd_org_create(args: argparse.Namespace) -> int:
+def _cmd_org_create(args: argparse.Namespace, settings: config.Settings) -> int:
     from smartlinks.admin_tasks import create_org
 
     try:
-        result = create_org(args.name, args.email, args.password)
+        result = create_org(settings, args.name, args.email, args.password)
     except ValueError as exc:
         field = getattr(exc, "field", None)
         print(
@@ -57,7 +58,7 @@ def update_readme(path: Path) -> bool:
     return new != text
 
 
-def _cmd_settings(args: argparse.Namespace) -> int:
+def _cmd_settings(args: argparse.Namespace, settings: config.Settings) -> int:
     if args.update_readme:
         changed = update_readme(Path(args.update_readme))
         print(f"{args.update_readme}: {'updated' if changed else 'already up to date'}")
@@ -65,15 +66,15 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     if args.markdown:
         print(settings_markdown())
         return 0
-    for s in config.SETTINGS:
-        print(f"{s.env}={config.env(s.env)}")
+    for s in config.SETTINGS:  # the text in effect (load() has checked it)
+        print(f"{s.env}={s.read(os.environ)}")
     return 0
 
 
-def _cmd_up(args: argparse.Namespace) -> int:
+def _cmd_up(args: argparse.Namespace, settings: config.Settings) -> int:
     from smartlinks.supervisor import up
 
-    return up()
+    return up(settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,8 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     role = args.command if args.command != "org" else "cli"
-    logs.setup(role, config.env("LOG_LEVEL"))
-    return int(args.func(args) or 0)
+    # Read once, here: a bad value stops the command before it starts anything.
+    try:
+        settings = config.load()
+    except config.SettingsError as exc:
+        print(f"smartlinks {args.command}: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(role, settings.log_level)
+    try:
+        return int(args.func(args, settings) or 0)
+    except config.SettingsError as exc:  # no database to be found, for one
+        print(f"smartlinks {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

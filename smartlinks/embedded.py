@@ -9,7 +9,6 @@ docs/decisions/0001-embedded-servers.md.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import pwd
 import secrets
@@ -21,6 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from core import runtime
 
 PG_SYSTEM_USER = "smartlinks-pg"  # PostgreSQL refuses to run as root
 
@@ -336,14 +337,7 @@ class EmbeddedRedis:
 
 
 def write_runtime(data_dir: Path, **urls: str) -> None:
-    """Where the servers of a running `smartlinks up` listen, for `smartlinks org create`."""
-    path = data_dir / "runtime.json"
-    path.write_text(json.dumps(urls))
-    path.chmod(0o600)
+    """Where the servers of a running `smartlinks up` listen, for `smartlinks org create`
+    (the format and its reader are core.runtime's)."""
+    runtime.write(data_dir, **urls)
 
-
-def read_runtime(data_dir: Path) -> dict[str, str]:
-    try:
-        return dict(json.loads((data_dir / "runtime.json").read_text()))
-    except (OSError, ValueError):
-        return {}

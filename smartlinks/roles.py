@@ -8,12 +8,14 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core import config
+
 
 @dataclass(frozen=True)
 class Role:
     name: str
     help: str
-    run: Callable[[argparse.Namespace], int]
+    run: Callable[[argparse.Namespace, config.Settings], int]  # settings read once, by main
     burst: str = ""  # the help of its --burst option; "" when it has none
     http: bool = False  # serves HTTP: `up` starts it while the migrations run
 
@@ -21,42 +23,42 @@ class Role:
 # The roles' modules are imported when a role starts: `smartlinks edge` imports no admin.
 
 
-def _edge(args: argparse.Namespace) -> int:
+def _edge(args: argparse.Namespace, settings: config.Settings) -> int:
     from smartlinks.serve import serve_edge
 
-    serve_edge()
+    serve_edge(settings)
     return 0
 
 
-def _admin(args: argparse.Namespace) -> int:
+def _admin(args: argparse.Namespace, settings: config.Settings) -> int:
     from smartlinks.serve import serve_admin
 
-    serve_admin()
+    serve_admin(settings)
     return 0
 
 
-def _sync(args: argparse.Namespace) -> int:
+def _sync(args: argparse.Namespace, settings: config.Settings) -> int:
     from sync.publish import publisher
 
-    return publisher.main(full=args.full, burst=args.burst)
+    return publisher.main(settings, full=args.full, burst=args.burst)
 
 
-def _drain(args: argparse.Namespace) -> int:
+def _drain(args: argparse.Namespace, settings: config.Settings) -> int:
     from sync.clicks import drain
 
-    return drain.main(burst=args.burst)
+    return drain.main(settings, burst=args.burst)
 
 
-def _webhooks(args: argparse.Namespace) -> int:
+def _webhooks(args: argparse.Namespace, settings: config.Settings) -> int:
     from sync.webhooks import delivery
 
-    return delivery.main(burst=args.burst)
+    return delivery.main(settings, burst=args.burst)
 
 
-def _sender(args: argparse.Namespace) -> int:
+def _sender(args: argparse.Namespace, settings: config.Settings) -> int:
     from admin.sender import worker
 
-    return worker.main(burst=args.burst)
+    return worker.main(settings, burst=args.burst)
 
 
 ROLES: tuple[Role, ...] = (

@@ -19,9 +19,6 @@ PROJECT = ("core", "edge", "admin", "sync", "smartlinks", "loadtest")
 # gone, delete it here, so the list only shrinks.
 KNOWN_CIRCLES: dict[frozenset[str], str] = {
     frozenset({"admin.services.codes", "admin.services.links"}): "issue 11 (4): admin layers",
-    # The launcher's runtime file (smartlinks.embedded.read_runtime) read by admin.settings
-    # and sync.connections, until core reads it (issue 11 (2)).
-    frozenset({"admin", "smartlinks", "sync"}): "issue 11 (2): the runtime file in core",
 }
 # A blueprint package registers its route modules, which import its blueprint back: tolerated
 # inside these packages only (issue 11 (4) may remove it).

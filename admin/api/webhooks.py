@@ -27,7 +27,6 @@ from admin.api.openapi import Query, doc
 from admin.api.schemas import read_json, respond
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
-from core import config
 
 MAX_WEBHOOKS = 20
 MAX_URL = 2000
@@ -76,10 +75,7 @@ class WebhookDeliveryList(Struct):
 
 
 def _loopback_allowed() -> bool:
-    explicit = current_app.config.get("WEBHOOK_ALLOW_HTTP_LOOPBACK")
-    if explicit is not None:
-        return bool(explicit)
-    return config.env("WEBHOOK_ALLOW_HTTP_LOOPBACK") == "1"
+    return bool(current_app.config["WEBHOOK_ALLOW_HTTP_LOOPBACK"])
 
 
 def check_url(url: str) -> str:

@@ -8,7 +8,7 @@ failure puts the message back in the queue with exponential backoff (honouring R
 any other refusal fails it. A provider's answer is committed right away, so the delivery
 callback that follows finds the message by its provider id.
 
-A sender killed mid-send leaves messages in ``sending``; after ``STALE_SECONDS`` they are queued
+A sender killed mid-send leaves messages in ``sending``; after SENDER_STALE_SECONDS they are queued
 again (at least once: a message whose provider call had gone through may be sent twice).
 """
 
@@ -29,14 +29,14 @@ from admin.providers.base import OutgoingMessage, Provider, ProviderError, Submi
 from admin.providers.ratelimit import TokenBucket
 from admin.sender import sql
 from admin.services.sends import NOTIFY_CHANNEL
-from core import logs
-from sync.connections import libpq_url
+from core import config, logs
+from sync.connections import servers
 from sync.worker import TRANSIENT, Worker
 
 log = logging.getLogger(__name__)
 
-STALE_SECONDS = 300
 PACED_SECONDS = 5.0  # a paced provider's claim: what it can send in this long
+
 
 @dataclass(frozen=True)
 class Claimed:
@@ -59,6 +59,7 @@ class Sender:
         max_attempts: int = 6,
         backoff_base: float = 2.0,
         backoff_cap: float = 600.0,
+        stale_seconds: float = 300.0,
         sleep: Callable[[float], None] = time.sleep,
         stopping: Callable[[], bool] = lambda: False,
         paced_seconds: float = PACED_SECONDS,
@@ -69,6 +70,7 @@ class Sender:
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.stale_seconds = stale_seconds
         self.sleep = sleep
         self.stopping = stopping
         self.paced_seconds = paced_seconds
@@ -127,7 +129,7 @@ class Sender:
         return len(claimed)
 
     def requeue_stale(self) -> int:
-        count = len(db.session.execute(sql.REQUEUE_STALE, {"stale": STALE_SECONDS}).all())
+        count = len(db.session.execute(sql.REQUEUE_STALE, {"stale": self.stale_seconds}).all())
         db.session.commit()
         if count:
             logs.event(log, "requeued messages left in sending", logging.WARNING, count=count)
@@ -233,16 +235,17 @@ class Wakeup:
         self.conn = None
 
 
-def main(burst: bool = False) -> int:
+def main(settings: config.Settings, burst: bool = False) -> int:
     """The `smartlinks sender` role."""
     import redis
     from sqlalchemy.exc import DBAPIError
 
     from admin import create_app
 
-    app = create_app()
+    database, redis_url = servers(settings)
+    app = create_app(settings=settings)
     with app.app_context(), httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)) as http:
-        client = redis.Redis.from_url(app.config["REDIS_URL"])
+        client = redis.Redis.from_url(redis_url)
         # A database or Redis restart is waited out (the session's transaction is rolled
         # back and the pool reconnects), never a reason to die.
         worker = Worker(
@@ -254,11 +257,16 @@ def main(burst: bool = False) -> int:
         )
         sender = Sender(
             http=http,
-            public_admin_url=app.config["PUBLIC_ADMIN_URL"],
+            public_admin_url=settings.admin.public_url,
+            batch=settings.sender.batch,
+            max_attempts=settings.sender.max_attempts,
+            backoff_base=settings.sender.retry_base_seconds,
+            backoff_cap=settings.sender.retry_cap_seconds,
+            stale_seconds=settings.sender.stale_seconds,
             sleep=worker.sleep,
             stopping=lambda: worker.stopping,
         )
-        wakeup = Wakeup(libpq_url(app.config["SQLALCHEMY_DATABASE_URI"]))
+        wakeup = Wakeup(database)
         worker.every("requeue stale", 60.0, sender.requeue_stale, at_start=True)
         try:
             return worker.run(

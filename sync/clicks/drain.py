@@ -42,7 +42,7 @@ from core.records import (
 )
 from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
 from sync.clicks.useragents import describe
-from sync.connections import database_url, libpq_url, redis_client
+from sync.connections import servers
 from sync.worker import TRANSIENT, Worker
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,8 @@ RETRYABLE: tuple[type[BaseException], ...] = (
 BATCH_RETRIES = 5
 # DRAIN_LANES: batches in flight per drain process (sync.clicks.drain.Lane), so that one's Python
 # work overlaps another's Postgres work. Measured on 2 cores: 1 lane 6,600 clicks/s, 2 lanes
-# 9,000, 3 lanes 9,200 (Postgres's own CPU per click is the limit beyond that).
-MAX_LANES = 8
+# 9,000, 3 lanes 9,200 (Postgres's own CPU per click is the limit beyond that). At most 8
+# (core.config checks it).
 
 Fields = dict[bytes, bytes]
 Entry = tuple[str, Fields | None]
@@ -115,13 +115,13 @@ class DrainSettings:
     lanes: int = 1
 
     @classmethod
-    def from_env(cls) -> DrainSettings:
+    def from_settings(cls, settings: config.Settings) -> DrainSettings:
         return cls(
-            batch=config.env_int("DRAIN_BATCH"),
-            claim_idle_ms=config.env_int("DRAIN_CLAIM_IDLE_MS"),
-            max_deliveries=config.env_int("DRAIN_MAX_DELIVERIES"),
-            scheme=config.env("SHORT_URL_SCHEME"),
-            lanes=max(1, min(MAX_LANES, config.env_int("DRAIN_LANES"))),
+            batch=settings.drain.batch,
+            claim_idle_ms=settings.drain.claim_idle_ms,
+            max_deliveries=settings.drain.max_deliveries,
+            scheme=settings.short_url_scheme,
+            lanes=settings.drain.lanes,
         )
 
     @property
@@ -141,7 +141,7 @@ class Drain:
         stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.client = client
-        self.database_url = libpq_url(database_url)
+        self.database_url = config.to_libpq(database_url)
         self.consumer = consumer
         self.settings = settings
         self.stopping = stopping
@@ -445,18 +445,13 @@ class Lane:
             self.drain.close()
 
 
-def main(burst: bool = False) -> int:
-    url = database_url()
-    client = redis_client()
-    if not url or client is None:
-        logs.event(
-            log,
-            "DATABASE_URL and REDIS_URL must be set (or a `smartlinks up` be running)",
-            logging.ERROR,
-        )
-        return 2
+def main(settings: config.Settings, burst: bool = False) -> int:
+    url, redis_url = servers(settings)
+    client = redis.Redis.from_url(redis_url, socket_timeout=30)
     worker = Worker("drain", client)
-    drain = Drain(client, url, worker.worker_id, DrainSettings.from_env(), lambda: worker.stopping)
+    drain = Drain(
+        client, url, worker.worker_id, DrainSettings.from_settings(settings), lambda: worker.stopping
+    )
     drain.burst = burst
     worker.on_transient = drain.reconnect
     drain.ensure_group()

@@ -23,7 +23,7 @@ import redis
 
 from core import config, keys, logs
 from core.records import DomainRecord
-from sync.connections import database_url, libpq_url, redis_url
+from sync.connections import servers
 from sync.publish import reconcile, snapshots
 from sync.publish.store import RecordStore
 from sync.worker import Worker
@@ -177,9 +177,16 @@ def _queue_codes(
 class Publisher:
     """The sync worker: its Postgres connections, its Redis store and its loop."""
 
-    def __init__(self, database_url: str, redis_url: str, batch_size: int = 500) -> None:
-        self.database_url = libpq_url(database_url)
+    def __init__(
+        self,
+        database_url: str,
+        redis_url: str,
+        batch_size: int = 500,
+        reconcile_seconds: float = 300.0,
+    ) -> None:
+        self.database_url = config.to_libpq(database_url)
         self.batch_size = batch_size
+        self.reconcile_seconds = reconcile_seconds
         self.client = redis.Redis.from_url(redis_url)
         self.store = RecordStore(self.client)
         self.conn: psycopg.Connection | None = None
@@ -253,9 +260,7 @@ class Publisher:
         if full:
             self.reconciler.request_rebuild()
         worker.every("heal", STATE_CHECK_SECONDS, self.reconciler.heal, at_start=True)
-        worker.every(
-            "reconcile", float(config.env_int("SYNC_RECONCILE_SECONDS")), self.reconciler.reconcile
-        )
+        worker.every("reconcile", self.reconcile_seconds, self.reconciler.reconcile)
         if not burst:
             worker.every("cleanup", CLEANUP_SECONDS, self.delete_old, at_start=True)
         code = worker.run(self.publish_pending, self.wait, burst=burst, idle_wait=IDLE_WAIT_SECONDS)
@@ -269,16 +274,11 @@ class Publisher:
         return code
 
 
-def main(full: bool = False, burst: bool = False) -> int:
-    database, server = database_url(), redis_url()
-    if not database or not server:
-        logs.event(
-            log,
-            "DATABASE_URL and REDIS_URL must be set (or a `smartlinks up` be running)",
-            logging.ERROR,
-        )
-        return 2
-    publisher = Publisher(database, server, config.env_int("SYNC_BATCH"))
+def main(settings: config.Settings, full: bool = False, burst: bool = False) -> int:
+    database, redis_url = servers(settings)
+    publisher = Publisher(
+        database, redis_url, settings.sync.batch, settings.sync.reconcile_seconds
+    )
     try:
         return publisher.run(full=full, burst=burst)
     finally:

@@ -23,10 +23,11 @@ from typing import Any
 
 import httpx
 import psycopg
+import redis
 
 from core import config, logs
 from sync.clicks.webhook_queue import NOTIFY_CHANNEL
-from sync.connections import database_url, libpq_url, redis_client
+from sync.connections import servers
 from sync.webhooks.signature import SIGNATURE_HEADER, sign
 from sync.worker import Worker
 
@@ -71,12 +72,12 @@ class WebhookSettings:
     concurrency: int
 
     @classmethod
-    def from_env(cls) -> WebhookSettings:
+    def from_settings(cls, settings: config.Settings) -> WebhookSettings:
         return cls(
-            timeout=float(config.env("WEBHOOK_TIMEOUT_SECONDS")),
-            max_attempts=config.env_int("WEBHOOK_MAX_ATTEMPTS"),
-            retry_base=float(config.env("WEBHOOK_RETRY_BASE_SECONDS")),
-            concurrency=config.env_int("WEBHOOK_CONCURRENCY"),
+            timeout=settings.webhooks.timeout_seconds,
+            max_attempts=settings.webhooks.max_attempts,
+            retry_base=settings.webhooks.retry_base_seconds,
+            concurrency=settings.webhooks.concurrency,
         )
 
 
@@ -84,7 +85,7 @@ class Deliverer:
     """Claims due deliveries, POSTs them on a thread pool, records each outcome."""
 
     def __init__(self, database_url: str, settings: WebhookSettings) -> None:
-        self.database_url = libpq_url(database_url)
+        self.database_url = config.to_libpq(database_url)
         self.settings = settings
         self.conn: psycopg.Connection[Any] | None = None
         self.listener: psycopg.Connection[Any] | None = None
@@ -245,13 +246,10 @@ class Deliverer:
             )
 
 
-def main(burst: bool = False) -> int:
-    url = database_url()
-    client = redis_client()
-    if not url or client is None:
-        logs.event(log, "DATABASE_URL and REDIS_URL must be set", logging.ERROR)
-        return 2
-    deliverer = Deliverer(url, WebhookSettings.from_env())
+def main(settings: config.Settings, burst: bool = False) -> int:
+    url, redis_url = servers(settings)
+    client = redis.Redis.from_url(redis_url, socket_timeout=30)
+    deliverer = Deliverer(url, WebhookSettings.from_settings(settings))
     worker = Worker("webhooks", client, on_transient=lambda _e: deliverer.connect())
     worker.every("forget old deliveries", CLEANUP_SECONDS, deliverer.forget_old, at_start=True)
     try:

@@ -15,7 +15,7 @@ from admin.extensions import db
 from admin.services.orgs import NewOrg
 from admin.services.outbox import enqueue
 from core import keys
-from sync.connections import libpq_url
+from core.config import to_libpq
 from sync.publish.publisher import Publisher, publish_batch
 from tests.conftest import Servers
 from tests.sync import factory
@@ -203,9 +203,9 @@ def test_two_publishers_share_the_outbox_without_loss(
     assert domain_in(rdb, "two.example.test").id == dom.id
 
 
-def test_psycopg_url_drops_the_sqlalchemy_driver() -> None:
-    assert libpq_url("postgresql+psycopg://u:p@h:1/db") == "postgresql://u:p@h:1/db"
-    assert libpq_url("postgresql://u@h/db") == "postgresql://u@h/db"
+def test_libpq_url_drops_the_sqlalchemy_driver() -> None:
+    assert to_libpq("postgresql+psycopg://u:p@h:1/db") == "postgresql://u:p@h:1/db"
+    assert to_libpq("postgresql://u@h/db") == "postgresql://u@h/db"
 
 
 def test_a_batch_takes_a_bounded_number_of_codes(
@@ -219,7 +219,7 @@ def test_a_batch_takes_a_bounded_number_of_codes(
     db.session.commit()
     pub = Publisher(clean.database_url, clean.redis_url)
     try:
-        conn = psycopg.connect(libpq_url(clean.database_url), autocommit=True)
+        conn = psycopg.connect(to_libpq(clean.database_url), autocommit=True)
         with conn:
             # domain + link + 6 contacts, then the first codes row (2 codes fit, a third does not)
             assert publish_batch(conn, pub.store, 500, max_codes=3) == 9

@@ -9,8 +9,8 @@ from flask import Flask
 
 from admin.services.orgs import NewOrg
 from core import keys
+from core.config import to_libpq
 from core.records import LinkRecord
-from sync.connections import libpq_url
 from sync.publish.publisher import Publisher
 from sync.publish.reconcile import Reconciler
 from sync.publish.store import RecordStore
@@ -80,7 +80,7 @@ def test_reconcile_repairs_drift(
     lost_code = next(iter(w["codes"].values()))  # type: ignore[attr-defined]
     rdb.delete(keys.link(lost_link.id))
     rdb.hdel(keys.code_bucket(lost_code), lost_code)
-    reconciler = Reconciler(libpq_url(clean.database_url), RecordStore(rdb))
+    reconciler = Reconciler(to_libpq(clean.database_url), RecordStore(rdb))
     assert sorted(reconciler.reconcile()) == ["codes", "links"]
     assert version_in(rdb, keys.link(lost_link.id)) == lost_link.version
     assert code_in(rdb, lost_code)
@@ -104,7 +104,7 @@ def test_a_flush_during_a_rebuild_is_noticed(
             flushed.append(True)
         return 0
 
-    reconciler = Reconciler(libpq_url(clean.database_url), RecordStore(rdb), between=flush_once)
+    reconciler = Reconciler(to_libpq(clean.database_url), RecordStore(rdb), between=flush_once)
     assert reconciler.full_rebuild() is False
     assert not rdb.hexists(keys.SYNC_STATE, "full_at")
     reconciler.heal()  # the next check rebuilds again, this time to completion
@@ -114,7 +114,7 @@ def test_a_flush_during_a_rebuild_is_noticed(
 
 def test_one_rebuild_at_a_time(app: Flask, org: NewOrg, rdb: redis.Redis, clean: Servers) -> None:
     _world(org.org_id)
-    reconciler = Reconciler(libpq_url(clean.database_url), RecordStore(rdb))
+    reconciler = Reconciler(to_libpq(clean.database_url), RecordStore(rdb))
     rdb.set(keys.SYNC_REBUILD_LOCK, "another-process", px=10_000)
     assert reconciler.full_rebuild() is False  # the other process's rebuild is not disturbed
     assert not rdb.exists(keys.SYNC_STATE)
