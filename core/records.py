@@ -56,7 +56,7 @@ class ClickEvent(msgspec.Struct, frozen=True, omit_defaults=True):
     ts_ms: int
     code: str
     host: str
-    kind: str  # "human" | "preview" | "bot"
+    kind: str  # core.clicks.CLICK_KINDS (a str: a record field never changes type)
     reason: str = ""
     user_agent: str = ""
     ip: str = ""

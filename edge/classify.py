@@ -17,14 +17,12 @@ from dataclasses import dataclass
 
 from crawlerdetect import CrawlerDetect
 
-HUMAN = "human"
-PREVIEW = "preview"
-BOT = "bot"
+from core.clicks import BOT, HUMAN, PREVIEW, ClickKind
 
 
 @dataclass(frozen=True, slots=True)
 class Visitor:
-    kind: str  # HUMAN | PREVIEW | BOT
+    kind: ClickKind
     reason: str  # why: "prefetch", "fetcher:WhatsApp", "crawler:Googlebot", "no user agent", ...
     counted: bool = True  # False for HEAD: nothing is recorded
 

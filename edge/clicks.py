@@ -14,6 +14,7 @@ import time
 from functools import lru_cache
 
 from core import records
+from core.clicks import ClickKind
 from core.records import ClickAmendment, ClickEvent
 
 MAX_TEXT = 512  # user agent and referer are cropped to this many characters
@@ -30,7 +31,7 @@ def encode_event(
     *,
     code: str,
     host: str,
-    kind: str,
+    kind: ClickKind,
     reason: str,
     user_agent: str,
     ip: str,

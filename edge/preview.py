@@ -16,10 +16,6 @@ MAX_TEXT = 2_000  # characters kept of a title or description: the page stays fa
 MAX_URL = 8_000
 
 
-def short_url(scheme: str, hostname: str, code: str, extension: str) -> str:
-    return f"{scheme}://{hostname}/{code}" + (f"/{extension}" if extension else "")
-
-
 def image_url(link: LinkRecord, public_admin_url: str) -> str:
     """The preview image as an absolute http(s) URL (an uploaded image may be stored as a
     path on the admin), or "" when there is none or it is not http(s)."""

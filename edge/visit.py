@@ -14,15 +14,17 @@ from time import perf_counter
 from starlette.types import Message, Receive, Scope, Send
 
 from core import logs
+from core.clicks import HUMAN
 from core.codes import is_code
 from core.hostnames import normalize_host_header
 from core.records import DomainRecord
+from core.urls import short_url
 from edge import pages
-from edge.classify import HUMAN, classify
+from edge.classify import classify
 from edge.clicks import TrustedProxies, amendment_fields, encode_event
 from edge.destinations import build_location, defaults_only, template_for
 from edge.metrics import SharedMetrics
-from edge.preview import render_preview, short_url
+from edge.preview import render_preview
 from edge.resolve import Outcome, RedisUnavailable, Resolver
 
 log = logging.getLogger("edge.visit")

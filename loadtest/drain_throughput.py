@@ -23,6 +23,7 @@ import psycopg
 import redis
 
 from core import config, keys, records
+from core.clicks import HUMAN, PREVIEW
 from core.records import ClickEvent
 from sync.clicks.drain import Drain, DrainSettings, Lane
 from sync.clicks.useragents import describe
@@ -77,7 +78,7 @@ def append_events(
     pipe = client.pipeline(transaction=False)
     for i in range(events):
         generic = i % 20 == 1
-        kind = "preview" if i % 20 == 0 else "human"
+        kind = PREVIEW if i % 20 == 0 else HUMAN
         contact = None if generic else contacts[i % len(contacts)]
         event = ClickEvent(
             click_id=secrets.token_hex(16),

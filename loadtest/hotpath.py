@@ -37,6 +37,7 @@ import redis
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core import keys
+from core.clicks import HUMAN
 from core.records import ContactRecord, DomainRecord, LinkRecord
 from loadtest.traffic import PHONE_USER_AGENTS, PREVIEW_USER_AGENTS, unknown_code
 from smartlinks.embedded import EmbeddedRedis, free_port
@@ -226,7 +227,7 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
         event = encode_event(
             code=codes[0],
             host=HOST,
-            kind="human",
+            kind=HUMAN,
             reason="",
             user_agent="x",
             ip="1.2.3.4",
@@ -313,7 +314,7 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
                 encode_event,
                 code="abc1234",
                 host=HOST,
-                kind="human",
+                kind=HUMAN,
                 reason="",
                 user_agent=ua,
                 ip="73.21.144.9",

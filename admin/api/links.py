@@ -9,7 +9,6 @@ from admin.api.auth import org_id
 from admin.api.errors import ApiError
 from admin.api.openapi import Query, doc
 from admin.api.schemas import (
-    ActionOut,
     IssuedUrl,
     IssueRequest,
     IssueResult,
@@ -24,6 +23,7 @@ from admin.api.schemas import (
 )
 from admin.models import Link
 from admin.services import codes, links
+from core import actions
 
 # 100,000 contact ids need more than the usual JSON limit.
 ISSUE_BODY_FACTOR = 16
@@ -43,10 +43,7 @@ def links_out(rows: list[Link]) -> list[LinkOut]:
                 description=link.preview_description,
                 image_url=link.preview_image_url,
             ),
-            actions=[
-                ActionOut(type=a["type"], tag=a.get("tag"), list_=a.get("list"))
-                for a in link.actions
-            ],
+            actions=actions.from_json(link.actions),
             archived=link.archived,
             url=codes.short_url(link, generic[link.id]) if link.id in generic else "",
             created_at=link.created_at,

@@ -19,10 +19,10 @@ from flask import Response, current_app, request
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 
 from admin.api.errors import ApiError
+from core.actions import Action
 
 T = TypeVar("T")
 
-ActionType = Literal["whisper", "add_tag", "remove_tag", "add_to_list", "remove_from_list"]
 FieldValue = str | int | float | None
 
 
@@ -69,14 +69,6 @@ class Preview(Struct):
     title: str | UnsetType = UNSET
     description: str | UnsetType = UNSET
     image_url: str | UnsetType = UNSET
-
-
-class Action(Struct):
-    type: ActionType
-    tag: Annotated[str | UnsetType, Meta(description="for add_tag and remove_tag")] = UNSET
-    list_: Annotated[str | UnsetType, Meta(description="for add_to_list and remove_from_list")] = (
-        field(name="list", default=UNSET)
-    )
 
 
 class LinkCreate(Struct):
@@ -197,12 +189,6 @@ class PreviewOut(Struct):
     image_url: str
 
 
-class ActionOut(Struct, omit_defaults=True):
-    type: ActionType
-    tag: str | None = None
-    list_: str | None = field(name="list", default=None)
-
-
 class LinkOut(Struct):
     id: int
     name: str
@@ -210,7 +196,7 @@ class LinkOut(Struct):
     domain: str
     extension: str
     preview: PreviewOut
-    actions: list[ActionOut]
+    actions: list[Action]
     archived: bool
     url: Annotated[str, Meta(description="the link's generic short URL (no contact)")]
     created_at: datetime

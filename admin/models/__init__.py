@@ -7,7 +7,7 @@ a larger version than any older one, across deletes and re-creates.
 """
 
 from admin.models.accounts import ApiToken, Invitation, Organisation, User
-from admin.models.base import ACTION_TYPES, CLICK_KINDS, ROLES, record_versions
+from admin.models.base import ROLES, record_versions
 from admin.models.clicks import Click, HistoryEvent, LinkContactClicks, LinkCounter, LinkVisitor
 from admin.models.contacts import Contact, ContactList, ContactTag, ListMember, Tag
 from admin.models.links import Domain, IssuedCode, Link, Upload
@@ -22,8 +22,6 @@ from admin.models.sending import (
 from admin.models.sync import SyncOutbox
 
 __all__ = [
-    "ACTION_TYPES",
-    "CLICK_KINDS",
     "ROLES",
     "ApiToken",
     "Broadcast",

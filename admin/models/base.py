@@ -18,8 +18,6 @@ from admin.extensions import db
 record_versions = Sequence("record_versions", metadata=db.metadata)
 
 ROLES = ("owner", "admin", "member")
-ACTION_TYPES = ("whisper", "add_tag", "remove_tag", "add_to_list", "remove_from_list")
-CLICK_KINDS = ("human", "preview", "bot")
 
 
 def now_column() -> Mapped[datetime]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from admin.extensions import db
 from admin.models.base import now_column
+from core.clicks import CLICK_KINDS, KIND_MAX, REASON_MAX, sql_list
 
 
 class Click(db.Model):  # type: ignore[name-defined,misc]
@@ -34,8 +35,8 @@ class Click(db.Model):  # type: ignore[name-defined,misc]
     broadcast_id: Mapped[int | None] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     recorded_at: Mapped[datetime] = now_column()
-    kind: Mapped[str] = mapped_column(String(8), nullable=False)
-    reason: Mapped[str] = mapped_column(String(100), nullable=False, server_default="")
+    kind: Mapped[str] = mapped_column(String(KIND_MAX), nullable=False)
+    reason: Mapped[str] = mapped_column(String(REASON_MAX), nullable=False, server_default="")
     user_agent: Mapped[str] = mapped_column(String(512), nullable=False, server_default="")
     ip: Mapped[str | None] = mapped_column(INET)
     referer: Mapped[str] = mapped_column(String(512), nullable=False, server_default="")
@@ -47,7 +48,7 @@ class Click(db.Model):  # type: ignore[name-defined,misc]
         Boolean, nullable=False, server_default=text("false")
     )
     __table_args__ = (
-        CheckConstraint("kind in ('human','preview','bot')", name="ck_clicks_kind"),
+        CheckConstraint(f"kind in {sql_list(CLICK_KINDS)}", name="ck_clicks_kind"),
         Index("ix_clicks_link_at", "link_id", "at"),
         Index("ix_clicks_link_contact", "link_id", "contact_id"),
     )

@@ -18,6 +18,7 @@ from admin.extensions import db
 from admin.models import IssuedCode, Link
 from admin.services import inputs, links, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
+from core import urls
 from core.codes import ALPHABET, CODE_LENGTH, issuable, new_code
 
 OUTBOX_CHUNK = 10_000  # codes per outbox row (the sync convention)
@@ -72,14 +73,12 @@ _INSERT_GENERIC = text(
 
 
 def short_url(link: Link, code: str) -> str:
-    """``{SHORT_URL_SCHEME}://{hostname}/{code}[/{extension}]``, as it goes into a message."""
-    before, after = _url_around_code(link)
-    return before + code + after
+    """The link's short URL for ``code``, as it goes into a message."""
+    return urls.short_url(_scheme(), link.domain.hostname, code, link.extension)
 
 
-def _url_around_code(link: Link) -> tuple[str, str]:
-    scheme = current_app.config["SHORT_URL_SCHEME"] if has_app_context() else "https"
-    return f"{scheme}://{link.domain.hostname}/", (f"/{link.extension}" if link.extension else "")
+def _scheme() -> str:
+    return current_app.config["SHORT_URL_SCHEME"] if has_app_context() else "https"
 
 
 def generic_codes(link_ids: Iterable[int]) -> dict[int, str]:
@@ -163,10 +162,11 @@ def issue_codes(
             missing = [i for i in missing if i not in found]
     if missing:
         raise RuntimeError("could not find free codes")
-    before, after = _url_around_code(link)  # read before the commit expires the link
+    # Read before the commit expires the link.
+    scheme, host, extension = _scheme(), link.domain.hostname, link.extension
     for start in range(0, len(fresh), OUTBOX_CHUNK):
         chunk = fresh[start : start + OUTBOX_CHUNK]
         outbox.enqueue("codes", link.id, outbox.next_version(), {"codes": chunk})
     if commit:
         db.session.commit()
-    return [(i, before + found[i] + after) for i in ids]
+    return [(i, urls.short_url(scheme, host, found[i], extension)) for i in ids]

@@ -12,23 +12,17 @@ import idna
 from sqlalchemy import func, select
 
 from admin.extensions import db
-from admin.models import ACTION_TYPES, IssuedCode, Link
+from admin.models import IssuedCode, Link
 from admin.services import codes, domains, inputs, memberships, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
+from core import actions as click_actions
+from core.actions import ACTION_TYPES, DEFAULT_ACTIONS, TARGETS
 from core.merge import TemplateError, parse_template
 
 EXTENSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_ACTIONS = 20
 NAME_LENGTH = 200
 PREVIEW_LIMITS = {"title": 300, "description": 1000}
-# What each action type needs besides "type".
-ACTION_TARGET = {
-    "add_tag": "tag",
-    "remove_tag": "tag",
-    "add_to_list": "list",
-    "remove_from_list": "list",
-}
-DEFAULT_ACTIONS: list[dict[str, Any]] = [{"type": "whisper"}]
 
 
 def destination(value: Any, field: str = "destination") -> str:
@@ -78,14 +72,16 @@ def preview(value: Any, current: Link | None) -> dict[str, str]:
 
 
 def actions(value: Any) -> list[dict[str, Any]]:
-    """Normalised actions: ``{"type"}`` plus ``"tag"`` or ``"list"`` where the type needs one."""
+    """Normalised actions as stored: ``{"type"}`` plus ``"tag"`` or ``"list"`` where the type
+    needs one (core.actions.Action as JSON). ``value`` is what the API decoded or the web form
+    gave: plain JSON values."""
     if value is None:
-        return [dict(a) for a in DEFAULT_ACTIONS]
+        return click_actions.to_json(DEFAULT_ACTIONS)
     if not isinstance(value, list):
         raise ValidationError("actions", "actions must be a list")
     if len(value) > MAX_ACTIONS:
         raise ValidationError("actions", f"a link has at most {MAX_ACTIONS} actions")
-    result: list[dict[str, Any]] = []
+    result: list[click_actions.Action] = []
     for i, action in enumerate(value):
         where = f"actions[{i}]"
         if not isinstance(action, Mapping):
@@ -95,12 +91,10 @@ def actions(value: Any) -> list[dict[str, Any]]:
             raise ValidationError(
                 f"{where}.type", f"unknown action type {kind!r}: use {', '.join(ACTION_TYPES)}"
             )
-        normal: dict[str, Any] = {"type": kind}
-        target = ACTION_TARGET.get(kind)
-        if target:
-            normal[target] = memberships.name(f"{where}.{target}", action.get(target))
-        result.append(normal)
-    return result
+        target = TARGETS.get(kind)
+        name = memberships.name(f"{where}.{target}", action.get(target)) if target else ""
+        result.append(click_actions.action(kind, name))
+    return click_actions.to_json(result)
 
 
 def link_values(org_id: int, data: Mapping[str, Any], current: Link | None) -> dict[str, Any]:

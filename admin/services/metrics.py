@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 
 from admin.extensions import db
 from admin.models import Link
+from core.clicks import BOT, HUMAN, PREVIEW_KINDS, sql_list
 
 METRICS = ("clicks", "unique_clicks", "previews", "bots")
 BUCKETS = {
@@ -102,14 +103,21 @@ def series(
         text(
             """
             SELECT date_trunc(:bucket, at, 'UTC') AS bucket_start,
-                   count(*) FILTER (WHERE kind = 'human') AS clicks,
-                   count(*) FILTER (WHERE kind <> 'human') AS previews
+                   count(*) FILTER (WHERE kind = :human) AS clicks,
+                   count(*) FILTER (WHERE kind <> :human) AS previews
             FROM clicks
             WHERE link_id = :link AND org_id = :org AND at >= :start AND at < :end
             GROUP BY 1
             """
         ),
-        {"bucket": bucket, "link": link_id, "org": org_id, "start": first, "end": last + step},
+        {
+            "bucket": bucket,
+            "link": link_id,
+            "org": org_id,
+            "start": first,
+            "end": last + step,
+            "human": HUMAN,
+        },
     ).all()
     found = {row.bucket_start.astimezone(UTC): row for row in rows}
     points = []
@@ -139,11 +147,11 @@ def breakdown(org_id: int, link_id: int) -> dict[str, Any]:
             """
             SELECT device, os, browser, GROUPING(device, os, browser) AS g, count(*) AS n
             FROM clicks
-            WHERE link_id = :link AND org_id = :org AND kind = 'human'
+            WHERE link_id = :link AND org_id = :org AND kind = :human
             GROUP BY GROUPING SETS ((device), (os), (browser))
             """
         ),
-        {"link": link_id, "org": org_id},
+        {"link": link_id, "org": org_id, "human": HUMAN},
     ).all()
     # GROUPING bits: device 4, os 2, browser 1; a set's own column is the 0 bit.
     groups: dict[str, list[dict[str, Any]]] = {"device": [], "os": [], "browser": []}
@@ -157,12 +165,12 @@ def breakdown(org_id: int, link_id: int) -> dict[str, Any]:
             """
             SELECT broadcast_id, count(*) AS clicks, count(DISTINCT contact_id) AS unique_clicks
             FROM clicks
-            WHERE link_id = :link AND org_id = :org AND kind = 'human'
+            WHERE link_id = :link AND org_id = :org AND kind = :human
               AND broadcast_id IS NOT NULL
             GROUP BY broadcast_id ORDER BY broadcast_id
             """
         ),
-        {"link": link_id, "org": org_id},
+        {"link": link_id, "org": org_id, "human": HUMAN},
     ).all()
     return {
         **groups,
@@ -197,7 +205,7 @@ def _contacts_query(metric: str, times_as_text: bool = False) -> str:
             WHERE link_id = :link AND org_id = :org AND contact_id > :after
         """
     elif metric in ("previews", "bots"):
-        kinds = "('preview', 'bot')" if metric == "previews" else "('bot')"
+        kinds = sql_list(PREVIEW_KINDS if metric == "previews" else (BOT,))
         source = f"""
             SELECT contact_id, count(*) AS clicks, min(at) AS first_at, max(at) AS last_at
             FROM clicks

@@ -23,6 +23,7 @@ from admin.services import segments
 from admin.services.errors import NotFound, ValidationError
 from admin.services.message_body import Body, BodyError, parse_body
 from core.codes import CODE_LENGTH
+from core.urls import short_url
 
 NOTIFY_CHANNEL = "messages_queued"
 INSERT_CHUNK = 20_000
@@ -187,8 +188,7 @@ def recipients(org_id: int, audience: Audience, with_fields: bool = True) -> tup
 def sample_url(link: Link) -> str:
     """A URL as long as the ones the contacts will get (codes have a fixed length)."""
     scheme = current_app.config.get("SHORT_URL_SCHEME", "https")
-    ext = f"/{link.extension}" if link.extension else ""
-    return f"{scheme}://{link.domain.hostname}/{'x' * CODE_LENGTH}{ext}"
+    return short_url(scheme, link.domain.hostname, "x" * CODE_LENGTH, link.extension)
 
 
 def segment_summary(bodies: Iterable[str]) -> dict[str, Any]:

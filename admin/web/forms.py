@@ -19,19 +19,31 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
+from core.actions import (
+    ACTION_TYPES,
+    ADD_TAG,
+    ADD_TO_LIST,
+    REMOVE_FROM_LIST,
+    REMOVE_TAG,
+    WHISPER,
+)
+
 # SelectChoice, not (value, label) tuples: tuples are deprecated in WTForms 3.3, gone in 3.4.
 ROLE_CHOICES = [
     SelectChoice("member", "Member"),
     SelectChoice("admin", "Admin"),
     SelectChoice("owner", "Owner"),
 ]
-ACTION_CHOICES = [
-    SelectChoice("", "(none)"),
-    SelectChoice("whisper", "Whisper a note in the contact's history"),
-    SelectChoice("add_tag", "Add tag"),
-    SelectChoice("remove_tag", "Remove tag"),
-    SelectChoice("add_to_list", "Add to list"),
-    SelectChoice("remove_from_list", "Remove from list"),
+# The form's words for core's action types (a type without one fails at import).
+ACTION_LABELS = {
+    WHISPER: "Whisper a note in the contact's history",
+    ADD_TAG: "Add tag",
+    REMOVE_TAG: "Remove tag",
+    ADD_TO_LIST: "Add to list",
+    REMOVE_FROM_LIST: "Remove from list",
+}
+ACTION_CHOICES = [SelectChoice("", "(none)")] + [
+    SelectChoice(kind, ACTION_LABELS[kind]) for kind in ACTION_TYPES
 ]
 
 

@@ -20,6 +20,7 @@ from admin.web import bp, queries
 from admin.web.auth import current_org_id
 from admin.web.forms import LinkForm
 from admin.web.warnings import PUBLIC_SHORTENERS, link_warnings
+from core import actions as click_actions
 from core.merge import BUILTIN_NAMES
 
 _ACTION_FIELD = re.compile(r"^actions\[(\d+)\](?:\.(\w+))?$")
@@ -114,10 +115,8 @@ def _fill_from_link(form: LinkForm, link: Link) -> None:
     form.preview_image_url.data = link.preview_image_url
     while len(form.actions.entries):
         form.actions.pop_entry()
-    for action in link.actions:
-        form.actions.append_entry(
-            {"type": action["type"], "value": action.get("tag") or action.get("list") or ""}
-        )
+    for action in click_actions.from_json(link.actions):
+        form.actions.append_entry({"type": action.type, "value": action.name})
     if not link.actions:
         form.actions.append_entry({"type": "", "value": ""})
 
@@ -141,15 +140,12 @@ def _image_url(form: LinkForm) -> str:
 
 def _link_data(form: LinkForm, image_url: str) -> dict[str, Any]:
     hostnames = {c.value: c.label for c in form.domain_id.choices or []}  # type: ignore[union-attr]
-    actions = []
-    for entry in form.actions.entries:
-        kind = entry.form.type.data
-        if not kind:
-            continue
-        action = {"type": kind}
-        if kind in links.ACTION_TARGET:
-            action[links.ACTION_TARGET[kind]] = entry.form.value.data or ""
-        actions.append(action)
+    # Blank rows are skipped; the service validates the rest (the form's choices are the types).
+    actions = click_actions.to_json(
+        click_actions.action(entry.form.type.data, entry.form.value.data or "")
+        for entry in form.actions.entries
+        if entry.form.type.data
+    )
     return {
         "name": form.name.data or "",
         "destination": (form.destination.data or "").strip(),
@@ -229,7 +225,7 @@ def links_new() -> Any:
     form = LinkForm()
     _prepare_form(form)
     if request.method == "GET":
-        form.actions.entries[0].form.type.data = "whisper"
+        form.actions.entries[0].form.type.data = click_actions.WHISPER
         if form.domain_id.choices:
             form.domain_id.data = form.domain_id.choices[0].value  # type: ignore[index,union-attr]
     done = _save(form, None) if request.method == "POST" else None

@@ -5,13 +5,13 @@ has just inserted (``INSERT ... ON CONFLICT (click_id) DO NOTHING RETURNING``), 
 exactly once per click however often the stream delivers the event. The whisper is further
 protected by the unique index on history_events (click_id, type).
 
+The actions themselves (core.actions.Action) are parsed from a link's JSON by the recorder.
 Every statement covers the whole batch (arrays through ``unnest``), so the cost per batch is a
 handful of round trips whatever its size.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,45 +19,7 @@ from typing import Any
 
 import psycopg
 
-from core.names import NAME_MAX, normalize_name
-
-log = logging.getLogger(__name__)
-
-ACTION_TYPES = ("whisper", "add_tag", "remove_tag", "add_to_list", "remove_from_list")
-WHISPER = "whisper"
-
-
-@dataclass(frozen=True)
-class Action:
-    type: str
-    name: str = ""  # the tag or list name; empty for a whisper
-
-
-DEFAULT_ACTIONS: tuple[Action, ...] = (Action(WHISPER),)
-
-
-def parse_actions(raw: Any) -> tuple[Action, ...]:
-    """A link's ``actions`` JSON as Actions. No actions at all means a whisper (the contract's
-    default); malformed entries are skipped rather than failing the click."""
-    if not raw:
-        return DEFAULT_ACTIONS
-    if not isinstance(raw, list):
-        return DEFAULT_ACTIONS
-    actions: list[Action] = []
-    for item in raw:
-        if not isinstance(item, dict) or item.get("type") not in ACTION_TYPES:
-            log.warning("skipping an unknown click action", extra={"fields": {"action": item}})
-            continue
-        kind = str(item["type"])
-        if kind == WHISPER:
-            actions.append(Action(WHISPER))
-            continue
-        key = "tag" if kind.endswith("tag") else "list"
-        name = item.get(key, item.get("name", ""))
-        name = normalize_name(name)[:NAME_MAX] if isinstance(name, str) else ""
-        if name:
-            actions.append(Action(kind, name))
-    return tuple(actions)
+from core.actions import ADD_TAG, ADD_TO_LIST, REMOVE_FROM_LIST, REMOVE_TAG, WHISPER, Action
 
 
 @dataclass(frozen=True)
@@ -143,13 +105,13 @@ def _final_memberships(ordered: Iterable[ActionClick]) -> tuple[Memberships, Mem
     for click in ordered:
         for action in click.actions:
             key = (click.org_id, click.contact_id, action.name)
-            if action.type == "add_tag":
+            if action.type == ADD_TAG:
                 tags[key] = True
-            elif action.type == "remove_tag":
+            elif action.type == REMOVE_TAG:
                 tags[key] = False
-            elif action.type == "add_to_list":
+            elif action.type == ADD_TO_LIST:
                 lists[key] = True
-            elif action.type == "remove_from_list":
+            elif action.type == REMOVE_FROM_LIST:
                 lists[key] = False
     return tags, lists
 

@@ -450,7 +450,11 @@ def main(settings: config.Settings, burst: bool = False) -> int:
     client = redis.Redis.from_url(redis_url, socket_timeout=30)
     worker = Worker("drain", client)
     drain = Drain(
-        client, url, worker.worker_id, DrainSettings.from_settings(settings), lambda: worker.stopping
+        client,
+        url,
+        worker.worker_id,
+        DrainSettings.from_settings(settings),
+        lambda: worker.stopping,
     )
     drain.burst = burst
     worker.on_transient = drain.reconnect

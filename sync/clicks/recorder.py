@@ -23,13 +23,15 @@ from typing import Any
 
 import psycopg
 
+from core import urls
+from core.actions import Action, parse_stored
+from core.clicks import BOT, CLICK_KINDS, HUMAN, REASON_MAX
 from core.records import ClickAmendment, ClickEvent
 from sync.clicks import actions, webhook_queue
 from sync.clicks.useragents import describe
 
-KINDS = ("human", "preview", "bot")
 # String column widths of the clicks table.
-_CLICK_ID_MAX, _CODE_MAX, _REASON_MAX, _TEXT_MAX = 40, 8, 100, 512
+_CLICK_ID_MAX, _CODE_MAX, _TEXT_MAX = 40, 8, 512
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,15 @@ class _Link:
     id: int
     org_id: int
     name: str
-    short_base: str  # scheme://hostname, the code follows
+    scheme: str
+    hostname: str
     extension: str
-    actions: tuple[actions.Action, ...]
+    actions: tuple[Action, ...]
     visitor_salt: str
     webhooks: bool = False  # the organisation has an active webhook endpoint
 
     def short_url(self, code: str) -> str:
-        return f"{self.short_base}/{code}" + (f"/{self.extension}" if self.extension else "")
+        return urls.short_url(self.scheme, self.hostname, code, self.extension)
 
 
 @dataclass
@@ -109,7 +112,7 @@ def record_batch(
         new_rows = [r for r in rows if r.click.event.click_id in new_ids]
         result.inserted = len(new_rows)
         result.duplicates += len(rows) - len(new_rows)
-        human = [r for r in new_rows if r.click.event.kind == "human"]
+        human = [r for r in new_rows if r.click.event.kind == HUMAN]
         result.human = len(human)
         uniques = _count_uniques(cur, human)
         result.actions = actions.run(cur, [_action_click(r) for r in human if r.contact])
@@ -136,7 +139,7 @@ def _prepare(
         if not ev.click_id or len(ev.click_id) > _CLICK_ID_MAX:
             result.dead.append((click.entry_id, "invalid click id"))
             continue
-        if ev.kind not in KINDS:
+        if ev.kind not in CLICK_KINDS:
             result.dead.append((click.entry_id, f"unknown click kind {ev.kind[:20]!r}"))
             continue
         if link is None:
@@ -197,8 +200,9 @@ def _load_links(cur: psycopg.Cursor[Any], ids: set[int], scheme: str) -> dict[in
             org_id=row[1],
             name=row[2],
             extension=row[3],
-            actions=actions.parse_actions(row[4]),
-            short_base=f"{scheme}://{row[5]}",
+            actions=parse_stored(row[4]),
+            scheme=scheme,
+            hostname=row[5],
             visitor_salt=row[6],
             webhooks=row[7],
         )
@@ -257,7 +261,7 @@ def _insert_clicks(cur: psycopg.Cursor[Any], rows: list[_Row]) -> set[str]:
                 r.broadcast_id,
                 r.at,
                 ev.kind,
-                ev.reason[:_REASON_MAX],
+                ev.reason[:REASON_MAX],
                 ev.user_agent[:_TEXT_MAX],
                 r.ip,
                 ev.referer[:_TEXT_MAX],
@@ -341,11 +345,11 @@ def _update_counters(cur: psycopg.Cursor[Any], new_rows: list[_Row], uniques: Co
     for r in new_rows:
         c = per_link.setdefault(r.link.id, [r.link.org_id, 0, 0, 0])
         kind = r.click.event.kind
-        if kind == "human":
+        if kind == HUMAN:
             c[1] += 1
         else:  # the contract counts known bots under previews too; bots is their share
             c[2] += 1
-            if kind == "bot":
+            if kind == BOT:
                 c[3] += 1
     ids = sorted(per_link)
     cur.execute(

@@ -276,9 +276,7 @@ class Publisher:
 
 def main(settings: config.Settings, full: bool = False, burst: bool = False) -> int:
     database, redis_url = servers(settings)
-    publisher = Publisher(
-        database, redis_url, settings.sync.batch, settings.sync.reconcile_seconds
-    )
+    publisher = Publisher(database, redis_url, settings.sync.batch, settings.sync.reconcile_seconds)
     try:
         return publisher.run(full=full, burst=burst)
     finally:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from admin.extensions import db
 from admin.models import IssuedCode, Link, SyncOutbox
+from core import actions
 from core.codes import is_code
 
 GALA = {
@@ -66,6 +67,28 @@ def test_defaults(api, domain):
         {"destination": "https://example.org/", "domain": "go.example.test", "actions": []},
     )
     assert none.get_json()["actions"] == []
+
+
+def test_stored_actions_are_what_the_drain_runs(api, domain):
+    """The admin stores core's Action as JSON; the drain's parse reads back the same Actions."""
+    given = [
+        {"type": "whisper", "tag": "dropped: a whisper names nothing"},
+        {"type": "add_tag", "tag": "  gala-clicked "},
+        {"type": "remove_tag", "tag": "cold"},
+        {"type": "add_to_list", "list": "Clicked", "tag": "ignored"},
+        {"type": "remove_from_list", "list": "Not yet clicked"},
+    ]
+    body = {"destination": "https://example.org/", "domain": "go.example.test", "actions": given}
+    link = api.post("/api/v1/links", body).get_json()
+    stored = db.session.get(Link, link["id"]).actions
+    assert stored == link["actions"] == [
+        {"type": "whisper"},
+        {"type": "add_tag", "tag": "gala-clicked"},
+        {"type": "remove_tag", "tag": "cold"},
+        {"type": "add_to_list", "list": "Clicked"},
+        {"type": "remove_from_list", "list": "Not yet clicked"},
+    ]
+    assert actions.parse_stored(stored) == tuple(actions.from_json(stored))
 
 
 INVALID = [

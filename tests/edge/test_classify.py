@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.classify import BOT, HUMAN, PREVIEW, AgentClassifier, classify, classify_agent
+from core.clicks import BOT, HUMAN, PREVIEW
+from edge.classify import AgentClassifier, classify, classify_agent
 
 PEOPLE = {
     "iPhone Safari": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",

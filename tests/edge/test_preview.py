@@ -4,7 +4,7 @@ test_visits.py)."""
 from __future__ import annotations
 
 from core.records import DomainRecord, LinkRecord
-from edge.preview import image_url, render_preview, short_url
+from edge.preview import image_url, render_preview
 
 DOMAIN = DomainRecord(id=1, org_id=1, hostname="go.example.test", version=1)
 
@@ -25,14 +25,6 @@ def test_uploaded_image_path_becomes_an_absolute_admin_url():
     )
     assert image_url(_link(preview_image_url="//evil.example/x.jpg"), "https://a.example") == ""
     assert image_url(_link(preview_image_url="data:image/png;base64,AAAA"), "https://a") == ""
-
-
-def test_short_url_with_and_without_extension():
-    assert short_url("https", "go.example.test", "Ab3dEf7", "") == "https://go.example.test/Ab3dEf7"
-    assert (
-        short_url("https", "go.example.test", "Ab3dEf7", "gala")
-        == "https://go.example.test/Ab3dEf7/gala"
-    )
 
 
 def test_page_stays_under_a_megabyte_whatever_the_record_holds():

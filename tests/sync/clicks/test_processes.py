@@ -161,7 +161,7 @@ def test_warm_stop_finishes_the_batch_and_cold_stop_is_immediate(
     db.session.commit()
     total = 2000
     xadd_all(rdb, [click_fields(link, contacts[i % 100], domain) for i in range(total)])
-    lanes = 2  # two batches in hand at once (sync.drain.Lane): each is finished
+    lanes = 2  # two batches in hand at once (sync.clicks.drain.Lane): each is finished
     env = clean.env(DRAIN_BATCH="200", DRAIN_LANES=str(lanes))
     logs = tmp_path / "logs"
 
