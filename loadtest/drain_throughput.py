@@ -25,8 +25,8 @@ import redis
 from core import config, keys, records
 from core.clicks import HUMAN, PREVIEW
 from core.records import ClickEvent
-from sync.drain import Drain, DrainSettings, Lane
-from sync.useragents import describe
+from sync.clicks.drain import Drain, DrainSettings, Lane
+from sync.clicks.useragents import describe
 
 USER_AGENTS = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
@@ -119,7 +119,7 @@ def measure(
         append_events(client, link, domain, contact_ids, events)
         for agent in USER_AGENTS:  # ua-parser compiles its rules on first use: not per click
             describe(agent)
-        # The drain process's other lanes (DRAIN_LANES): consumers on threads, as sync.drain.main
+        # The drain process's other lanes (DRAIN_LANES): consumers on threads, as sync.clicks.drain.main
         # runs them.
         others = [
             Lane(Drain(client, db_url, f"bench-{os.getpid()}/{n}", drain.settings), bool, True)

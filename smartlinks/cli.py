@@ -9,46 +9,7 @@ import sys
 from pathlib import Path
 
 from core import config, logs
-
-
-def _cmd_edge(args: argparse.Namespace, settings: config.Settings) -> int:
-    from smartlinks.serve import serve_edge
-
-    serve_edge(settings)
-    return 0
-
-
-def _cmd_admin(args: argparse.Namespace, settings: config.Settings) -> int:
-    from smartlinks.serve import serve_admin
-
-    serve_admin(settings)
-    return 0
-
-
-# The sync/ roles still read their own settings (the deprecated config.env) until they are
-# moved to their new packages; then they take these.
-def _cmd_sync(args: argparse.Namespace, settings: config.Settings) -> int:
-    from sync import publisher
-
-    return publisher.main(full=args.full, burst=args.burst)
-
-
-def _cmd_drain(args: argparse.Namespace, settings: config.Settings) -> int:
-    from sync import drain
-
-    return drain.main(burst=args.burst)
-
-
-def _cmd_webhooks(args: argparse.Namespace, settings: config.Settings) -> int:
-    from sync import webhooks
-
-    return webhooks.main(burst=args.burst)
-
-
-def _cmd_sender(args: argparse.Namespace, settings: config.Settings) -> int:
-    from sync import sender
-
-    return sender.main(burst=args.burst)
+from smartlinks.roles import ROLES
 
 
 def _cmd_migrate(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -125,27 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="start everything in the foreground (Ctrl-C stops it)").set_defaults(
         func=_cmd_up
     )
-    sub.add_parser("edge", help="serve redirects and previews (reads Redis only)").set_defaults(
-        func=_cmd_edge
-    )
-    sub.add_parser("admin", help="serve the web UI and the JSON API").set_defaults(func=_cmd_admin)
-    p = sub.add_parser("sync", help="publish Postgres changes to Redis")
-    p.add_argument(
-        "--full",
-        action="store_true",
-        help="rebuild every record in Redis from Postgres, then go on",
-    )
-    p.add_argument("--burst", action="store_true", help="process what is pending and exit")
-    p.set_defaults(func=_cmd_sync)
-    p = sub.add_parser("drain", help="record clicks from the click stream and run their actions")
-    p.add_argument("--burst", action="store_true", help="drain what is in the stream and exit")
-    p.set_defaults(func=_cmd_drain)
-    p = sub.add_parser("webhooks", help="deliver click webhooks (signed POSTs, with retries)")
-    p.add_argument("--burst", action="store_true", help="deliver what is due and exit")
-    p.set_defaults(func=_cmd_webhooks)
-    p = sub.add_parser("sender", help="send queued messages through each organisation's provider")
-    p.add_argument("--burst", action="store_true", help="send what is queued and exit")
-    p.set_defaults(func=_cmd_sender)
+    for role in ROLES:
+        p = sub.add_parser(role.name, help=role.help)
+        if role.name == "sync":
+            p.add_argument(
+                "--full",
+                action="store_true",
+                help="rebuild every record in Redis from Postgres, then go on",
+            )
+        if role.burst:
+            p.add_argument("--burst", action="store_true", help=role.burst)
+        p.set_defaults(func=role.run)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
     p = sub.add_parser("settings", help="list the environment settings and their values")
     p.add_argument("--markdown", action="store_true", help="the README's table of settings")

@@ -341,7 +341,3 @@ def write_runtime(data_dir: Path, **urls: str) -> None:
     (the format and its reader are core.runtime's)."""
     runtime.write(data_dir, **urls)
 
-
-def read_runtime(data_dir: Path) -> dict[str, str]:
-    """Deprecated: sync/ still imports this until it asks core.config for its URLs."""
-    return runtime.read(data_dir)

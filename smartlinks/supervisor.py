@@ -11,7 +11,6 @@ shutdown), then SIGKILL for whatever is left.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import http.client
 import json
@@ -29,11 +28,10 @@ from smartlinks import demo as demo_module
 from smartlinks.datafolder import data_dir_lock, port_is_free, remembered_ports
 from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, write_runtime
 from smartlinks.processes import Child, Stopping, Supervisor, die_with_parent, reap_strays
+from smartlinks.roles import ROLES
 
 log = logging.getLogger("smartlinks.up")
 
-WORKER_ROLES = ("sync", "drain", "webhooks", "sender", "admin", "edge")
-HTTP_ROLES = ("admin", "edge")
 DEMO_LINK_GRACE = 30.0  # after edge and admin answer, wait this long for sync to publish the demo
 # crawlerdetect counts curl as a bot (which gets the preview page), so the printed curl says
 # it is a phone's browser.
@@ -41,17 +39,6 @@ BROWSER_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
 )
-
-
-def available_roles() -> list[str]:
-    """The roles `up` runs: those of WORKER_ROLES that this `smartlinks` has a subcommand for."""
-    from smartlinks.cli import build_parser
-
-    names: set[str] = set()
-    for action in build_parser()._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            names.update(action.choices)
-    return [role for role in WORKER_ROLES if role in names]
 
 
 def http_status(
@@ -130,14 +117,13 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
 
     secret_key(settings)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    roles = available_roles()
-    early = [r for r in roles if r in HTTP_ROLES]
-    for role in early:
-        sup.add(Child(role, _role_launcher(role, env)))
+    for role in ROLES:
+        if role.http:
+            sup.add(Child(role.name, _role_launcher(role.name, env)))
     demo = _migrate_and_seed(settings)
-    for role in roles:
-        if role not in early:
-            sup.add(Child(role, _role_launcher(role, env)))
+    for role in ROLES:
+        if not role.http:
+            sup.add(Child(role.name, _role_launcher(role.name, env)))
     sup.starting = False
     if sup.stop_requested:
         return 0

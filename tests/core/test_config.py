@@ -142,9 +142,7 @@ def test_every_setting_fills_one_field_and_every_field_has_one_setting() -> None
 
 
 ROOT = Path(__file__).resolve().parents[2]
-# sync/ still reads through the deprecated config.env() until it moves to its new packages;
-# it joins this list then.
-READ_THROUGH_LOAD = ("core", "edge", "admin", "smartlinks", "loadtest")
+READ_THROUGH_LOAD = ("core", "edge", "admin", "sync", "smartlinks", "loadtest")
 
 
 def test_no_module_reads_a_setting_around_load() -> None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from sync.publisher import Publisher
+from sync.publish.publisher import Publisher
 from tests.conftest import Servers
 from tests.servers import http_role
 

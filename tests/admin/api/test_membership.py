@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from admin.extensions import db
 from admin.models import SyncOutbox
-from sync.actions import parse_actions
+from core.actions import parse_stored
 
 
 @pytest.fixture
@@ -65,9 +65,9 @@ def test_membership_changes_write_no_outbox_rows(api, contact):
 
 
 def test_names_match_what_click_actions_write(api, contact):
-    """The admin stores a name as drain's parse_actions reads it from a link's actions."""
+    """The admin stores a name as the drain reads it from a link's actions (parse_stored)."""
     raw = "  Gala 2026 \t"
-    (action,) = parse_actions([{"type": "add_tag", "tag": raw}])
+    (action,) = parse_stored([{"type": "add_tag", "tag": raw}])
     stored = api.post(f"/api/v1/contacts/{contact['id']}/tags", {"tag": raw}).get_json()
     assert stored["tags"] == [action.name] == ["Gala 2026"]
 

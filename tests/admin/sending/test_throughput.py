@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from admin.extensions import db
-from core import keys
-from sync import publisher
+from core import config, keys
+from sync.publish import publisher
 
 N = 100_000
 
@@ -40,7 +40,7 @@ def test_broadcast_to_100k_contacts(api, org, link, rdb, clean, monkeypatch, cap
     db.session.commit()
     monkeypatch.setenv("DATABASE_URL", clean.database_url)
     monkeypatch.setenv("REDIS_URL", clean.redis_url)
-    assert publisher.main(full=False, burst=True) == 0  # the link and domain, before the clock
+    assert publisher.main(config.load(), full=False, burst=True) == 0  # the link and domain, before the clock
 
     started = time.perf_counter()
     resp = api.post(
@@ -49,7 +49,7 @@ def test_broadcast_to_100k_contacts(api, org, link, rdb, clean, monkeypatch, cap
     )
     queued = time.perf_counter() - started
     assert resp.status_code == 201, resp.get_json()
-    assert publisher.main(full=False, burst=True) == 0
+    assert publisher.main(config.load(), full=False, burst=True) == 0
     total = time.perf_counter() - started
     with capsys.disabled():
         print(
