@@ -10,7 +10,6 @@ from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError
 from admin.api.openapi import Query, doc
-from admin.api.schemas import as_changes, read_json, respond
 from admin.api.sending_schemas import (
     BroadcastCreate,
     BroadcastCreated,
@@ -21,6 +20,7 @@ from admin.api.sending_schemas import (
     MessageOut,
 )
 from admin.models import Broadcast, Message
+from admin.schemas.resources import as_changes, read_json, respond
 from admin.services import conversations, sends
 
 # 100,000 contact ids are about 800 kB of JSON.

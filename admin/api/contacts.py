@@ -8,7 +8,8 @@ from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError
 from admin.api.openapi import Query, doc
-from admin.api.schemas import (
+from admin.models import Contact
+from admin.schemas.resources import (
     ContactCreate,
     ContactOut,
     ContactPage,
@@ -19,7 +20,6 @@ from admin.api.schemas import (
     read_json,
     respond,
 )
-from admin.models import Contact
 from admin.services import contacts, inputs
 
 MAX_PAGE = 1000

@@ -7,7 +7,8 @@ from flask import Response
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.openapi import doc
-from admin.api.schemas import (
+from admin.models import Domain
+from admin.schemas.resources import (
     DomainCreate,
     DomainList,
     DomainOut,
@@ -16,7 +17,6 @@ from admin.api.schemas import (
     read_json,
     respond,
 )
-from admin.models import Domain
 from admin.services import domains
 
 

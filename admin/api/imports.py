@@ -8,8 +8,8 @@ from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError
 from admin.api.openapi import doc
-from admin.api.schemas import ImportJobOut, ImportRowError, respond
 from admin.models import ImportJob
+from admin.schemas.resources import ImportJobOut, ImportRowError, respond
 from admin.services import imports
 
 CSV_UPLOAD = {

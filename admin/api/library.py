@@ -8,7 +8,6 @@ from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.broadcasts import message_out
 from admin.api.openapi import doc
-from admin.api.schemas import as_changes, read_json, respond
 from admin.api.sending_schemas import (
     LibraryActionCreate,
     LibraryActionList,
@@ -18,6 +17,7 @@ from admin.api.sending_schemas import (
     MessageOut,
 )
 from admin.models import LibraryAction
+from admin.schemas.resources import as_changes, read_json, respond
 from admin.services import conversations, library
 
 

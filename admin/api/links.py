@@ -8,7 +8,8 @@ from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError
 from admin.api.openapi import Query, doc
-from admin.api.schemas import (
+from admin.models import Link
+from admin.schemas.resources import (
     ActionOut,
     IssuedUrl,
     IssueRequest,
@@ -22,7 +23,6 @@ from admin.api.schemas import (
     read_json,
     respond,
 )
-from admin.models import Link
 from admin.services import codes, links
 
 # 100,000 contact ids need more than the usual JSON limit.

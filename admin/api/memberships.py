@@ -8,7 +8,7 @@ from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.contacts import contacts_out
 from admin.api.openapi import doc
-from admin.api.schemas import (
+from admin.schemas.resources import (
     ContactOut,
     ListChange,
     ListCreate,

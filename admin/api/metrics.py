@@ -12,7 +12,7 @@ from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError, not_found
 from admin.api.openapi import Query, doc
-from admin.api.schemas import respond
+from admin.schemas.resources import respond
 from admin.services import metrics
 from admin.services.metrics import MetricsError
 

@@ -24,9 +24,9 @@ from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.errors import ApiError, not_found
 from admin.api.openapi import Query, doc
-from admin.api.schemas import read_json, respond
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
+from admin.schemas.resources import read_json, respond
 from core import config
 
 MAX_WEBHOOKS = 20
