@@ -8,9 +8,11 @@ from flask import Response, g, request
 
 from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.bodies import as_changes, read_json, respond
 from admin.api.errors import ApiError
 from admin.api.openapi import Query, doc
-from admin.api.sending_schemas import (
+from admin.models import Broadcast, Message
+from admin.schemas.sending import (
     BroadcastCreate,
     BroadcastCreated,
     BroadcastList,
@@ -19,8 +21,6 @@ from admin.api.sending_schemas import (
     MessageList,
     MessageOut,
 )
-from admin.models import Broadcast, Message
-from admin.schemas.resources import as_changes, read_json, respond
 from admin.services import conversations, sends
 
 # 100,000 contact ids are about 800 kB of JSON.

@@ -6,10 +6,11 @@ from flask import Response, request, url_for
 
 from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.bodies import respond
 from admin.api.errors import ApiError
 from admin.api.openapi import doc
 from admin.models import ImportJob
-from admin.schemas.resources import ImportJobOut, ImportRowError, respond
+from admin.schemas.resources import ImportJobOut, ImportRowError
 from admin.services import imports
 
 CSV_UPLOAD = {

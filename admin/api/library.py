@@ -6,9 +6,11 @@ from flask import Response, g
 
 from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.bodies import as_changes, read_json, respond
 from admin.api.broadcasts import message_out
 from admin.api.openapi import doc
-from admin.api.sending_schemas import (
+from admin.models import LibraryAction
+from admin.schemas.sending import (
     LibraryActionCreate,
     LibraryActionList,
     LibraryActionOut,
@@ -16,8 +18,6 @@ from admin.api.sending_schemas import (
     LibrarySend,
     MessageOut,
 )
-from admin.models import LibraryAction
-from admin.schemas.resources import as_changes, read_json, respond
 from admin.services import conversations, library
 
 

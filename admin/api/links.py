@@ -6,6 +6,7 @@ from flask import Response, current_app, request
 
 from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.bodies import as_changes, read_json, respond
 from admin.api.errors import ApiError
 from admin.api.openapi import Query, doc
 from admin.models import Link
@@ -19,9 +20,6 @@ from admin.schemas.resources import (
     LinkOut,
     LinkUpdate,
     PreviewOut,
-    as_changes,
-    read_json,
-    respond,
 )
 from admin.services import codes, links
 

@@ -6,6 +6,7 @@ from flask import Response
 
 from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.bodies import read_json, respond
 from admin.api.contacts import contacts_out
 from admin.api.openapi import doc
 from admin.schemas.resources import (
@@ -18,8 +19,6 @@ from admin.schemas.resources import (
     TagChange,
     TagList,
     TagOut,
-    read_json,
-    respond,
 )
 from admin.services import contacts, memberships
 from admin.services.memberships import Named

@@ -7,9 +7,13 @@ from flask import Response, current_app, g
 
 from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.bodies import as_changes, read_json, respond
 from admin.api.broadcasts import message_out
 from admin.api.openapi import doc
-from admin.api.sending_schemas import (
+from admin.extensions import db
+from admin.models import Organisation
+from admin.providers import settings as provider_settings
+from admin.schemas.sending import (
     InboundCreate,
     InboundOut,
     MessageCreate,
@@ -17,10 +21,6 @@ from admin.api.sending_schemas import (
     ProviderSettingsIn,
     ProviderSettingsOut,
 )
-from admin.extensions import db
-from admin.models import Organisation
-from admin.providers import settings as provider_settings
-from admin.schemas.resources import as_changes, read_json, respond
 from admin.services import conversations, provider_events, sends
 from admin.services.contacts import normalize_phone
 from admin.services.errors import NotFound, ValidationError

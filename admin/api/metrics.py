@@ -6,75 +6,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Response, request, stream_with_context
-from msgspec import Struct
 
 from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.bodies import respond
 from admin.api.errors import ApiError, not_found
 from admin.api.openapi import Query, doc
-from admin.schemas.resources import respond
+from admin.schemas.metrics import (
+    BreakdownOut,
+    BroadcastCountOut,
+    CountOut,
+    MetricContactOut,
+    MetricContactsOut,
+    MetricsOut,
+    PointOut,
+    SeriesOut,
+)
 from admin.services import metrics
 from admin.services.metrics import MetricsError
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
-
-
-class MetricsOut(Struct):
-    link_id: int
-    clicks: int
-    unique_clicks: int
-    previews: int  # link-preview fetchers and known bots: never counted as clicks
-    bots: int  # the known bots among previews
-    updated_at: datetime | None
-
-
-class PointOut(Struct):
-    t: datetime
-    clicks: int
-    previews: int
-
-
-class SeriesOut(Struct):
-    link_id: int
-    bucket: str
-    points: list[PointOut]
-
-
-class CountOut(Struct):
-    name: str
-    clicks: int
-
-
-class BroadcastCountOut(Struct):
-    broadcast_id: int
-    clicks: int
-    unique_clicks: int
-
-
-class BreakdownOut(Struct):
-    link_id: int
-    device: list[CountOut]
-    os: list[CountOut]
-    browser: list[CountOut]
-    broadcasts: list[BroadcastCountOut]
-
-
-class MetricContactOut(Struct):
-    id: int
-    phone: str
-    first_name: str
-    last_name: str
-    email: str
-    clicks: int
-    first_at: datetime
-    last_at: datetime
-
-
-class MetricContactsOut(Struct):
-    metric: str
-    contacts: list[MetricContactOut]
-    next: str | None  # pass as ?cursor= for the next page; null on the last
 
 
 def _link_id_in_org(link_id: int) -> int:

@@ -19,8 +19,8 @@ from flask import Response, current_app
 from werkzeug.routing import Rule
 
 from admin.api import bp
+from admin.api.bodies import respond_json
 from admin.schemas import resources as schemas
-from admin.schemas.resources import respond_json
 
 REF = "#/components/schemas/{name}"
 PREFIX = "/api/v1"

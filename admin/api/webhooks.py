@@ -13,66 +13,31 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import socket
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Response, current_app, request
-from msgspec import UNSET, Struct, UnsetType
 from sqlalchemy import delete, func, select
 
 from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.bodies import read_json, respond
 from admin.api.errors import ApiError, not_found
 from admin.api.openapi import Query, doc
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
-from admin.schemas.resources import read_json, respond
+from admin.schemas.webhooks import (
+    WebhookCreate,
+    WebhookCreated,
+    WebhookDeliveryList,
+    WebhookDeliveryOut,
+    WebhookList,
+    WebhookOut,
+)
 from core import config
 
 MAX_WEBHOOKS = 20
 MAX_URL = 2000
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
-
-
-class WebhookCreate(Struct):
-    url: str
-    description: str | UnsetType = UNSET
-
-
-class WebhookOut(Struct):
-    id: int
-    url: str
-    description: str
-    active: bool
-    created_at: datetime
-
-
-class WebhookCreated(Struct):
-    id: int
-    url: str
-    description: str
-    active: bool
-    created_at: datetime
-    secret: str  # shown once: sign-check X-SmartLinks-Signature with it
-
-
-class WebhookList(Struct):
-    webhooks: list[WebhookOut]
-
-
-class WebhookDeliveryOut(Struct):
-    id: int
-    click_id: str
-    status: str
-    attempts: int
-    last_status: int | None
-    last_error: str
-    next_attempt_at: datetime
-    delivered_at: datetime | None
-
-
-class WebhookDeliveryList(Struct):
-    deliveries: list[WebhookDeliveryOut]
 
 
 def _loopback_allowed() -> bool:
