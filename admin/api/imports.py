@@ -9,6 +9,7 @@ from admin.api.auth import org_id
 from admin.api.bodies import respond
 from admin.api.errors import ApiError
 from admin.api.openapi import doc
+from admin.api.params import query_str
 from admin.models import ImportJob
 from admin.schemas.resources import ImportJobOut, ImportRowError
 from admin.services import imports
@@ -54,7 +55,7 @@ def _upload() -> tuple[str, bytes]:
             raise ApiError(400, "bad_request", "send the CSV as the form field 'file'", "file")
         return upload.filename or "", upload.read()
     if request.mimetype in ("text/csv", "text/plain", "application/octet-stream"):
-        return request.args.get("filename", ""), request.get_data()
+        return query_str("filename"), request.get_data()
     raise ApiError(
         415,
         "unsupported_media_type",

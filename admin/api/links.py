@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.bodies import as_changes, read_json, respond
-from admin.api.errors import ApiError
 from admin.api.openapi import Query, doc
+from admin.api.params import query_bool
 from admin.models import Link
 from admin.schemas.resources import (
     ActionOut,
@@ -61,10 +61,7 @@ def links_out(rows: list[Link]) -> list[LinkOut]:
     query=(Query("archived", "boolean", "only archived (true) or active (false) links"),),
 )
 def list_links() -> Response:
-    raw = request.args.get("archived")
-    if raw not in (None, "", "true", "false"):
-        raise ApiError(422, "invalid", "archived must be true or false", "archived")
-    archived = None if not raw else raw == "true"
+    archived = query_bool("archived")
     return respond(LinkList(links=links_out(links.list_links(org_id(), archived))))
 
 

@@ -15,7 +15,7 @@ import secrets
 import socket
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from sqlalchemy import delete, func, select
 
 from admin.api import bp
@@ -23,6 +23,7 @@ from admin.api.auth import org_id
 from admin.api.bodies import read_json, respond
 from admin.api.errors import ApiError, not_found
 from admin.api.openapi import Query, doc
+from admin.api.params import query_int
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
 from admin.schemas.webhooks import (
@@ -168,14 +169,12 @@ def delete_webhook(webhook_id: int) -> Response:
 )
 def list_deliveries(webhook_id: int) -> Response:
     webhook = _webhook(webhook_id)
-    raw = request.args.get("limit", "100")
-    if not raw.isdecimal() or not 1 <= int(raw) <= 1000:
-        raise ApiError(400, "invalid", "limit must be between 1 and 1000", "limit")
+    limit = query_int("limit", 100, 1, 1000)
     rows = db.session.scalars(
         select(WebhookDelivery)
         .where(WebhookDelivery.webhook_id == webhook.id, WebhookDelivery.org_id == org_id())
         .order_by(WebhookDelivery.id.desc())
-        .limit(int(raw))
+        .limit(limit)
     ).all()
     return respond(
         WebhookDeliveryList(
