@@ -28,7 +28,7 @@ ISSUE_BODY_FACTOR = 16
 
 
 def links_out(rows: list[Link]) -> list[LinkOut]:
-    generic = codes.generic_codes(link.id for link in rows)
+    generic = links.generic_codes(link.id for link in rows)
     return [
         LinkOut(
             id=link.id,

@@ -1,5 +1,8 @@
 """Issued codes: one random base62 code per (link, contact), and the short URLs they make.
 
+This module sits above services/links.py (it issues for a link of the organisation); a link's
+generic, contact-less code is made with the link, by services/links.py.
+
 Codes are unique across all organisations (the primary key), random (core.codes.new_code), so
 contacts' URLs cannot be enumerated. Issuing is bulk SQL: one INSERT ... SELECT FROM unnest()
 with ON CONFLICT DO NOTHING for any number of contacts, then the few collisions are retried.
@@ -8,20 +11,20 @@ with ON CONFLICT DO NOTHING for any number of contacts, then the few collisions 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from admin.extensions import db
-from admin.models import IssuedCode, Link
+from admin.models import Link
 from admin.services import inputs, links, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
 from core.codes import ALPHABET, CODE_LENGTH, issuable, new_code
 
 OUTBOX_CHUNK = 10_000  # codes per outbox row (the sync convention)
-MAX_ATTEMPTS = 8  # collisions are rare (3.5e12 codes); eight rounds in a row never happen
+MAX_ATTEMPTS = links.MAX_CODE_ATTEMPTS
 MAX_CONTACTS = 1_000_000
 
 # Random bytes to base62 without bias: keep bytes below 248 (= 4 * 62), map b -> ALPHABET[b % 62].
@@ -65,10 +68,6 @@ _OWNED = text(
     WHERE c.org_id = :org_id AND c.id = ANY(CAST(:contact_ids AS bigint[]))
     """
 )
-_INSERT_GENERIC = text(
-    "INSERT INTO issued_codes (code, org_id, link_id, contact_id) "
-    "VALUES (:code, :org_id, :link_id, NULL) ON CONFLICT DO NOTHING RETURNING code"
-)
 
 
 def short_url(link: Link, code: str) -> str:
@@ -80,28 +79,6 @@ def short_url(link: Link, code: str) -> str:
 def _url_around_code(link: Link) -> tuple[str, str]:
     scheme = current_app.config["SHORT_URL_SCHEME"] if has_app_context() else "https"
     return f"{scheme}://{link.domain.hostname}/", (f"/{link.extension}" if link.extension else "")
-
-
-def generic_codes(link_ids: Iterable[int]) -> dict[int, str]:
-    """The generic (contact-less) code of each link."""
-    rows = db.session.execute(
-        select(IssuedCode.link_id, IssuedCode.code).where(
-            IssuedCode.link_id.in_(list(link_ids)), IssuedCode.contact_id.is_(None)
-        )
-    )
-    return {link_id: code for link_id, code in rows}
-
-
-def add_generic_code(org_id: int, link_id: int) -> str:
-    """Give a new link its generic code, in the caller's transaction (with its outbox row)."""
-    for _ in range(MAX_ATTEMPTS):
-        code = db.session.scalar(
-            _INSERT_GENERIC, {"code": new_code(), "org_id": org_id, "link_id": link_id}
-        )
-        if code is not None:
-            outbox.enqueue("codes", link_id, outbox.next_version(), {"codes": [code]})
-            return str(code)
-    raise RuntimeError("could not find a free code")  # 3.5e12 codes: not in this universe
 
 
 def _contact_ids(values: Any) -> list[int]:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER, TEXT
 
 from admin.extensions import db
 from admin.models import Broadcast, Contact, Link
-from admin.services import segments
+from admin.services import codes, segments
 from admin.services.errors import NotFound, ValidationError
 from admin.services.message_body import Body, BodyError, parse_body
 from core.codes import CODE_LENGTH
@@ -309,9 +309,7 @@ def queue_messages(
 
 def short_urls(org_id: int, link: Link, contact_ids: list[int]) -> dict[int, str]:
     """Each contact's own short URL for ``link``, issued in bulk (the same URL on reissue)."""
-    from admin.services.codes import issue_codes
-
-    return dict(issue_codes(org_id, link.id, contact_ids))
+    return dict(codes.issue_codes(org_id, link.id, contact_ids))
 
 
 def create_broadcast(

@@ -44,7 +44,7 @@ def links_list() -> Any:
         domain_id = None
     page = min(max(1, request.args.get("page", 1, type=int) or 1), 1_000_000)
     rows, has_next = queries.search_links(org_id, q, domain_id, show, page)
-    generic = codes.generic_codes(r.link.id for r in rows)
+    generic = links.generic_codes(r.link.id for r in rows)
     urls = {
         r.link.id: codes.short_url(r.link, generic[r.link.id]) for r in rows if r.link.id in generic
     }

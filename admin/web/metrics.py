@@ -65,7 +65,7 @@ def pick_range(org_id: int, link_id: int) -> str:
 def link_page(link_id: int) -> Any:
     org_id = current_org_id()
     link = _link(link_id)
-    generic = codes.generic_codes([link.id]).get(link.id)
+    generic = links.generic_codes([link.id]).get(link.id)
     return render_template(
         "links/detail.html",
         title=link.name or "Link",
