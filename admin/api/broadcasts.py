@@ -11,6 +11,7 @@ from admin.api.auth import org_id
 from admin.api.bodies import as_changes, read_json, respond
 from admin.api.openapi import Query, doc
 from admin.api.params import query_int
+from admin.appsettings import short_url_scheme
 from admin.models import Broadcast, Message
 from admin.schemas.sending import (
     BroadcastCreate,
@@ -55,7 +56,9 @@ def _request() -> dict[str, Any]:
     BroadcastPreview,
 )
 def preview_broadcast() -> Response:
-    return respond(BroadcastPreview(**sends.preview_broadcast(org_id(), _request())))
+    return respond(
+        BroadcastPreview(**sends.preview_broadcast(org_id(), _request(), scheme=short_url_scheme()))
+    )
 
 
 @bp.post("/broadcasts")
@@ -66,7 +69,9 @@ def preview_broadcast() -> Response:
     201,
 )
 def create_broadcast() -> Response:
-    broadcast, count = sends.create_broadcast(org_id(), _request(), g.get("user_id"))
+    broadcast, count = sends.create_broadcast(
+        org_id(), _request(), g.get("user_id"), scheme=short_url_scheme()
+    )
     return respond(
         BroadcastCreated(id=broadcast.id, messages=count, opted_out=broadcast.skipped), 201
     )

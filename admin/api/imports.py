@@ -10,6 +10,7 @@ from admin.api.bodies import respond
 from admin.api.errors import ApiError
 from admin.api.openapi import doc
 from admin.api.params import query_str
+from admin.appsettings import running_app
 from admin.models import ImportJob
 from admin.schemas.resources import ImportJobOut, ImportRowError
 from admin.services import imports
@@ -78,7 +79,7 @@ def _upload() -> tuple[str, bytes]:
 )
 def import_contacts() -> Response:
     filename, data = _upload()
-    job = imports.start_import(org_id(), filename, data)
+    job = imports.start_import(running_app(), org_id(), filename, data)
     out = job_out(job)
     return respond(out, 202, headers={"Location": out.url})
 

@@ -9,6 +9,7 @@ from admin.api.auth import org_id
 from admin.api.bodies import as_changes, read_json, respond
 from admin.api.openapi import Query, doc
 from admin.api.params import query_bool
+from admin.appsettings import short_url_scheme
 from admin.models import Link
 from admin.schemas.resources import (
     ActionOut,
@@ -29,6 +30,7 @@ ISSUE_BODY_FACTOR = 16
 
 def links_out(rows: list[Link]) -> list[LinkOut]:
     generic = links.generic_codes(link.id for link in rows)
+    scheme = short_url_scheme()
     return [
         LinkOut(
             id=link.id,
@@ -46,7 +48,7 @@ def links_out(rows: list[Link]) -> list[LinkOut]:
                 for a in link.actions
             ],
             archived=link.archived,
-            url=codes.short_url(link, generic[link.id]) if link.id in generic else "",
+            url=codes.short_url(link, generic[link.id], scheme) if link.id in generic else "",
             created_at=link.created_at,
             updated_at=link.updated_at,
         )
@@ -97,5 +99,5 @@ def issue(link_id: int) -> Response:
     links.get_link(org_id(), link_id)  # 404 before looking at the body
     limit = ISSUE_BODY_FACTOR * int(current_app.config["MAX_JSON_BYTES"])
     body = read_json(IssueRequest, max_bytes=limit)
-    issued = codes.issue_codes(org_id(), link_id, body.contact_ids)
+    issued = codes.issue_codes(org_id(), link_id, body.contact_ids, scheme=short_url_scheme())
     return respond(IssueResult(urls=[IssuedUrl(contact_id=c, url=u) for c, u in issued]))

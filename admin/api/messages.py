@@ -3,13 +3,14 @@ organisation's SMS provider settings."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, g
+from flask import Response, g
 
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.bodies import as_changes, read_json, respond
 from admin.api.broadcasts import message_out
 from admin.api.openapi import doc
+from admin.appsettings import public_admin_url, short_url_scheme
 from admin.extensions import db
 from admin.models import Organisation
 from admin.providers import settings as provider_settings
@@ -37,7 +38,12 @@ def send_message() -> Response:
     """A team member's message: ``{{link}}`` becomes this contact's own short URL."""
     data = as_changes(read_json(MessageCreate))
     message_id = sends.send_to_contact(
-        org_id(), data["contact_id"], data["body"], data.get("link_id"), user_id=g.get("user_id")
+        org_id(),
+        data["contact_id"],
+        data["body"],
+        data.get("link_id"),
+        user_id=g.get("user_id"),
+        scheme=short_url_scheme(),
     )
     return respond(message_out(conversations.get_message(org_id(), message_id)), 201)
 
@@ -68,7 +74,7 @@ def simulate_inbound() -> Response:
         contact = found
     else:
         raise ValidationError("contact_id", "give contact_id or from")
-    result = provider_events.receive(org_id(), contact, data["body"])
+    result = provider_events.receive(org_id(), contact, data["body"], scheme=short_url_scheme())
     return respond(
         InboundOut(
             message_id=result.message_id,
@@ -99,7 +105,7 @@ def provider_view(org: Organisation) -> ProviderSettingsOut:
         auth_token_set=view.get("auth_token_set"),
     )
     if sms["provider"] == "twilio":
-        base = current_app.config["PUBLIC_ADMIN_URL"]
+        base = public_admin_url()
         out.status_callback_url = provider_settings.status_callback_url(base, org.id)
         out.inbound_url = provider_settings.inbound_url(base, org.id)
     return out

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, current_app, request
+from flask import Response, request
 
 from admin.api import auth, bp
 from admin.api.errors import ApiError
 from admin.api.openapi import doc
+from admin.appsettings import public_admin_url, short_url_scheme
 from admin.extensions import db
 from admin.models import Organisation
 from admin.providers import settings as provider_settings
@@ -50,7 +51,7 @@ def _verified_form(org_id: int, which: str) -> dict[str, str]:
         provider_settings.status_callback_url
         if which == "status"
         else provider_settings.inbound_url
-    )(current_app.config["PUBLIC_ADMIN_URL"], org_id)
+    )(public_admin_url(), org_id)
     params = list(request.form.items(multi=True))
     given = request.headers.get("X-Twilio-Signature", "")
     if not twilio.signature_valid(sms["auth_token"], {published, request.url}, params, given):
@@ -107,6 +108,7 @@ def twilio_inbound(org_id: int) -> Response:
             form.get("Body", ""),
             provider="twilio",
             provider_message_id=form.get("MessageSid") or None,
+            scheme=short_url_scheme(),
         )
     # An empty TwiML answer: replies go out through the sender like every other message.
     return Response(EMPTY_TWIML, status=200, mimetype="text/xml")

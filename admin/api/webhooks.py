@@ -8,13 +8,14 @@ receivers.
 
 from __future__ import annotations
 
-from flask import Response, current_app
+from flask import Response
 
 from admin.api import bp
 from admin.api.auth import org_id
 from admin.api.bodies import read_json, respond
 from admin.api.openapi import Query, doc
 from admin.api.params import query_int
+from admin.appsettings import webhook_allow_http_loopback
 from admin.models import Webhook, WebhookDelivery
 from admin.schemas.webhooks import (
     WebhookCreate,
@@ -25,14 +26,6 @@ from admin.schemas.webhooks import (
     WebhookOut,
 )
 from admin.services import webhooks
-from core import config
-
-
-def _loopback_allowed() -> bool:
-    explicit = current_app.config.get("WEBHOOK_ALLOW_HTTP_LOOPBACK")
-    if explicit is not None:
-        return bool(explicit)
-    return config.env("WEBHOOK_ALLOW_HTTP_LOOPBACK") == "1"
 
 
 def _out(w: Webhook) -> WebhookOut:
@@ -66,7 +59,7 @@ def create_webhook() -> Response:
     body = read_json(WebhookCreate)
     description = body.description if isinstance(body.description, str) else ""
     webhook, secret = webhooks.create_webhook(
-        org_id(), body.url, description, allow_http_loopback=_loopback_allowed()
+        org_id(), body.url, description, allow_http_loopback=webhook_allow_http_loopback()
     )
     return respond(
         WebhookCreated(

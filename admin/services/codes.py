@@ -14,7 +14,6 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from flask import current_app, has_app_context
 from sqlalchemy import text
 
 from admin.extensions import db
@@ -70,14 +69,14 @@ _OWNED = text(
 )
 
 
-def short_url(link: Link, code: str) -> str:
-    """``{SHORT_URL_SCHEME}://{hostname}/{code}[/{extension}]``, as it goes into a message."""
-    before, after = _url_around_code(link)
+def short_url(link: Link, code: str, scheme: str) -> str:
+    """``{scheme}://{hostname}/{code}[/{extension}]``, as it goes into a message; the scheme
+    is the SHORT_URL_SCHEME setting, passed in by the caller."""
+    before, after = _url_around_code(link, scheme)
     return before + code + after
 
 
-def _url_around_code(link: Link) -> tuple[str, str]:
-    scheme = current_app.config["SHORT_URL_SCHEME"] if has_app_context() else "https"
+def _url_around_code(link: Link, scheme: str) -> tuple[str, str]:
     return f"{scheme}://{link.domain.hostname}/", (f"/{link.extension}" if link.extension else "")
 
 
@@ -96,12 +95,13 @@ def _existing(link_id: int, contact_ids: list[int]) -> dict[int, str]:
 
 
 def issue_codes(
-    org_id: int, link_id: int, contact_ids: Any, *, commit: bool = True
+    org_id: int, link_id: int, contact_ids: Any, *, scheme: str = "https", commit: bool = True
 ) -> list[tuple[int, str]]:
     """Each contact's short URL for the link, in order; a contact issued before keeps its code.
 
     Raises NotFound("contact_ids") when an id is not one of the organisation's contacts.
     With ``commit=False`` the codes and their outbox rows stay in the caller's transaction.
+    ``scheme`` is the SHORT_URL_SCHEME setting (routes pass it; its default is the setting's).
     """
     link = links.get_link(org_id, link_id)
     ids = _contact_ids(contact_ids)
@@ -140,7 +140,7 @@ def issue_codes(
             missing = [i for i in missing if i not in found]
     if missing:
         raise RuntimeError("could not find free codes")
-    before, after = _url_around_code(link)  # read before the commit expires the link
+    before, after = _url_around_code(link, scheme)  # read before the commit expires the link
     for start in range(0, len(fresh), OUTBOX_CHUNK):
         chunk = fresh[start : start + OUTBOX_CHUNK]
         outbox.enqueue("codes", link.id, outbox.next_version(), {"codes": chunk})

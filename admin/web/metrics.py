@@ -10,6 +10,7 @@ from flask import Response, abort, jsonify, render_template, request, stream_wit
 from flask_login import login_required
 from sqlalchemy import text
 
+from admin.appsettings import short_url_scheme
 from admin.extensions import db
 from admin.models import Link
 from admin.services import codes, links, metrics
@@ -70,7 +71,7 @@ def link_page(link_id: int) -> Any:
         "links/detail.html",
         title=link.name or "Link",
         link=link,
-        short_url=codes.short_url(link, generic) if generic else "",
+        short_url=codes.short_url(link, generic, short_url_scheme()) if generic else "",
         counts=metrics.counters(org_id, link.id),
         range_name=_range() or pick_range(org_id, link.id),
         ranges=RANGES,

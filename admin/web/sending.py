@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request
+from flask import abort, flash, jsonify, redirect, render_template, request
 from flask_login import login_required
 from sqlalchemy import select
 
+from admin.appsettings import public_admin_url, short_url_scheme
 from admin.extensions import db
 from admin.models import Contact, Link, Organisation
 from admin.providers import settings as provider_settings
@@ -113,8 +114,13 @@ def broadcast_send() -> Any:
     data = broadcast_data(request.form)
     try:
         if request.form.get("action") == "preview":
-            return _compose(request.form, preview=sends.preview_broadcast(org_id, data))
-        broadcast, count = sends.create_broadcast(org_id, data, web_user().user_id)
+            return _compose(
+                request.form,
+                preview=sends.preview_broadcast(org_id, data, scheme=short_url_scheme()),
+            )
+        broadcast, count = sends.create_broadcast(
+            org_id, data, web_user().user_id, scheme=short_url_scheme()
+        )
     except ServiceError as exc:
         db.session.rollback()
         return _compose(request.form, error=exc, status=422 if exc.status != 404 else 404)
@@ -140,7 +146,9 @@ def broadcast_preview() -> Any:
     if not isinstance(payload, dict):
         return jsonify(error={"message": "send the form as JSON"}), 400
     try:
-        return jsonify(sends.preview_broadcast(current_org_id(), payload))
+        return jsonify(
+            sends.preview_broadcast(current_org_id(), payload, scheme=short_url_scheme())
+        )
     except ServiceError as exc:
         db.session.rollback()
         return jsonify(error={"field": exc.field, "message": exc.message}), exc.status
@@ -269,7 +277,12 @@ def conversation_send(contact_id: int) -> Any:
     body = composed_body(request.form.get("body", ""), link_id)
     try:
         sends.send_to_contact(
-            current_org_id(), contact.id, body, link_id, user_id=web_user().user_id
+            current_org_id(),
+            contact.id,
+            body,
+            link_id,
+            user_id=web_user().user_id,
+            scheme=short_url_scheme(),
         )
     except ServiceError as exc:
         db.session.rollback()
@@ -289,7 +302,11 @@ def conversation_preview(contact_id: int) -> Any:
     link_id = payload.get("link_id") or None
     body = composed_body(str(payload.get("body") or ""), str(link_id) if link_id else None)
     try:
-        return jsonify(sends.preview_message(current_org_id(), contact.id, body, link_id))
+        return jsonify(
+            sends.preview_message(
+                current_org_id(), contact.id, body, link_id, scheme=short_url_scheme()
+            )
+        )
     except ServiceError as exc:
         db.session.rollback()
         return jsonify(error={"field": exc.field, "message": exc.message}), exc.status
@@ -305,6 +322,7 @@ def conversation_library(contact_id: int) -> Any:
             request.form.get("library_action_id", ""),
             contact.id,
             user_id=web_user().user_id,
+            scheme=short_url_scheme(),
         )
     except ServiceError as exc:
         db.session.rollback()
@@ -322,7 +340,7 @@ def conversation_inbound(contact_id: int) -> Any:
     if not text.strip():
         flash("Type the contact's reply first.", "warning")
         return redirect(f"/contacts/{contact.id}/conversation")
-    result = provider_events.receive(current_org_id(), contact, text)
+    result = provider_events.receive(current_org_id(), contact, text, scheme=short_url_scheme())
     if result.reply_message_id:
         flash("The reply matched a keyword: its library action answered.", "info")
     elif result.opted_out is not None:
@@ -339,7 +357,7 @@ def _provider_page(form: Any, error: provider_settings.ProviderSettingsError | N
     org = db.session.get(Organisation, current_org_id())
     assert org is not None
     sms = provider_settings.of_org(org.settings)
-    base = current_app.config["PUBLIC_ADMIN_URL"]
+    base = public_admin_url()
     return render_template(
         "sending/provider.html",
         title="SMS provider",
