@@ -3,6 +3,8 @@ organisation's SMS provider settings."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, g
 
 from admin.api import bp
@@ -11,8 +13,6 @@ from admin.api.bodies import as_changes, read_json, respond
 from admin.api.broadcasts import message_out
 from admin.api.openapi import doc
 from admin.appsettings import public_admin_url, short_url_scheme
-from admin.extensions import db
-from admin.models import Organisation
 from admin.providers import settings as provider_settings
 from admin.schemas.sending import (
     InboundCreate,
@@ -22,7 +22,7 @@ from admin.schemas.sending import (
     ProviderSettingsIn,
     ProviderSettingsOut,
 )
-from admin.services import conversations, provider_events, sends
+from admin.services import conversations, provider_events, sends, sms_provider
 from admin.services.contacts import normalize_phone
 from admin.services.errors import NotFound, ValidationError
 
@@ -87,14 +87,7 @@ def simulate_inbound() -> Response:
     )
 
 
-def _org() -> Organisation:
-    org = db.session.get(Organisation, org_id())
-    assert org is not None  # the token's organisation exists (cascade deletes tokens)
-    return org
-
-
-def provider_view(org: Organisation) -> ProviderSettingsOut:
-    sms = provider_settings.of_org(org.settings)
+def provider_view(org_id: int, sms: dict[str, Any]) -> ProviderSettingsOut:
     view = provider_settings.public_view(sms)
     out = ProviderSettingsOut(
         provider=view["provider"],
@@ -106,8 +99,8 @@ def provider_view(org: Organisation) -> ProviderSettingsOut:
     )
     if sms["provider"] == "twilio":
         base = public_admin_url()
-        out.status_callback_url = provider_settings.status_callback_url(base, org.id)
-        out.inbound_url = provider_settings.inbound_url(base, org.id)
+        out.status_callback_url = provider_settings.status_callback_url(base, org_id)
+        out.inbound_url = provider_settings.inbound_url(base, org_id)
     return out
 
 
@@ -116,19 +109,11 @@ def provider_view(org: Organisation) -> ProviderSettingsOut:
     "The organisation's SMS provider (the auth token is never shown)", response=ProviderSettingsOut
 )
 def get_provider() -> Response:
-    return respond(provider_view(_org()))
+    return respond(provider_view(org_id(), sms_provider.current(org_id())))
 
 
 @bp.put("/sending/provider")
 @doc("Choose the SMS provider: outbox (default) or twilio", ProviderSettingsIn, ProviderSettingsOut)
 def put_provider() -> Response:
     data = as_changes(read_json(ProviderSettingsIn))
-    org = _org()
-    try:
-        sms = provider_settings.validate(data, provider_settings.of_org(org.settings))
-    except provider_settings.ProviderSettingsError as exc:
-        raise ValidationError(exc.field, exc.message) from None
-    # A new dict, so SQLAlchemy sees the JSONB column change.
-    org.settings = {**(org.settings or {}), provider_settings.SETTINGS_KEY: sms}
-    db.session.commit()
-    return respond(provider_view(org))
+    return respond(provider_view(org_id(), sms_provider.save(org_id(), data)))

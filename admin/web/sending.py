@@ -13,14 +13,13 @@ from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request
 from flask_login import login_required
-from sqlalchemy import select
 
 from admin.appsettings import public_admin_url, short_url_scheme
 from admin.extensions import db
-from admin.models import Contact, Link, Organisation
+from admin.models import Contact
 from admin.providers import settings as provider_settings
-from admin.services import conversations, library, provider_events, sends
-from admin.services.errors import NotFound, ServiceError
+from admin.services import conversations, library, provider_events, sends, sms_provider
+from admin.services.errors import NotFound, ServiceError, ValidationError
 from admin.web import bp, queries, templating
 from admin.web.auth import current_org_id, role_required, web_user
 
@@ -36,27 +35,6 @@ CONTACT_CHOICES = 500
 MESSAGES_SHOWN = 200
 # What the composer shows where the contact's own short URL will go.
 LINK_PLACEHOLDER = re.compile(r"\[link:[^\]\n]*\]")
-
-
-def _links(org_id: int) -> list[Link]:
-    return list(
-        db.session.scalars(
-            select(Link)
-            .where(Link.org_id == org_id, Link.archived.is_(False))
-            .order_by(Link.id.desc())
-        )
-    )
-
-
-def _recent_contacts(org_id: int) -> list[Contact]:
-    return list(
-        db.session.scalars(
-            select(Contact)
-            .where(Contact.org_id == org_id)
-            .order_by(Contact.id.desc())
-            .limit(CONTACT_CHOICES)
-        )
-    )
 
 
 def broadcast_data(form: Any) -> dict[str, Any]:
@@ -92,10 +70,10 @@ def _compose(form: Any, preview: dict[str, Any] | None = None, error: ServiceErr
         "sending/compose.html",
         title="New broadcast",
         form=form,
-        links=_links(org_id),
+        links=queries.sendable_links(org_id),
         lists=queries.list_names(org_id),
         tags=queries.tag_names(org_id),
-        contacts=_recent_contacts(org_id),
+        contacts=queries.recent_contacts(org_id, CONTACT_CHOICES),
         preview=preview,
         error=error,
     ), status
@@ -169,7 +147,7 @@ def broadcast_page(broadcast_id: int) -> Any:
         broadcast=broadcast,
         counts=conversations.status_counts(org_id, broadcast.id),
         messages=messages,
-        link=db.session.get(Link, broadcast.link_id) if broadcast.link_id else None,
+        link=queries.link(org_id, broadcast.link_id) if broadcast.link_id else None,
     )
 
 
@@ -179,12 +157,13 @@ def broadcast_page(broadcast_id: int) -> Any:
 def _library(form: Any, error: ServiceError | None = None, status: int = 200) -> Any:
     org_id = current_org_id()
     actions = library.list_actions(org_id)
-    link_names = {link.id: link.name for link in _links(org_id)}
+    choices = queries.sendable_links(org_id)
+    link_names = {link.id: link.name for link in choices}
     return render_template(
         "sending/library.html",
         title="Library",
         actions=actions,
-        links=_links(org_id),
+        links=choices,
         link_names=link_names,
         form=form,
         error=error,
@@ -244,7 +223,7 @@ def _conversation(contact: Contact, form: Any, error: ServiceError | None = None
         title=f"{contact.first_name} {contact.last_name}".strip() or contact.phone,
         contact=contact,
         items=conversations.conversation(org_id, contact.id),
-        links=_links(org_id),
+        links=queries.sendable_links(org_id),
         actions=library.list_actions(org_id),
         form=form,
         error=error,
@@ -353,10 +332,9 @@ def conversation_inbound(contact_id: int) -> Any:
 # -- the organisation's SMS provider ----------------------------------------------------------
 
 
-def _provider_page(form: Any, error: provider_settings.ProviderSettingsError | None = None, status: int = 200) -> Any:  # fmt: skip
-    org = db.session.get(Organisation, current_org_id())
-    assert org is not None
-    sms = provider_settings.of_org(org.settings)
+def _provider_page(form: Any, error: ServiceError | None = None, status: int = 200) -> Any:
+    org_id = current_org_id()
+    sms = sms_provider.current(org_id)
     base = public_admin_url()
     return render_template(
         "sending/provider.html",
@@ -364,8 +342,8 @@ def _provider_page(form: Any, error: provider_settings.ProviderSettingsError | N
         sms=provider_settings.public_view(sms),
         form=form,
         error=error,
-        status_url=provider_settings.status_callback_url(base, org.id),
-        inbound_url=provider_settings.inbound_url(base, org.id),
+        status_url=provider_settings.status_callback_url(base, org_id),
+        inbound_url=provider_settings.inbound_url(base, org_id),
     ), status
 
 
@@ -390,14 +368,10 @@ def provider_save() -> Any:
     try:
         data["rate_per_second"] = float(rate) if rate else 1.0
     except ValueError:
-        data["rate_per_second"] = rate  # validate() names the field
-    org = db.session.get(Organisation, current_org_id())
-    assert org is not None
+        data["rate_per_second"] = rate  # the service names the field
     try:
-        sms = provider_settings.validate(data, provider_settings.of_org(org.settings))
-    except provider_settings.ProviderSettingsError as exc:
+        sms = sms_provider.save(current_org_id(), data)
+    except ValidationError as exc:
         return _provider_page(form, exc, 422)
-    org.settings = {**(org.settings or {}), provider_settings.SETTINGS_KEY: sms}
-    db.session.commit()
     flash(f"Messages now go out through {sms['provider']}.", "info")
     return redirect("/sending/provider")
