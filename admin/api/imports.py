@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, request, url_for
 
-from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
 from admin.api.bodies import respond
 from admin.api.errors import ApiError
 from admin.api.openapi import doc

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
-from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
 from admin.api.bodies import as_changes, read_json, respond
 from admin.api.openapi import Query, doc
 from admin.api.params import query_bool

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response
 
-from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
 from admin.api.bodies import read_json, respond
 from admin.api.contacts import contacts_out
 from admin.api.openapi import doc

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Response, g
 
-from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
 from admin.api.bodies import as_changes, read_json, respond
 from admin.api.broadcasts import message_out
 from admin.api.openapi import doc

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Response, stream_with_context
 
-from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
 from admin.api.bodies import respond
 from admin.api.errors import ApiError, not_found
 from admin.api.openapi import Query, doc

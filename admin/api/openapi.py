@@ -18,7 +18,7 @@ import msgspec
 from flask import Response, current_app
 from werkzeug.routing import Rule
 
-from admin.api import bp
+from admin.api.blueprint import bp
 from admin.api.bodies import respond_json
 from admin.schemas import resources as schemas
 

@@ -16,7 +16,8 @@ import logging
 
 from flask import Response, request
 
-from admin.api import auth, bp
+from admin.api import auth
+from admin.api.blueprint import bp
 from admin.api.errors import ApiError
 from admin.api.openapi import doc
 from admin.appsettings import public_admin_url, short_url_scheme

@@ -14,8 +14,8 @@ from admin.extensions import db
 from admin.models import ImportJob
 from admin.services import imports
 from admin.services.errors import NotFound, ServiceError
-from admin.web import bp
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 from admin.web.forms import ImportForm
 
 MAX_CSV_BYTES = 50 * 1024 * 1024

@@ -11,8 +11,9 @@ from admin.appsettings import short_url_scheme
 from admin.extensions import db
 from admin.services import audiences, codes, links
 from admin.services.errors import NotFound, ServiceError
-from admin.web import bp, queries
+from admin.web import queries
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 
 SHOWN = 1000
 

@@ -17,8 +17,9 @@ from admin.extensions import db
 from admin.models import Link
 from admin.services import codes, links, uploads
 from admin.services.errors import NotFound, ServiceError
-from admin.web import bp, queries
+from admin.web import queries
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 from admin.web.forms import LinkForm
 from admin.web.warnings import PUBLIC_SHORTENERS, link_warnings
 from core.merge import BUILTIN_NAMES

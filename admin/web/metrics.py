@@ -15,8 +15,9 @@ from admin.extensions import db
 from admin.models import Link
 from admin.services import codes, links, metrics
 from admin.services.errors import NotFound
-from admin.web import bp, queries
+from admin.web import queries
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 
 METRIC_LABELS = {"clicks": "Clicks", "unique_clicks": "Unique clicks", "previews": "Previews"}
 # Chart ranges: name -> (bucket, label); the span is the service's default for the bucket.

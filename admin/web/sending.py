@@ -20,8 +20,9 @@ from admin.models import Contact
 from admin.providers import settings as provider_settings
 from admin.services import conversations, library, provider_events, sends, sms_provider
 from admin.services.errors import NotFound, ServiceError, ValidationError
-from admin.web import bp, queries, templating
+from admin.web import queries, templating
 from admin.web.auth import current_org_id, role_required, web_user
+from admin.web.blueprint import bp
 
 # Sending has its own sections in the main navigation.
 for _item in (

@@ -12,8 +12,8 @@ from admin.extensions import db
 from admin.models import Organisation
 from admin.services import team as team_service
 from admin.services.errors import ServiceError
-from admin.web import bp
 from admin.web.auth import WebUser, current_org_id, reset_session, role_required, web_user
+from admin.web.blueprint import bp
 from admin.web.forms import AcceptInviteForm, InviteForm, RoleForm
 
 
