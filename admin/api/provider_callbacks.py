@@ -21,13 +21,11 @@ from admin.api.blueprint import bp
 from admin.api.errors import ApiError
 from admin.api.openapi import doc
 from admin.appsettings import public_admin_url, short_url_scheme
-from admin.extensions import db
-from admin.models import Organisation
 from admin.providers import settings as provider_settings
 from admin.providers import twilio
-from admin.services import provider_events
+from admin.services import provider_events, sms_provider
 from admin.services.contacts import normalize_phone
-from admin.services.errors import ValidationError
+from admin.services.errors import NotFound, ValidationError
 from core import logs
 
 log = logging.getLogger(__name__)
@@ -44,9 +42,11 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 def _verified_form(org_id: int, which: str) -> dict[str, str]:
     """The form of a request Twilio signed for this organisation; else 403 (or 404)."""
-    org = db.session.get(Organisation, org_id)
-    sms = provider_settings.of_org(org.settings if org is not None else None)
-    if org is None or sms["provider"] != "twilio":
+    try:
+        sms = sms_provider.current(org_id)
+    except NotFound:
+        sms = provider_settings.of_org(None)  # no such organisation: like one without Twilio
+    if sms["provider"] != "twilio":
         raise ApiError(404, "not_found", "no Twilio account is set up here")
     published = (
         provider_settings.status_callback_url
