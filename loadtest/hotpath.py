@@ -201,7 +201,8 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
 
     codes = seed_redis(url, contacts)
     scopes = requests(codes, n)
-    app = create_app(redis_url=url)
+    # its own spool folder: a click spooled here must never be replayed into a real stream
+    app = create_app(redis_url=url, spool_dir=Path(tempfile.mkdtemp(prefix="hotpath-spool-")))
     results: dict[str, Any] = {}
     async with app.starlette.router.lifespan_context(app.starlette):
         ctx = app.state.edge
@@ -278,6 +279,7 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
                 b"0",
                 b"",
             )
+            replies[c][5] = 1  # as if recorded: a click the script did not record is spooled
 
         class Replay:
             sha = resolver.sha
@@ -328,9 +330,21 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
                 destinations.build_location, template, res.contact
             ),
             "metrics.observe": functools.partial(ctx.metrics.local.observe, "redirect", 0.001),
+            # what keeping the edge up through a Redis outage costs a healthy request
+            "memory.remember": functools.partial(ctx.memory.remember, HOST, codes[0], res, 1.0),
+            "time.monotonic": time.monotonic,
+            "click deadline": functools.partial(_deadline, resolver),
         }
         results["functions_us"] = {k: time_loop(k, f, 20_000) for k, f in loops.items()}
+        late = ctx.metrics.local.clicks_past_deadline
+        print(f"clicks past the script's deadline (spooled): {late}", flush=True)
+        results["clicks_past_deadline"] = late
     return results
+
+
+def _deadline(resolver: Any) -> int:
+    """The expression edge/resolve.py computes for every counted request."""
+    return time.time_ns() // 1000 + resolver.wire.clock_offset_us + 125_000
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,6 +74,7 @@ def test_kill9_recent_codes_redirect_and_clicks_are_replayed_once(
 
         during = [r for r in results if killed <= r.sent and r.sent + r.took <= restarted]
         assert len(during) > 100
+        print(f"during the outage {len(during)}, 302 {sum(r.status == 302 for r in during)}")
         redirected = [r for r in during if r.status == 302]
         assert len(redirected) >= 0.95 * len(during), {r.status for r in during}
         assert all(r.location == before[r.code] for r in redirected)
