@@ -19,6 +19,7 @@ from sync.store import RecordStore
 from tests.conftest import Servers
 from tests.edge.conftest import HOST, IPHONE
 from tests.edge.faults import (
+    REFERER,
     Load,
     Valkey,
     edge_process,
@@ -201,3 +202,75 @@ def test_unwritable_spool_keeps_redirecting_and_counts_unrecorded(
         assert metric(base, "clicks_spooled_total") == 0
         assert metric(base, "memory_answers_total") == 60
         assert "spool not writable" in proc.log()
+
+
+def _fresh_get(base: str, code: str, n: int) -> httpx.Response:
+    """On a new connection each time: the kernel spreads them over the edge's workers."""
+    return _get(base, code, Referer=f"{REFERER}{n}")
+
+
+def test_two_workers_spool_and_replay_and_metrics_add_up(
+    servers: Servers, valkey: Valkey, tmp_path: Path
+):
+    codes = seed(valkey.url, 10)
+    rdb = valkey.client()
+    with edge_process(
+        servers,
+        valkey.url,
+        tmp_path / "logs",
+        EDGE_SPOOL_DIR=str(tmp_path / "spool"),
+        EDGE_WORKERS="2",
+    ) as (proc, base):
+        for _ in range(12):  # every code through both workers (a miss: 0.5**12 per code)
+            for code in codes:
+                assert _get(base, code).status_code == 302
+        valkey.kill9()
+        answered = [_fresh_get(base, codes[n % 10], n) for n in range(100)]
+        redirected = [n for n, r in enumerate(answered) if r.status_code == 302]
+        assert len(redirected) >= 95
+        valkey.restart()
+        wait_until(
+            lambda: metric(base, "clicks_replayed_total") >= len(redirected), 10, "replay"
+        )
+        time.sleep(1.2)  # the other worker's snapshot
+        assert metric(base, "clicks_spooled_total") == len(redirected)
+        assert metric(base, "clicks_replayed_total") == len(redirected)
+        assert metric(base, "redis_outages_total") >= 2  # one per worker at least
+        in_stream = stream_requests(rdb)
+        assert sorted(in_stream) == redirected
+        assert set(in_stream.values()) == {1}
+    rdb.close()
+
+
+def test_spool_of_a_killed_edge_is_replayed_by_the_next(
+    servers: Servers, valkey: Valkey, tmp_path: Path
+):
+    """kill -9 of the edge during an outage: its spooled clicks are on disk; the edge started
+    next (same spool folder) takes the file over and replays it once Redis is back."""
+    codes = seed(valkey.url, 10)
+    rdb = valkey.client()
+    spool = tmp_path / "spool"
+    with edge_process(servers, valkey.url, tmp_path / "logs", EDGE_SPOOL_DIR=str(spool)) as (
+        proc,
+        base,
+    ):
+        for code in codes:
+            assert _get(base, code).status_code == 302
+        valkey.kill9()
+        answered = [_fresh_get(base, codes[n % 10], n) for n in range(30)]
+        assert [r.status_code for r in answered] == [302] * 30
+        wait_until(lambda: metric(base, "clicks_spooled_total") == 30, 5, "the fsync")
+        proc.kill()  # SIGKILL to the whole group: no shutdown, no replay
+        proc.proc.wait(10)
+    assert len(list(spool.glob("*.spool"))) == 1
+    valkey.restart()
+    with edge_process(servers, valkey.url, tmp_path / "logs2", EDGE_SPOOL_DIR=str(spool)) as (
+        proc,
+        base,
+    ):
+        wait_until(lambda: metric(base, "clicks_replayed_total") == 30, 10, "the takeover")
+        assert "spool taken over" in proc.log()
+    in_stream = stream_requests(rdb)
+    assert sorted(in_stream) == list(range(30)) and set(in_stream.values()) == {1}
+    assert list(spool.glob("*.spool")) == []
+    rdb.close()
