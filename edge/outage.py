@@ -49,8 +49,11 @@ class Outage:
     async def _wait_for_redis(self) -> None:
         while True:
             await asyncio.sleep(PROBE_SECONDS)
-            if await self.resolver.ping():
-                break
+            try:
+                if await self.resolver.ping():
+                    break
+            except Exception as exc:  # the probe must outlive anything: else the outage never ends
+                logs.event(log, "redis probe failed", logging.ERROR, error=repr(exc))
         self.down = False
         self._probe = None
         logs.event(

@@ -50,6 +50,8 @@ FLUSH_ENTRIES = 256  # ... or until this many are waiting
 SCAN_SECONDS = 10.0  # how often to look for the spools of workers that are gone
 RETRY_SECONDS = 1.0  # after a replay cut short
 REPLAY_CHUNK = 256  # XADDs sent at once (pipelined on the edge's one connection)
+READ_BYTES = 1 << 20  # a spool file is replayed a megabyte (~4,000 clicks) at a time
+MAX_PENDING = 100_000  # entries waiting for their write; beyond, the disk is not keeping up
 WARN_SECONDS = 10.0  # at most one log line this often about an unwritable spool
 
 _encoder = msgspec.msgpack.Encoder()
@@ -64,18 +66,25 @@ def encode_entry(fields: Mapping[str, bytes]) -> bytes:
 
 def decode_entries(data: bytes) -> list[dict[str, bytes]]:
     """The entries of a spool file, up to the first torn or corrupt record."""
-    out: list[dict[str, bytes]] = []
+    return [entry for entry, _end in _decode(data)]
+
+
+def _decode(data: bytes) -> list[tuple[dict[str, bytes], int]]:
+    """(entry, offset just after it) for the whole records in ``data``, up to the first torn
+    or corrupt one."""
+    out: list[tuple[dict[str, bytes], int]] = []
     pos = 0
     while pos + HEADER.size <= len(data):
         length, crc = HEADER.unpack_from(data, pos)
-        start, pos = pos + HEADER.size, pos + HEADER.size + length
-        payload = data[start:pos]
+        start, end = pos + HEADER.size, pos + HEADER.size + length
+        payload = data[start:end]
         if len(payload) < length or zlib.crc32(payload) != crc:
             break
         try:
-            out.append(_decoder.decode(payload))
+            out.append((_decoder.decode(payload), end))
         except msgspec.DecodeError:
             break
+        pos = end
     return out
 
 
@@ -83,7 +92,7 @@ def decode_entries(data: bytes) -> list[dict[str, bytes]]:
 class SpoolFile:
     path: Path
     fd: int  # open, with our flock on it
-    replayed: int = 0  # entries already sent to Redis
+    replayed: int = 0  # bytes of it whose entries Redis has taken
 
 
 class Spool:
@@ -108,7 +117,11 @@ class Spool:
 
     def add(self, fields: Mapping[str, bytes]) -> None:
         """Keep an entry for the stream (written and fsynced within FLUSH_SECONDS)."""
-        self.pending.append((encode_entry(fields), 1 if _CLICK in fields else 0))
+        clicks = 1 if _CLICK in fields else 0
+        if len(self.pending) >= MAX_PENDING:
+            self.metrics.clicks_unrecorded += clicks
+            return
+        self.pending.append((encode_entry(fields), clicks))
         if len(self.pending) == 1 or len(self.pending) >= FLUSH_ENTRIES:
             self._wake.set()
 
@@ -124,12 +137,16 @@ class Spool:
                     self._wake.wait(), RETRY_SECONDS if left else SCAN_SECONDS
                 )
             self._wake.clear()
-            if self.pending:
-                if len(self.pending) < FLUSH_ENTRIES:
-                    await asyncio.sleep(FLUSH_SECONDS)  # a small batch per fsync
-                await self.flush()
-            if self.can_replay():
-                await self.replay()
+            try:
+                if self.pending:
+                    if len(self.pending) < FLUSH_ENTRIES:
+                        await asyncio.sleep(FLUSH_SECONDS)  # a small batch per fsync
+                    await self.flush()
+                if self.can_replay():
+                    await self.replay()
+            except Exception as exc:  # the task must outlive anything: it is the only writer
+                logs.event(log, "spool task error", logging.ERROR, error=repr(exc))
+                await asyncio.sleep(RETRY_SECONDS)
 
     async def flush(self) -> None:
         batch, self.pending = self.pending, []
@@ -201,21 +218,23 @@ class Spool:
             self.active = None
         while self.sealed:
             spool = self.sealed[0]
-            entries = await asyncio.to_thread(_read, spool)
-            while spool.replayed < len(entries):
-                chunk = entries[spool.replayed : spool.replayed + REPLAY_CHUNK]
-                results = await asyncio.gather(
-                    *(self.append(e) for e in chunk), return_exceptions=True
-                )
-                for entry, result in zip(chunk, results, strict=True):
-                    if isinstance(result, BaseException):
-                        return  # Redis went away again: the rest waits (the drain dedupes)
-                    spool.replayed += 1
-                    if _CLICK in entry:
-                        self.metrics.clicks_replayed += 1
+            sent = 0
+            while entries := await asyncio.to_thread(_read, spool):
+                for i in range(0, len(entries), REPLAY_CHUNK):
+                    chunk = entries[i : i + REPLAY_CHUNK]
+                    results = await asyncio.gather(
+                        *(self.append(e) for e, _end in chunk), return_exceptions=True
+                    )
+                    for (entry, end), result in zip(chunk, results, strict=True):
+                        if isinstance(result, BaseException):
+                            return  # Redis went away again: the rest waits (the drain dedupes)
+                        spool.replayed = end
+                        sent += 1
+                        if _CLICK in entry:
+                            self.metrics.clicks_replayed += 1
             self.sealed.pop(0)
             await asyncio.to_thread(_remove, spool)
-            logs.event(log, "spool replayed", file=spool.path.name, entries=len(entries))
+            logs.event(log, "spool replayed", file=spool.path.name, entries=sent)
 
     def _take_over(self) -> list[SpoolFile]:
         """Spool files that no live worker holds (their worker is gone)."""
@@ -256,9 +275,17 @@ class Spool:
         self.sealed, self.active = [], None
 
 
-def _read(spool: SpoolFile) -> list[dict[str, bytes]]:
-    size = os.fstat(spool.fd).st_size
-    return decode_entries(os.pread(spool.fd, size, 0))
+def _read(spool: SpoolFile) -> list[tuple[dict[str, bytes], int]]:
+    """The next entries not yet replayed (about READ_BYTES of them; a record larger than that
+    is read whole), with the file offset after each; [] at the end or at a torn record."""
+    size = os.fstat(spool.fd).st_size - spool.replayed
+    data = os.pread(spool.fd, min(size, READ_BYTES), spool.replayed)
+    found = _decode(data)
+    if not found and len(data) >= HEADER.size and size > len(data):
+        length, _crc = HEADER.unpack_from(data)
+        if HEADER.size + length <= size:  # else a corrupt length: the file ends here
+            found = _decode(os.pread(spool.fd, HEADER.size + length, spool.replayed))
+    return [(entry, spool.replayed + end) for entry, end in found]
 
 
 def _remove(spool: SpoolFile) -> None:
