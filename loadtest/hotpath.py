@@ -202,7 +202,8 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
     codes = seed_redis(url, contacts)
     scopes = requests(codes, n)
     # its own spool folder: a click spooled here must never be replayed into a real stream
-    app = create_app(redis_url=url, spool_dir=Path(tempfile.mkdtemp(prefix="hotpath-spool-")))
+    spool = tempfile.TemporaryDirectory(prefix="hotpath-spool-")  # removed when collected
+    app = create_app(redis_url=url, spool_dir=Path(spool.name))
     results: dict[str, Any] = {}
     async with app.starlette.router.lifespan_context(app.starlette):
         ctx = app.state.edge
