@@ -6,6 +6,7 @@ edit or archive made meanwhile takes effect as soon as Redis answers again."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import time
 from collections.abc import Iterator
@@ -221,8 +222,11 @@ def test_two_workers_spool_and_replay_and_metrics_add_up(
         EDGE_SPOOL_DIR=str(tmp_path / "spool"),
         EDGE_WORKERS="2",
     ) as (proc, base):
-        for _ in range(12):  # every code through both workers (a miss: 0.5**12 per code)
-            for code in codes:
+        rng = random.Random(12)
+        for _ in range(12):  # every code through both workers (a miss: ~0.5**12 per code)
+            # in a new order each round: workers may take connections in turn, and a fixed
+            # order of an even number of codes would send each code to the same worker
+            for code in rng.sample(codes, len(codes)):
                 assert _get(base, code).status_code == 302
         valkey.kill9()
         answered = [_fresh_get(base, codes[n % 10], n) for n in range(100)]
