@@ -112,6 +112,21 @@ SETTINGS: tuple[Setting, ...] = (
         "EDGE_WORKERS", "0", "Edge worker processes; 0 means one per core.", "edge.workers",
         least=0,
     ),
+    Setting(
+        "EDGE_MEMORY_ENTRIES", "50000",
+        "Answers each edge worker remembers to keep redirecting while Redis is away (0: none).",
+        "edge.memory_entries", least=0,
+    ),
+    Setting(
+        "EDGE_MEMORY_MAX_AGE_SECONDS", "3600",
+        "Oldest remembered answer (since Redis last gave it) an edge worker uses while Redis is away.",
+        "edge.memory_max_age_seconds", least=0,
+    ),
+    Setting(
+        "EDGE_SPOOL_DIR", "",
+        "Where edge workers spool clicks answered while Redis is away. Default: SMARTLINKS_DATA_DIR/edge-spool.",
+        "edge.spool_dir",
+    ),
     Setting("ADMIN_HOST", "127.0.0.1", "Address the admin binds to.", "admin.host"),
     Setting(
         "ADMIN_PORT", "8000", "Port of the admin (web UI and JSON API).", "admin.port",
@@ -241,6 +256,9 @@ class EdgeSection:
     port: int
     workers: int  # EDGE_WORKERS=0 is resolved here to one per core
     cname_target: str  # without a trailing dot; "" when unset
+    memory_entries: int  # answers each worker remembers for a Redis outage; 0: none
+    memory_max_age_seconds: float
+    spool_dir: str  # "": SMARTLINKS_DATA_DIR/edge-spool (see spool_dir())
 
 
 @dataclass(frozen=True)
@@ -428,3 +446,10 @@ def sqlalchemy_url(settings: Settings) -> str:
 def libpq_url(settings: Settings) -> str:
     """The database for psycopg; SettingsError when there is none."""
     return to_libpq(_required_database_url(settings))
+
+
+def spool_dir(settings: Settings) -> Path:
+    """Where edge workers spool the clicks they answered while Redis was away."""
+    if settings.edge.spool_dir:
+        return Path(settings.edge.spool_dir).expanduser().resolve()
+    return settings.data_dir / "edge-spool"

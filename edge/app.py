@@ -9,6 +9,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from time import perf_counter
 
 from starlette.applications import Starlette
@@ -20,8 +21,11 @@ from starlette.types import Receive, Scope, Send
 from core import config, logs
 from edge import pages
 from edge.clicks import TrustedProxies
+from edge.memory import Memory
 from edge.metrics import SharedMetrics
+from edge.outage import Outage
 from edge.resolve import Resolver, connect
+from edge.spool import Spool
 from edge.visit import EdgeContext, Visit
 
 log = logging.getLogger("edge")
@@ -88,20 +92,34 @@ def create_app(
     redis_url: str | None = None,
     trusted_proxies: str | None = None,
     settings: config.Settings | None = None,
+    spool_dir: Path | None = None,
 ) -> EdgeApp:
     """The edge app; ``settings`` defaults to ``config.load()`` (granian calls this with no
-    arguments in each worker). ``redis_url`` and ``trusted_proxies`` override the settings'."""
+    arguments in each worker). ``redis_url``, ``trusted_proxies`` and ``spool_dir`` override
+    the settings'."""
     settings = settings or config.load()
     logs.setup("edge", settings.log_level)
     url = redis_url or config.redis_url(settings) or DEFAULT_REDIS_URL
+    resolver = Resolver(connect(url))
+    shared = SharedMetrics()
+    spool = Spool(
+        spool_dir or config.spool_dir(settings),
+        shared.local,
+        resolver.append,
+        can_replay=lambda: not outage.down,
+    )
+    outage = Outage(resolver, shared.local, on_recovery=spool.replay_soon)
     ctx = EdgeContext(
-        resolver=Resolver(connect(url)),
+        resolver=resolver,
         proxies=TrustedProxies(
             trusted_proxies if trusted_proxies is not None else settings.trusted_proxies
         ),
-        metrics=SharedMetrics(),
+        metrics=shared,
         short_url_scheme=settings.short_url_scheme,
         public_admin_url=settings.admin.public_url,
+        memory=Memory(settings.edge.memory_entries, settings.edge.memory_max_age_seconds),
+        outage=outage,
+        spool=spool,
     )
 
     async def healthz(request: Request) -> Response:
@@ -112,6 +130,7 @@ def create_app(
         )
 
     async def metrics(request: Request) -> Response:
+        ctx.metrics.local.memory_entries = len(ctx.memory)
         return pages.RawResponse(
             200,
             [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"), pages.NO_STORE],
@@ -129,7 +148,9 @@ def create_app(
         # the permanent generation: full collections no longer walk it (their total time fell
         # ~5x in loadtest.hotpath); their pauses are what lands on the p99.
         gc.freeze()
-        task = asyncio.create_task(_write_snapshots(ctx.metrics))
+        task = asyncio.create_task(_write_snapshots(ctx))
+        spooler = asyncio.create_task(ctx.spool.run())
+        ctx.spool.replay_soon()  # spools left by workers that are gone
         # The loop granian chose (loop=auto: uvloop when installed), so that a deployment
         # can see it runs on uvloop, worth ~25% of the CPU per request.
         loop = type(asyncio.get_running_loop())
@@ -142,9 +163,12 @@ def create_app(
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await ctx.outage.stop()
+            for t in (task, spooler):
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            ctx.spool.close()
             ctx.metrics.write_snapshot()
             ctx.resolver.close()
 
@@ -162,7 +186,8 @@ def create_app(
     return EdgeApp(app, visit, ctx.metrics, MAX_REQUEST_TARGET)
 
 
-async def _write_snapshots(metrics: SharedMetrics) -> None:
+async def _write_snapshots(ctx: EdgeContext) -> None:
     while True:
         await asyncio.sleep(SNAPSHOT_SECONDS)
-        metrics.write_snapshot()
+        ctx.metrics.local.memory_entries = len(ctx.memory)
+        ctx.metrics.write_snapshot()

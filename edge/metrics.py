@@ -37,6 +37,14 @@ class Metrics(msgspec.Struct):
 
     requests: dict[str, int] = msgspec.field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     merge_fallbacks: int = 0
+    # Redis outages (edge/outage.py) and what the worker did without Redis
+    outages: int = 0  # times this worker lost Redis
+    memory_answers: int = 0  # redirects and previews answered from memory during an outage
+    clicks_spooled: int = 0  # clicks written to the local spool (edge/spool.py)
+    clicks_replayed: int = 0  # spooled clicks sent to the stream once Redis was back
+    clicks_unrecorded: int = 0  # clicks answered but not recorded: the spool was not writable
+    clicks_past_deadline: int = 0  # the script ran too late to record; the edge spooled them
+    memory_entries: int = 0  # a gauge: answers remembered (set when the snapshot is written)
     buckets: list[int] = msgspec.field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
     latency_sum: float = 0.0
     latency_count: int = 0
@@ -51,12 +59,37 @@ class Metrics(msgspec.Struct):
         for k, v in other.requests.items():
             if k in self.requests:
                 self.requests[k] += v
-        self.merge_fallbacks += other.merge_fallbacks
+        for name in _COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         for i, v in enumerate(other.buckets[: len(self.buckets)]):
             self.buckets[i] += v
         self.latency_sum += other.latency_sum
         self.latency_count += other.latency_count
 
+
+# name in Metrics, Prometheus name, help
+_SERIES = (
+    ("merge_fallbacks", "merge_fallbacks_total", "Clicks whose merged URL failed its check."),
+    ("outages", "redis_outages_total", "Times an edge worker lost Redis (summed over workers)."),
+    (
+        "memory_answers",
+        "memory_answers_total",
+        "Redirects and previews answered from a worker's memory while Redis could not answer.",
+    ),
+    ("clicks_spooled", "clicks_spooled_total", "Clicks written to the local spool."),
+    ("clicks_replayed", "clicks_replayed_total", "Spooled clicks sent to the click stream."),
+    (
+        "clicks_unrecorded",
+        "clicks_unrecorded_total",
+        "Clicks answered but not recorded (the spool could not be written).",
+    ),
+    (
+        "clicks_past_deadline",
+        "clicks_past_deadline_total",
+        "Clicks the script did not record because it ran past its deadline (spooled instead).",
+    ),
+)
+_COUNTERS = tuple(name for name, _, _ in _SERIES) + ("memory_entries",)
 
 FOLDER_PREFIX = "smartlinks-edge-metrics-"
 
@@ -82,7 +115,7 @@ class SharedMetrics:
         self.local = Metrics()
         self.folder = folder or Path(tempfile.gettempdir()) / f"{FOLDER_PREFIX}{os.getppid()}"
         self.path = self.folder / f"{os.getpid()}.json"
-        self._written = -1
+        self._written = b""
 
     def prune_stale(self) -> None:
         """Remove the snapshot folders of edge servers that are gone (their main process)."""
@@ -94,15 +127,15 @@ class SharedMetrics:
 
     def write_snapshot(self) -> None:
         """Called about once a second by a background task; cheap when nothing changed."""
-        stamp = self.local.latency_count + self.local.merge_fallbacks
-        if stamp == self._written:
+        data = _encoder.encode(self.local)
+        if data == self._written:
             return
         with contextlib.suppress(OSError):
             self.folder.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_bytes(_encoder.encode(self.local))
+            tmp.write_bytes(data)
             tmp.replace(self.path)
-            self._written = stamp
+            self._written = data
 
     def totals(self) -> Metrics:
         total = Metrics()
@@ -111,7 +144,10 @@ class SharedMetrics:
             for path in self.folder.glob("*.json"):
                 if path != self.path:
                     with contextlib.suppress(OSError, msgspec.DecodeError):
-                        total.add(_decoder.decode(path.read_bytes()))
+                        other = _decoder.decode(path.read_bytes())
+                        if path.stem.isdigit() and not _alive(int(path.stem)):
+                            other.memory_entries = 0  # a gauge: a dead worker remembers nothing
+                        total.add(other)
         return total
 
     def render(self) -> bytes:
@@ -123,10 +159,16 @@ class SharedMetrics:
         lines += [
             f'smartlinks_edge_requests_total{{outcome="{k}"}} {v}' for k, v in t.requests.items()
         ]
+        for name, series, text in _SERIES:
+            lines += [
+                f"# HELP smartlinks_edge_{series} {text}",
+                f"# TYPE smartlinks_edge_{series} counter",
+                f"smartlinks_edge_{series} {getattr(t, name)}",
+            ]
         lines += [
-            "# HELP smartlinks_edge_merge_fallbacks_total Clicks whose merged URL failed its check.",
-            "# TYPE smartlinks_edge_merge_fallbacks_total counter",
-            f"smartlinks_edge_merge_fallbacks_total {t.merge_fallbacks}",
+            "# HELP smartlinks_edge_memory_entries Answers remembered for outages (all workers).",
+            "# TYPE smartlinks_edge_memory_entries gauge",
+            f"smartlinks_edge_memory_entries {t.memory_entries}",
             "# HELP smartlinks_edge_request_duration_seconds Time to answer a short-link request.",
             "# TYPE smartlinks_edge_request_duration_seconds histogram",
         ]

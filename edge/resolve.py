@@ -5,6 +5,12 @@ click event with the ids it resolved. Doing it server-side means the edge never 
 trip to learn the link id before it can read the link, nor a third for the contact, nor a
 fourth to append the click.
 
+The script appends the click only while Redis's clock (TIME) is before a deadline the edge
+sets at RECORD_BUDGET_S after sending, well before the edge can give up waiting (the wire's
+timeout): a script that runs late (Redis stalled, then resumed) records nothing, so a visitor
+who got a 503 is never counted (docs/decisions/0006-no-phantom-clicks.md). A late script that
+still answers in time says so (``recorded`` false) and the edge records the click itself.
+
 Not Redis-Cluster-safe as written: the link and contact keys are computed inside the script
 (see docs/decisions/0004-edge-hot-path.md for the hash-tagged layout a cluster would need).
 """
@@ -13,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from string import Template
@@ -27,8 +35,14 @@ from edge.wire import ReplyError, Wire, WireError, WireLost
 SOCKET_TIMEOUT_S = 0.25
 CONNECT_TIMEOUT_S = 0.25
 
-# KEYS: domain key, code bucket, click stream. ARGV: code, "1" to record, encoded ClickEvent.
-# Returns {outcome, domain d, link d, contact d} (outcomes as in Outcome below).
+# The script records a click only until this long after the edge sent the request (in Redis's
+# clock); the edge gives up at SOCKET_TIMEOUT_S at the earliest, so a reply to a script that
+# ran in time has at least this long again to reach the edge.
+RECORD_BUDGET_S = SOCKET_TIMEOUT_S / 2
+
+# KEYS: domain key, code bucket, click stream. ARGV: code, "1" to record, encoded ClickEvent,
+# deadline (µs since the epoch, Redis's clock). Returns {outcome, domain d, link d, contact d,
+# ref, recorded} (outcomes as in Outcome below; ref is the stream's "r" field).
 _SCRIPT = Template("""
 local dom = redis.call('HMGET', KEYS[1], '$F_DATA', 'id', '$F_STATE')
 if not dom[1] or dom[3] == 'x' then return {0} end
@@ -45,11 +59,16 @@ local contact = false
 if contact_id ~= '' then
   contact = redis.call('HGET', '$CONTACT_PREFIX' .. contact_id, '$F_DATA')
 end
+local ref = link_id .. ':' .. contact_id .. ':' .. dom[2]
+local recorded = 0
 if ARGV[2] == '1' then
-  redis.call('XADD', KEYS[3], '*', '$STREAM_EVENT', ARGV[3],
-             '$STREAM_REF', link_id .. ':' .. contact_id .. ':' .. dom[2])
+  local now = redis.call('TIME')
+  if tonumber(now[1]) * 1000000 + tonumber(now[2]) <= tonumber(ARGV[4]) then
+    redis.call('XADD', KEYS[3], '*', '$STREAM_EVENT', ARGV[3], '$STREAM_REF', ref)
+    recorded = 1
+  end
 end
-return {3, dom[1], link[1], contact}
+return {3, dom[1], link[1], contact, ref, recorded}
 """).substitute(
     F_DATA=keys.F_DATA,
     F_STATE=keys.F_STATE,
@@ -74,6 +93,10 @@ class Resolution:
     domain: DomainRecord | None = None
     link: LinkRecord | None = None
     contact: ContactRecord | None = None  # None for a generic code or a deleted contact
+    contact_raw: bytes | None = None  # the contact's record as stored (what the edge remembers)
+    ref: bytes = b""  # "<link_id>:<contact_id>:<domain_id>", the stream's "r" field
+    recorded: bool = False  # the script appended the click (asked, and before its deadline)
+    remembered: bool = False  # answered from the worker's memory, not by Redis (edge/memory.py)
 
 
 class RedisUnavailable(Exception):
@@ -89,6 +112,7 @@ class Resolver:
     def __init__(self, wire: Wire) -> None:
         self.wire = wire
         self.sha = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+        self.decode = ReplyDecoder()
 
     async def load(self) -> None:
         """Load the script ahead of the first request (best effort: Redis may be down)."""
@@ -106,6 +130,7 @@ class Resolver:
     async def resolve(self, hostname: str, code: str, event: bytes | None) -> Resolution:
         """The records for ``hostname``/``code``; ``event`` (an encoded ClickEvent) is appended
         to the click stream when the link is live. Raises RedisUnavailable."""
+        deadline_us = time.time_ns() // 1000 + self.wire.clock_offset_us + _RECORD_BUDGET_US
         args = (
             keys.domain(hostname),
             keys.code_bucket(code),
@@ -113,6 +138,7 @@ class Resolver:
             code,
             b"1" if event is not None else b"0",
             event or b"",
+            deadline_us,
         )
         try:
             try:
@@ -125,9 +151,9 @@ class Resolver:
                 reply = await self._call("EVALSHA", self.sha, 3, *args)
         except (WireError, ReplyError) as exc:
             raise RedisUnavailable(str(exc)) from exc
-        return decode_reply(reply)  # type: ignore[arg-type]
+        return self.decode(reply)  # type: ignore[arg-type]
 
-    async def append(self, fields: dict[str, bytes]) -> None:
+    async def append(self, fields: Mapping[str, bytes]) -> None:
         """A rare extra stream entry (an amendment); errors are the caller's to log."""
         flat = [item for pair in fields.items() for item in pair]
         try:
@@ -145,20 +171,72 @@ class Resolver:
         self.wire.close()
 
 
+_RECORD_BUDGET_US = int(RECORD_BUDGET_S * 1_000_000)
+_CACHED_RECORDS = 4096  # decoded domain and link records kept per worker (by their bytes)
+
+
+class ReplyDecoder:
+    """Decodes the script's replies. Domain and link records are cached by their bytes: the
+    same few records come back on nearly every request, so this saves their decoding, and the
+    edge's memory of recent answers (edge/memory.py) shares one object per record instead of a
+    copy per code."""
+
+    def __init__(self) -> None:
+        self.domains: dict[bytes, DomainRecord] = {}
+        self.links: dict[bytes, LinkRecord] = {}
+
+    def domain(self, raw: bytes) -> DomainRecord:
+        record = self.domains.get(raw)
+        if record is None:
+            if len(self.domains) >= _CACHED_RECORDS:
+                self.domains.clear()
+            record = self.domains[raw] = records.domain_decoder.decode(raw)
+        return record
+
+    def link(self, raw: bytes) -> LinkRecord:
+        record = self.links.get(raw)
+        if record is None:
+            if len(self.links) >= _CACHED_RECORDS:
+                self.links.clear()
+            record = self.links[raw] = records.link_decoder.decode(raw)
+        return record
+
+    def __call__(self, reply: list[bytes | int | None]) -> Resolution:
+        outcome = Outcome(int(reply[0]))  # type: ignore[arg-type]
+        if outcome is Outcome.UNKNOWN_HOST:
+            return Resolution(outcome)
+        domain = self.domain(reply[1])  # type: ignore[arg-type]
+        if outcome is Outcome.UNKNOWN_CODE:
+            return Resolution(outcome, domain)
+        link = self.link(reply[2])  # type: ignore[arg-type]
+        if outcome is not Outcome.FOUND:
+            return Resolution(outcome, domain, link)
+        raw = reply[3] if len(reply) > 3 and reply[3] else None
+        return Resolution(
+            outcome,
+            domain,
+            link,
+            contact_for(link, raw),  # type: ignore[arg-type]
+            raw,  # type: ignore[arg-type]
+            reply[4] if len(reply) > 4 else b"",  # type: ignore[arg-type]
+            len(reply) > 5 and reply[5] == 1,
+        )
+
+
+def contact_for(link: LinkRecord, raw: bytes | None) -> ContactRecord | None:
+    """The contact to merge into ``link``: None when there is none, it is unreadable (merged
+    like an unknown one: defaults only), deleted, or of another organisation."""
+    if raw is None:
+        return None
+    try:
+        contact = records.contact_decoder.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if contact.deleted or contact.org_id != link.org_id:
+        return None
+    return contact
+
+
 def decode_reply(reply: list[bytes | int | None]) -> Resolution:
-    outcome = Outcome(int(reply[0]))  # type: ignore[arg-type]
-    if outcome is Outcome.UNKNOWN_HOST:
-        return Resolution(outcome)
-    domain = records.domain_decoder.decode(reply[1])  # type: ignore[arg-type]
-    if outcome is Outcome.UNKNOWN_CODE:
-        return Resolution(outcome, domain)
-    link = records.link_decoder.decode(reply[2])  # type: ignore[arg-type]
-    contact: ContactRecord | None = None
-    if outcome is Outcome.FOUND and len(reply) > 3 and reply[3]:
-        try:
-            contact = records.contact_decoder.decode(reply[3])  # type: ignore[arg-type]
-        except msgspec.DecodeError:
-            contact = None  # an unreadable contact merges like an unknown one: defaults only
-        if contact is not None and (contact.deleted or contact.org_id != link.org_id):
-            contact = None
-    return Resolution(outcome, domain, link, contact)
+    """One reply decoded without the cache (tests, benchmarks)."""
+    return ReplyDecoder()(reply)

@@ -2,11 +2,16 @@
 
 A raw ASGI endpoint (no Request object): the few headers it needs are read in one pass over the
 header list, and answers carry precomputed header lists (edge/pages.py).
+
+When Redis cannot answer (edge/outage.py), a request for a code this worker resolved recently
+is answered from its memory (edge/memory.py) and its click spooled (edge/spool.py); any other
+request answers 503 with Retry-After, and nothing is recorded for it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from time import perf_counter
@@ -17,15 +22,18 @@ from core import logs
 from core.clicks import HUMAN
 from core.codes import is_code
 from core.hostnames import normalize_host_header
-from core.records import DomainRecord
+from core.records import STREAM_EVENT, STREAM_REF, DomainRecord
 from core.urls import short_url
 from edge import pages
 from edge.classify import classify
 from edge.clicks import TrustedProxies, amendment_fields, encode_event
 from edge.destinations import build_location, defaults_only, template_for
+from edge.memory import Memory
 from edge.metrics import SharedMetrics
+from edge.outage import Outage
 from edge.preview import render_preview
-from edge.resolve import Outcome, RedisUnavailable, Resolver
+from edge.resolve import Outcome, RedisUnavailable, Resolution, Resolver
+from edge.spool import Spool
 
 log = logging.getLogger("edge.visit")
 
@@ -41,6 +49,9 @@ class EdgeContext:
     metrics: SharedMetrics
     short_url_scheme: str
     public_admin_url: str
+    memory: Memory
+    outage: Outage
+    spool: Spool
 
 
 @dataclass(slots=True)
@@ -80,13 +91,13 @@ class Visit:
         self._warned_at = 0.0
         self._unwarned = 0
 
-    def warn_unavailable(self, exc: Exception) -> None:
+    def warn_unavailable(self) -> None:
         """One log line per second at most while Redis is down, with the count it stands for."""
         self._unwarned += 1
         now = perf_counter()
         if now - self._warned_at >= 1.0:
             logs.event(
-                log, "redis unavailable", logging.WARNING, error=str(exc), requests=self._unwarned
+                log, "redis unavailable: 503, not in memory", logging.WARNING, requests=self._unwarned
             )
             self._warned_at = now
             self._unwarned = 0
@@ -137,11 +148,24 @@ class Visit:
                 ip=self.ctx.proxies.client_ip(peer, h.forwarded_for),
                 referer=h.referer,
             )
-        try:
-            res = await self.ctx.resolver.resolve(host, code, event)
-        except RedisUnavailable as exc:
-            self.warn_unavailable(exc)
-            return pages.unavailable(head), "unavailable"
+        ctx = self.ctx
+        res: Resolution | None = None
+        if not ctx.outage.down:
+            try:
+                res = await ctx.resolver.resolve(host, code, event)
+            except RedisUnavailable as exc:
+                ctx.outage.begin(exc)
+        if res is None:
+            # No Redis: the answer it gave this worker last, if recent enough; else 503.
+            res = ctx.memory.recall(host, code, time.monotonic())
+            if res is None:
+                self.warn_unavailable()
+                return pages.unavailable(head), "unavailable"
+            ctx.metrics.local.memory_answers += 1
+        elif res.outcome is Outcome.FOUND:
+            ctx.memory.remember(host, code, res, time.monotonic())
+        else:
+            ctx.memory.forget(host, code)
 
         if res.outcome is Outcome.UNKNOWN_HOST:
             return pages.not_found(head), "not_found"
@@ -166,6 +190,8 @@ class Visit:
                 destination=defaults_only(template),
                 public_admin_url=self.ctx.public_admin_url,
             )
+            if event is not None and not res.recorded:
+                self.record_later(event, res)
             return pages.html(200, page, head), "preview"
 
         # A HEAD never reveals contact data: its Location is the defaults-only destination.
@@ -173,9 +199,18 @@ class Visit:
         if location is None:
             logs.event(log, "merged destination fails its check", logging.ERROR, link_id=link.id)
             return self.fallback(res.domain, head)
+        if event is not None and not res.recorded:
+            self.record_later(event, res)
         if location.merge_fallback and click_id is not None:
-            await self.amend(click_id, link.id)
+            await self.amend(click_id, link.id, res.recorded)
         return pages.redirect(location.url.encode("ascii")), "redirect"
+
+    def record_later(self, event: bytes, res: Resolution) -> None:
+        """A click answered but not in the stream (answered from memory, or the script ran past
+        its deadline): to the spool, replayed into the stream once Redis takes it."""
+        if not res.remembered:
+            self.ctx.metrics.local.clicks_past_deadline += 1
+        self.ctx.spool.add({STREAM_EVENT: event, STREAM_REF: res.ref})
 
     def fallback(
         self, domain: DomainRecord, head: bool, archived: bool = False
@@ -191,16 +226,21 @@ class Visit:
             return pages.gone(head), "gone"
         return pages.not_found(head), "not_found"
 
-    async def amend(self, click_id: str, link_id: int) -> None:
-        """The merged URL was refused: say so on the click (a rare second round trip)."""
+    async def amend(self, click_id: str, link_id: int, recorded: bool) -> None:
+        """The merged URL was refused: say so on the click (a rare second round trip; to the
+        spool, after the click, when the click itself went there or Redis is away)."""
         self.ctx.metrics.local.merge_fallbacks += 1
         logs.event(log, "merge fallback", logging.WARNING, click_id=click_id, link_id=link_id)
-        try:
-            await self.ctx.resolver.append(amendment_fields(click_id))
-        except RedisUnavailable as exc:
-            logs.event(
-                log, "amendment not appended", logging.ERROR, click_id=click_id, error=str(exc)
-            )
+        fields = amendment_fields(click_id)
+        if recorded and not self.ctx.outage.down:
+            try:
+                await self.ctx.resolver.append(fields)
+                return
+            except RedisUnavailable as exc:
+                logs.event(
+                    log, "amendment spooled", logging.WARNING, click_id=click_id, error=str(exc)
+                )
+        self.ctx.spool.add(fields)
 
 
 async def _no_receive() -> Message:

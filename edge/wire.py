@@ -107,6 +107,9 @@ class Wire:
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._suspect: asyncio.Future[object] | None = None  # overdue at the last check
+        # Redis's clock minus ours, in µs, measured by a TIME at each connect (error at most
+        # half a round trip): the resolve script's click deadline is given in Redis's clock.
+        self.clock_offset_us = 0
 
     async def call(self, *args: bytes | str | int) -> object:
         """Send one command, return its reply; raises WireError or ReplyError."""
@@ -179,12 +182,23 @@ class Wire:
                 await self._send(protocol, ("AUTH", *auth))
             if self.db:
                 await self._send(protocol, ("SELECT", self.db))
+            await self._measure_clock(protocol)
         except BaseException:
             if protocol.transport is not None:
                 protocol.transport.abort()
             self._protocol = None
             raise
         return protocol
+
+    async def _measure_clock(self, protocol: _Protocol) -> None:
+        sent = time.time_ns()
+        try:
+            now = await self._send(protocol, ("TIME",))
+        except ReplyError:
+            return  # TIME refused (an ACL): keep the last offset; same host means 0
+        if isinstance(now, list) and len(now) == 2:
+            middle_us = (sent + time.time_ns()) // 2_000
+            self.clock_offset_us = int(now[0]) * 1_000_000 + int(now[1]) - middle_us
 
     def close(self) -> None:
         if self._watchdog is not None:
