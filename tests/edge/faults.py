@@ -25,7 +25,7 @@ import redis
 from core import keys, records
 from core.records import ContactRecord, DomainRecord, LinkRecord
 from smartlinks.embedded import EmbeddedRedis, free_port, wait_for_port
-from sync.store import RecordStore
+from sync.publish.store import RecordStore
 from tests.conftest import Servers
 from tests.edge.conftest import HOST, IPHONE
 from tests.servers import Process, smartlinks_process

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from core.records import LinkRecord
-from sync.store import RecordStore
+from sync.publish.store import RecordStore
 from tests.conftest import Servers
 from tests.edge.conftest import HOST, IPHONE
 from tests.edge.faults import (
