@@ -29,6 +29,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EDGE_HOST", "127.0.0.1", "Address the edge binds to."),
     Setting("EDGE_PORT", "8080", "Port of the edge (redirects, previews)."),
     Setting("EDGE_WORKERS", "0", "Edge worker processes; 0 means one per core."),
+    Setting("TLS_ASK_PER_SECOND", "20", "Caddy's certificate asks (GET /tls/ask) each edge worker answers a second."),
     Setting("ADMIN_HOST", "127.0.0.1", "Address the admin binds to."),
     Setting("ADMIN_PORT", "8000", "Port of the admin (web UI and JSON API)."),
     Setting("ADMIN_WORKERS", "1", "Admin worker processes."),
@@ -91,6 +92,8 @@ SETTINGS: tuple[Setting, ...] = (
         "How often sync compares Redis with Postgres and repairs drift.",
     ),
     Setting("SYNC_BATCH", "500", "Outbox rows the sync worker publishes per batch."),
+    Setting("DNS_RESOLVER", "", "host:port of the DNS resolver that domain checks ask. Unset: the system's."),
+    Setting("DOMAIN_RECHECK_SECONDS", "3600", "How often sync re-checks each verified domain's DNS."),
     Setting("LOG_LEVEL", "INFO", "Log level of every process."),
     Setting(
         "DEMO_SEED",

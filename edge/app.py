@@ -22,6 +22,7 @@ from edge import pages
 from edge.clicks import TrustedProxies
 from edge.metrics import SharedMetrics
 from edge.resolve import Resolver, connect
+from edge.tls import TlsAsk
 from edge.visit import EdgeContext, Visit
 
 log = logging.getLogger("edge")
@@ -78,7 +79,7 @@ class EdgeApp:
 
 
 _VISIT_METHODS = frozenset(("GET", "HEAD"))
-_STARLETTE_PATHS = frozenset(("/healthz", "/metrics"))
+_STARLETTE_PATHS = frozenset(("/healthz", "/metrics", "/tls/ask"))
 
 
 def create_app(redis_url: str | None = None, trusted_proxies: str | None = None) -> EdgeApp:
@@ -140,9 +141,11 @@ def create_app(redis_url: str | None = None, trusted_proxies: str | None = None)
             ctx.resolver.close()
 
     visit = Visit(ctx)
+    tls_ask = TlsAsk(ctx.resolver, config.env_int("TLS_ASK_PER_SECOND"))
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/tls/ask", tls_ask.answer, methods=["GET"]),
         Route("/{code}", visit, methods=["GET", "HEAD"]),
         Route("/{code}/{extension:path}", visit, methods=["GET", "HEAD"]),
         Route("/{path:path}", not_found, methods=["GET", "HEAD"]),

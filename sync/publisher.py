@@ -23,7 +23,7 @@ import redis
 
 from core import config, keys, logs
 from core.records import DomainRecord
-from sync import reconcile, snapshots
+from sync import domaincheck, reconcile, snapshots
 from sync.store import RecordStore
 from sync.worker import Worker
 
@@ -138,6 +138,8 @@ def _queue_domains(
     ids = list(batch.domains)
     known = dict(zip(ids, store.client.hmget(keys.SYNC_DOMAIN_HOSTS, ids), strict=True))
     current = snapshots.load_domains(conn, batch.domains)
+    unpublished = [i for i in ids if i not in current]
+    pending = snapshots.existing_ids(conn, "domains", "id", unpublished)
     for domain_id, version in batch.domains.items():
         previous = known.get(domain_id)
         previous_host = previous.decode() if isinstance(previous, bytes) else None
@@ -146,6 +148,8 @@ def _queue_domains(
             queue_domain(store, pipe, rec, previous_host)
             continue
         hostname = batch.domain_hosts.get(domain_id) or previous_host
+        if hostname is None and domain_id in pending:
+            continue  # a pending claim is never published (docs/decisions/0006)
         if hostname is None:
             # Nothing says where it lived; the full rebuild's prune finds such keys.
             logs.event(log, "deleted domain has no known hostname", domain_id=domain_id)
@@ -272,6 +276,8 @@ class Publisher:
         )
         if not burst:
             worker.every("cleanup", CLEANUP_SECONDS, self.delete_old, at_start=True)
+            checker = domaincheck.DomainChecker(self.database_url)
+            worker.every("domains", min(60.0, checker.every), checker.start, at_start=True)
         code = worker.run(self.publish_pending, self.wait, burst=burst, idle_wait=IDLE_WAIT_SECONDS)
         if burst and self.reconciler.rebuild_pending:
             logs.event(

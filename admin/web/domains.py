@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request
@@ -11,15 +10,16 @@ from flask_login import login_required
 from admin.extensions import db
 from admin.models import Domain
 from admin.services import domains as domain_service
+from admin.services import ownership
 from admin.services.errors import NotFound, ServiceError
-from admin.web import bp, dns_check
+from admin.web import bp
 from admin.web.auth import current_org_id, role_required, web_user
 from admin.web.forms import DomainForm, FallbackForm
-from core import config
+from core import domainproof
 
 
 def edge_target() -> str:
-    return config.env("EDGE_CNAME_TARGET").strip().rstrip(".")
+    return domainproof.edge_target()
 
 
 def _domain(domain_id: int) -> Domain:
@@ -113,10 +113,5 @@ def domain_fallback(domain_id: int) -> Any:
 @bp.post("/domains/<int:domain_id>/verify")
 @role_required("admin")
 def domain_verify(domain_id: int) -> Any:
-    domain = _domain(domain_id)
-    result = dns_check.check(domain.hostname, edge_target())
-    if result.ok:
-        # verified_at is the admin's own bookkeeping (not in the Redis record): no outbox row.
-        domain.verified_at = datetime.now(UTC)
-        db.session.commit()
+    domain, result = ownership.check_now(current_org_id(), _domain(domain_id).id)
     return _detail(domain, _saved_fallback(domain), result=result, checked=request.method == "POST")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -35,7 +36,7 @@ IMESSAGE = "facebookexternalhit/1.1 Facebot Twitterbot/1.0"
 
 
 def make_domain(org_id: int, hostname: str = "go.example.test") -> int:
-    domain = Domain(org_id=org_id, hostname=hostname)
+    domain = Domain(org_id=org_id, hostname=hostname, verified_at=datetime.now(UTC))
     db.session.add(domain)
     db.session.commit()
     return domain.id

@@ -1,0 +1,124 @@
+"""Proof that an organisation controls a hostname, read from DNS (docs/decisions/0006).
+
+The words both checkers share: the admin (``POST /api/v1/domains/{id}/verify``, the domain
+page) and the sync worker's periodic re-check. Two proofs count:
+
+- a TXT record ``_smartlinks.<hostname>`` whose value is ``smartlinks-verify=<token>``, the
+  token being the claim's own (so it proves *this* claim, even among several);
+- the hostname pointing at the edge: a CNAME to ``EDGE_CNAME_TARGET``, or (for an apex
+  flattened by the DNS provider) the same addresses as the target.
+
+Lookups go to the resolver named by ``DNS_RESOLVER`` (``host:port``; unset: the system's), with
+a short deadline, because a resolver can hang for long. The edge never imports this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dns.exception
+import dns.resolver
+
+from core import config
+
+TXT_PREFIX = "_smartlinks."
+TXT_VALUE_PREFIX = "smartlinks-verify="
+LIFETIME_SECONDS = 4.0  # the whole check of one record type
+TIMEOUT_SECONDS = 2.0  # one query to one server
+
+
+def txt_name(hostname: str) -> str:
+    return TXT_PREFIX + hostname
+
+
+def txt_value(token: str) -> str:
+    return TXT_VALUE_PREFIX + token
+
+
+def edge_target() -> str:
+    """The edge's public hostname, as organisations' CNAME records name it ('' if unset)."""
+    return config.env("EDGE_CNAME_TARGET").strip().rstrip(".").lower()
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What DNS shows for one claim. ``error``: a lookup failed, so nothing is known."""
+
+    txt: bool = False
+    cname: bool = False
+    found: tuple[str, ...] = ()  # what was seen, for a person ("CNAME x", "TXT …", "A 1.2.3.4")
+    error: str = ""
+
+
+def resolver(setting: str | None = None) -> dns.resolver.Resolver:
+    """A resolver for ``DNS_RESOLVER`` (``127.0.0.1:5353``, ``[::1]:53``, ``10.0.0.2``)."""
+    text = (config.env("DNS_RESOLVER") if setting is None else setting).strip()
+    if not text:
+        res = dns.resolver.Resolver()
+    else:
+        res = dns.resolver.Resolver(configure=False)
+        host, port = text, 53
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            port = int(rest[1:]) if rest.startswith(":") else 53
+        elif text.count(":") == 1:
+            host, _, port_text = text.partition(":")
+            port = int(port_text)
+        res.nameservers = [host]
+        res.port = port
+    res.timeout = TIMEOUT_SECONDS
+    res.lifetime = LIFETIME_SECONDS
+    res.cache = None  # a re-check must see DNS as it is now
+    return res
+
+
+class _LookupFailed(Exception):
+    pass
+
+
+def _query(res: dns.resolver.Resolver, name: str, rdtype: str) -> list[str]:
+    """The records' texts; [] when the name or the type does not exist."""
+    try:
+        answer = res.resolve(name, rdtype, search=False)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except dns.resolver.LifetimeTimeout:
+        raise _LookupFailed(f"looking up {name} ({rdtype}) timed out") from None
+    except (dns.resolver.NoNameservers, dns.exception.DNSException) as exc:
+        raise _LookupFailed(f"looking up {name} ({rdtype}) failed: {exc}") from None
+    if rdtype == "TXT":
+        return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
+    if rdtype == "CNAME":
+        return [r.target.to_text(omit_final_dot=True).lower() for r in answer]
+    return [r.to_text() for r in answer]
+
+
+def check(hostname: str, token: str, target: str | None = None, setting: str | None = None) -> Proof:
+    """Look both proofs up now. Never raises for DNS trouble: it is in ``Proof.error``."""
+    target = edge_target() if target is None else target
+    found: list[str] = []
+    try:
+        res = resolver(setting)
+        txts = _query(res, txt_name(hostname), "TXT")
+        txt_ok = txt_value(token) in txts
+        # Another claim's token is public in DNS, but it is not ours to echo.
+        found += [
+            f"TXT {txt_name(hostname)} "
+            + ("(this claim's token)" if v == txt_value(token) else "(another value)")
+            for v in txts
+        ]
+        cnames = _query(res, hostname, "CNAME")
+        found += [f"CNAME {c}" for c in cnames]
+        cname_ok = bool(target) and target in cnames
+        if target and not cname_ok and not cnames:
+            # No CNAME: an apex (or a provider's flattening) can only show addresses.
+            mine = set(_query(res, hostname, "A") + _query(res, hostname, "AAAA"))
+            found += [f"address {a}" for a in sorted(mine)]
+            if mine:
+                edge = set(_query(res, target, "A") + _query(res, target, "AAAA"))
+                cname_ok = bool(mine & edge)
+    except _LookupFailed as exc:
+        return Proof(found=tuple(found), error=str(exc))
+    except ValueError as exc:  # a DNS_RESOLVER that is not host:port
+        return Proof(error=f"DNS_RESOLVER is not usable: {exc}")
+    return Proof(txt=txt_ok, cname=cname_ok, found=tuple(found))
