@@ -83,6 +83,14 @@ def _cmd_domain_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_health(args: argparse.Namespace) -> int:
+    from smartlinks.health import check
+
+    healthy, why = check(args.role)
+    print(f"{'healthy' if healthy else 'unhealthy'}: {why}")
+    return 0 if healthy else 1
+
+
 def settings_markdown() -> str:
     """The README's table of environment variables, generated from core.config.SETTINGS."""
     rows = ["| variable | default | what it does |", "| --- | --- | --- |"]
@@ -157,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burst", action="store_true", help="send what is queued and exit")
     p.set_defaults(func=_cmd_sender)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
+    from smartlinks.health import ROLES
+
+    p = sub.add_parser("health", help="exit 0 when this host's ROLE process is healthy")
+    p.add_argument("role", nargs="?", choices=ROLES, help="default: the one running here")
+    p.set_defaults(func=_cmd_health)
     p = sub.add_parser("settings", help="list the environment settings and their values")
     p.add_argument("--markdown", action="store_true", help="the README's table of settings")
     p.add_argument(
@@ -183,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    role = args.command if args.command not in ("org", "domain") else "cli"
+    role = args.command if args.command not in ("org", "domain", "health") else "cli"
     logs.setup(role, config.env("LOG_LEVEL"))
     return int(args.func(args) or 0)
 
