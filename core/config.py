@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import cpus
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -28,7 +30,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("EDGE_HOST", "127.0.0.1", "Address the edge binds to."),
     Setting("EDGE_PORT", "8080", "Port of the edge (redirects, previews)."),
-    Setting("EDGE_WORKERS", "0", "Edge worker processes; 0 means one per core."),
+    Setting("EDGE_WORKERS", "0", "Edge worker processes; 0 means one per CPU this process may use (affinity and the cgroup's cpu.max quota, e.g. a container's limit)."),
     Setting("TLS_ASK_PER_SECOND", "20", "Caddy's certificate asks (GET /tls/ask) each edge worker answers a second."),
     Setting("ADMIN_HOST", "127.0.0.1", "Address the admin binds to."),
     Setting("ADMIN_PORT", "8000", "Port of the admin (web UI and JSON API)."),
@@ -123,7 +125,7 @@ class Settings:
     edge_host: str = field(default_factory=lambda: env("EDGE_HOST"))
     edge_port: int = field(default_factory=lambda: env_int("EDGE_PORT"))
     edge_workers: int = field(
-        default_factory=lambda: env_int("EDGE_WORKERS") or (os.cpu_count() or 1)
+        default_factory=lambda: env_int("EDGE_WORKERS") or cpus.available()
     )
     admin_host: str = field(default_factory=lambda: env("ADMIN_HOST"))
     admin_port: int = field(default_factory=lambda: env_int("ADMIN_PORT"))

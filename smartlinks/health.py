@@ -21,8 +21,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import psutil
-
 from core import config, keys
 
 HTTP_ROLES = {"edge": "EDGE_PORT", "admin": "ADMIN_PORT"}
@@ -46,6 +44,8 @@ def _role_of(cmdline: list[str]) -> str | None:
 
 def role_processes() -> dict[str, list[int]]:
     """This host's ``smartlinks ROLE`` processes by role (our own health command excluded)."""
+    import psutil  # not at import time: `smartlinks health edge` runs without it
+
     found: dict[str, list[int]] = {}
     me = os.getpid()
     for proc in psutil.process_iter(["pid", "cmdline"]):
