@@ -76,6 +76,7 @@ def _detail(domain: Domain, form: FallbackForm, can_edit: bool = True, **extra: 
         domain=domain,
         form=form,
         target=edge_target(),
+        records=ownership.records(domain),
         can_edit=can_edit,
         result=extra.pop("result", None),
         **extra,
