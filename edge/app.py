@@ -35,8 +35,8 @@ class EdgeApp:
     """The ASGI app granian serves: a tiny dispatcher in front of the Starlette app.
 
     A GET or HEAD of a path shaped like a short link (``/{code}`` or ``/{code}/...``, other than
-    /healthz and /metrics) goes straight to the Visit endpoint; everything else (lifespan,
-    /healthz, /metrics, other methods, ``/``) goes to Starlette, which stays the app's
+    /healthz, /metrics and /tls/ask) goes straight to the Visit endpoint; everything else
+    (lifespan, those three, other methods, ``/``) goes to Starlette, which stays the app's
     framework. Starlette's middleware stack and router cost ~22 µs of a ~90 µs request on the
     one route that matters (docs/decisions/0004-edge-hot-path.md); the answers are the same
     either way: the paths sent here are exactly those Starlette would route to Visit.
