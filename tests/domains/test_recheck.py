@@ -3,6 +3,8 @@ serving); when its DNS points here again the flag goes. Operator-verified domain
 
 from __future__ import annotations
 
+import time
+
 from admin.extensions import db
 from admin.models import Domain
 from admin.services.ownership import operator_verify
@@ -11,6 +13,8 @@ from sync.publisher import psycopg_url
 from tests.conftest import Servers
 from tests.dns_server import Zone
 from tests.domains.conftest import EDGE_NAME
+from tests.servers import smartlinks_process
+from tests.sync.conftest import sync_ready
 
 HOST = "go.acme.test"
 
@@ -61,3 +65,23 @@ def test_a_dns_failure_flags_nothing_and_operator_domains_are_not_rechecked(
     counts = check_round(url, 0)
     assert counts == {"checked": 1, "lost": 0, "back": 0, "unknown": 1}
     assert api.get(f"/api/v1/domains/{body['id']}").get_json()["status"] == "verified"
+
+
+def test_the_sync_worker_rechecks_on_its_schedule(
+    api, dns: Zone, clean: Servers, rdb, tmp_path, dns_session
+) -> None:
+    """A real `smartlinks sync` (DOMAIN_RECHECK_SECONDS=1) flags a domain whose DNS moved."""
+    body = api.post("/api/v1/domains", {"hostname": HOST}).get_json()
+    dns.set(HOST, "CNAME", EDGE_NAME)
+    assert api.post(f"/api/v1/domains/{body['id']}/verify").get_json()["status"] == "verified"
+    dns.set(HOST, "CNAME", "another-shortener.example.test")
+    env = clean.env(
+        DNS_RESOLVER=dns_session[1], EDGE_CNAME_TARGET=EDGE_NAME, DOMAIN_RECHECK_SECONDS="1"
+    )
+    with smartlinks_process(["sync"], env, tmp_path) as proc:
+        sync_ready(rdb, proc)
+        deadline = time.monotonic() + 20
+        while api.get(f"/api/v1/domains/{body['id']}").get_json()["status"] != "lost":
+            assert time.monotonic() < deadline, proc.log()
+            time.sleep(0.2)
+    assert "domain DNS moved away" in proc.log()
