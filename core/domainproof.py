@@ -14,6 +14,7 @@ a short deadline, because a resolver can hang for long. The edge never imports t
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import dns.exception
@@ -23,8 +24,9 @@ from core import config
 
 TXT_PREFIX = "_smartlinks."
 TXT_VALUE_PREFIX = "smartlinks-verify="
-LIFETIME_SECONDS = 4.0  # the whole check of one record type
+LIFETIME_SECONDS = 4.0  # one lookup (all its retries)
 TIMEOUT_SECONDS = 2.0  # one query to one server
+DEADLINE_SECONDS = 8.0  # the whole check: it runs inside a person's request
 
 
 def txt_name(hostname: str) -> str:
@@ -76,10 +78,13 @@ class _LookupFailed(Exception):
     pass
 
 
-def _query(res: dns.resolver.Resolver, name: str, rdtype: str) -> list[str]:
+def _query(res: dns.resolver.Resolver, name: str, rdtype: str, deadline: float) -> list[str]:
     """The records' texts; [] when the name or the type does not exist."""
+    left = min(LIFETIME_SECONDS, deadline - time.monotonic())
+    if left <= 0:
+        raise _LookupFailed(f"the DNS check took longer than {DEADLINE_SECONDS:.0f} s")
     try:
-        answer = res.resolve(name, rdtype, search=False)
+        answer = res.resolve(name, rdtype, search=False, lifetime=left)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return []
     except dns.resolver.LifetimeTimeout:
@@ -97,9 +102,14 @@ def check(hostname: str, token: str, target: str | None = None, setting: str | N
     """Look both proofs up now. Never raises for DNS trouble: it is in ``Proof.error``."""
     target = edge_target() if target is None else target
     found: list[str] = []
+    deadline = time.monotonic() + DEADLINE_SECONDS
     try:
         res = resolver(setting)
-        txts = _query(res, txt_name(hostname), "TXT")
+
+        def query(name: str, rdtype: str) -> list[str]:
+            return _query(res, name, rdtype, deadline)
+
+        txts = query(txt_name(hostname), "TXT")
         txt_ok = txt_value(token) in txts
         # Another claim's token is public in DNS, but it is not ours to echo.
         found += [
@@ -107,15 +117,15 @@ def check(hostname: str, token: str, target: str | None = None, setting: str | N
             + ("(this claim's token)" if v == txt_value(token) else "(another value)")
             for v in txts
         ]
-        cnames = _query(res, hostname, "CNAME")
+        cnames = query(hostname, "CNAME")
         found += [f"CNAME {c}" for c in cnames]
         cname_ok = bool(target) and target in cnames
         if target and not cname_ok and not cnames:
             # No CNAME: an apex (or a provider's flattening) can only show addresses.
-            mine = set(_query(res, hostname, "A") + _query(res, hostname, "AAAA"))
+            mine = set(query(hostname, "A") + query(hostname, "AAAA"))
             found += [f"address {a}" for a in sorted(mine)]
             if mine:
-                edge = set(_query(res, target, "A") + _query(res, target, "AAAA"))
+                edge = set(query(target, "A") + query(target, "AAAA"))
                 cname_ok = bool(mine & edge)
     except _LookupFailed as exc:
         return Proof(found=tuple(found), error=str(exc))

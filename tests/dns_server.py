@@ -5,6 +5,7 @@ queries as a recursive resolver would, and a name with no record at all is NXDOM
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,6 +21,7 @@ class Zone(BaseResolver):  # type: ignore[misc]
         self._records: dict[tuple[str, str], list[str]] = {}
         self._lock = threading.Lock()
         self.queries: list[tuple[str, str]] = []
+        self.delay = 0.0  # seconds before each answer: a slow resolver
 
     @staticmethod
     def _key(name: str, rtype: str) -> tuple[str, str]:
@@ -36,12 +38,15 @@ class Zone(BaseResolver):  # type: ignore[misc]
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+        self.delay = 0.0
 
     def _lookup(self, name: str, rtype: str) -> list[str]:
         with self._lock:
             return list(self._records.get(self._key(name, rtype), []))
 
     def resolve(self, request, handler):  # type: ignore[no-untyped-def]
+        if self.delay:
+            time.sleep(self.delay)
         reply = request.reply()
         qname = str(request.q.qname)
         qtype = QTYPE[request.q.qtype]
