@@ -6,8 +6,9 @@
     python3 dev.py test    # virtual environment, install with test extras, lint, type-check, pytest
 
 Everything is installed from pyproject.toml into ./.venv (`up`: the admin, edge and embedded
-extras; `test`: the test extras, which hold all of them); the browser tests also need a Chromium,
-which the test command installs from the system's packages when it is missing.
+extras; `test`: the test extras, which hold all of them); the browser tests also need a
+Chromium and the HTTPS test Caddy, which the test command installs from the system's packages
+when they are missing.
 """
 
 from __future__ import annotations
@@ -103,6 +104,19 @@ def ensure_chromium() -> None:
     print("note: no Chromium found; the browser tests will be skipped", flush=True)
 
 
+def ensure_caddy() -> None:
+    """The HTTPS test runs Debian's caddy in front of the edge (tests/deploy/test_caddy.py)."""
+    if shutil.which("caddy"):
+        return
+    try:
+        if _apt_install("caddy"):
+            return
+    except StepFailed as exc:  # no network or no such package: the Caddy test skips
+        print(f"note: {exc}", flush=True)
+        return
+    print("note: no caddy found; the HTTPS test will be skipped", flush=True)
+
+
 def main(argv: list[str]) -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 (this script may be run by an older python3)
         print(f"dev.py: Smart Links needs Python 3.11 or newer, not {sys.version.split()[0]}")
@@ -117,6 +131,7 @@ def main(argv: list[str]) -> int:
         if command == "test":
             ensure_venv("test")  # pyproject's test extras include admin, edge and embedded
             ensure_chromium()
+            ensure_caddy()
             _run(BIN / "ruff", "check", ".")
             _run(BIN / "mypy", "core", "edge", "admin", "sync", "smartlinks")
             # pytest's own exit code is the command's exit code.

@@ -59,6 +59,7 @@ def create_app(
         SHORT_URL_SCHEME=settings.short_url_scheme,
         PUBLIC_ADMIN_URL=settings.admin.public_url,
         EDGE_CNAME_TARGET=settings.edge.cname_target,
+        DNS_RESOLVER=settings.dns_resolver,
         TRUSTED_PROXIES=settings.trusted_proxies,
         WEBHOOK_ALLOW_HTTP_LOOPBACK=settings.webhooks.allow_http_loopback,
         SESSION_COOKIE_HTTPONLY=True,

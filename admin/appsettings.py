@@ -24,6 +24,16 @@ def webhook_allow_http_loopback() -> bool:
     return bool(current_app.config["WEBHOOK_ALLOW_HTTP_LOOPBACK"])
 
 
+def edge_cname_target() -> str:
+    """EDGE_CNAME_TARGET: the edge's public hostname that domains point at ("" when unset)."""
+    return str(current_app.config["EDGE_CNAME_TARGET"])
+
+
+def dns_resolver() -> str:
+    """DNS_RESOLVER: host:port of the resolver the domain checks ask ("": the system's)."""
+    return str(current_app.config["DNS_RESOLVER"])
+
+
 def running_app() -> Flask:
     """The app itself, for work that outlives the request (a background import)."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]

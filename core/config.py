@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
-from core import runtime
+from core import cpus, runtime
 
 
 class SettingsError(ValueError):
@@ -109,8 +109,14 @@ SETTINGS: tuple[Setting, ...] = (
         least=1, most=65535,
     ),
     Setting(
-        "EDGE_WORKERS", "0", "Edge worker processes; 0 means one per core.", "edge.workers",
-        least=0,
+        "EDGE_WORKERS", "0",
+        "Edge worker processes; 0 means one per CPU this process may use (affinity and the cgroup's cpu.max quota, e.g. a container's limit).",
+        "edge.workers", least=0,
+    ),
+    Setting(
+        "TLS_ASK_PER_SECOND", "20",
+        "Caddy's certificate asks (GET /tls/ask) each edge worker answers a second.",
+        "edge.tls_ask_per_second", least=1,
     ),
     Setting(
         "EDGE_MEMORY_ENTRIES", "50000",
@@ -239,6 +245,15 @@ SETTINGS: tuple[Setting, ...] = (
         choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
     ),
     Setting(
+        "DNS_RESOLVER", "",
+        "host:port of the DNS resolver that domain checks ask. Unset: the system's.",
+        "dns_resolver",
+    ),
+    Setting(
+        "DOMAIN_RECHECK_SECONDS", "3600", "How often sync re-checks each verified domain's DNS.",
+        "sync.domain_recheck_seconds", least=1,
+    ),
+    Setting(
         "DEMO_SEED",
         "1",
         "`smartlinks up` seeds a demo organisation on its first start; 0 turns that off.",
@@ -256,6 +271,7 @@ class EdgeSection:
     port: int
     workers: int  # EDGE_WORKERS=0 is resolved here to one per core
     cname_target: str  # without a trailing dot; "" when unset
+    tls_ask_per_second: int  # Caddy's on-demand TLS asks each worker answers a second
     memory_entries: int  # answers each worker remembers for a Redis outage; 0: none
     memory_max_age_seconds: float
     spool_dir: str  # "": SMARTLINKS_DATA_DIR/edge-spool (see spool_dir())
@@ -284,6 +300,7 @@ class DrainSection:
 class SyncSection:
     batch: int
     reconcile_seconds: float
+    domain_recheck_seconds: float
 
 
 @dataclass(frozen=True)
@@ -317,6 +334,7 @@ class Settings:
     trusted_proxies: str  # comma-separated IPs or CIDRs, each checked
     log_level: str  # upper case
     demo_seed: bool
+    dns_resolver: str  # host:port the domain checks ask; "" = the system's resolver
     edge: EdgeSection
     admin: AdminSection
     drain: DrainSection
@@ -394,7 +412,7 @@ def load(environ: Mapping[str, str] = os.environ) -> Settings:
         values[section][attr] = _parse(s, s.read(environ), kind)
     # The defaults that depend on other settings or on the machine.
     edge, admin = values["edge"], values["admin"]
-    edge["workers"] = edge["workers"] or os.cpu_count() or 1
+    edge["workers"] = edge["workers"] or cpus.available()
     admin["public_url"] = admin["public_url"] or f"http://{admin['host']}:{admin['port']}"
     return Settings(
         **values[""], **{name: cls(**values[name]) for name, cls in SECTIONS.items()}

@@ -26,6 +26,7 @@ from edge.metrics import SharedMetrics
 from edge.outage import Outage
 from edge.resolve import Resolver, connect
 from edge.spool import Spool
+from edge.tls import TlsAsk
 from edge.visit import EdgeContext, Visit
 
 log = logging.getLogger("edge")
@@ -38,8 +39,8 @@ class EdgeApp:
     """The ASGI app granian serves: a tiny dispatcher in front of the Starlette app.
 
     A GET or HEAD of a path shaped like a short link (``/{code}`` or ``/{code}/...``, other than
-    /healthz and /metrics) goes straight to the Visit endpoint; everything else (lifespan,
-    /healthz, /metrics, other methods, ``/``) goes to Starlette, which stays the app's
+    /healthz, /metrics and /tls/ask) goes straight to the Visit endpoint; everything else
+    (lifespan, those three, other methods, ``/``) goes to Starlette, which stays the app's
     framework. Starlette's middleware stack and router cost ~22 µs of a ~90 µs request on the
     one route that matters (docs/decisions/0004-edge-hot-path.md); the answers are the same
     either way: the paths sent here are exactly those Starlette would route to Visit.
@@ -82,7 +83,7 @@ class EdgeApp:
 
 
 _VISIT_METHODS = frozenset(("GET", "HEAD"))
-_STARLETTE_PATHS = frozenset(("/healthz", "/metrics"))
+_STARLETTE_PATHS = frozenset(("/healthz", "/metrics", "/tls/ask"))
 
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -173,9 +174,11 @@ def create_app(
             ctx.resolver.close()
 
     visit = Visit(ctx)
+    tls_ask = TlsAsk(ctx.resolver, settings.edge.tls_ask_per_second)
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/tls/ask", tls_ask.answer, methods=["GET"]),
         Route("/{code}", visit, methods=["GET", "HEAD"]),
         Route("/{code}/{extension:path}", visit, methods=["GET", "HEAD"]),
         Route("/{path:path}", not_found, methods=["GET", "HEAD"]),

@@ -34,6 +34,27 @@ def _cmd_org_create(args: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
+def _cmd_domain_verify(args: argparse.Namespace, settings: config.Settings) -> int:
+    from admin.services.errors import ServiceError
+    from smartlinks.admin_tasks import verify_domain
+
+    try:
+        result = verify_domain(settings, args.hostname, args.org)
+    except ServiceError as exc:
+        print(f"smartlinks domain verify: {exc.message}", file=sys.stderr)
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+def _cmd_health(args: argparse.Namespace, settings: config.Settings) -> int:
+    from smartlinks.health import check
+
+    healthy, why = check(args.role, settings)
+    print(f"{'healthy' if healthy else 'unhealthy'}: {why}")
+    return 0 if healthy else 1
+
+
 def settings_markdown() -> str:
     """The README's table of environment variables, generated from core.config.SETTINGS."""
     rows = ["| variable | default | what it does |", "| --- | --- | --- |"]
@@ -98,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--burst", action="store_true", help=role.burst)
         p.set_defaults(func=role.run)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
+    from smartlinks.health import ROLES as HEALTH_ROLES
+
+    p = sub.add_parser("health", help="exit 0 when this host's ROLE process is healthy")
+    p.add_argument("role", nargs="?", choices=HEALTH_ROLES, help="default: the one running here")
+    p.set_defaults(func=_cmd_health)
     p = sub.add_parser("settings", help="list the environment settings and their values")
     p.add_argument("--markdown", action="store_true", help="the README's table of settings")
     p.add_argument(
@@ -112,12 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email", required=True)
     p.add_argument("--password", required=True)
     p.set_defaults(func=_cmd_org_create)
+    dom = sub.add_parser("domain", help="domains").add_subparsers(
+        dest="domain_command", required=True
+    )
+    p = dom.add_parser("verify", help="mark a claimed domain verified without DNS (recorded)")
+    p.add_argument("hostname")
+    p.add_argument("--org", type=int, help="the organisation, when several claim the hostname")
+    p.set_defaults(func=_cmd_domain_verify)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    role = args.command if args.command != "org" else "cli"
+    role = args.command if args.command not in ("org", "domain", "health") else "cli"
     # Read once, here: a bad value stops the command before it starts anything.
     try:
         settings = config.load()

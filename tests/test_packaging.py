@@ -131,15 +131,31 @@ def test_the_role_extras_hold_no_other_roles_stack():
     assert closure(["admin", "edge", "embedded", "load"]) <= closure(["test"])
 
 
+def _lock_images() -> dict[str, tuple[str, ...]]:
+    """deploy/lock.py's IMAGES: the extras each image's lock file is resolved from."""
+    spec = importlib.util.spec_from_file_location("deploy_lock", ROOT / "deploy" / "lock.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.IMAGES)
+
+
 def image(name: str) -> tuple[str, list[str]]:
-    """What a Dockerfile's ``pip install`` names, and the paths its COPY lines bring."""
+    """What a Dockerfile installs, as ``.[extras]``: its hashed lock (resolved from the project
+    with those extras, tests/deploy/test_images.py checks it is current), then the project
+    itself without dependencies; and the paths its COPY lines bring."""
     text = (ROOT / name).read_text()
-    installs = re.findall(r"pip install (\S+)", text)
-    assert len(installs) == 1, installs
+    locks = re.findall(r"^COPY requirements/(\w+)\.lock \./requirements\.lock$", text, re.MULTILINE)
+    assert len(locks) == 1, locks
+    installs = re.findall(r"pip install (.+?) *\\?$", text, re.MULTILINE)
+    assert installs == [
+        "--require-hashes --no-deps -r requirements.lock",
+        "--no-deps --no-build-isolation .",
+    ], installs
     sources: list[str] = []
     for line in re.findall(r"^COPY (.+)$", text, re.MULTILINE):
-        sources += [s.rstrip("/") for s in line.split()[:-1]]
-    return installs[0].strip("'\""), sources
+        sources += [s.rstrip("/") for s in line.split()[:-1] if not s.startswith("requirements/")]
+    return f".[{','.join(_lock_images()[locks[0]])}]", sources
 
 
 def copied(sources: list[str], relative: str) -> bool:

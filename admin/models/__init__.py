@@ -7,6 +7,7 @@ a larger version than any older one, across deletes and re-creates.
 """
 
 from admin.models.accounts import ApiToken, Invitation, Organisation, User
+from admin.models.audit import AuditEvent
 from admin.models.base import ROLES, record_versions
 from admin.models.clicks import Click, HistoryEvent, LinkContactClicks, LinkCounter, LinkVisitor
 from admin.models.contacts import Contact, ContactList, ContactTag, ListMember, Tag
@@ -24,6 +25,7 @@ from admin.models.sync import SyncOutbox
 __all__ = [
     "ROLES",
     "ApiToken",
+    "AuditEvent",
     "Broadcast",
     "Click",
     "Contact",

@@ -31,16 +31,36 @@ class Domain(db.Model):  # type: ignore[name-defined,misc]
     org_id: Mapped[int] = mapped_column(
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
-    hostname: Mapped[str] = mapped_column(String(253), nullable=False, unique=True)
+    # Several organisations may claim a hostname; one may hold it verified (docs/decisions/0007).
+    hostname: Mapped[str] = mapped_column(String(253), nullable=False)
     fallback_url: Mapped[str | None] = mapped_column(Text)
     verification_token: Mapped[str] = mapped_column(
         String(64), nullable=False, server_default=text("md5(random()::text)")
     )
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_via: Mapped[str] = mapped_column(String(16), nullable=False, server_default="")
+    dns_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dns_lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(
         BigInteger, nullable=False, server_default=text("nextval('record_versions')")
     )
     created_at: Mapped[datetime] = now_column()
+    __table_args__ = (
+        UniqueConstraint("org_id", "hostname", name="uq_domains_org_hostname"),
+        Index(
+            "uq_domains_verified_hostname",
+            "hostname",
+            unique=True,
+            postgresql_where=text("verified_at IS NOT NULL"),
+        ),
+    )
+
+    @property
+    def status(self) -> str:
+        """pending (serves nothing), verified, or lost (verified, but DNS moved away)."""
+        if self.verified_at is None:
+            return "pending"
+        return "lost" if self.dns_lost_at is not None else "verified"
 
 
 class Upload(db.Model):  # type: ignore[name-defined,misc]

@@ -134,18 +134,6 @@ class ErrorResponse(Struct):
     error: ErrorBody
 
 
-class DomainOut(Struct):
-    id: int
-    hostname: str
-    fallback_url: str | None
-    verified: bool
-    created_at: datetime
-
-
-class DomainList(Struct):
-    domains: list[DomainOut]
-
-
 class ContactOut(Struct):
     id: int
     phone: str

@@ -1,7 +1,10 @@
-"""Domains: an organisation's branded hostnames. A hostname belongs to one organisation."""
+"""Domains: an organisation's branded hostnames. A new domain is pending until DNS proves its
+organisation controls it (admin/services/ownership.py); several organisations may claim a
+hostname, one holds it verified, and no answer here reveals another's claim."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,16 +31,23 @@ def create_domain(org_id: int, hostname_text: Any, fallback_url: Any = None) -> 
     """A new domain of ``org_id``, committed with its outbox row."""
     host = hostname(hostname_text)
     fallback = inputs.plain_url("fallback_url", fallback_url) or None
-    if db.session.scalar(select(Domain.id).where(Domain.hostname == host)) is not None:
-        raise Conflict("hostname", f"{host} is already in use")
+    taken = select(Domain.id).where(Domain.hostname == host, Domain.org_id == org_id)
+    if db.session.scalar(taken) is not None:
+        raise Conflict("hostname", f"{host} is already one of your domains")
     version = outbox.next_version()
-    domain = Domain(org_id=org_id, hostname=host, fallback_url=fallback, version=version)
+    domain = Domain(
+        org_id=org_id,
+        hostname=host,
+        fallback_url=fallback,
+        version=version,
+        verification_token=secrets.token_hex(16),  # per claim: proves this claim, not the name
+    )
     db.session.add(domain)
     try:
         db.session.flush()
-    except IntegrityError:  # another request took the hostname since the check above
+    except IntegrityError:  # the same organisation added it twice at once
         db.session.rollback()
-        raise Conflict("hostname", f"{host} is already in use") from None
+        raise Conflict("hostname", f"{host} is already one of your domains") from None
     outbox.enqueue("domain", domain.id, version)
     db.session.commit()
     return domain

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request
+from flask import abort, flash, redirect, render_template, request
 from flask_login import login_required
 
+from admin.appsettings import dns_resolver, edge_cname_target
 from admin.extensions import db
 from admin.models import Domain
 from admin.services import domains as domain_service
+from admin.services import ownership
 from admin.services.errors import NotFound, ServiceError
-from admin.web import dns_check
 from admin.web.auth import current_org_id, role_required, web_user
 from admin.web.blueprint import bp
 from admin.web.forms import DomainForm, FallbackForm
-
-
-def edge_target() -> str:
-    """EDGE_CNAME_TARGET (core.config has taken off its trailing dot)."""
-    return str(current_app.config["EDGE_CNAME_TARGET"])
 
 
 def _domain(domain_id: int) -> Domain:
@@ -76,7 +71,8 @@ def _detail(domain: Domain, form: FallbackForm, can_edit: bool = True, **extra: 
         title=domain.hostname,
         domain=domain,
         form=form,
-        target=edge_target(),
+        target=edge_cname_target(),
+        records=ownership.records(domain, edge_cname_target()),
         can_edit=can_edit,
         result=extra.pop("result", None),
         **extra,
@@ -114,10 +110,7 @@ def domain_fallback(domain_id: int) -> Any:
 @bp.post("/domains/<int:domain_id>/verify")
 @role_required("admin")
 def domain_verify(domain_id: int) -> Any:
-    domain = _domain(domain_id)
-    result = dns_check.check(domain.hostname, edge_target())
-    if result.ok:
-        # verified_at is the admin's own bookkeeping (not in the Redis record): no outbox row.
-        domain.verified_at = datetime.now(UTC)
-        db.session.commit()
+    domain, result = ownership.check_now(
+        current_org_id(), _domain(domain_id).id, edge_cname_target(), dns_resolver()
+    )
     return _detail(domain, _saved_fallback(domain), result=result, checked=request.method == "POST")

@@ -81,8 +81,27 @@ class TokenForm(FlaskForm):
     )
 
 
+def pasted_hostname(value: object) -> object:
+    """What a person pastes from the address bar, ``https://go.example.org/``, names the host
+    ``go.example.org``: drop the scheme, any user, the path, query and fragment, and a port."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    for sep in "/?#":
+        text = text.split(sep, 1)[0]
+    text = text.rpartition("@")[2]
+    host, colon, port = text.rpartition(":")
+    if colon and port.isdigit() and "]" not in port:
+        text = host
+    return text
+
+
 class DomainForm(FlaskForm):
-    hostname = StringField("Hostname", validators=[DataRequired(), Length(max=253)])
+    hostname = StringField(
+        "Hostname", validators=[DataRequired(), Length(max=253)], filters=[pasted_hostname]
+    )
     fallback_url = StringField("Fallback URL", validators=[Optional(), Length(max=2048)])
 
 

@@ -24,7 +24,7 @@ import redis
 from core import config, keys, logs
 from core.records import DomainRecord
 from sync.connections import servers
-from sync.publish import reconcile, snapshots
+from sync.publish import domaincheck, reconcile, snapshots
 from sync.publish.store import RecordStore
 from sync.worker import Worker
 
@@ -126,6 +126,8 @@ def _queue_domains(
     ids = list(batch.domains)
     known = dict(zip(ids, store.client.hmget(keys.SYNC_DOMAIN_HOSTS, ids), strict=True))
     current = snapshots.load_domains(conn, batch.domains)
+    unpublished = [i for i in ids if i not in current]
+    pending = snapshots.existing_ids(conn, "domains", "id", unpublished)
     for domain_id, version in batch.domains.items():
         previous = known.get(domain_id)
         previous_host = previous.decode() if isinstance(previous, bytes) else None
@@ -134,6 +136,8 @@ def _queue_domains(
             queue_domain(store, pipe, rec, previous_host)
             continue
         hostname = batch.domain_hosts.get(domain_id) or previous_host
+        if hostname is None and domain_id in pending:
+            continue  # a pending claim is never published (docs/decisions/0007)
         if hostname is None:
             # Nothing says where it lived; the full rebuild's prune finds such keys.
             logs.event(log, "deleted domain has no known hostname", domain_id=domain_id)
@@ -187,6 +191,8 @@ class Publisher:
         self.database_url = config.to_libpq(database_url)
         self.batch_size = batch_size
         self.reconcile_seconds = reconcile_seconds
+        # The periodic DNS re-check of verified domains (main() sets it; tests may leave it).
+        self.checker: domaincheck.DomainChecker | None = None
         self.client = redis.Redis.from_url(redis_url)
         self.store = RecordStore(self.client)
         self.conn: psycopg.Connection | None = None
@@ -263,6 +269,9 @@ class Publisher:
         worker.every("reconcile", self.reconcile_seconds, self.reconciler.reconcile)
         if not burst:
             worker.every("cleanup", CLEANUP_SECONDS, self.delete_old, at_start=True)
+            if self.checker is not None:
+                checker = self.checker
+                worker.every("domains", min(60.0, checker.every), checker.start, at_start=True)
         code = worker.run(self.publish_pending, self.wait, burst=burst, idle_wait=IDLE_WAIT_SECONDS)
         if burst and self.reconciler.rebuild_pending:
             logs.event(
@@ -277,6 +286,12 @@ class Publisher:
 def main(settings: config.Settings, full: bool = False, burst: bool = False) -> int:
     database, redis_url = servers(settings)
     publisher = Publisher(database, redis_url, settings.sync.batch, settings.sync.reconcile_seconds)
+    publisher.checker = domaincheck.DomainChecker(
+        publisher.database_url,
+        settings.sync.domain_recheck_seconds,
+        settings.edge.cname_target,
+        settings.dns_resolver,
+    )
     try:
         return publisher.run(full=full, burst=burst)
     finally:

@@ -229,7 +229,7 @@ class Reconciler:
         if kind == "codes":
             return self._prune_codes(conn)
         prefix = {"domains": keys.domain(""), "links": keys.link(""), "contacts": keys.contact("")}
-        table = {"domains": "domains", "links": "links", "contacts": "contacts"}[kind]
+        table = {"domains": snapshots.DOMAINS, "links": "links", "contacts": "contacts"}[kind]
         column = "hostname" if kind == "domains" else "id"
         pruned = 0
         for chunk in self._scan(prefix[kind] + "*"):
@@ -270,7 +270,7 @@ class Reconciler:
 
     def _prune_domain_hosts(self, conn: psycopg.Connection) -> int:
         ids = [int(_text(k)) for k in self.client.hkeys(keys.SYNC_DOMAIN_HOSTS)]
-        gone = set(ids) - snapshots.existing_ids(conn, "domains", "id", ids)
+        gone = set(ids) - snapshots.existing_ids(conn, snapshots.DOMAINS, "id", ids)
         if gone:
             self.client.hdel(keys.SYNC_DOMAIN_HOSTS, *[str(i) for i in gone])
         return 0  # bookkeeping only, not records
@@ -326,7 +326,11 @@ class Reconciler:
             return self._codes_drifted(conn)
         table = {"domains": "domains", "links": "links", "contacts": "contacts"}[kind]
         name_column = "hostname" if kind == "domains" else "id"
-        sample = self._sample(conn, f"SELECT {{cols}} FROM {table}", f"id, {name_column}, version")
+        # TABLESAMPLE needs a table (not the published_domains view): filter after sampling.
+        where = "verified_at IS NOT NULL" if kind == "domains" else ""
+        sample = self._sample(
+            conn, f"SELECT {{cols}} FROM {table}", f"id, {name_column}, version", where
+        )
         key = {"domains": keys.domain, "links": keys.link, "contacts": keys.contact}[kind]
         pipe = self.client.pipeline(transaction=False)
         for _, name, _ in sample:
@@ -368,12 +372,15 @@ class Reconciler:
             pipe.hexists(keys.code_bucket(code), code)
         return not all(pipe.execute())
 
-    def _sample(self, conn: psycopg.Connection, sql: str, cols: str) -> list[tuple[Any, ...]]:
+    def _sample(
+        self, conn: psycopg.Connection, sql: str, cols: str, where: str = ""
+    ) -> list[tuple[Any, ...]]:
         """About SAMPLE_SIZE random rows: all of a small table, a Bernoulli sample of a big one."""
-        count_row = conn.execute(sql.format(cols="count(*)")).fetchone()
+        cond = f" WHERE {where}" if where else ""
+        count_row = conn.execute(sql.format(cols="count(*)") + cond).fetchone()
         count = int(count_row[0]) if count_row else 0
         if count <= SAMPLE_SIZE:
-            return [tuple(r) for r in conn.execute(sql.format(cols=cols)).fetchall()]
+            return [tuple(r) for r in conn.execute(sql.format(cols=cols) + cond).fetchall()]
         percent = min(100.0, 100.0 * SAMPLE_SIZE / count)
-        query = sql.format(cols=cols) + f" TABLESAMPLE BERNOULLI ({percent:.6f})"
+        query = sql.format(cols=cols) + f" TABLESAMPLE BERNOULLI ({percent:.6f})" + cond
         return [tuple(r) for r in conn.execute(query).fetchall()]

@@ -17,7 +17,9 @@ from core.records import ContactRecord, DomainRecord, LinkRecord
 
 CodeRow = tuple[str, int, int | None]  # code, link id, contact id (None: the generic code)
 
-DOMAIN_SELECT = "SELECT d.id, d.org_id, d.hostname, d.fallback_url, d.version FROM domains d"
+# Only verified domains serve (docs/decisions/0007): a pending one is never in Redis.
+DOMAINS = "published_domains"
+DOMAIN_SELECT = f"SELECT d.id, d.org_id, d.hostname, d.fallback_url, d.version FROM {DOMAINS} d"
 LINK_SELECT = (
     "SELECT l.id, l.org_id, l.domain_id, d.hostname, l.version, l.destination, l.name,"
     " l.extension, l.preview_title, l.preview_description, l.preview_image_url, l.archived"

@@ -4,14 +4,13 @@ helpers and their fallback to the runtime file of a running `smartlinks up`."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import stat
 from pathlib import Path
 
 import pytest
 
-from core import config, runtime
+from core import config, cpus, runtime
 from core.config import SETTINGS, Settings, SettingsError, load
 
 
@@ -22,11 +21,13 @@ def test_defaults_are_typed() -> None:
     assert s.short_url_scheme == "https" and s.log_level == "INFO" and s.demo_seed is True
     assert s.trusted_proxies == "127.0.0.1,::1"
     assert (s.edge.host, s.edge.port, s.edge.cname_target) == ("127.0.0.1", 8080, "")
-    assert s.edge.workers == (os.cpu_count() or 1)  # EDGE_WORKERS=0: one per core
+    assert s.edge.workers == cpus.available()  # EDGE_WORKERS=0: one per CPU it may use
     assert (s.admin.host, s.admin.port, s.admin.workers) == ("127.0.0.1", 8000, 1)
     assert s.admin.public_url == "http://127.0.0.1:8000" and s.admin.secret_key == ""
     assert s.drain == config.DrainSection(batch=500, lanes=2, claim_idle_ms=30000, max_deliveries=5)
-    assert s.sync == config.SyncSection(batch=500, reconcile_seconds=300.0)
+    assert s.sync == config.SyncSection(
+        batch=500, reconcile_seconds=300.0, domain_recheck_seconds=3600.0
+    )
     assert s.webhooks == config.WebhooksSection(
         timeout_seconds=5.0, max_attempts=8, retry_base_seconds=10.0, concurrency=8,
         allow_http_loopback=False,

@@ -4,6 +4,7 @@ do not depend on the API's validation."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from admin.extensions import db
@@ -14,7 +15,11 @@ from core.codes import new_code
 
 def domain(org_id: int, hostname: str, fallback_url: str | None = None) -> Domain:
     row = Domain(
-        org_id=org_id, hostname=hostname, fallback_url=fallback_url, version=next_version()
+        org_id=org_id,
+        hostname=hostname,
+        fallback_url=fallback_url,
+        version=next_version(),
+        verified_at=datetime.now(UTC),  # only verified domains serve (docs/decisions/0007)
     )
     db.session.add(row)
     db.session.flush()

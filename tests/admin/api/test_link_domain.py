@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from admin.services.ownership import operator_verify
 from sync.publish.publisher import Publisher
 from tests.conftest import Servers
 from tests.servers import http_role
@@ -28,6 +29,8 @@ BROWSER = (
 def link(api):
     api.post("/api/v1/domains", {"hostname": OLD, "fallback_url": OLD_FALLBACK})
     api.post("/api/v1/domains", {"hostname": NEW})
+    for host in (OLD, NEW):
+        operator_verify(host)  # only verified domains serve
     resp = api.post("/api/v1/links", {"destination": DESTINATION, "domain": OLD})
     assert resp.status_code == 201
     return resp.get_json()

@@ -24,6 +24,7 @@ from admin.services.orgs import create_org
 from tests.conftest import Servers, _app_config, _reset
 from tests.helpers import images
 from tests.helpers.browser import screenshot
+from tests.helpers.dns_server import EDGE_ADDRESS, EDGE_NAME, dns_server
 from tests.servers import http_role, smartlinks_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -53,14 +54,22 @@ def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         org = create_org("Browser Campaign", EMAIL, PASSWORD)
         db.engine.dispose()
     logs = tmp_path_factory.mktemp("browser-stack")
-    env = servers.env()
+    with dns_server() as (zone, resolver):
+        # The domain's DNS, as its owner set it up: the admin's check asks this server.
+        zone.set(EDGE_NAME, "A", EDGE_ADDRESS)
+        zone.set(HOST, "CNAME", EDGE_NAME)
+        env = servers.env(DNS_RESOLVER=resolver, EDGE_CNAME_TARGET=EDGE_NAME)
+        yield from _processes(env, logs, org.org_id)
+
+
+def _processes(env: dict[str, str], logs: Path, org_id: int) -> Iterator[Stack]:
     with (
         http_role("admin", env, logs, "ADMIN_PORT") as (_admin, admin_url),
         http_role("edge", env, logs, "EDGE_PORT") as (_edge, edge_url),
         smartlinks_process(["sync"], env, logs),
         smartlinks_process(["drain"], env, logs),
     ):
-        yield Stack(admin_url, edge_url, org.org_id, logs)
+        yield Stack(admin_url, edge_url, org_id, logs)
 
 
 @pytest.fixture
@@ -105,6 +114,9 @@ def test_link_journey_from_login_to_a_live_click(page: Any, stack: Stack) -> Non
     page.fill("#hostname", HOST)
     page.click("text=Add domain")
     expect(page.locator("h1")).to_have_text(HOST)
+    # Pending until its DNS is checked: it serves nothing before.
+    page.click("text=Check DNS now")
+    expect(page.locator("#dns-result")).to_contain_text("Verified")
     screenshot(page, "02-domain")
 
     # A contact, through the CSV import with its progress bar.

@@ -16,8 +16,11 @@ from admin.models import Link, SyncOutbox
 from admin.services import contacts as contact_service
 from admin.services.orgs import NewOrg
 from tests.helpers import images
+from tests.helpers.dns_server import Zone, dns, dns_session
 from tests.helpers.routes import seed
 from tests.helpers.web import Web
+
+__all__ = ["dns", "dns_session"]
 
 
 def _domain(web: Web, hostname: str = "go.acme.test") -> int:
@@ -176,15 +179,16 @@ def test_metrics_json_and_export_for_a_new_link(web: Web) -> None:
     assert web.get(f"/links/{link_id}/contacts?metric=nope").status_code == 400
 
 
-def test_domain_check_reports_a_name_that_does_not_resolve(web: Web) -> None:
+def test_domain_check_reports_a_name_that_does_not_resolve(web: Web, dns: Zone) -> None:
     domain_id = _domain(web, "nowhere.invalid")
     page = web.post(f"/domains/{domain_id}/verify", page=f"/domains/{domain_id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "nowhere.invalid does not resolve" in html
+    assert "Not verified yet: DNS shows no record" in html
     assert "CNAME" in html
     taken = web.post("/domains", {"hostname": "nowhere.invalid"}, page="/domains")
-    assert taken.status_code == 400 and "already in use" in taken.get_data(as_text=True)
+    assert taken.status_code == 400
+    assert "already one of your domains" in taken.get_data(as_text=True)
 
 
 def test_contacts_list_filters_and_contact_page(web: Web, org: NewOrg) -> None:
