@@ -11,8 +11,9 @@
   (its fields plus ``reason``) and is acknowledged; so does one that can never be recorded
   (undecodable, unknown link). A batch that fails is retried entry by entry, so one poison
   entry never blocks the others.
-- Trimming removes only entries below both the oldest pending entry and the group's last
-  delivered id: nothing unacknowledged is ever dropped.
+- Trimming (sync/clicks/trim.py) runs with every acknowledgement, exactly, and removes only
+  entries below both the oldest pending entry and the group's last delivered id: the stream
+  stays a few batches long at any rate, and nothing unacknowledged is ever dropped.
 - Latency: XREADGROUP blocks at most ``BLOCK_MS``, so a click is in Postgres well within the
   metrics' one second.
 """
@@ -41,6 +42,7 @@ from core.records import (
     parse_ref,
 )
 from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
+from sync.clicks.trim import Trimmer
 from sync.clicks.useragents import describe
 from sync.connections import servers
 from sync.worker import TRANSIENT, Worker
@@ -151,6 +153,7 @@ class Drain:
         self._carry: list[Entry] = []
         self.totals: dict[str, int] = {"recorded": 0, "duplicates": 0, "dead": 0, "human": 0}
         self._summary_at = time.monotonic()
+        self._trim = Trimmer(client)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -291,6 +294,8 @@ class Drain:
         ids = done + [entry_id for entry_id, _ in dead]
         if ids:
             pipe.xack(keys.CLICK_STREAM, keys.DRAIN_GROUP, *ids)
+            # What this acknowledgement freed goes at once: trimming keeps pace with any rate.
+            self._trim.queue(pipe)
         if dead or ids:
             pipe.execute()
 
@@ -359,22 +364,10 @@ class Drain:
         if rest:
             self.process(rest)
 
-    def trim(self) -> None:
-        """XTRIM MINID below the oldest pending entry and the last delivered id."""
-        try:
-            groups = self.client.xinfo_groups(keys.CLICK_STREAM)
-        except redis.ResponseError:
-            return  # no stream yet
-        group = next((g for g in groups if _text(g["name"]) == keys.DRAIN_GROUP), None)
-        if group is None:
-            return
-        floor = stream_id(_text(group["last-delivered-id"]))
-        if int(group["pending"]):
-            oldest = self.client.xpending(keys.CLICK_STREAM, keys.DRAIN_GROUP)["min"]
-            if oldest is not None:
-                floor = min(floor, stream_id(_text(oldest)))
-        if floor > (0, 0):
-            self.client.xtrim(keys.CLICK_STREAM, minid=f"{floor[0]}-{floor[1]}", approximate=True)
+    def trim(self) -> int:
+        """Remove the acknowledged entries (sync/clicks/trim.py); the acknowledgement path does
+        this with every batch, this is for a stream with nothing to acknowledge."""
+        return self._trim()
 
     def forget_stale_consumers(self) -> None:
         """Consumers of dead processes (a name per pid) with nothing pending are removed, so the
