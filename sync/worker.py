@@ -3,8 +3,11 @@
 - The first SIGTERM/SIGINT asks for a *warm* stop: the current step finishes (its transaction
   commits) and the loop returns. A second signal is a *cold* stop: ``SystemExit`` is raised at
   once, so an open transaction rolls back and its work is redone by the next worker.
-- A heartbeat key in Redis (``core.keys.worker``) with a TTL says the worker is alive and what
-  it has done; it disappears on its own when the worker dies.
+- A heartbeat key in Redis (``core.keys.worker``) with a TTL says the worker is alive, where it
+  runs (sync/liveness.py: a worker killed on this machine is known gone at once) and what it
+  has done; it disappears on its own when the worker dies. A thread keeps it fresh while the
+  loop is busy (a long batch, a server being waited out), so a missing key means a dead
+  process, not a slow step.
 - Burst mode runs until a step finds nothing to do, then returns: tests run workers this way,
   synchronously, in their own process.
 - Periodic tasks (reconcile, clean-up) run between steps; a transient failure (a server
@@ -30,6 +33,7 @@ import psycopg
 import redis
 
 from core import keys, logs
+from sync import liveness
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,7 @@ class Worker:
         self._stop = threading.Event()
         self._signals = 0
         self._next_beat = 0.0
+        self._beat_lock = threading.Lock()
 
     # -- stopping ------------------------------------------------------------------------------
 
@@ -122,21 +127,31 @@ class Worker:
                 p.task()
                 p.due = time.monotonic() + p.seconds
 
+    @property
+    def heartbeat_ttl(self) -> int:
+        return max(1, int(self.heartbeat_seconds * 3))
+
     def beat(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now < self._next_beat:
-            return
-        self._next_beat = now + self.heartbeat_seconds
+        with self._beat_lock:  # the loop and the heartbeat thread
+            now = time.monotonic()
+            if not force and now < self._next_beat:
+                return
+            self._next_beat = now + self.heartbeat_seconds
         info = {
             "role": self.role,
             "pid": os.getpid(),
+            **liveness.identity(),
             "started_at": self.started_at,
             "beat_at": time.time(),
             "processed": self.processed,
         }
-        self.client.set(
-            self.heartbeat_key, json.dumps(info), ex=max(1, int(self.heartbeat_seconds * 3))
-        )
+        self.client.set(self.heartbeat_key, json.dumps(info), ex=self.heartbeat_ttl)
+
+    def _beat_while(self, running: threading.Event) -> None:
+        quiet: tuple[type[BaseException], ...] = (redis.RedisError, *self.transient)
+        while not running.wait(self.heartbeat_seconds / 2):
+            with contextlib.suppress(*quiet):  # Redis is away: the key expires meanwhile
+                self.beat()
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -156,13 +171,19 @@ class Worker:
             p.due = now if p.at_start else now + p.seconds
         backoff = 0.0
         logs.event(log, "worker started", worker=self.worker_id, burst=burst)
+        done_beating = threading.Event()
+        beating = threading.Thread(
+            target=self._beat_while, args=(done_beating,), name="heartbeat", daemon=True
+        )
+        beating.start()
         try:
             while not self.stopping:
                 try:
+                    # Beat before the first step: nothing is taken before the key says whose.
+                    self.beat()
                     self._run_due(time.monotonic())
                     done = step()
                     self.processed += done
-                    self.beat()
                     backoff = 0.0
                     if not done and not burst:
                         wait(idle_wait)
@@ -186,6 +207,8 @@ class Worker:
                 if burst and not done:
                     break
         finally:
+            done_beating.set()
+            beating.join(1.0)  # a beat stuck on a stalled Redis must not hold up the stop
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             with contextlib.suppress(redis.RedisError):  # down: the key expires on its own

@@ -6,8 +6,11 @@
   (click_id) DO NOTHING RETURNING``, and only the rows that statement inserted get counters,
   actions and webhook deliveries. Entries are acknowledged (XACK) after the commit, so a crash
   at any point means redelivery, and redelivery changes nothing.
-- Entries a dead consumer left pending are reclaimed after ``DRAIN_CLAIM_IDLE_MS`` (XAUTOCLAIM).
-  One delivered more than ``DRAIN_MAX_DELIVERIES`` times goes to ``keys.DEAD_LETTER_STREAM``
+- Entries of a consumer that is provably gone (sync/liveness.py: killed on this machine, or
+  no heartbeat) are claimed at once (``Drain.take_over``: each lane, at its first step and
+  every second), so a drain restarted after a kill -9 records what its predecessor held
+  within a second or so. Any other entry idle past ``DRAIN_CLAIM_IDLE_MS`` is reclaimed too
+  (XAUTOCLAIM). One delivered more than ``DRAIN_MAX_DELIVERIES`` times goes to ``keys.DEAD_LETTER_STREAM``
   (its fields plus ``reason``) and is acknowledged; so does one that can never be recorded
   (undecodable, unknown link). A batch that fails is retried entry by entry, so one poison
   entry never blocks the others.
@@ -41,6 +44,7 @@ from core.records import (
     click_decoder,
     parse_ref,
 )
+from sync import liveness
 from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
 from sync.clicks.trim import Trimmer
 from sync.clicks.useragents import describe
@@ -55,6 +59,10 @@ CONSUMER_CLEANUP_SECONDS = 300.0
 STALE_CONSUMER_IDLE_MS = 3_600_000  # a consumer silent this long with nothing pending is gone
 DEAD_LETTER_MAXLEN = 100_000
 SUMMARY_SECONDS = 10.0
+HEARTBEAT_SECONDS = 1.0  # a drain on another machine is known gone 3 s (the TTL) after it dies
+WARM_UP_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
+TAKE_OVER_SECONDS = 1.0  # how often each lane looks for gone consumers (and at its start)
+TAKE_OVER_MIN_IDLE_MS = 100  # a gone consumer's entry another lane claimed this recently: skip
 
 # Lost a race with another transaction: the whole batch is simply tried again.
 RETRYABLE: tuple[type[BaseException], ...] = (
@@ -154,6 +162,7 @@ class Drain:
         self.totals: dict[str, int] = {"recorded": 0, "duplicates": 0, "dead": 0, "human": 0}
         self._summary_at = time.monotonic()
         self._trim = Trimmer(client)
+        self._take_over_at = 0.0  # at the first step
 
     # -- connections -----------------------------------------------------------------------
 
@@ -186,6 +195,10 @@ class Drain:
     def step(self) -> int:
         if self._carry:
             return self.process(self._carry)
+        if time.monotonic() >= self._take_over_at:
+            if taken := self.take_over():
+                return taken  # and again next step: the gone consumer may hold more
+            self._take_over_at = time.monotonic() + TAKE_OVER_SECONDS
         try:
             reply: Any = self.client.xreadgroup(
                 keys.DRAIN_GROUP,
@@ -337,6 +350,48 @@ class Drain:
                 break
         return total
 
+    def take_over(self) -> int:
+        """Claim and record a batch of the entries held by consumers whose process is
+        provably gone, instead of waiting DRAIN_CLAIM_IDLE_MS for them to look idle. Every
+        lane does this (a batch each, in parallel); 0 when no gone consumer holds any."""
+        try:
+            consumers = self.client.xinfo_consumers(keys.CLICK_STREAM, keys.DRAIN_GROUP)
+        except redis.ResponseError:
+            return 0  # no stream or group yet
+        ours = self.consumer.split("/")[0]
+        for c in consumers:
+            name = _text(c["name"])
+            worker_id = name.split("/")[0]  # a lane is "<worker id>/<n>" of its process
+            if not c["pending"] or worker_id == ours:
+                continue
+            if not liveness.worker_gone(self.client, "drain", worker_id, int(c["idle"])):
+                continue
+            entries = self._claim_batch(name)
+            if entries:
+                logs.event(log, "took over a gone consumer's clicks", consumer=name,
+                           entries=len(entries))  # fmt: skip
+                self._process_claimed(entries)
+                return len(entries)
+        return 0
+
+    def _claim_batch(self, gone: str) -> list[Entry]:
+        """A batch of ``gone``'s entries; pages past what another lane claimed a moment ago
+        (XCLAIM's minimum idle time skips it)."""
+        start = "-"
+        while True:
+            held: Any = self.client.xpending_range(
+                keys.CLICK_STREAM, keys.DRAIN_GROUP, start, "+", self.settings.batch, gone
+            )
+            if not held:
+                return []
+            claimed: Any = self.client.xclaim(
+                keys.CLICK_STREAM, keys.DRAIN_GROUP, self.consumer, TAKE_OVER_MIN_IDLE_MS,
+                [p["message_id"] for p in held],
+            )  # fmt: skip
+            if claimed:
+                return [(_text(i), f) for i, f in claimed]
+            start = "(" + _text(held[-1]["message_id"])
+
     def _process_claimed(self, entries: list[Entry]) -> None:
         ids = [e[0] for e in entries]
         pending: Any = self.client.xpending_range(
@@ -439,9 +494,12 @@ class Lane:
 
 
 def main(settings: config.Settings, burst: bool = False) -> int:
+    # ua-parser compiles its rules on first use (~0.3 s): on a thread, while we connect and a
+    # restarted drain takes over its predecessor's clicks (ua-parser's lazy load is locked).
+    threading.Thread(target=describe, args=(WARM_UP_AGENT,), daemon=True).start()
     url, redis_url = servers(settings)
     client = redis.Redis.from_url(redis_url, socket_timeout=30)
-    worker = Worker("drain", client)
+    worker = Worker("drain", client, heartbeat_seconds=HEARTBEAT_SECONDS)
     drain = Drain(
         client,
         url,
@@ -452,8 +510,6 @@ def main(settings: config.Settings, burst: bool = False) -> int:
     drain.burst = burst
     worker.on_transient = drain.reconnect
     drain.ensure_group()
-    # ua-parser compiles its rules on first use (~0.5 s): not while the first click waits.
-    describe("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
     worker.every("reclaim", drain.settings.claim_every, drain.reclaim, at_start=True)
     worker.every("trim", TRIM_SECONDS, drain.trim)
     worker.every("consumers", CONSUMER_CLEANUP_SECONDS, drain.forget_stale_consumers)
