@@ -37,14 +37,33 @@ from sync import liveness
 
 log = logging.getLogger(__name__)
 
-# What a server restarting looks like: the loop waits and retries (``Worker.on_transient``
-# reconnects) instead of letting the process die. The one list every role uses.
+# What a server restarting, refusing or stalled looks like: the loop waits and retries
+# (``Worker.on_transient`` reconnects) instead of letting the process die. The one list every
+# role uses (sync, drain and its lanes, webhooks, the sender); ``is_transient`` also looks
+# inside wrappers (SQLAlchemy's DBAPIError keeps the driver's error in ``orig``).
 TRANSIENT: tuple[type[BaseException], ...] = (
-    redis.ConnectionError,
+    redis.ConnectionError,  # refused, reset, closed; BusyLoadingError (loading its AOF)
     redis.TimeoutError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
+    psycopg.OperationalError,  # refused, reset, shutting down, starting up, timeouts
+    psycopg.InterfaceError,  # a connection already closed
+    ConnectionError,  # the OS's: refused, reset, broken pipe
+    TimeoutError,
 )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Is ``exc`` (or what it wraps or was raised from) a server being away for a while?"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TRANSIENT):
+            return True
+        if getattr(current, "connection_invalidated", False):  # SQLAlchemy: the pool's
+            return True
+        seen.add(id(current))
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
 
 
 @dataclass
@@ -65,7 +84,6 @@ class Worker:
         client: redis.Redis,
         *,
         heartbeat_seconds: float = 5.0,
-        transient: tuple[type[BaseException], ...] = TRANSIENT,
         on_transient: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.role = role
@@ -73,7 +91,6 @@ class Worker:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.heartbeat_key = keys.worker(role, self.worker_id)
         self.heartbeat_seconds = heartbeat_seconds
-        self.transient = transient
         self.on_transient = on_transient
         self.periodic: list[Periodic] = []
         self.processed = 0
@@ -147,11 +164,22 @@ class Worker:
         }
         self.client.set(self.heartbeat_key, json.dumps(info), ex=self.heartbeat_ttl)
 
+    def _beat_unless_away(self) -> None:
+        """A role whose work needs no Redis (the sender) goes on while Redis is away; one
+        whose work does fails in its step and waits there."""
+        try:
+            self.beat()
+        except redis.RedisError as exc:
+            if not is_transient(exc):
+                raise
+
     def _beat_while(self, running: threading.Event) -> None:
-        quiet: tuple[type[BaseException], ...] = (redis.RedisError, *self.transient)
         while not running.wait(self.heartbeat_seconds / 2):
-            with contextlib.suppress(*quiet):  # Redis is away: the key expires meanwhile
+            try:
                 self.beat()
+            except redis.RedisError as exc:  # Redis is away: the key expires meanwhile
+                if not is_transient(exc):
+                    logs.event(log, "heartbeat failed", logging.WARNING, error=repr(exc))
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -180,15 +208,15 @@ class Worker:
             while not self.stopping:
                 try:
                     # Beat before the first step: nothing is taken before the key says whose.
-                    self.beat()
+                    self._beat_unless_away()
                     self._run_due(time.monotonic())
                     done = step()
                     self.processed += done
                     backoff = 0.0
                     if not done and not burst:
                         wait(idle_wait)
-                except self.transient as exc:
-                    if burst:
+                except Exception as exc:
+                    if burst or not is_transient(exc):
                         raise
                     backoff = min(5.0, backoff * 2 or 0.1)
                     logs.event(
@@ -200,9 +228,12 @@ class Worker:
                     )
                     self.sleep(backoff)
                     if self.on_transient is not None:
-                        # Still down: the next step fails and we wait longer.
-                        with contextlib.suppress(*self.transient):
+                        try:
                             self.on_transient(exc)
+                        except Exception as again:
+                            if not is_transient(again):
+                                raise
+                            # Still down: the next step fails and we wait longer.
                     continue
                 if burst and not done:
                     break

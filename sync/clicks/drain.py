@@ -49,7 +49,7 @@ from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, reco
 from sync.clicks.trim import Trimmer
 from sync.clicks.useragents import describe
 from sync.connections import servers
-from sync.worker import TRANSIENT, Worker
+from sync.worker import TRANSIENT, Worker, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -465,8 +465,8 @@ class Lane:
                     backoff = 0.0
                     if not done and self.burst:
                         return
-                except TRANSIENT as exc:
-                    if self.burst:
+                except Exception as exc:
+                    if self.burst or not is_transient(exc):
                         raise
                     backoff = min(5.0, backoff * 2 or 0.1)
                     logs.event(
@@ -509,7 +509,11 @@ def main(settings: config.Settings, burst: bool = False) -> int:
     )
     drain.burst = burst
     worker.on_transient = drain.reconnect
-    drain.ensure_group()
+    if burst:
+        drain.ensure_group()  # before the first read, or a burst would read nothing
+    else:
+        # In the loop: Redis still starting is a transient failure the loop waits out.
+        worker.every("group", 3600.0, drain.ensure_group, at_start=True)
     worker.every("reclaim", drain.settings.claim_every, drain.reclaim, at_start=True)
     worker.every("trim", TRIM_SECONDS, drain.trim)
     worker.every("consumers", CONSUMER_CLEANUP_SECONDS, drain.forget_stale_consumers)

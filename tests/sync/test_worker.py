@@ -121,3 +121,24 @@ def test_the_heartbeat_stays_fresh_during_a_long_step(rdb: redis.Redis) -> None:
     info = json.loads(raw) if (raw := rdb.get(w.heartbeat_key)) else None
     assert info is None  # removed on the way out
     assert liveness.identity()["boot"]  # where it runs is known on this machine
+
+
+def test_one_notion_of_transient_sees_inside_wrappers() -> None:
+    import psycopg
+    from sqlalchemy import exc as sa
+
+    from sync.worker import is_transient
+
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+    assert is_transient(redis.TimeoutError("Timeout reading from socket"))
+    assert is_transient(redis.ConnectionError("Connection refused"))
+    assert is_transient(ConnectionResetError(104, "Connection reset by peer"))
+    assert is_transient(sa.OperationalError("SELECT 1", {}, lost))  # SQLAlchemy keeps it in orig
+    try:
+        raise RuntimeError("while publishing") from lost
+    except RuntimeError as raised:
+        assert is_transient(raised)
+    duplicate = psycopg.errors.UniqueViolation("duplicate key")
+    assert not is_transient(sa.IntegrityError("INSERT", {}, duplicate))  # a bug, not a blip
+    assert not is_transient(redis.ResponseError("WRONGTYPE"))
+    assert not is_transient(ValueError("bad"))
