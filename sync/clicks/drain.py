@@ -44,12 +44,12 @@ from core.records import (
     click_decoder,
     parse_ref,
 )
-from sync import liveness
+from sync.clicks import takeover
 from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
 from sync.clicks.trim import Trimmer
 from sync.clicks.useragents import describe
 from sync.connections import servers
-from sync.worker import TRANSIENT, Worker, is_transient
+from sync.worker import TRANSIENT, Worker, is_transient, next_backoff
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,6 @@ SUMMARY_SECONDS = 10.0
 HEARTBEAT_SECONDS = 1.0  # a drain on another machine is known gone 3 s (the TTL) after it dies
 WARM_UP_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
 TAKE_OVER_SECONDS = 1.0  # how often each lane looks for gone consumers (and at its start)
-TAKE_OVER_MIN_IDLE_MS = 100  # a gone consumer's entry another lane claimed this recently: skip
 
 # Lost a race with another transaction: the whole batch is simply tried again.
 RETRYABLE: tuple[type[BaseException], ...] = (
@@ -351,46 +350,17 @@ class Drain:
         return total
 
     def take_over(self) -> int:
-        """Claim and record a batch of the entries held by consumers whose process is
-        provably gone, instead of waiting DRAIN_CLAIM_IDLE_MS for them to look idle. Every
-        lane does this (a batch each, in parallel); 0 when no gone consumer holds any."""
-        try:
-            consumers = self.client.xinfo_consumers(keys.CLICK_STREAM, keys.DRAIN_GROUP)
-        except redis.ResponseError:
-            return 0  # no stream or group yet
-        ours = self.consumer.split("/")[0]
-        for c in consumers:
-            name = _text(c["name"])
-            worker_id = name.split("/")[0]  # a lane is "<worker id>/<n>" of its process
-            if not c["pending"] or worker_id == ours:
-                continue
-            if not liveness.worker_gone(self.client, "drain", worker_id, int(c["idle"])):
-                continue
-            entries = self._claim_batch(name)
+        """Claim and record a batch of the entries held by a consumer whose process is
+        provably gone (sync/clicks/takeover.py), instead of waiting DRAIN_CLAIM_IDLE_MS for
+        them to look idle; 0 when no gone consumer holds any."""
+        for gone in takeover.gone_consumers(self.client, self.consumer):
+            entries = takeover.claim_batch(self.client, gone, self.consumer, self.settings.batch)
             if entries:
-                logs.event(log, "took over a gone consumer's clicks", consumer=name,
+                logs.event(log, "took over a gone consumer's clicks", consumer=gone,
                            entries=len(entries))  # fmt: skip
                 self._process_claimed(entries)
                 return len(entries)
         return 0
-
-    def _claim_batch(self, gone: str) -> list[Entry]:
-        """A batch of ``gone``'s entries; pages past what another lane claimed a moment ago
-        (XCLAIM's minimum idle time skips it)."""
-        start = "-"
-        while True:
-            held: Any = self.client.xpending_range(
-                keys.CLICK_STREAM, keys.DRAIN_GROUP, start, "+", self.settings.batch, gone
-            )
-            if not held:
-                return []
-            claimed: Any = self.client.xclaim(
-                keys.CLICK_STREAM, keys.DRAIN_GROUP, self.consumer, TAKE_OVER_MIN_IDLE_MS,
-                [p["message_id"] for p in held],
-            )  # fmt: skip
-            if claimed:
-                return [(_text(i), f) for i, f in claimed]
-            start = "(" + _text(held[-1]["message_id"])
 
     def _process_claimed(self, entries: list[Entry]) -> None:
         ids = [e[0] for e in entries]
@@ -468,7 +438,7 @@ class Lane:
                 except Exception as exc:
                     if self.burst or not is_transient(exc):
                         raise
-                    backoff = min(5.0, backoff * 2 or 0.1)
+                    backoff = next_backoff(backoff)
                     logs.event(
                         log,
                         "transient failure, retrying",

@@ -100,14 +100,17 @@ def test_a_killed_drains_clicks_are_recorded_within_2s_of_the_restart(
         # Hold the next batches in Postgres (an insert waits for the lock), as a slow commit
         # under load would: the drain has them pending when it is killed.
         locker.execute("LOCK TABLE clicks IN EXCLUSIVE MODE")
-        pipe = rdb.pipeline(transaction=True)  # one MULTI: each lane reads a full batch
-        for fields in entries[500:]:
-            pipe.xadd(keys.CLICK_STREAM, fields)  # type: ignore[arg-type]
-        click_ids = {
-            entry_id.decode(): records.click_decoder.decode(fields[records.STREAM_EVENT]).click_id
-            for entry_id, fields in zip(pipe.execute(), entries[500:], strict=True)
-        }
-        wait_for(lambda: int(rdb.xpending(keys.CLICK_STREAM, keys.DRAIN_GROUP)["pending"]) >= 1000,
+        # Under 1,000 clicks/s a lane holds a batch of ~150 (one read every ~150 ms): two MULTIs
+        # of 150 (each read whole by one lane), with the rest appended behind them.
+        click_ids: dict[str, str] = {}
+        for chunk in (entries[500:650], entries[650:800], entries[800:]):
+            pipe = rdb.pipeline(transaction=True)
+            for fields in chunk:
+                pipe.xadd(keys.CLICK_STREAM, fields)  # type: ignore[arg-type]
+            for entry_id, fields in zip(pipe.execute(), chunk, strict=True):
+                event = records.click_decoder.decode(fields[records.STREAM_EVENT])
+                click_ids[entry_id.decode()] = event.click_id
+        wait_for(lambda: int(rdb.xpending(keys.CLICK_STREAM, keys.DRAIN_GROUP)["pending"]) >= 300,
                  30, "both lanes holding a batch", first.log())  # fmt: skip
         pending = rdb.xpending_range(keys.CLICK_STREAM, keys.DRAIN_GROUP, "-", "+", 5000)
         held = [click_ids[p["message_id"].decode()] for p in pending]
