@@ -73,9 +73,11 @@ def seed(conn: psycopg.Connection[Any], contacts: int) -> tuple[int, int, int, l
 
 def append_events(
     client: redis.Redis, link: int, domain: int, contacts: list[int], events: int
-) -> None:
+) -> list[tuple[str, bool]]:
+    """Append ``events`` click events; their (click id, human click by a contact)."""
     now = time.time_ns() // 1_000_000
     pipe = client.pipeline(transaction=False)
+    appended = []
     for i in range(events):
         generic = i % 20 == 1
         kind = PREVIEW if i % 20 == 0 else HUMAN
@@ -90,6 +92,7 @@ def append_events(
             ip=f"198.51.{(i // 250) % 250}.{i % 250}",
         )
         ref = f"{link}:{contact if contact is not None else ''}:{domain}"
+        appended.append((event.click_id, kind == HUMAN and contact is not None))
         pipe.xadd(
             keys.CLICK_STREAM,
             {records.STREAM_EVENT: records.encode(event), records.STREAM_REF: ref},
@@ -97,6 +100,7 @@ def append_events(
         if len(pipe) >= 1000:
             pipe.execute()
     pipe.execute()
+    return appended
 
 
 def measure(

@@ -3,8 +3,11 @@
 - The first SIGTERM/SIGINT asks for a *warm* stop: the current step finishes (its transaction
   commits) and the loop returns. A second signal is a *cold* stop: ``SystemExit`` is raised at
   once, so an open transaction rolls back and its work is redone by the next worker.
-- A heartbeat key in Redis (``core.keys.worker``) with a TTL says the worker is alive and what
-  it has done; it disappears on its own when the worker dies.
+- A heartbeat key in Redis (``core.keys.worker``) with a TTL says the worker is alive, where it
+  runs (sync/liveness.py: a worker killed on this machine is known gone at once) and what it
+  has done; it disappears on its own when the worker dies. A thread keeps it fresh while the
+  loop is busy (a long batch, a server being waited out), so a missing key means a dead
+  process, not a slow step.
 - Burst mode runs until a step finds nothing to do, then returns: tests run workers this way,
   synchronously, in their own process.
 - Periodic tasks (reconcile, clean-up) run between steps; a transient failure (a server
@@ -30,17 +33,47 @@ import psycopg
 import redis
 
 from core import keys, logs
+from sync import liveness
 
 log = logging.getLogger(__name__)
 
-# What a server restarting looks like: the loop waits and retries (``Worker.on_transient``
-# reconnects) instead of letting the process die. The one list every role uses.
+# What a server restarting, refusing or stalled looks like: the loop waits and retries
+# (``Worker.on_transient`` reconnects) instead of letting the process die. The one list every
+# role uses (sync, drain and its lanes, webhooks, the sender); ``is_transient`` also looks
+# inside wrappers (SQLAlchemy's DBAPIError keeps the driver's error in ``orig``).
 TRANSIENT: tuple[type[BaseException], ...] = (
-    redis.ConnectionError,
+    redis.ConnectionError,  # refused, reset, closed; BusyLoadingError (loading its AOF)
     redis.TimeoutError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
+    psycopg.OperationalError,  # refused, reset, shutting down, starting up, timeouts
+    psycopg.InterfaceError,  # a connection already closed
+    ConnectionError,  # the OS's: refused, reset, broken pipe
+    TimeoutError,
 )
+
+
+# Retries after a transient failure wait 0.1 s, doubling up to this: a retry is one connection
+# attempt (cheap), and a longer cap made a role find a restarted PostgreSQL up to 5 s late
+# (kill -9 of PostgreSQL under 1,000 clicks/s: the drain caught up 8.9 s after, now ~5 s).
+MAX_BACKOFF_SECONDS = 1.0
+
+
+def next_backoff(previous: float) -> float:
+    return min(MAX_BACKOFF_SECONDS, previous * 2 or 0.1)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Is ``exc`` (or what it wraps or was raised from) a server being away for a while?"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TRANSIENT):
+            return True
+        if getattr(current, "connection_invalidated", False):  # SQLAlchemy: the pool's
+            return True
+        seen.add(id(current))
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
 
 
 @dataclass
@@ -61,7 +94,6 @@ class Worker:
         client: redis.Redis,
         *,
         heartbeat_seconds: float = 5.0,
-        transient: tuple[type[BaseException], ...] = TRANSIENT,
         on_transient: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.role = role
@@ -69,7 +101,6 @@ class Worker:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.heartbeat_key = keys.worker(role, self.worker_id)
         self.heartbeat_seconds = heartbeat_seconds
-        self.transient = transient
         self.on_transient = on_transient
         self.periodic: list[Periodic] = []
         self.processed = 0
@@ -77,6 +108,7 @@ class Worker:
         self._stop = threading.Event()
         self._signals = 0
         self._next_beat = 0.0
+        self._beat_lock = threading.Lock()
 
     # -- stopping ------------------------------------------------------------------------------
 
@@ -122,21 +154,42 @@ class Worker:
                 p.task()
                 p.due = time.monotonic() + p.seconds
 
+    @property
+    def heartbeat_ttl(self) -> int:
+        return max(1, int(self.heartbeat_seconds * 3))
+
     def beat(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now < self._next_beat:
-            return
-        self._next_beat = now + self.heartbeat_seconds
+        with self._beat_lock:  # the loop and the heartbeat thread
+            now = time.monotonic()
+            if not force and now < self._next_beat:
+                return
+            self._next_beat = now + self.heartbeat_seconds
         info = {
             "role": self.role,
             "pid": os.getpid(),
+            **liveness.identity(),
             "started_at": self.started_at,
             "beat_at": time.time(),
             "processed": self.processed,
         }
-        self.client.set(
-            self.heartbeat_key, json.dumps(info), ex=max(1, int(self.heartbeat_seconds * 3))
-        )
+        self.client.set(self.heartbeat_key, json.dumps(info), ex=self.heartbeat_ttl)
+
+    def _beat_unless_away(self) -> None:
+        """A role whose work needs no Redis (the sender) goes on while Redis is away; one
+        whose work does fails in its step and waits there."""
+        try:
+            self.beat()
+        except redis.RedisError as exc:
+            if not is_transient(exc):
+                raise
+
+    def _beat_while(self, running: threading.Event) -> None:
+        while not running.wait(self.heartbeat_seconds / 2):
+            try:
+                self.beat()
+            except redis.RedisError as exc:  # Redis is away: the key expires meanwhile
+                if not is_transient(exc):
+                    logs.event(log, "heartbeat failed", logging.WARNING, error=repr(exc))
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -156,20 +209,26 @@ class Worker:
             p.due = now if p.at_start else now + p.seconds
         backoff = 0.0
         logs.event(log, "worker started", worker=self.worker_id, burst=burst)
+        done_beating = threading.Event()
+        beating = threading.Thread(
+            target=self._beat_while, args=(done_beating,), name="heartbeat", daemon=True
+        )
+        beating.start()
         try:
             while not self.stopping:
                 try:
+                    # Beat before the first step: nothing is taken before the key says whose.
+                    self._beat_unless_away()
                     self._run_due(time.monotonic())
                     done = step()
                     self.processed += done
-                    self.beat()
                     backoff = 0.0
                     if not done and not burst:
                         wait(idle_wait)
-                except self.transient as exc:
-                    if burst:
+                except Exception as exc:
+                    if burst or not is_transient(exc):
                         raise
-                    backoff = min(5.0, backoff * 2 or 0.1)
+                    backoff = next_backoff(backoff)
                     logs.event(
                         log,
                         "transient failure, retrying",
@@ -179,13 +238,18 @@ class Worker:
                     )
                     self.sleep(backoff)
                     if self.on_transient is not None:
-                        # Still down: the next step fails and we wait longer.
-                        with contextlib.suppress(*self.transient):
+                        try:
                             self.on_transient(exc)
+                        except Exception as again:
+                            if not is_transient(again):
+                                raise
+                            # Still down: the next step fails and we wait longer.
                     continue
                 if burst and not done:
                     break
         finally:
+            done_beating.set()
+            beating.join(1.0)  # a beat stuck on a stalled Redis must not hold up the stop
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             with contextlib.suppress(redis.RedisError):  # down: the key expires on its own

@@ -31,7 +31,7 @@ from admin.sender import sql
 from admin.services.sends import NOTIFY_CHANNEL
 from core import config, logs
 from sync.connections import servers
-from sync.worker import TRANSIENT, Worker
+from sync.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -238,23 +238,18 @@ class Wakeup:
 def main(settings: config.Settings, burst: bool = False) -> int:
     """The `smartlinks sender` role."""
     import redis
-    from sqlalchemy.exc import DBAPIError
 
     from admin import create_app
 
     database, redis_url = servers(settings)
     app = create_app(settings=settings)
     with app.app_context(), httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)) as http:
-        client = redis.Redis.from_url(redis_url)
-        # A database or Redis restart is waited out (the session's transaction is rolled
-        # back and the pool reconnects), never a reason to die.
-        worker = Worker(
-            "sender",
-            client,
-            # SQLAlchemy wraps the driver's errors: a lost connection is a DBAPIError.
-            transient=(*TRANSIENT, DBAPIError),
-            on_transient=lambda exc: db.session.rollback(),
-        )
+        # Only the heartbeat uses Redis: a stalled Redis must not hold up the sending.
+        client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        # A database or Redis restart, refusal or timeout is waited out (sync.worker's one
+        # notion of transient, which sees the driver's error inside SQLAlchemy's; the session's
+        # transaction is rolled back and the pool reconnects), never a reason to die.
+        worker = Worker("sender", client, on_transient=lambda exc: db.session.rollback())
         sender = Sender(
             http=http,
             public_admin_url=settings.admin.public_url,

@@ -6,13 +6,17 @@
   (click_id) DO NOTHING RETURNING``, and only the rows that statement inserted get counters,
   actions and webhook deliveries. Entries are acknowledged (XACK) after the commit, so a crash
   at any point means redelivery, and redelivery changes nothing.
-- Entries a dead consumer left pending are reclaimed after ``DRAIN_CLAIM_IDLE_MS`` (XAUTOCLAIM).
-  One delivered more than ``DRAIN_MAX_DELIVERIES`` times goes to ``keys.DEAD_LETTER_STREAM``
+- Entries of a consumer that is provably gone (sync/liveness.py: killed on this machine, or
+  no heartbeat) are claimed at once (``Drain.take_over``: each lane, at its first step and
+  every second), so a drain restarted after a kill -9 records what its predecessor held
+  within a second or so. Any other entry idle past ``DRAIN_CLAIM_IDLE_MS`` is reclaimed too
+  (XAUTOCLAIM). One delivered more than ``DRAIN_MAX_DELIVERIES`` times goes to ``keys.DEAD_LETTER_STREAM``
   (its fields plus ``reason``) and is acknowledged; so does one that can never be recorded
   (undecodable, unknown link). A batch that fails is retried entry by entry, so one poison
   entry never blocks the others.
-- Trimming removes only entries below both the oldest pending entry and the group's last
-  delivered id: nothing unacknowledged is ever dropped.
+- Trimming (sync/clicks/trim.py) runs with every acknowledgement, exactly, and removes only
+  entries below both the oldest pending entry and the group's last delivered id: the stream
+  stays a few batches long at any rate, and nothing unacknowledged is ever dropped.
 - Latency: XREADGROUP blocks at most ``BLOCK_MS``, so a click is in Postgres well within the
   metrics' one second.
 """
@@ -40,10 +44,12 @@ from core.records import (
     click_decoder,
     parse_ref,
 )
+from sync.clicks import takeover
 from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
+from sync.clicks.trim import Trimmer
 from sync.clicks.useragents import describe
 from sync.connections import servers
-from sync.worker import TRANSIENT, Worker
+from sync.worker import TRANSIENT, Worker, is_transient, next_backoff
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,9 @@ CONSUMER_CLEANUP_SECONDS = 300.0
 STALE_CONSUMER_IDLE_MS = 3_600_000  # a consumer silent this long with nothing pending is gone
 DEAD_LETTER_MAXLEN = 100_000
 SUMMARY_SECONDS = 10.0
+HEARTBEAT_SECONDS = 1.0  # a drain on another machine is known gone 3 s (the TTL) after it dies
+WARM_UP_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
+TAKE_OVER_SECONDS = 1.0  # how often each lane looks for gone consumers (and at its start)
 
 # Lost a race with another transaction: the whole batch is simply tried again.
 RETRYABLE: tuple[type[BaseException], ...] = (
@@ -151,6 +160,8 @@ class Drain:
         self._carry: list[Entry] = []
         self.totals: dict[str, int] = {"recorded": 0, "duplicates": 0, "dead": 0, "human": 0}
         self._summary_at = time.monotonic()
+        self._trim = Trimmer(client)
+        self._take_over_at = 0.0  # at the first step
 
     # -- connections -----------------------------------------------------------------------
 
@@ -183,6 +194,10 @@ class Drain:
     def step(self) -> int:
         if self._carry:
             return self.process(self._carry)
+        if time.monotonic() >= self._take_over_at:
+            if taken := self.take_over():
+                return taken  # and again next step: the gone consumer may hold more
+            self._take_over_at = time.monotonic() + TAKE_OVER_SECONDS
         try:
             reply: Any = self.client.xreadgroup(
                 keys.DRAIN_GROUP,
@@ -291,6 +306,8 @@ class Drain:
         ids = done + [entry_id for entry_id, _ in dead]
         if ids:
             pipe.xack(keys.CLICK_STREAM, keys.DRAIN_GROUP, *ids)
+            # What this acknowledgement freed goes at once: trimming keeps pace with any rate.
+            self._trim.queue(pipe)
         if dead or ids:
             pipe.execute()
 
@@ -332,6 +349,19 @@ class Drain:
                 break
         return total
 
+    def take_over(self) -> int:
+        """Claim and record a batch of the entries held by a consumer whose process is
+        provably gone (sync/clicks/takeover.py), instead of waiting DRAIN_CLAIM_IDLE_MS for
+        them to look idle; 0 when no gone consumer holds any."""
+        for gone in takeover.gone_consumers(self.client, self.consumer):
+            entries = takeover.claim_batch(self.client, gone, self.consumer, self.settings.batch)
+            if entries:
+                logs.event(log, "took over a gone consumer's clicks", consumer=gone,
+                           entries=len(entries))  # fmt: skip
+                self._process_claimed(entries)
+                return len(entries)
+        return 0
+
     def _process_claimed(self, entries: list[Entry]) -> None:
         ids = [e[0] for e in entries]
         pending: Any = self.client.xpending_range(
@@ -359,22 +389,10 @@ class Drain:
         if rest:
             self.process(rest)
 
-    def trim(self) -> None:
-        """XTRIM MINID below the oldest pending entry and the last delivered id."""
-        try:
-            groups = self.client.xinfo_groups(keys.CLICK_STREAM)
-        except redis.ResponseError:
-            return  # no stream yet
-        group = next((g for g in groups if _text(g["name"]) == keys.DRAIN_GROUP), None)
-        if group is None:
-            return
-        floor = stream_id(_text(group["last-delivered-id"]))
-        if int(group["pending"]):
-            oldest = self.client.xpending(keys.CLICK_STREAM, keys.DRAIN_GROUP)["min"]
-            if oldest is not None:
-                floor = min(floor, stream_id(_text(oldest)))
-        if floor > (0, 0):
-            self.client.xtrim(keys.CLICK_STREAM, minid=f"{floor[0]}-{floor[1]}", approximate=True)
+    def trim(self) -> int:
+        """Remove the acknowledged entries (sync/clicks/trim.py); the acknowledgement path does
+        this with every batch, this is for a stream with nothing to acknowledge."""
+        return self._trim()
 
     def forget_stale_consumers(self) -> None:
         """Consumers of dead processes (a name per pid) with nothing pending are removed, so the
@@ -417,10 +435,10 @@ class Lane:
                     backoff = 0.0
                     if not done and self.burst:
                         return
-                except TRANSIENT as exc:
-                    if self.burst:
+                except Exception as exc:
+                    if self.burst or not is_transient(exc):
                         raise
-                    backoff = min(5.0, backoff * 2 or 0.1)
+                    backoff = next_backoff(backoff)
                     logs.event(
                         log,
                         "transient failure, retrying",
@@ -446,9 +464,12 @@ class Lane:
 
 
 def main(settings: config.Settings, burst: bool = False) -> int:
+    # ua-parser compiles its rules on first use (~0.3 s): on a thread, while we connect and a
+    # restarted drain takes over its predecessor's clicks (ua-parser's lazy load is locked).
+    threading.Thread(target=describe, args=(WARM_UP_AGENT,), daemon=True).start()
     url, redis_url = servers(settings)
     client = redis.Redis.from_url(redis_url, socket_timeout=30)
-    worker = Worker("drain", client)
+    worker = Worker("drain", client, heartbeat_seconds=HEARTBEAT_SECONDS)
     drain = Drain(
         client,
         url,
@@ -458,9 +479,11 @@ def main(settings: config.Settings, burst: bool = False) -> int:
     )
     drain.burst = burst
     worker.on_transient = drain.reconnect
-    drain.ensure_group()
-    # ua-parser compiles its rules on first use (~0.5 s): not while the first click waits.
-    describe("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
+    if burst:
+        drain.ensure_group()  # before the first read, or a burst would read nothing
+    else:
+        # In the loop: Redis still starting is a transient failure the loop waits out.
+        worker.every("group", 3600.0, drain.ensure_group, at_start=True)
     worker.every("reclaim", drain.settings.claim_every, drain.reclaim, at_start=True)
     worker.every("trim", TRIM_SECONDS, drain.trim)
     worker.every("consumers", CONSUMER_CLEANUP_SECONDS, drain.forget_stale_consumers)

@@ -3,13 +3,16 @@ heartbeats, periodic tasks and retries after a transient failure."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import time
 
 import pytest
 import redis
 
 from core import keys
+from sync import liveness
 from sync.worker import Worker
 
 
@@ -27,7 +30,9 @@ def test_burst_runs_until_a_step_finds_nothing(rdb: redis.Redis) -> None:
     assert w.run(step, lambda t: None, burst=True) == 0
     assert w.processed == 5
     assert at_start == [1]
-    assert seen_beat == [False, True, True]  # the first beat follows the first step
+    # The first beat comes before the first step: nothing is read before the key says whose
+    # (sync/liveness.py), and the key names where the worker runs.
+    assert seen_beat == [True, True, True]
     assert not rdb.exists(w.heartbeat_key)  # removed on the way out
     assert w.heartbeat_key == keys.worker("test", w.worker_id)
 
@@ -95,3 +100,45 @@ def test_a_transient_failure_while_waiting_is_retried(rdb: redis.Redis) -> None:
     assert w.run(lambda: 0, wait) == 0
     assert waits == [0.5, 0.5]
     assert reconnects == ["again"]
+
+
+def test_the_heartbeat_stays_fresh_during_a_long_step(rdb: redis.Redis) -> None:
+    w = Worker("test", rdb, heartbeat_seconds=0.4)
+    beats: list[float] = []
+
+    def step() -> int:
+        # A step longer than the key's TTL (1 s): the heartbeat thread keeps the key.
+        for _ in range(6):
+            time.sleep(0.3)
+            raw = rdb.get(w.heartbeat_key)
+            assert raw is not None
+            beats.append(json.loads(raw)["beat_at"])
+        w.request_stop()
+        return 1
+
+    w.run(step, lambda t: None)
+    assert len(set(beats)) >= 3  # beaten again and again while the step ran
+    info = json.loads(raw) if (raw := rdb.get(w.heartbeat_key)) else None
+    assert info is None  # removed on the way out
+    assert liveness.identity()["boot"]  # where it runs is known on this machine
+
+
+def test_one_notion_of_transient_sees_inside_wrappers() -> None:
+    import psycopg
+    from sqlalchemy import exc as sa
+
+    from sync.worker import is_transient
+
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+    assert is_transient(redis.TimeoutError("Timeout reading from socket"))
+    assert is_transient(redis.ConnectionError("Connection refused"))
+    assert is_transient(ConnectionResetError(104, "Connection reset by peer"))
+    assert is_transient(sa.OperationalError("SELECT 1", {}, lost))  # SQLAlchemy keeps it in orig
+    try:
+        raise RuntimeError("while publishing") from lost
+    except RuntimeError as raised:
+        assert is_transient(raised)
+    duplicate = psycopg.errors.UniqueViolation("duplicate key")
+    assert not is_transient(sa.IntegrityError("INSERT", {}, duplicate))  # a bug, not a blip
+    assert not is_transient(redis.ResponseError("WRONGTYPE"))
+    assert not is_transient(ValueError("bad"))
