@@ -139,6 +139,7 @@ def run_fault(stack: Stack, fault: str, rate: int, before: float, after: float) 
     time.sleep(before)
     in_hand = [c for c, _ in producer.appended]
     recovery: float | None
+    back: float | None = None  # PostgreSQL accepting connections again
     faulted = time.monotonic()
     if fault == "sync":
         stack.kill9("sync")
@@ -156,7 +157,8 @@ def run_fault(stack: Stack, fault: str, rate: int, before: float, after: float) 
         if fault == "drain":
             stack.start_role("drain")
         else:
-            stack.pg_proc = stack.pg.start()
+            stack.pg_proc = stack.pg.start()  # crash recovery, then it accepts connections
+            back = time.monotonic() - faulted
         done = _wait(lambda: stack.sql("SELECT count(*) FROM clicks WHERE click_id = ANY(%s)",
                                        (in_hand,)) == [(len(in_hand),)], 120)  # fmt: skip
         recovery = None if done is None else time.monotonic() - faulted
@@ -182,7 +184,8 @@ def run_fault(stack: Stack, fault: str, rate: int, before: float, after: float) 
         "lost": len(served - rows),
         "phantom": len(rows - served),
         "dup actions": whispers - expected_whispers,
-        "recovery": "never" if recovery is None else f"{recovery:.2f} s",
+        "recovery": ("never" if recovery is None else f"{recovery:.2f} s")
+        + ("" if back is None else f" (server back at {back:.2f} s)"),
         "append errors": producer.errors,
     }
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+import pytest
 import redis
 from flask import Flask
 
@@ -80,6 +81,7 @@ def test_take_over_claims_only_consumers_that_are_provably_gone(
         sleeper.wait()
 
 
+@pytest.mark.slow
 def test_a_killed_drains_clicks_are_recorded_within_2s_of_the_restart(
     app: Flask, org: NewOrg, rdb: redis.Redis, clean: Servers, tmp_path: Path
 ) -> None:
