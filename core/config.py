@@ -85,6 +85,9 @@ SETTINGS: tuple[Setting, ...] = (
         "0",
         "1 accepts http://127.0.0.1 / localhost webhook URLs (tests, local receivers); else https only.",
     ),
+    Setting("OUTBOUND_ALLOW_NETWORKS", "", "Non-public IPs/CIDRs (comma-separated) that webhooks and SMS providers may reach anyway: local receivers, tests."),
+    Setting("OUTBOUND_DNS_SERVERS", "", "DNS servers (ip or ip:port, comma-separated) for outbound requests; empty: the system resolver."),
+    Setting("SMS_PROVIDER_BASE_URLS", "", "Extra base URLs organisations may give their SMS provider (comma-separated; * any); else only the provider's own."),
     Setting(
         "SYNC_RECONCILE_SECONDS",
         "300",

@@ -29,7 +29,7 @@ from admin.providers import settings as provider_settings
 from admin.providers.base import OutgoingMessage, Provider, ProviderError, Submitted
 from admin.providers.ratelimit import TokenBucket
 from admin.services.sends import NOTIFY_CHANNEL
-from core import logs
+from core import logs, outbound
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +335,8 @@ def main(burst: bool = False) -> int:
     from sync.worker import Worker
 
     app = create_app()
-    with app.app_context(), httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)) as http:
+    policy = outbound.Policy.from_env(read_timeout=15.0)  # providers' URLs are tenants' too
+    with app.app_context(), outbound.client(policy) as http:
         client = redis.Redis.from_url(app.config["REDIS_URL"])
         # A database or Redis restart is waited out (the session's transaction is rolled
         # back and the pool reconnects), never a reason to die.

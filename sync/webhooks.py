@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from core import config, logs
+from core import config, logs, outbound
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,9 @@ class WebhookSettings:
     max_attempts: int
     retry_base: float
     concurrency: int
+    # Where deliveries may go; None: OUTBOUND_* settings, plus loopback when
+    # WEBHOOK_ALLOW_HTTP_LOOPBACK=1 (the local receivers that flag was made for).
+    policy: outbound.Policy | None = None
 
     @classmethod
     def from_env(cls) -> WebhookSettings:
@@ -148,6 +151,17 @@ class WebhookSettings:
             max_attempts=config.env_int("WEBHOOK_MAX_ATTEMPTS"),
             retry_base=float(config.env("WEBHOOK_RETRY_BASE_SECONDS")),
             concurrency=config.env_int("WEBHOOK_CONCURRENCY"),
+        )
+
+    def outbound_policy(self) -> outbound.Policy:
+        if self.policy is not None:
+            return self.policy
+        loopback = config.env("WEBHOOK_ALLOW_HTTP_LOOPBACK") == "1"
+        return outbound.Policy.from_env(
+            extra_allow=outbound.LOOPBACK if loopback else (),
+            connect_timeout=self.timeout,
+            read_timeout=self.timeout,
+            total_timeout=self.timeout,
         )
 
 
@@ -159,9 +173,8 @@ class Deliverer:
         self.settings = settings
         self.conn: psycopg.Connection[Any] | None = None
         self.listener: psycopg.Connection[Any] | None = None
-        self.http = httpx.Client(
-            timeout=settings.timeout,
-            follow_redirects=False,
+        self.http = outbound.client(
+            settings.outbound_policy(),
             headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
         )
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="webhook")
@@ -274,11 +287,18 @@ class Deliverer:
             "X-SmartLinks-Attempt": str(job.attempts),
         }
         try:
-            response = self.http.post(job.url, content=body, headers=headers)
+            # Streamed and closed unread: only the status matters, whatever the body's size.
+            with self.http.stream("POST", job.url, content=body, headers=headers) as response:
+                status = response.status_code
         except httpx.HTTPError as exc:
-            return Outcome(job, False, None, f"{type(exc).__name__}: {exc}"[:500])
-        ok = 200 <= response.status_code < 300
-        return Outcome(job, ok, response.status_code, "" if ok else f"HTTP {response.status_code}")
+            # The tenant reads last_error: one generic line (no port scanning through it);
+            # the operator's log has the detail.
+            logs.event(
+                log, "webhook delivery error", delivery=job.id, error=f"{type(exc).__name__}: {exc}"
+            )
+            return Outcome(job, False, None, outbound.public_error(exc))
+        ok = 200 <= status < 300
+        return Outcome(job, ok, status, "" if ok else f"HTTP {status}")
 
     def _collect(self) -> int:
         done = {f for f in self.in_flight if f.done()}

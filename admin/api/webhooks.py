@@ -4,15 +4,13 @@ The signing secret is returned once, by the POST that creates the endpoint; it i
 clear to sign (HMAC) and is never shown again. Endpoints must be https: a receiver gets contact
 data. ``WEBHOOK_ALLOW_HTTP_LOOPBACK=1`` (or the app config key of the same name, as tests set
 it) also accepts ``http://`` on 127.0.0.1, ::1 and localhost, for local receivers. Hosts that
-are private or loopback IP literals are refused otherwise, so the feature cannot be pointed at
-the admin's own network.
+are, or resolve to, non-public addresses are refused otherwise (core.outbound), so the feature
+cannot be pointed at the admin's own network.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
-import socket
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -27,7 +25,7 @@ from admin.api.openapi import Query, doc
 from admin.api.schemas import read_json, respond
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
-from core import config
+from core import config, outbound
 
 MAX_WEBHOOKS = 20
 MAX_URL = 2000
@@ -106,22 +104,19 @@ def check_url(url: str) -> str:
         return url
     if parts.scheme != "https":
         raise ApiError(422, "invalid", "url must use https", "url")
-    if loopback or _private_ip(host):
+    if loopback:
         raise ApiError(422, "invalid", "url must not point at a private or loopback address", "url")
-    return url
-
-
-def _private_ip(host: str) -> bool:
     try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        try:
-            # The resolver also reads legacy IPv4 spellings (127.1, 0x7f000001, 2130706433).
-            ip = ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            name = host.rstrip(".")
-            return name == "localhost" or name.endswith(".localhost")  # RFC 6761: loopback
-    return not ip.is_global
+        # Early feedback only: the delivery worker checks every connection again (the name
+        # may resolve elsewhere by then).
+        extra = outbound.LOOPBACK if _loopback_allowed() else ()
+        policy = outbound.Policy.from_env(extra_allow=extra, connect_timeout=2.0)
+        outbound.check_host(host, policy)
+    except outbound.Blocked:
+        raise ApiError(
+            422, "invalid", "url must not point at a private or loopback address", "url"
+        ) from None
+    return url
 
 
 def _out(w: Webhook) -> WebhookOut:

@@ -3,6 +3,9 @@
 ``{"provider": "outbox"}`` (the default) or ``{"provider": "twilio", "account_sid": "AC...",
 "auth_token": "...", "from": "+1555..." or "MG...", "base_url"?: "https://api.twilio.com",
 "rate_per_second"?: 1}``. The auth token is write-only: ``public_view`` never shows it.
+``base_url`` is one of the provider's own (``twilio.BASE_URLS``) unless the operator lists
+others in ``SMS_PROVIDER_BASE_URLS`` (``*``: any), so that an organisation cannot aim our
+server at an address of its choosing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import httpx
 
 from admin.providers.base import Provider
 from admin.providers.outbox import OutboxProvider
-from admin.providers.twilio import DEFAULT_BASE_URL, TwilioProvider
+from admin.providers.twilio import BASE_URLS, DEFAULT_BASE_URL, TwilioProvider
+from core import config
 
 SETTINGS_KEY = "sms"
 PROVIDERS = ("outbox", "twilio")
@@ -59,6 +63,10 @@ def validate(data: Any, current: dict[str, Any] | None = None) -> dict[str, Any]
     base_url = str(data.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/")
     if not base_url.isprintable() or not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", base_url):
         raise ProviderSettingsError("base_url", "base_url must be an http(s) URL")
+    if not base_url_allowed(base_url):
+        raise ProviderSettingsError(
+            "base_url", f"base_url must be {' or '.join(BASE_URLS)} (the operator may allow others)"
+        )
     rate = data.get("rate_per_second", 1)
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1000:
         raise ProviderSettingsError(
@@ -72,6 +80,11 @@ def validate(data: Any, current: dict[str, Any] | None = None) -> dict[str, Any]
         "base_url": base_url,
         "rate_per_second": float(rate),
     }
+
+
+def base_url_allowed(base_url: str) -> bool:
+    extra = [u.strip().rstrip("/") for u in config.env("SMS_PROVIDER_BASE_URLS").split(",")]
+    return base_url in BASE_URLS or "*" in extra or base_url in extra
 
 
 def of_org(org_settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -103,12 +116,14 @@ def build(
 ) -> Provider:
     if sms.get("provider") != "twilio":
         return OutboxProvider()
+    base_url = str(sms.get("base_url") or DEFAULT_BASE_URL)
     return TwilioProvider(
         account_sid=sms["account_sid"],
         auth_token=sms["auth_token"],
         sender=sms["from"],
         http=http,
-        base_url=sms.get("base_url") or DEFAULT_BASE_URL,
+        # One saved before the operator's list (or since removed from it) is not used.
+        base_url=base_url if base_url_allowed(base_url) else DEFAULT_BASE_URL,
         rate_per_second=float(sms.get("rate_per_second") or 1.0),
         status_callback=status_callback_url(public_admin_url, org_id),
     )
