@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 
 from admin.extensions import db
-from admin.models import ROLES, Invitation, User
+from admin.models import ROLES, ApiToken, Invitation, User
 from admin.security import hash_password, hash_token
 from admin.services.errors import Conflict, NotFound, ServiceError, ValidationError
 
@@ -181,7 +181,9 @@ def change_role(org_id: int, actor: User, user_id: int, role: str) -> User:
         raise Forbidden("role", "only an owner can change an owner's role")
     if user.role == "owner" and role != "owner" and _owners_left(org_id, user.id) == 0:
         raise ValidationError("role", "the organisation must keep at least one owner")
-    user.role = role
+    if user.role != role:
+        user.role = role
+        user.session_generation += 1  # their sessions end: they log in again with the new role
     return user
 
 
@@ -194,6 +196,14 @@ def set_active(org_id: int, actor: User, user_id: int, active: bool) -> User:
     if user.role == "owner" and not active and _owners_left(org_id, user.id) == 0:
         raise ValidationError("user", "the organisation must keep at least one owner")
     user.active = active
+    if not active:
+        # Ended for good, even if they are reactivated later: their sessions and their tokens.
+        user.session_generation += 1
+        db.session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
     return user
 
 

@@ -1,7 +1,9 @@
 """Login and logout for people: Flask-Login sessions, argon2id passwords, rate-limited tries.
 
-The session remembers ``"<user id>:<fingerprint of the password hash>"``, so changing a
-password or deactivating an account ends every session of that user.
+The session remembers ``"<user id>:<session generation>:<fingerprint of the password hash>"``
+and every request checks it against the user's row: a new password, a raised generation
+(logout, role change, deactivation: ``end_sessions``) or an inactive account ends every session
+of that person, including copies of the cookie kept from before.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, flash, g, redirect, render_template, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user
 from flask_login import logout_user as flask_logout_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from admin.extensions import db
 from admin.models import Organisation, User
@@ -58,13 +60,23 @@ class WebUser(UserMixin):
 
 def session_id_for(user: User) -> str:
     fingerprint = hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-    return f"{user.id}:{fingerprint}"
+    return f"{user.id}:{user.session_generation}:{fingerprint}"
+
+
+def end_sessions(user_id: int) -> None:
+    """End every session of the person (in the caller's transaction): the cookies they hold
+    name the old generation, which no longer loads."""
+    db.session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_generation=User.session_generation + 1)
+    )
 
 
 @login_manager.user_loader
 def load_user(session_id: str) -> WebUser | None:
-    user_part, _, fingerprint = session_id.partition(":")
-    if not user_part.isdigit() or not fingerprint:
+    user_part = session_id.partition(":")[0]
+    if not user_part.isdigit() or len(user_part) > 18:
         return None
     row = db.session.execute(
         select(User, Organisation.name)
@@ -168,6 +180,9 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
+    # Server-side: the signed cookie, or a copy of it, must not work after this.
+    end_sessions(web_user().user_id)
+    db.session.commit()
     flask_logout_user()
     reset_session()
     flash("You are logged out.", "info")
