@@ -50,6 +50,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Flask session and CSRF key. Unset: generated once and kept in the data folder.",
     ),
+    Setting("SECRETS_KEY", "", "Fernet keys (comma-separated, newest first) encrypting stored provider tokens and webhook secrets. Unset: generated once in the data folder."),
     Setting(
         "TRUSTED_PROXIES",
         "127.0.0.1,::1",

@@ -21,3 +21,28 @@ def create_org(name: str, email: str, password: str) -> dict[str, Any]:
     with create_app().app_context():
         new = create(name, email, password)
         return {"org_id": new.org_id, "api_token": new.api_token}
+
+
+def rotate_secrets(new_key: bool) -> dict[str, Any]:
+    """Re-encrypt the stored secrets with the first key. ``new_key`` (only for the key the
+    data folder keeps, not for SECRETS_KEY, which the operator manages) puts a fresh key in
+    front first and drops the old ones once everything is re-encrypted."""
+    from admin import create_app
+    from admin.services.secret_rotation import rotate_all
+    from core import config, crypto
+
+    path = crypto.key_file()
+    old = crypto.key_text()
+    if new_key:
+        if config.env("SECRETS_KEY").strip():
+            raise ValueError(
+                "SECRETS_KEY is set: put a new key in front of it (smartlinks secrets new-key"
+                " prints one), run `smartlinks secrets rotate`, then drop the old key"
+            )
+        fresh = crypto.new_key()
+        path.write_text(f"{fresh},{old}")
+    with create_app().app_context():
+        done = rotate_all()
+    if new_key:
+        path.write_text(fresh)
+    return {"webhooks": done.webhooks, "providers": done.providers}

@@ -55,6 +55,22 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_secrets(args: argparse.Namespace) -> int:
+    if args.secrets_command == "new-key":
+        from core import crypto
+
+        print(crypto.new_key())
+        return 0
+    from smartlinks.admin_tasks import rotate_secrets
+
+    try:
+        print(json.dumps(rotate_secrets(args.new_key)))
+    except ValueError as exc:
+        print(f"smartlinks secrets rotate: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _cmd_org_create(args: argparse.Namespace) -> int:
     from smartlinks.admin_tasks import create_org
 
@@ -158,12 +174,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email", required=True)
     p.add_argument("--password", required=True)
     p.set_defaults(func=_cmd_org_create)
+    secrets = sub.add_parser("secrets", help="the key that encrypts stored secrets").add_subparsers(
+        dest="secrets_command", required=True
+    )
+    p = secrets.add_parser("rotate", help="re-encrypt stored secrets with the first key")
+    p.add_argument(
+        "--new-key", action="store_true", help="first make a new key (data folder key only)"
+    )
+    p.set_defaults(func=_cmd_secrets)
+    secrets.add_parser("new-key", help="print a fresh key for SECRETS_KEY").set_defaults(
+        func=_cmd_secrets
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    role = args.command if args.command != "org" else "cli"
+    role = args.command if args.command not in ("org", "secrets") else "cli"
     logs.setup(role, config.env("LOG_LEVEL"))
     return int(args.func(args) or 0)
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core import config, logs
+from core import config, crypto, logs
 from smartlinks import demo as demo_module
 from smartlinks.datafolder import data_dir_lock, port_is_free, remembered_ports
 from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, write_runtime
@@ -127,6 +127,7 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
     from admin.settings import secret_key
 
     secret_key(config.load())
+    crypto.key_text()  # the stored secrets' key likewise, before the roles read it
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     roles = available_roles()
     early = [r for r in roles if r in HTTP_ROLES]

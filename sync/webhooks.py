@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from core import config, logs, outbound
+from core import config, crypto, logs, outbound
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +281,13 @@ class Deliverer:
         if not job.active:
             return Outcome(job, False, None, "endpoint disabled")
         body = json.dumps(job.payload, separators=(",", ":")).encode()
+        try:
+            secret = crypto.decrypt(job.secret)  # stored encrypted (core.crypto)
+        except crypto.SecretUnreadable:
+            logs.event(log, "webhook secret unreadable: SECRETS_KEY lacks its key", logging.ERROR)
+            return Outcome(job, False, None, "could not sign (the server's keys changed)")
         headers = {
-            SIGNATURE_HEADER: sign(job.secret, body, int(time.time())),
+            SIGNATURE_HEADER: sign(secret, body, int(time.time())),
             "X-SmartLinks-Delivery": str(job.id),
             "X-SmartLinks-Attempt": str(job.attempts),
         }

@@ -25,7 +25,7 @@ from admin.api.openapi import Query, doc
 from admin.api.schemas import read_json, respond
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
-from core import config, outbound
+from core import config, crypto, outbound
 
 MAX_WEBHOOKS = 20
 MAX_URL = 2000
@@ -154,7 +154,8 @@ def create_webhook() -> Response:
             422, "too_many", f"an organisation has at most {MAX_WEBHOOKS} webhooks", "url"
         )
     secret = "whsec_" + secrets.token_urlsafe(32)
-    webhook = Webhook(org_id=org_id(), url=url, secret=secret, description=description)
+    stored = crypto.encrypt(secret)  # at rest encrypted; in clear in this answer only
+    webhook = Webhook(org_id=org_id(), url=url, secret=stored, description=description)
     db.session.add(webhook)
     db.session.commit()
     return respond(

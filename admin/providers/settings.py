@@ -2,7 +2,8 @@
 
 ``{"provider": "outbox"}`` (the default) or ``{"provider": "twilio", "account_sid": "AC...",
 "auth_token": "...", "from": "+1555..." or "MG...", "base_url"?: "https://api.twilio.com",
-"rate_per_second"?: 1}``. The auth token is write-only: ``public_view`` never shows it.
+"rate_per_second"?: 1}``. The auth token is write-only (``public_view`` never shows it) and
+stored encrypted (core.crypto).
 ``base_url`` is one of the provider's own (``twilio.BASE_URLS``) unless the operator lists
 others in ``SMS_PROVIDER_BASE_URLS`` (``*``: any), so that an organisation cannot aim our
 server at an address of its choosing.
@@ -15,10 +16,10 @@ from typing import Any
 
 import httpx
 
-from admin.providers.base import Provider
+from admin.providers.base import OutgoingMessage, Provider, ProviderError, Submitted
 from admin.providers.outbox import OutboxProvider
 from admin.providers.twilio import BASE_URLS, DEFAULT_BASE_URL, TwilioProvider
-from core import config
+from core import config, crypto
 
 SETTINGS_KEY = "sms"
 PROVIDERS = ("outbox", "twilio")
@@ -49,11 +50,12 @@ def validate(data: Any, current: dict[str, Any] | None = None) -> dict[str, Any]
             "account_sid", "account_sid must look like AC followed by letters and digits"
         )
     token = str(data.get("auth_token") or "").strip()
+    stored = ""
     if not token and current.get("account_sid") == sid:
-        token = str(current.get("auth_token") or "")
-    if not token:
+        stored = str(current.get("auth_token") or "")  # kept as stored (encrypted)
+    if not token and not stored:
         raise ProviderSettingsError("auth_token", "auth_token is required")
-    if not token.isprintable() or len(token) > 200:
+    if token and (not token.isprintable() or len(token) > 200):
         raise ProviderSettingsError("auth_token", "auth_token must be printable text")
     sender = str(data.get("from") or "").strip()
     if not _SENDER.match(sender):
@@ -75,7 +77,7 @@ def validate(data: Any, current: dict[str, Any] | None = None) -> dict[str, Any]
     return {
         "provider": "twilio",
         "account_sid": sid,
-        "auth_token": token,
+        "auth_token": crypto.encrypt(token) if token else stored,
         "from": sender,
         "base_url": base_url,
         "rate_per_second": float(rate),
@@ -85,6 +87,11 @@ def validate(data: Any, current: dict[str, Any] | None = None) -> dict[str, Any]
 def base_url_allowed(base_url: str) -> bool:
     extra = [u.strip().rstrip("/") for u in config.env("SMS_PROVIDER_BASE_URLS").split(",")]
     return base_url in BASE_URLS or "*" in extra or base_url in extra
+
+
+def auth_token(sms: dict[str, Any]) -> str:
+    """The provider's auth token in clear (stored encrypted: core.crypto)."""
+    return crypto.decrypt(str(sms.get("auth_token") or ""))
 
 
 def of_org(org_settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -111,15 +118,30 @@ def inbound_url(public_admin_url: str, org_id: int) -> str:
     return f"{public_admin_url.rstrip('/')}/api/v1/providers/twilio/{org_id}/inbound"
 
 
+class Unreadable:
+    """A provider whose stored auth token no key decrypts: its messages wait (retried) until
+    the operator puts the key back into SECRETS_KEY."""
+
+    name = "twilio"
+    rate_per_second: float | None = None
+
+    def send(self, message: OutgoingMessage) -> Submitted:
+        raise ProviderError("the provider's auth token is unreadable (server keys)", retryable=True)
+
+
 def build(
     sms: dict[str, Any], *, http: httpx.Client, public_admin_url: str, org_id: int
 ) -> Provider:
     if sms.get("provider") != "twilio":
         return OutboxProvider()
     base_url = str(sms.get("base_url") or DEFAULT_BASE_URL)
+    try:
+        token = auth_token(sms)
+    except crypto.SecretUnreadable:
+        return Unreadable()
     return TwilioProvider(
         account_sid=sms["account_sid"],
-        auth_token=sms["auth_token"],
+        auth_token=token,
         sender=sms["from"],
         http=http,
         # One saved before the operator's list (or since removed from it) is not used.
