@@ -56,6 +56,8 @@ SETTINGS: tuple[Setting, ...] = (
         "127.0.0.1,::1",
         "Peers whose X-Forwarded-For the edge believes (comma-separated IPs or CIDRs).",
     ),
+    Setting("ADMIN_TRUSTED_PROXIES", "", "Peers whose X-Forwarded-For the admin believes (login rate limit), e.g. 127.0.0.1 behind a local proxy; unset: none."),
+    Setting("METRICS_ALLOW", "127.0.0.1,::1", "Peers (IPs or CIDRs) that may read the edge's /metrics, directly (a request through a proxy is refused); 403 otherwise."),
     Setting(
         "CLICK_STREAM_MAXLEN",
         "0",

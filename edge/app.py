@@ -102,7 +102,15 @@ def create_app(redis_url: str | None = None, trusted_proxies: str | None = None)
             503, [pages.TEXT, pages.NO_STORE, pages.RETRY_AFTER], b"redis unavailable\n"
         )
 
+    scrapers = TrustedProxies(config.env("METRICS_ALLOW"))
+
     async def metrics(request: Request) -> Response:
+        # Only for the operator's scrapers, asking directly: a request a proxy forwarded
+        # (from the internet, through the local TLS proxy) is someone else's.
+        peer = request.client.host if request.client else ""
+        proxied = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+        if proxied or not scrapers.trusts(peer):
+            return pages.RawResponse(403, [pages.TEXT, pages.NO_STORE], b"forbidden\n")
         return pages.RawResponse(
             200,
             [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"), pages.NO_STORE],
