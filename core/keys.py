@@ -39,7 +39,7 @@ def code_bucket(code: str) -> str:
     return f"sl:c:{code[:CODE_BUCKET_PREFIX_LEN]}"
 
 
-# Fields of the versioned hashes written by sync/store.py:
+# Fields of the versioned hashes written by sync/publish/store.py:
 #   domain  sl:d:<hostname>  v version, d msgpack DomainRecord, id domain id, s state
 #   link    sl:l:<id>        v version, d msgpack LinkRecord, dom domain id, s state
 #   contact sl:ct:<id>       v version, d msgpack ContactRecord, s state

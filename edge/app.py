@@ -81,10 +81,19 @@ _VISIT_METHODS = frozenset(("GET", "HEAD"))
 _STARLETTE_PATHS = frozenset(("/healthz", "/metrics"))
 
 
-def create_app(redis_url: str | None = None, trusted_proxies: str | None = None) -> EdgeApp:
-    settings = config.load()
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def create_app(
+    redis_url: str | None = None,
+    trusted_proxies: str | None = None,
+    settings: config.Settings | None = None,
+) -> EdgeApp:
+    """The edge app; ``settings`` defaults to ``config.load()`` (granian calls this with no
+    arguments in each worker). ``redis_url`` and ``trusted_proxies`` override the settings'."""
+    settings = settings or config.load()
     logs.setup("edge", settings.log_level)
-    url = redis_url or settings.redis_url or "redis://127.0.0.1:6379/0"
+    url = redis_url or config.redis_url(settings) or DEFAULT_REDIS_URL
     ctx = EdgeContext(
         resolver=Resolver(connect(url)),
         proxies=TrustedProxies(
@@ -92,7 +101,7 @@ def create_app(redis_url: str | None = None, trusted_proxies: str | None = None)
         ),
         metrics=SharedMetrics(),
         short_url_scheme=settings.short_url_scheme,
-        public_admin_url=settings.public_admin_url,
+        public_admin_url=settings.admin.public_url,
     )
 
     async def healthz(request: Request) -> Response:
@@ -102,7 +111,7 @@ def create_app(redis_url: str | None = None, trusted_proxies: str | None = None)
             503, [pages.TEXT, pages.NO_STORE, pages.RETRY_AFTER], b"redis unavailable\n"
         )
 
-    scrapers = TrustedProxies(config.env("METRICS_ALLOW"))
+    scrapers = TrustedProxies(settings.edge.metrics_allow)
 
     async def metrics(request: Request) -> Response:
         # Only for the operator's scrapers, asking directly: a request a proxy forwarded

@@ -31,7 +31,7 @@ from typing import Any
 import psycopg
 import redis
 
-from core import keys
+from core import config, keys
 from loadtest import machine, profile, report, seed, stack, traffic
 from loadtest.wrk import WrkRun, run_wrk
 
@@ -127,8 +127,9 @@ def parse_args(argv: list[str] | None) -> Options:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
     try:
+        settings = config.load()
         tools = machine.ensure_tools()
-    except (machine.MissingTool, OSError) as exc:
+    except (config.SettingsError, machine.MissingTool, OSError) as exc:
         print(f"loadtest.bench: {exc}", file=sys.stderr)
         return 2
     server_cpu, client_cpu = machine.cpu_plan(opts.server_cpu, opts.client_cpu)
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         print("loadtest.bench: one core only: server and wrk share it", file=sys.stderr)
     work = Path(tempfile.mkdtemp(prefix="smartlinks-bench-"))
     try:
-        ok = run(opts, result, tools, work, server_cpu, client_cpu)
+        ok = run(opts, settings, result, tools, work, server_cpu, client_cpu)
     finally:
         if not opts.keep:
             import shutil
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(
     opts: Options,
+    settings: config.Settings,
     result: Result,
     tools: dict[str, str],
     work: Path,
@@ -182,8 +184,9 @@ def run(
         stores = es.enter_context(
             stack.stores(
                 work,
-                os.environ.get("DATABASE_URL", ""),
-                os.environ.get("REDIS_URL", ""),
+                # Given servers, else embedded ones of its own (not a running `up`'s).
+                settings.database_url,
+                settings.redis_url,
                 redis_cpu,
             )
         )
@@ -305,14 +308,14 @@ def seed_and_sync(
     logs: Path,
 ) -> tuple[seed.Seeded, list[traffic.Target]]:
     started = time.perf_counter()
-    with psycopg.connect(seed.libpq_url(stores.database_url)) as conn:
+    with psycopg.connect(config.to_libpq(stores.database_url)) as conn:
         seeded = seed.seed_link(conn, opts.contacts)
     seed_seconds = time.perf_counter() - started
     issued = seed.issue(stores.database_url, seeded)
     memory_before = int(rdb.info("memory")["used_memory"])
     sync_seconds = stack.run_role(["sync", "--full", "--burst"], env, logs / "sync.log")
     memory_after = int(rdb.info("memory")["used_memory"])
-    with psycopg.connect(seed.libpq_url(stores.database_url)) as conn:
+    with psycopg.connect(config.to_libpq(stores.database_url)) as conn:
         targets = seed.targets(conn, seeded.hostname)
     live = sum(1 for t in targets[:200] if rdb.hexists(keys.code_bucket(t.code), t.code))
     if live < min(200, len(targets)):
@@ -370,7 +373,7 @@ def drain_figures(
     before: dict[str, int],
     after: dict[str, int],
 ) -> dict[str, Any]:
-    with psycopg.connect(seed.libpq_url(stores.database_url)) as conn:
+    with psycopg.connect(config.to_libpq(stores.database_url)) as conn:
         rows = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE kind = 'human') FROM clicks WHERE link_id = %s",
             (seeded.link_id,),
@@ -406,7 +409,7 @@ def check_clicks(
     recorded) but not counted by wrk, at most one per connection per run."""
     served_human = sum(r["status"]["3xx"] for r in edge_runs)
     served_preview = sum(r["status"]["2xx"] for r in edge_runs)
-    with psycopg.connect(seed.libpq_url(stores.database_url)) as conn:
+    with psycopg.connect(config.to_libpq(stores.database_url)) as conn:
         row = conn.execute(
             "SELECT count(*) FILTER (WHERE kind = 'human'),"
             " count(*) FILTER (WHERE kind IN ('preview', 'bot')) FROM clicks WHERE link_id = %s",

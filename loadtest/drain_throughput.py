@@ -22,12 +22,11 @@ from typing import Any
 import psycopg
 import redis
 
-from core import keys, records
+from core import config, keys, records
 from core.clicks import HUMAN, PREVIEW
 from core.records import ClickEvent
-from sync.drain import Drain, DrainSettings, Lane, database_url, redis_url
-from sync.useragents import describe
-from sync.webhooks import libpq_url
+from sync.clicks.drain import Drain, DrainSettings, Lane
+from sync.clicks.useragents import describe
 
 USER_AGENTS = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
@@ -104,7 +103,7 @@ def measure(
     db_url: str, redis_url: str, events: int, contacts: int, batch: int, lanes: int = 1
 ) -> dict[str, Any]:
     client = redis.Redis.from_url(redis_url)
-    with psycopg.connect(libpq_url(db_url), autocommit=True) as conn:
+    with psycopg.connect(config.to_libpq(db_url), autocommit=True) as conn:
         org, domain, link, contact_ids = seed(conn, contacts)
         drain = Drain(
             client,
@@ -120,7 +119,7 @@ def measure(
         append_events(client, link, domain, contact_ids, events)
         for agent in USER_AGENTS:  # ua-parser compiles its rules on first use: not per click
             describe(agent)
-        # The drain process's other lanes (DRAIN_LANES): consumers on threads, as sync.drain.main
+        # The drain process's other lanes (DRAIN_LANES): consumers on threads, as sync.clicks.drain.main
         # runs them.
         others = [
             Lane(Drain(client, db_url, f"bench-{os.getpid()}/{n}", drain.settings), bool, True)
@@ -166,12 +165,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--contacts", type=int, default=2_000)
-    parser.add_argument("--batch", type=int, default=int(os.environ.get("DRAIN_BATCH", "500")))
-    parser.add_argument("--lanes", type=int, default=int(os.environ.get("DRAIN_LANES", "2")))
+    try:
+        settings = config.load()
+        db_url, r_url = config.libpq_url(settings), config.redis_url(settings)
+    except config.SettingsError as exc:
+        parser.error(str(exc))
+    parser.add_argument("--batch", type=int, default=settings.drain.batch)
+    parser.add_argument("--lanes", type=int, default=settings.drain.lanes)
     args = parser.parse_args()
-    db_url, r_url = database_url(), redis_url()
-    if not db_url or not r_url:
-        parser.error("set DATABASE_URL and REDIS_URL (or start `smartlinks up`)")
+    if not r_url:
+        parser.error("set REDIS_URL (or start `smartlinks up`)")
     print(json.dumps(measure(db_url, r_url, args.events, args.contacts, args.batch, args.lanes)))
     return 0
 

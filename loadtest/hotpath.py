@@ -41,7 +41,7 @@ from core.clicks import HUMAN
 from core.records import ContactRecord, DomainRecord, LinkRecord
 from loadtest.traffic import PHONE_USER_AGENTS, PREVIEW_USER_AGENTS, unknown_code
 from smartlinks.embedded import EmbeddedRedis, free_port
-from sync.store import RecordStore
+from sync.publish.store import RecordStore
 
 HOST = "bench.smartlinks.test"
 DESTINATION = "https://example.org/rsvp?first={{first_name}}&last={{last_name}}&src={{fields.source|sms}}&ward={{fields.ward}}"

@@ -2,7 +2,7 @@
 
 Starts a throwaway embedded Valkey (same settings as `smartlinks up`) and writes synthetic codes
 and records under each layout, reporting INFO memory's used_memory delta per item. The real,
-end-to-end figure (codes issued in Postgres and published by sync) is tests/sync/test_memory.py.
+end-to-end figure (codes issued in Postgres and published by sync) is tests/sync/publish/test_memory.py.
 
     python -m loadtest.measure_memory [--codes 100000]
 """

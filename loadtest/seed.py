@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import text
 
+from core import config
 from core.codes import new_code
 from loadtest.traffic import Target, write_targets
 
@@ -35,14 +36,6 @@ ACTIONS = [
     {"type": "remove_from_list", "list": "Not yet clicked"},
 ]
 CODES_PER_OUTBOX_ROW = 10_000  # the outbox convention for entity 'codes'
-
-
-def libpq_url(database_url: str) -> str:
-    """SQLAlchemy's ``postgresql+psycopg://`` URL as libpq accepts it."""
-    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
-        if database_url.startswith(prefix):
-            return "postgresql://" + database_url[len(prefix) :]
-    return database_url
 
 
 @dataclass(frozen=True)
@@ -119,7 +112,7 @@ def issue(database_url: str, seeded: Seeded) -> Issued:
         issued = None
     if issued is not None:
         return issued
-    with psycopg.connect(libpq_url(database_url)) as conn:
+    with psycopg.connect(config.to_libpq(database_url)) as conn:
         return issue_codes_sql(conn, seeded)
 
 
@@ -130,8 +123,9 @@ def issue_with_admin(database_url: str, seeded: Seeded) -> Issued | None:
         from admin.services.codes import add_generic_code, issue_codes
     except ImportError:
         return None
-    sqlalchemy_url = "postgresql+psycopg://" + libpq_url(database_url).split("://", 1)[1]
-    app = create_app({"SQLALCHEMY_DATABASE_URI": sqlalchemy_url, "SECRET_KEY": "loadtest"})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": config.to_sqlalchemy(database_url), "SECRET_KEY": "loadtest"}
+    )
     with app.app_context():
         try:
             return _issue_in_app(db, add_generic_code, issue_codes, seeded)
@@ -208,18 +202,17 @@ def targets(conn: psycopg.Connection, hostname: str) -> list[Target]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core import config
-
     parser = argparse.ArgumentParser(prog="python -m loadtest.seed", description=__doc__)
     parser.add_argument("--contacts", type=int, default=0, help="seed this many contacts")
     parser.add_argument("--host", default="", help=f"domain hostname (default {BENCH_HOST})")
     parser.add_argument("--export", type=Path, help="write host/code/extension lines here")
     args = parser.parse_args(argv)
-    url = config.env("DATABASE_URL")
-    if not url:
-        print("python -m loadtest.seed: set DATABASE_URL", file=sys.stderr)
+    try:
+        url = config.libpq_url(config.load())
+    except config.SettingsError as exc:
+        print(f"python -m loadtest.seed: {exc}", file=sys.stderr)
         return 2
-    with psycopg.connect(libpq_url(url)) as conn:
+    with psycopg.connect(url) as conn:
         host = args.host or BENCH_HOST
         if args.contacts:
             seeded = seed_link(conn, args.contacts, args.host)

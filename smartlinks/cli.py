@@ -4,78 +4,42 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from core import config, logs
+from smartlinks.roles import ROLES
 
 
-def _cmd_edge(args: argparse.Namespace) -> int:
-    from smartlinks.serve import serve_edge
-
-    serve_edge()
-    return 0
-
-
-def _cmd_admin(args: argparse.Namespace) -> int:
-    from smartlinks.serve import serve_admin
-
-    serve_admin()
-    return 0
-
-
-def _cmd_sync(args: argparse.Namespace) -> int:
-    from sync import publisher
-
-    return publisher.main(full=args.full, burst=args.burst)
-
-
-def _cmd_drain(args: argparse.Namespace) -> int:
-    from sync import drain
-
-    return drain.main(burst=args.burst)
-
-
-def _cmd_webhooks(args: argparse.Namespace) -> int:
-    from sync import webhooks
-
-    return webhooks.main(burst=args.burst)
-
-
-def _cmd_sender(args: argparse.Namespace) -> int:
-    from sync import sender
-
-    return sender.main(burst=args.burst)
-
-
-def _cmd_migrate(args: argparse.Namespace) -> int:
+def _cmd_migrate(args: argparse.Namespace, settings: config.Settings) -> int:
     from smartlinks.admin_tasks import migrate
 
-    migrate()
+    migrate(settings)
     return 0
 
 
-def _cmd_secrets(args: argparse.Namespace) -> int:
+def _cmd_secrets(args: argparse.Namespace, settings: config.Settings) -> int:
     if args.secrets_command == "new-key":
-        from core import crypto
+        from sync import crypto
 
         print(crypto.new_key())
         return 0
     from smartlinks.admin_tasks import rotate_secrets
 
     try:
-        print(json.dumps(rotate_secrets(args.new_key)))
+        print(json.dumps(rotate_secrets(settings, args.new_key)))
     except ValueError as exc:
         print(f"smartlinks secrets rotate: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
-def _cmd_org_create(args: argparse.Namespace) -> int:
+def _cmd_org_create(args: argparse.Namespace, settings: config.Settings) -> int:
     from smartlinks.admin_tasks import create_org
 
     try:
-        result = create_org(args.name, args.email, args.password)
+        result = create_org(settings, args.name, args.email, args.password)
     except ValueError as exc:
         field = getattr(exc, "field", None)
         print(
@@ -110,7 +74,7 @@ def update_readme(path: Path) -> bool:
     return new != text
 
 
-def _cmd_settings(args: argparse.Namespace) -> int:
+def _cmd_settings(args: argparse.Namespace, settings: config.Settings) -> int:
     if args.update_readme:
         changed = update_readme(Path(args.update_readme))
         print(f"{args.update_readme}: {'updated' if changed else 'already up to date'}")
@@ -118,15 +82,15 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     if args.markdown:
         print(settings_markdown())
         return 0
-    for s in config.SETTINGS:
-        print(f"{s.env}={config.env(s.env)}")
+    for s in config.SETTINGS:  # the text in effect (load() has checked it)
+        print(f"{s.env}={s.read(os.environ)}")
     return 0
 
 
-def _cmd_up(args: argparse.Namespace) -> int:
+def _cmd_up(args: argparse.Namespace, settings: config.Settings) -> int:
     from smartlinks.supervisor import up
 
-    return up()
+    return up(settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,27 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="start everything in the foreground (Ctrl-C stops it)").set_defaults(
         func=_cmd_up
     )
-    sub.add_parser("edge", help="serve redirects and previews (reads Redis only)").set_defaults(
-        func=_cmd_edge
-    )
-    sub.add_parser("admin", help="serve the web UI and the JSON API").set_defaults(func=_cmd_admin)
-    p = sub.add_parser("sync", help="publish Postgres changes to Redis")
-    p.add_argument(
-        "--full",
-        action="store_true",
-        help="rebuild every record in Redis from Postgres, then go on",
-    )
-    p.add_argument("--burst", action="store_true", help="process what is pending and exit")
-    p.set_defaults(func=_cmd_sync)
-    p = sub.add_parser("drain", help="record clicks from the click stream and run their actions")
-    p.add_argument("--burst", action="store_true", help="drain what is in the stream and exit")
-    p.set_defaults(func=_cmd_drain)
-    p = sub.add_parser("webhooks", help="deliver click webhooks (signed POSTs, with retries)")
-    p.add_argument("--burst", action="store_true", help="deliver what is due and exit")
-    p.set_defaults(func=_cmd_webhooks)
-    p = sub.add_parser("sender", help="send queued messages through each organisation's provider")
-    p.add_argument("--burst", action="store_true", help="send what is queued and exit")
-    p.set_defaults(func=_cmd_sender)
+    for role in ROLES:
+        p = sub.add_parser(role.name, help=role.help)
+        if role.name == "sync":
+            p.add_argument(
+                "--full",
+                action="store_true",
+                help="rebuild every record in Redis from Postgres, then go on",
+            )
+        if role.burst:
+            p.add_argument("--burst", action="store_true", help=role.burst)
+        p.set_defaults(func=role.run)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
     p = sub.add_parser("settings", help="list the environment settings and their values")
     p.add_argument("--markdown", action="store_true", help="the README's table of settings")
@@ -191,8 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     role = args.command if args.command not in ("org", "secrets") else "cli"
-    logs.setup(role, config.env("LOG_LEVEL"))
-    return int(args.func(args) or 0)
+    # Read once, here: a bad value stops the command before it starts anything.
+    try:
+        settings = config.load()
+    except config.SettingsError as exc:
+        print(f"smartlinks {args.command}: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(role, settings.log_level)
+    try:
+        return int(args.func(args, settings) or 0)
+    except config.SettingsError as exc:  # no database to be found, for one
+        print(f"smartlinks {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import pwd
 import secrets
@@ -22,6 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from core import runtime
 
 PG_SYSTEM_USER = "smartlinks-pg"  # PostgreSQL refuses to run as root
 
@@ -366,14 +367,7 @@ class EmbeddedRedis:
 
 
 def write_runtime(data_dir: Path, **urls: str) -> None:
-    """Where the servers of a running `smartlinks up` listen, for `smartlinks org create`."""
-    path = data_dir / "runtime.json"
-    path.write_text(json.dumps(urls))
-    path.chmod(0o600)
+    """Where the servers of a running `smartlinks up` listen, for `smartlinks org create`
+    (the format and its reader are core.runtime's)."""
+    runtime.write(data_dir, **urls)
 
-
-def read_runtime(data_dir: Path) -> dict[str, str]:
-    try:
-        return dict(json.loads((data_dir / "runtime.json").read_text()))
-    except (OSError, ValueError):
-        return {}

@@ -15,9 +15,9 @@ from core import config
 EDGE_HTTP1 = HTTP1Settings(header_read_timeout=5_000, max_buffer_size=16_384, keep_alive=True)
 
 
-def granian_logging(role: str) -> dict[str, Any]:
+def granian_logging(role: str, level: str) -> dict[str, Any]:
     """granian's own log lines (and the workers' root logger) as our JSON lines naming the role."""
-    level = config.env("LOG_LEVEL").upper()
+    level = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -37,44 +37,42 @@ def granian_logging(role: str) -> dict[str, Any]:
     }
 
 
-def granian_log_level() -> LogLevels:
+def granian_log_level(level: str) -> LogLevels:
     try:
-        return LogLevels(config.env("LOG_LEVEL").lower())
+        return LogLevels(level.lower())
     except ValueError:
         return LogLevels.info
 
 
-def serve_edge() -> None:
-    settings = config.load()
+def serve_edge(settings: config.Settings) -> None:
     Granian(
         "edge.app:create_app",
         factory=True,
-        address=settings.edge_host,
-        port=settings.edge_port,
+        address=settings.edge.host,
+        port=settings.edge.port,
         interface=Interfaces.ASGI,
-        workers=settings.edge_workers,
+        workers=settings.edge.workers,
         http1_settings=EDGE_HTTP1,
         backlog=2048,
         log_access=False,
-        log_level=granian_log_level(),
-        log_dictconfig=granian_logging("edge"),
+        log_level=granian_log_level(settings.log_level),
+        log_dictconfig=granian_logging("edge", settings.log_level),
         respawn_failed_workers=True,
         process_name="smartlinks edge",
         websockets=False,
     ).serve()
 
 
-def serve_admin() -> None:
-    settings = config.load()
+def serve_admin(settings: config.Settings) -> None:
     Granian(
         "admin.wsgi:app",
-        address=settings.admin_host,
-        port=settings.admin_port,
+        address=settings.admin.host,
+        port=settings.admin.port,
         interface=Interfaces.WSGI,
-        workers=settings.admin_workers,
+        workers=settings.admin.workers,
         blocking_threads=16,
-        log_level=granian_log_level(),
-        log_dictconfig=granian_logging("admin"),
+        log_level=granian_log_level(settings.log_level),
+        log_dictconfig=granian_logging("admin", settings.log_level),
         respawn_failed_workers=True,
         process_name="smartlinks admin",
         websockets=False,

@@ -11,7 +11,7 @@ shutdown), then SIGKILL for whatever is left.
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import http.client
 import json
 import logging
@@ -23,16 +23,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core import config, crypto, logs
+from core import config, logs, runtime
 from smartlinks import demo as demo_module
 from smartlinks.datafolder import data_dir_lock, port_is_free, remembered_ports
 from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, write_runtime
 from smartlinks.processes import Child, Stopping, Supervisor, die_with_parent, reap_strays
+from smartlinks.roles import ROLES
 
 log = logging.getLogger("smartlinks.up")
 
-WORKER_ROLES = ("sync", "drain", "webhooks", "sender", "admin", "edge")
-HTTP_ROLES = ("admin", "edge")
 DEMO_LINK_GRACE = 30.0  # after edge and admin answer, wait this long for sync to publish the demo
 # crawlerdetect counts curl as a bot (which gets the preview page), so the printed curl says
 # it is a phone's browser.
@@ -40,17 +39,6 @@ BROWSER_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
 )
-
-
-def available_roles() -> list[str]:
-    """The roles `up` runs: those of WORKER_ROLES that this `smartlinks` has a subcommand for."""
-    from smartlinks.cli import build_parser
-
-    names: set[str] = set()
-    for action in build_parser()._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            names.update(action.choices)
-    return [role for role in WORKER_ROLES if role in names]
 
 
 def http_status(
@@ -70,9 +58,8 @@ def http_status(
 # -- up --------------------------------------------------------------------------------------
 
 
-def up() -> int:
+def up(settings: config.Settings) -> int:
     began = time.monotonic()
-    settings = config.load()
     data_dir = settings.data_dir
     sup = Supervisor()
     sup.install_signals()
@@ -85,13 +72,13 @@ def up() -> int:
             finally:
                 sup.starting = False
                 sup.stop()
-                (data_dir / "runtime.json").unlink(missing_ok=True)
+                runtime.remove(data_dir)
     except Stopping:
         return 0
 
 
 def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: float) -> int:
-    for name, port in (("EDGE_PORT", settings.edge_port), ("ADMIN_PORT", settings.admin_port)):
+    for name, port in (("EDGE_PORT", settings.edge.port), ("ADMIN_PORT", settings.admin.port)):
         if not port_is_free(port):
             logs.event(log, "port in use", logging.ERROR, setting=name, port=port)
             print(f"smartlinks up: port {port} is in use; set {name} to another port", flush=True)
@@ -116,27 +103,29 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
         pg.ensure_database()
         database_url = pg.url
     write_runtime(data_dir, database_url=database_url, redis_url=redis_url)
+    # The roles read their settings from their environment; this process goes on with its own.
     os.environ.update(
         DATABASE_URL=database_url, REDIS_URL=redis_url, SMARTLINKS_DATA_DIR=str(data_dir)
     )
+    settings = dataclasses.replace(settings, database_url=database_url, redis_url=redis_url)
     logs.event(log, "servers ready", seconds=round(time.monotonic() - began, 2))
 
     # The HTTP roles take the longest to import and need no schema until a request comes, so
     # they start while the migrations run; the workers start after them. The session key is
     # made first so that the admin and the migrations do not each write one.
     from admin.settings import secret_key
+    from sync import crypto
 
-    secret_key(config.load())
-    crypto.key_text()  # the stored secrets' key likewise, before the roles read it
+    secret_key(settings)
+    crypto.key_text(settings.data_dir)  # the stored secrets' key likewise, before the roles
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    roles = available_roles()
-    early = [r for r in roles if r in HTTP_ROLES]
-    for role in early:
-        sup.add(Child(role, _role_launcher(role, env)))
-    demo = _migrate_and_seed(data_dir)
-    for role in roles:
-        if role not in early:
-            sup.add(Child(role, _role_launcher(role, env)))
+    for role in ROLES:
+        if role.http:
+            sup.add(Child(role.name, _role_launcher(role.name, env)))
+    demo = _migrate_and_seed(settings)
+    for role in ROLES:
+        if not role.http:
+            sup.add(Child(role.name, _role_launcher(role.name, env)))
     sup.starting = False
     if sup.stop_requested:
         return 0
@@ -205,25 +194,25 @@ def _wait_or_move(
         child.start()
 
 
-def _migrate_and_seed(data_dir: Path) -> demo_module.Demo | None:
+def _migrate_and_seed(settings: config.Settings) -> demo_module.Demo | None:
     # Alembic logs each of its plugins when it is imported (through admin's flask-migrate).
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from admin import create_app
     from admin.extensions import db
     from smartlinks.admin_tasks import migrate
 
-    migrate()
+    migrate(settings)
     # Should alembic's env.py run logging.fileConfig (it does when no logging is set up), it
     # replaces our handler and disables the loggers that exist already: put ours back.
-    logs.setup("up", config.env("LOG_LEVEL"))
+    logs.setup("up", settings.log_level)
     log.disabled = False
     logs.event(log, "migrations applied")
-    if config.env("DEMO_SEED") in ("0", "false", "no"):
+    if not settings.demo_seed:
         return None
-    app = create_app()
+    app = create_app(settings=settings)
     with app.app_context():
         try:
-            demo, seeded = demo_module.ensure(data_dir)
+            demo, seeded = demo_module.ensure(settings.data_dir)
         finally:
             db.session.remove()
             db.engine.dispose()
@@ -255,16 +244,16 @@ def local_address(bind_host: str) -> str:
 
 def _healthy(settings: config.Settings) -> bool:
     return (
-        http_status(local_address(settings.admin_host), settings.admin_port, "/healthz") == 200
-        and http_status(local_address(settings.edge_host), settings.edge_port, "/healthz") == 200
+        http_status(local_address(settings.admin.host), settings.admin.port, "/healthz") == 200
+        and http_status(local_address(settings.edge.host), settings.edge.port, "/healthz") == 200
     )
 
 
 def _demo_resolves(settings: config.Settings, demo: demo_module.Demo) -> bool:
     """Sync has published the demo link: the edge knows the code (HEAD counts no click)."""
     status = http_status(
-        local_address(settings.edge_host),
-        settings.edge_port,
+        local_address(settings.edge.host),
+        settings.edge.port,
         demo.path(),
         "HEAD",
         {"Host": demo.hostname, "User-Agent": BROWSER_UA},
@@ -275,11 +264,11 @@ def _demo_resolves(settings: config.Settings, demo: demo_module.Demo) -> bool:
 def _announce(
     settings: config.Settings, demo: demo_module.Demo | None, ready: float, resolved: bool
 ) -> None:
-    edge = f"http://{local_address(settings.edge_host)}:{settings.edge_port}"
+    edge = f"http://{local_address(settings.edge.host)}:{settings.edge.port}"
     lines = [
         "",
         f"Smart Links is up (ready in {ready:.1f}s). Ctrl-C stops everything.",
-        f"  admin:     {settings.public_admin_url}/",
+        f"  admin:     {settings.admin.public_url}/",
         f"  edge:      {edge}/",
     ]
     if demo is not None:

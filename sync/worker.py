@@ -1,4 +1,4 @@
-"""A small rq-style worker loop shared by the sync publisher and the click drain.
+"""A small rq-style worker loop shared by every long-running role (sync, drain, webhooks, sender).
 
 - The first SIGTERM/SIGINT asks for a *warm* stop: the current step finishes (its transaction
   commits) and the loop returns. A second signal is a *cold* stop: ``SystemExit`` is raised at
@@ -26,11 +26,21 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+import psycopg
 import redis
 
 from core import keys, logs
 
 log = logging.getLogger(__name__)
+
+# What a server restarting looks like: the loop waits and retries (``Worker.on_transient``
+# reconnects) instead of letting the process die. The one list every role uses.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 @dataclass
@@ -51,7 +61,7 @@ class Worker:
         client: redis.Redis,
         *,
         heartbeat_seconds: float = 5.0,
-        transient: tuple[type[BaseException], ...] = (redis.ConnectionError,),
+        transient: tuple[type[BaseException], ...] = TRANSIENT,
         on_transient: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.role = role

@@ -21,7 +21,7 @@ from admin.extensions import db
 from admin.services.orgs import NewOrg, create_org
 from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
-# One key for stored secrets (core.crypto) in the test process and the processes it starts,
+# One key for stored secrets (sync.crypto) in the test process and the processes it starts,
 # so that what one encrypts the other reads (rather than a key made in ./.smartlinks).
 TEST_SECRETS_KEY = "VrnyzXzAdMJlNikUcWwdqx6tc_1u155QZwrlx7NSMxA="
 os.environ.setdefault("SECRETS_KEY", TEST_SECRETS_KEY)
@@ -168,7 +168,7 @@ def other_api(client: FlaskClient, other_org: NewOrg) -> Api:
 # at once clash over the event loop).
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    from tests.web.conftest import CHROMIUM_ARGS, find_chromium
+    from tests.helpers.browser import CHROMIUM_ARGS, find_chromium
 
     chromium = find_chromium()
     if chromium is None:

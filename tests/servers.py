@@ -62,11 +62,11 @@ class Process:
 
 @contextmanager
 def smartlinks_process(
-    role_args: list[str], env: dict[str, str], log_dir: Path
+    role_args: list[str], env: dict[str, str], log_dir: Path, command: list[str] = SMARTLINKS
 ) -> Iterator[Process]:
     log_dir.mkdir(parents=True, exist_ok=True)
     proc = Process(
-        [*SMARTLINKS, *role_args], env, log_dir / f"{role_args[0]}-{time.monotonic_ns()}.log"
+        [*command, *role_args], env, log_dir / f"{role_args[0]}-{time.monotonic_ns()}.log"
     )
     try:
         yield proc
@@ -76,12 +76,12 @@ def smartlinks_process(
 
 @contextmanager
 def http_role(
-    role: str, env: dict[str, str], log_dir: Path, port_var: str
+    role: str, env: dict[str, str], log_dir: Path, port_var: str, command: list[str] = SMARTLINKS
 ) -> Iterator[tuple[Process, str]]:
     """Start `smartlinks edge` or `smartlinks admin` on a free port; yield it and its base URL."""
     port = free_port()
     env = {**env, port_var: str(port)}
-    with smartlinks_process([role], env, log_dir) as proc:
+    with smartlinks_process([role], env, log_dir, command) as proc:
         try:
             wait_for_port("127.0.0.1", port, 30, proc.proc)
         except Exception as exc:

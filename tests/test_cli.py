@@ -70,6 +70,20 @@ def test_settings_command_prints_the_values_in_effect(tmp_path: Path) -> None:
     assert len(lines) == len(config.SETTINGS)
 
 
+def test_a_bad_setting_stops_a_command_with_its_name(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "EDGE_PORT": "abc", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "smartlinks.cli", "settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "smartlinks settings: EDGE_PORT must be an integer, not 'abc'"
+
+
 def test_update_readme_rewrites_only_the_table(tmp_path: Path) -> None:
     from smartlinks.cli import update_readme
 

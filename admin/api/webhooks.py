@@ -4,7 +4,7 @@ The signing secret is returned once, by the POST that creates the endpoint; it i
 clear to sign (HMAC) and is never shown again. Endpoints must be https: a receiver gets contact
 data. ``WEBHOOK_ALLOW_HTTP_LOOPBACK=1`` (or the app config key of the same name, as tests set
 it) also accepts ``http://`` on 127.0.0.1, ::1 and localhost, for local receivers. Hosts that
-are, or resolve to, non-public addresses are refused otherwise (core.outbound), so the feature
+are, or resolve to, non-public addresses are refused otherwise (sync.outbound), so the feature
 cannot be pointed at the admin's own network.
 """
 
@@ -25,7 +25,7 @@ from admin.api.openapi import Query, doc
 from admin.api.schemas import read_json, respond
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
-from core import config, crypto, outbound
+from sync import crypto, outbound
 
 MAX_WEBHOOKS = 20
 MAX_URL = 2000
@@ -74,10 +74,7 @@ class WebhookDeliveryList(Struct):
 
 
 def _loopback_allowed() -> bool:
-    explicit = current_app.config.get("WEBHOOK_ALLOW_HTTP_LOOPBACK")
-    if explicit is not None:
-        return bool(explicit)
-    return config.env("WEBHOOK_ALLOW_HTTP_LOOPBACK") == "1"
+    return bool(current_app.config["WEBHOOK_ALLOW_HTTP_LOOPBACK"])
 
 
 def check_url(url: str) -> str:

@@ -3,7 +3,7 @@
 ``{"provider": "outbox"}`` (the default) or ``{"provider": "twilio", "account_sid": "AC...",
 "auth_token": "...", "from": "+1555..." or "MG...", "base_url"?: "https://api.twilio.com",
 "rate_per_second"?: 1}``. The auth token is write-only (``public_view`` never shows it) and
-stored encrypted (core.crypto).
+stored encrypted (sync.crypto).
 ``base_url`` is one of the provider's own (``twilio.BASE_URLS``) unless the operator lists
 others in ``SMS_PROVIDER_BASE_URLS`` (``*``: any), so that an organisation cannot aim our
 server at an address of its choosing.
@@ -19,7 +19,8 @@ import httpx
 from admin.providers.base import OutgoingMessage, Provider, ProviderError, Submitted
 from admin.providers.outbox import OutboxProvider
 from admin.providers.twilio import BASE_URLS, DEFAULT_BASE_URL, TwilioProvider
-from core import config, crypto
+from core import config
+from sync import crypto
 
 SETTINGS_KEY = "sms"
 PROVIDERS = ("outbox", "twilio")
@@ -85,12 +86,13 @@ def validate(data: Any, current: dict[str, Any] | None = None) -> dict[str, Any]
 
 
 def base_url_allowed(base_url: str) -> bool:
-    extra = [u.strip().rstrip("/") for u in config.env("SMS_PROVIDER_BASE_URLS").split(",")]
+    allowed = config.load().sms_provider_base_urls  # now: an operator's change needs no restart
+    extra = [u.strip().rstrip("/") for u in allowed.split(",")]
     return base_url in BASE_URLS or "*" in extra or base_url in extra
 
 
 def auth_token(sms: dict[str, Any]) -> str:
-    """The provider's auth token in clear (stored encrypted: core.crypto)."""
+    """The provider's auth token in clear (stored encrypted: sync.crypto)."""
     return crypto.decrypt(str(sms.get("auth_token") or ""))
 
 

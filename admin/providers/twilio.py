@@ -3,7 +3,7 @@
 POST {base}/2010-04-01/Accounts/{sid}/Messages.json with form fields To, From (or
 MessagingServiceSid for an ``MG...`` sender), Body and StatusCallback, with HTTP basic auth
 ``sid:token``. The base URL is Twilio's own unless the operator allows others
-(``SMS_PROVIDER_BASE_URLS``, see settings.py); the HTTP client is core.outbound's guarded one,
+(``SMS_PROVIDER_BASE_URLS``, see settings.py); the HTTP client is sync.outbound's guarded one,
 and a message's error shows Twilio's error code and message, never another server's body.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import httpx
 
 from admin.providers.base import OutgoingMessage, ProviderError, Submitted
-from core import outbound
+from sync import outbound
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
 BASE_URLS = (DEFAULT_BASE_URL,)  # what an organisation may choose without the operator

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from admin.extensions import db
 from admin.models import Organisation, Webhook
 from admin.providers import settings as provider_settings
-from core import crypto
+from sync import crypto
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Sending: broadcasts and one-off messages, rendered per contact and queued for the sender.
 
 A message is queued in Postgres (status ``queued``) together with its ``message_out`` history
-event, in one transaction; the sender worker (sync/sender.py) hands queued messages to the
+event, in one transaction; the sender worker (admin/sender/worker.py) hands queued messages to the
 organisation's provider. Codes are issued in bulk through the codes service, so each message
 carries that contact's own short URL. Rows are written with set-based SQL (``unnest`` arrays),
 never one ORM object per contact: a broadcast may have 100,000 recipients.

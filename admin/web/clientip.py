@@ -11,9 +11,7 @@ from __future__ import annotations
 import ipaddress
 from functools import cache
 
-from flask import request
-
-from core import config
+from flask import current_app, request
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -41,7 +39,7 @@ def _is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
 
 def client_ip() -> str:
     peer = request.remote_addr or ""
-    networks = _trusted(config.env("ADMIN_TRUSTED_PROXIES"))
+    networks = _trusted(current_app.config["ADMIN_TRUSTED_PROXIES"])
     forwarded = request.headers.get("X-Forwarded-For", "")
     if not forwarded or not _is_trusted(peer, networks):
         return peer

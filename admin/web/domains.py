@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request
+from flask import abort, current_app, flash, redirect, render_template, request
 from flask_login import login_required
 
 from admin.extensions import db
@@ -15,11 +15,11 @@ from admin.services.errors import NotFound, ServiceError
 from admin.web import bp, dns_check
 from admin.web.auth import current_org_id, role_required, web_user
 from admin.web.forms import DomainForm, FallbackForm
-from core import config
 
 
 def edge_target() -> str:
-    return config.env("EDGE_CNAME_TARGET").strip().rstrip(".")
+    """EDGE_CNAME_TARGET (core.config has taken off its trailing dot)."""
+    return str(current_app.config["EDGE_CNAME_TARGET"])
 
 
 def _domain(domain_id: int) -> Domain:

@@ -13,7 +13,7 @@ import redis
 
 from core import keys, records
 from core.records import ClickAmendment, ClickEvent, ContactRecord, DomainRecord, LinkRecord
-from sync.store import RecordStore
+from sync.publish.store import RecordStore
 from tests.conftest import Servers
 from tests.servers import Process, http_role
 

@@ -11,7 +11,7 @@ import socket
 import httpx
 import pytest
 
-from core import outbound
+from sync import outbound
 from tests.outbound.dnsserver import DnsServer
 from tests.outbound.trap import Trap
 

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 
 from admin.extensions import db
-from core import crypto
+from sync import crypto
 from tests.conftest import Api, Servers
 
 SID, TOKEN = "AC" + "1" * 32, "secret-auth-token"

@@ -1,0 +1,1 @@
+"""`smartlinks webhooks`: deliver the queued click webhooks (signed POSTs, with retries)."""
