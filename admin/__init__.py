@@ -50,7 +50,14 @@ def create_app(
         SECRET_KEY=test_config.get("SECRET_KEY") or admin_settings.secret_key(settings),
         SQLALCHEMY_DATABASE_URI=test_config.get("SQLALCHEMY_DATABASE_URI")
         or config.sqlalchemy_url(settings),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20},
+        # hide_parameters: a failed statement's error (and so the error log) must not carry
+        # its values: password hashes, token hashes, contacts' personal data.
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            "pool_size": 10,
+            "max_overflow": 20,
+            "hide_parameters": True,
+        },
         REDIS_URL=test_config.get("REDIS_URL", config.redis_url(settings)),
         # Uploads (CSV imports, preview images) are the largest bodies; JSON bodies have their
         # own, smaller limit in the API.
