@@ -50,6 +50,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # In every session's id (admin/web/auth.py): raising it ends all of the person's sessions.
     session_generation: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Two-factor sign-in (admin/services/totp.py): the secret, encrypted; the last step used.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (CheckConstraint("role in ('owner','admin','member')", name="ck_users_role"),)
 
 

@@ -43,6 +43,7 @@ from admin.web import (  # noqa: E402, F401
     sending,
     team,
     tokens,
+    totp,
 )
 from admin.web.csrf import CSRFError, csrf, csrf_error  # noqa: E402
 from admin.web.templating import register_template_helpers  # noqa: E402

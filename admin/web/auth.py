@@ -9,6 +9,7 @@ of that person, including copies of the cookie kept from before.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -23,11 +24,13 @@ from sqlalchemy import select, update
 from admin.extensions import db
 from admin.models import Organisation, User
 from admin.security import DUMMY_HASH, hash_password, password_needs_rehash, verify_password
+from admin.services import totp
 from admin.web import bp, ratelimit
 from admin.web.clientip import client_ip
 from admin.web.forms import LoginForm
 
 ROLE_RANK = {"member": 1, "admin": 2, "owner": 3}
+TOTP_PENDING = "totp_pending"  # the session key of a login that waits for its second step
 
 login_manager = LoginManager()
 login_manager.login_view = "web.login"
@@ -79,16 +82,18 @@ def load_user(session_id: str) -> WebUser | None:
     if not user_part.isdigit() or len(user_part) > 18:
         return None
     row = db.session.execute(
-        select(User, Organisation.name)
+        select(User, Organisation)
         .join(Organisation, Organisation.id == User.org_id)
         .where(User.id == int(user_part), User.active.is_(True))
     ).first()
     if row is None:
         return None
-    user, org_name = row
+    user, org = row
     if session_id_for(user) != session_id:
         return None
-    return WebUser(user, org_name)
+    if totp.org_requires(org) and not user.totp_secret:
+        return None  # required since they logged in: they set it up at their next login
+    return WebUser(user, org.name)
 
 
 def web_user() -> WebUser:
@@ -171,9 +176,17 @@ def login() -> Any:
         user.password_hash = hash_password(password)
     user.last_login_at = datetime.now(UTC)
     db.session.commit()
-    org_name = db.session.scalar(select(Organisation.name).where(Organisation.id == user.org_id))
+    org = db.session.get(Organisation, user.org_id)
     reset_session()
-    login_user(WebUser(user, org_name or ""))
+    if totp.needed_at_login(user, org):
+        # Not logged in yet: admin/web/totp.py asks for a code (or sets it up) first.
+        session[TOTP_PENDING] = {
+            "sid": session_id_for(user),
+            "at": time.time(),
+            "next": _safe_next(request.args.get("next")),
+        }
+        return redirect("/login/totp")
+    login_user(WebUser(user, org.name if org else ""))
     return redirect(_safe_next(request.args.get("next")))
 
 
