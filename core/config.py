@@ -451,20 +451,3 @@ def sqlalchemy_url(settings: Settings) -> str:
 def libpq_url(settings: Settings) -> str:
     """The database for psycopg; SettingsError when there is none."""
     return to_libpq(_required_database_url(settings))
-
-
-# -- deprecated ------------------------------------------------------------------------------
-
-
-def env(name: str) -> str:
-    """Deprecated: the raw text of one setting, read at call time. Still used by sync/ until
-    it takes its sections from load(); new code reads ``load()``'s typed Settings."""
-    for s in SETTINGS:
-        if s.env == name:
-            return s.read(os.environ)
-    raise KeyError(f"{name} is not a Smart Links setting")
-
-
-def env_int(name: str) -> int:
-    """Deprecated with env()."""
-    return int(env(name))

@@ -120,7 +120,8 @@ def issue_with_admin(database_url: str, seeded: Seeded) -> Issued | None:
     try:
         from admin import create_app
         from admin.extensions import db
-        from admin.services.codes import add_generic_code, issue_codes
+        from admin.services.codes import issue_codes
+        from admin.services.links import add_generic_code
     except ImportError:
         return None
     app = create_app(

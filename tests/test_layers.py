@@ -15,16 +15,6 @@ import grimp
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("core", "edge", "admin", "sync", "smartlinks", "loadtest")
 
-# Circles other work items are removing (issue 11). Each entry must still be found: when one is
-# gone, delete it here, so the list only shrinks.
-KNOWN_CIRCLES: dict[frozenset[str], str] = {
-    frozenset({"admin.services.codes", "admin.services.links"}): "issue 11 (4): admin layers",
-}
-# A blueprint package registers its route modules, which import its blueprint back: tolerated
-# inside these packages only (issue 11 (4) may remove it).
-BLUEPRINT_PACKAGES = ("admin.api", "admin.web")
-
-
 def test_layer_contracts_hold() -> None:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
@@ -107,10 +97,6 @@ def circles(graph: grimp.ImportGraph) -> list[frozenset[str]]:
     return found
 
 
-def _tolerated(circle: frozenset[str]) -> bool:
-    return any(all(m == p or m.startswith(p + ".") for m in circle) for p in BLUEPRINT_PACKAGES)
-
-
 def test_strongly_connected_finds_circles_and_only_them() -> None:
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": {"e"}, "e": set(), "f": {"f"}}
     assert strongly_connected(edges) == [frozenset({"a", "b", "c"})]
@@ -127,7 +113,4 @@ def test_sibling_circles_are_found_through_their_children() -> None:
 def test_no_import_circles_in_the_project() -> None:
     graph = grimp.build_graph(*PROJECT, cache_dir=None)
     found = circles(graph)
-    new = [sorted(c) for c in found if c not in KNOWN_CIRCLES and not _tolerated(c)]
-    assert not new, f"import circles: {new}"
-    gone = [why for c, why in KNOWN_CIRCLES.items() if c not in found]
-    assert not gone, f"these known circles are gone, delete them from KNOWN_CIRCLES: {gone}"
+    assert not found, f"import circles: {[sorted(c) for c in found]}"

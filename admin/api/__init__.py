@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from admin.api import auth, errors  # noqa: E402
-
-bp.before_request(auth.require_token)
+from flask import Flask
 
 # Importing the resource modules registers their routes on ``bp``.
-from admin.api import (  # noqa: E402, F401
+from admin.api import (  # noqa: F401
+    auth,
     broadcasts,
     contacts,
     domains,
+    errors,
     imports,
     library,
     links,
@@ -25,6 +21,9 @@ from admin.api import (  # noqa: E402, F401
     provider_callbacks,
     webhooks,
 )
+from admin.api.blueprint import bp
+
+bp.before_request(auth.require_token)
 
 
 def init_app(app: Flask) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, g
 
-from admin.api import bp
 from admin.api.auth import org_id
-from admin.api.errors import ApiError
+from admin.api.blueprint import bp
+from admin.api.bodies import as_changes, read_json, respond
 from admin.api.openapi import Query, doc
-from admin.api.schemas import as_changes, read_json, respond
-from admin.api.sending_schemas import (
+from admin.api.params import query_int
+from admin.appsettings import short_url_scheme
+from admin.models import Broadcast, Message
+from admin.schemas.sending import (
     BroadcastCreate,
     BroadcastCreated,
     BroadcastList,
@@ -20,7 +22,6 @@ from admin.api.sending_schemas import (
     MessageList,
     MessageOut,
 )
-from admin.models import Broadcast, Message
 from admin.services import conversations, sends
 
 # 100,000 contact ids are about 800 kB of JSON.
@@ -55,7 +56,9 @@ def _request() -> dict[str, Any]:
     BroadcastPreview,
 )
 def preview_broadcast() -> Response:
-    return respond(BroadcastPreview(**sends.preview_broadcast(org_id(), _request())))
+    return respond(
+        BroadcastPreview(**sends.preview_broadcast(org_id(), _request(), scheme=short_url_scheme()))
+    )
 
 
 @bp.post("/broadcasts")
@@ -66,7 +69,9 @@ def preview_broadcast() -> Response:
     201,
 )
 def create_broadcast() -> Response:
-    broadcast, count = sends.create_broadcast(org_id(), _request(), g.get("user_id"))
+    broadcast, count = sends.create_broadcast(
+        org_id(), _request(), g.get("user_id"), scheme=short_url_scheme()
+    )
     return respond(
         BroadcastCreated(id=broadcast.id, messages=count, opted_out=broadcast.skipped), 201
     )
@@ -96,16 +101,7 @@ def get_broadcast(broadcast_id: int) -> Response:
 )
 def broadcast_messages(broadcast_id: int) -> Response:
     """Every message of the broadcast in id order; ``?limit=&after=<message id>`` pages."""
-    limit = _int_arg("limit", 1, 100_000)
-    after = _int_arg("after", 0, 2**63 - 1) or 0
+    limit = query_int("limit", None, 1, 100_000)
+    after = query_int("after", 0, 0, 2**63 - 1)
     found = conversations.broadcast_messages(org_id(), broadcast_id, limit=limit, after=after)
     return respond(MessageList(messages=[message_out(m) for m in found]))
-
-
-def _int_arg(name: str, low: int, high: int) -> int | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    if not value.isdecimal() or not low <= int(value) <= high:
-        raise ApiError(422, "invalid", f"{name} must be a whole number from {low} to {high}", name)
-    return int(value)

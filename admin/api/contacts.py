@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response
 
-from admin.api import bp
 from admin.api.auth import org_id
-from admin.api.errors import ApiError
+from admin.api.blueprint import bp
+from admin.api.bodies import as_changes, read_json, respond
 from admin.api.openapi import Query, doc
-from admin.api.schemas import (
+from admin.api.params import query_int, query_str
+from admin.models import Contact
+from admin.schemas.resources import (
     ContactCreate,
     ContactOut,
     ContactPage,
     ContactUpdate,
     History,
     HistoryEventOut,
-    as_changes,
-    read_json,
-    respond,
 )
-from admin.models import Contact
 from admin.services import contacts, inputs
 
 MAX_PAGE = 1000
@@ -45,15 +43,6 @@ def contacts_out(rows: list[Contact]) -> list[ContactOut]:
     ]
 
 
-def _query_int(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdecimal() or not low <= int(raw) <= high:
-        raise ApiError(422, "invalid", f"{name} must be a whole number from {low} to {high}", name)
-    return int(raw)
-
-
 @bp.post("/contacts")
 @doc("Add a contact", ContactCreate, ContactOut, 201)
 def create_contact() -> Response:
@@ -72,10 +61,10 @@ def create_contact() -> Response:
     ),
 )
 def list_contacts() -> Response:
-    limit = _query_int("limit", 100, 1, MAX_PAGE)
-    after = _query_int("after", 0, 0, inputs.MAX_ID)
+    limit = query_int("limit", 100, 1, MAX_PAGE)
+    after = query_int("after", 0, 0, inputs.MAX_ID)
     rows = contacts.list_contacts(
-        org_id(), limit=limit, after=after, phone=request.args.get("phone") or None
+        org_id(), limit=limit, after=after, phone=query_str("phone") or None
     )
     next_after = rows[-1].id if len(rows) == limit else None
     return respond(ContactPage(contacts=contacts_out(rows), next_after=next_after))

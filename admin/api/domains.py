@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from flask import Response
 
-from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
+from admin.api.bodies import as_changes, read_json, respond
 from admin.api.openapi import doc
-from admin.api.schemas import (
-    DomainCreate,
-    DomainList,
-    DomainOut,
-    DomainUpdate,
-    as_changes,
-    read_json,
-    respond,
-)
 from admin.models import Domain
+from admin.schemas.resources import DomainCreate, DomainList, DomainOut, DomainUpdate
 from admin.services import domains
 
 

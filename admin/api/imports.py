@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from flask import Response, request, url_for
 
-from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
+from admin.api.bodies import respond
 from admin.api.errors import ApiError
 from admin.api.openapi import doc
-from admin.api.schemas import ImportJobOut, ImportRowError, respond
+from admin.api.params import query_str
+from admin.appsettings import running_app
 from admin.models import ImportJob
+from admin.schemas.resources import ImportJobOut, ImportRowError
 from admin.services import imports
 
 CSV_UPLOAD = {
@@ -53,7 +56,7 @@ def _upload() -> tuple[str, bytes]:
             raise ApiError(400, "bad_request", "send the CSV as the form field 'file'", "file")
         return upload.filename or "", upload.read()
     if request.mimetype in ("text/csv", "text/plain", "application/octet-stream"):
-        return request.args.get("filename", ""), request.get_data()
+        return query_str("filename"), request.get_data()
     raise ApiError(
         415,
         "unsupported_media_type",
@@ -76,7 +79,7 @@ def _upload() -> tuple[str, bytes]:
 )
 def import_contacts() -> Response:
     filename, data = _upload()
-    job = imports.start_import(org_id(), filename, data)
+    job = imports.start_import(running_app(), org_id(), filename, data)
     out = job_out(job)
     return respond(out, 202, headers={"Location": out.url})
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Response, g
 
-from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
+from admin.api.bodies import as_changes, read_json, respond
 from admin.api.broadcasts import message_out
 from admin.api.openapi import doc
-from admin.api.schemas import as_changes, read_json, respond
-from admin.api.sending_schemas import (
+from admin.appsettings import short_url_scheme
+from admin.models import LibraryAction
+from admin.schemas.sending import (
     LibraryActionCreate,
     LibraryActionList,
     LibraryActionOut,
@@ -17,7 +19,6 @@ from admin.api.sending_schemas import (
     LibrarySend,
     MessageOut,
 )
-from admin.models import LibraryAction
 from admin.services import conversations, library
 
 
@@ -74,6 +75,6 @@ def send_library_action(action_id: int) -> Response:
     library.get_action(org_id(), action_id)
     data = as_changes(read_json(LibrarySend))
     message_id = library.send_action(
-        org_id(), action_id, data["contact_id"], user_id=g.get("user_id")
+        org_id(), action_id, data["contact_id"], user_id=g.get("user_id"), scheme=short_url_scheme()
     )
     return respond(message_out(conversations.get_message(org_id(), message_id)), 201)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 
-from admin.api import bp
 from admin.api.auth import org_id
-from admin.api.errors import ApiError
+from admin.api.blueprint import bp
+from admin.api.bodies import as_changes, read_json, respond
 from admin.api.openapi import Query, doc
-from admin.api.schemas import (
+from admin.api.params import query_bool
+from admin.appsettings import short_url_scheme
+from admin.models import Link
+from admin.schemas.resources import (
     IssuedUrl,
     IssueRequest,
     IssueResult,
@@ -17,11 +20,7 @@ from admin.api.schemas import (
     LinkOut,
     LinkUpdate,
     PreviewOut,
-    as_changes,
-    read_json,
-    respond,
 )
-from admin.models import Link
 from admin.services import codes, links
 from core import actions
 
@@ -30,7 +29,8 @@ ISSUE_BODY_FACTOR = 16
 
 
 def links_out(rows: list[Link]) -> list[LinkOut]:
-    generic = codes.generic_codes(link.id for link in rows)
+    generic = links.generic_codes(link.id for link in rows)
+    scheme = short_url_scheme()
     return [
         LinkOut(
             id=link.id,
@@ -45,7 +45,7 @@ def links_out(rows: list[Link]) -> list[LinkOut]:
             ),
             actions=actions.from_json(link.actions),
             archived=link.archived,
-            url=codes.short_url(link, generic[link.id]) if link.id in generic else "",
+            url=codes.short_url(link, generic[link.id], scheme) if link.id in generic else "",
             created_at=link.created_at,
             updated_at=link.updated_at,
         )
@@ -60,10 +60,7 @@ def links_out(rows: list[Link]) -> list[LinkOut]:
     query=(Query("archived", "boolean", "only archived (true) or active (false) links"),),
 )
 def list_links() -> Response:
-    raw = request.args.get("archived")
-    if raw not in (None, "", "true", "false"):
-        raise ApiError(422, "invalid", "archived must be true or false", "archived")
-    archived = None if not raw else raw == "true"
+    archived = query_bool("archived")
     return respond(LinkList(links=links_out(links.list_links(org_id(), archived))))
 
 
@@ -99,5 +96,5 @@ def issue(link_id: int) -> Response:
     links.get_link(org_id(), link_id)  # 404 before looking at the body
     limit = ISSUE_BODY_FACTOR * int(current_app.config["MAX_JSON_BYTES"])
     body = read_json(IssueRequest, max_bytes=limit)
-    issued = codes.issue_codes(org_id(), link_id, body.contact_ids)
+    issued = codes.issue_codes(org_id(), link_id, body.contact_ids, scheme=short_url_scheme())
     return respond(IssueResult(urls=[IssuedUrl(contact_id=c, url=u) for c, u in issued]))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Response
 
-from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
+from admin.api.bodies import read_json, respond
 from admin.api.contacts import contacts_out
 from admin.api.openapi import doc
-from admin.api.schemas import (
+from admin.schemas.resources import (
     ContactOut,
     ListChange,
     ListCreate,
@@ -18,8 +19,6 @@ from admin.api.schemas import (
     TagChange,
     TagList,
     TagOut,
-    read_json,
-    respond,
 )
 from admin.services import contacts, memberships
 from admin.services.memberships import Named

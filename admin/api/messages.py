@@ -3,14 +3,18 @@ organisation's SMS provider settings."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, g
+from typing import Any
 
-from admin.api import bp
+from flask import Response, g
+
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
+from admin.api.bodies import as_changes, read_json, respond
 from admin.api.broadcasts import message_out
 from admin.api.openapi import doc
-from admin.api.schemas import as_changes, read_json, respond
-from admin.api.sending_schemas import (
+from admin.appsettings import public_admin_url, short_url_scheme
+from admin.providers import settings as provider_settings
+from admin.schemas.sending import (
     InboundCreate,
     InboundOut,
     MessageCreate,
@@ -18,10 +22,7 @@ from admin.api.sending_schemas import (
     ProviderSettingsIn,
     ProviderSettingsOut,
 )
-from admin.extensions import db
-from admin.models import Organisation
-from admin.providers import settings as provider_settings
-from admin.services import conversations, provider_events, sends
+from admin.services import conversations, provider_events, sends, sms_provider
 from admin.services.contacts import normalize_phone
 from admin.services.errors import NotFound, ValidationError
 
@@ -37,7 +38,12 @@ def send_message() -> Response:
     """A team member's message: ``{{link}}`` becomes this contact's own short URL."""
     data = as_changes(read_json(MessageCreate))
     message_id = sends.send_to_contact(
-        org_id(), data["contact_id"], data["body"], data.get("link_id"), user_id=g.get("user_id")
+        org_id(),
+        data["contact_id"],
+        data["body"],
+        data.get("link_id"),
+        user_id=g.get("user_id"),
+        scheme=short_url_scheme(),
     )
     return respond(message_out(conversations.get_message(org_id(), message_id)), 201)
 
@@ -68,7 +74,7 @@ def simulate_inbound() -> Response:
         contact = found
     else:
         raise ValidationError("contact_id", "give contact_id or from")
-    result = provider_events.receive(org_id(), contact, data["body"])
+    result = provider_events.receive(org_id(), contact, data["body"], scheme=short_url_scheme())
     return respond(
         InboundOut(
             message_id=result.message_id,
@@ -81,14 +87,7 @@ def simulate_inbound() -> Response:
     )
 
 
-def _org() -> Organisation:
-    org = db.session.get(Organisation, org_id())
-    assert org is not None  # the token's organisation exists (cascade deletes tokens)
-    return org
-
-
-def provider_view(org: Organisation) -> ProviderSettingsOut:
-    sms = provider_settings.of_org(org.settings)
+def provider_view(org_id: int, sms: dict[str, Any]) -> ProviderSettingsOut:
     view = provider_settings.public_view(sms)
     out = ProviderSettingsOut(
         provider=view["provider"],
@@ -99,9 +98,9 @@ def provider_view(org: Organisation) -> ProviderSettingsOut:
         auth_token_set=view.get("auth_token_set"),
     )
     if sms["provider"] == "twilio":
-        base = current_app.config["PUBLIC_ADMIN_URL"]
-        out.status_callback_url = provider_settings.status_callback_url(base, org.id)
-        out.inbound_url = provider_settings.inbound_url(base, org.id)
+        base = public_admin_url()
+        out.status_callback_url = provider_settings.status_callback_url(base, org_id)
+        out.inbound_url = provider_settings.inbound_url(base, org_id)
     return out
 
 
@@ -110,19 +109,11 @@ def provider_view(org: Organisation) -> ProviderSettingsOut:
     "The organisation's SMS provider (the auth token is never shown)", response=ProviderSettingsOut
 )
 def get_provider() -> Response:
-    return respond(provider_view(_org()))
+    return respond(provider_view(org_id(), sms_provider.current(org_id())))
 
 
 @bp.put("/sending/provider")
 @doc("Choose the SMS provider: outbox (default) or twilio", ProviderSettingsIn, ProviderSettingsOut)
 def put_provider() -> Response:
     data = as_changes(read_json(ProviderSettingsIn))
-    org = _org()
-    try:
-        sms = provider_settings.validate(data, provider_settings.of_org(org.settings))
-    except provider_settings.ProviderSettingsError as exc:
-        raise ValidationError(exc.field, exc.message) from None
-    # A new dict, so SQLAlchemy sees the JSONB column change.
-    org.settings = {**(org.settings or {}), provider_settings.SETTINGS_KEY: sms}
-    db.session.commit()
-    return respond(provider_view(org))
+    return respond(provider_view(org_id(), sms_provider.save(org_id(), data)))

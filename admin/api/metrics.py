@@ -3,78 +3,29 @@ their CSV export."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from flask import Response, stream_with_context
 
-from flask import Response, request, stream_with_context
-from msgspec import Struct
-
-from admin.api import bp
 from admin.api.auth import org_id
+from admin.api.blueprint import bp
+from admin.api.bodies import respond
 from admin.api.errors import ApiError, not_found
 from admin.api.openapi import Query, doc
-from admin.api.schemas import respond
+from admin.api.params import invalid, query_choice, query_datetime, query_int
+from admin.schemas.metrics import (
+    BreakdownOut,
+    BroadcastCountOut,
+    CountOut,
+    MetricContactOut,
+    MetricContactsOut,
+    MetricsOut,
+    PointOut,
+    SeriesOut,
+)
 from admin.services import metrics
 from admin.services.metrics import MetricsError
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
-
-
-class MetricsOut(Struct):
-    link_id: int
-    clicks: int
-    unique_clicks: int
-    previews: int  # link-preview fetchers and known bots: never counted as clicks
-    bots: int  # the known bots among previews
-    updated_at: datetime | None
-
-
-class PointOut(Struct):
-    t: datetime
-    clicks: int
-    previews: int
-
-
-class SeriesOut(Struct):
-    link_id: int
-    bucket: str
-    points: list[PointOut]
-
-
-class CountOut(Struct):
-    name: str
-    clicks: int
-
-
-class BroadcastCountOut(Struct):
-    broadcast_id: int
-    clicks: int
-    unique_clicks: int
-
-
-class BreakdownOut(Struct):
-    link_id: int
-    device: list[CountOut]
-    os: list[CountOut]
-    browser: list[CountOut]
-    broadcasts: list[BroadcastCountOut]
-
-
-class MetricContactOut(Struct):
-    id: int
-    phone: str
-    first_name: str
-    last_name: str
-    email: str
-    clicks: int
-    first_at: datetime
-    last_at: datetime
-
-
-class MetricContactsOut(Struct):
-    metric: str
-    contacts: list[MetricContactOut]
-    next: str | None  # pass as ?cursor= for the next page; null on the last
 
 
 def _link_id_in_org(link_id: int) -> int:
@@ -84,43 +35,11 @@ def _link_id_in_org(link_id: int) -> int:
 
 
 def _bad(exc: MetricsError) -> ApiError:
-    return ApiError(400, "invalid", exc.message, exc.field)
+    return invalid(exc.field, exc.message)
 
 
 def _metric() -> str:
-    metric = request.args.get("metric", "clicks")
-    if metric not in metrics.METRICS:
-        raise ApiError(
-            400, "invalid", f"metric must be one of {', '.join(metrics.METRICS)}", "metric"
-        )
-    return metric
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid", f"{name} must be an integer", name) from None
-    if not low <= value <= high:
-        raise ApiError(400, "invalid", f"{name} must be between {low} and {high}", name)
-    return value
-
-
-def _time_arg(name: str) -> datetime | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, "invalid", f"{name} must be an ISO 8601 time", name) from None
-    if not 1970 <= moment.year <= 9000:
-        # Bucket arithmetic near year 1 or 9999 overflows datetime; no click is out there.
-        raise ApiError(400, "invalid", f"{name} must be between the years 1970 and 9000", name)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return query_choice("metric", metrics.METRICS, "clicks")
 
 
 @bp.get("/links/<int:link_id>/metrics")
@@ -145,9 +64,10 @@ def link_metrics(link_id: int) -> Response:
 )
 def link_series(link_id: int) -> Response:
     _link_id_in_org(link_id)
-    bucket = request.args.get("bucket", "hour")
+    bucket = query_choice("bucket", metrics.BUCKETS, "hour")
+    start, end = query_datetime("from"), query_datetime("to")
     try:
-        points = metrics.series(org_id(), link_id, bucket, _time_arg("from"), _time_arg("to"))
+        points = metrics.series(org_id(), link_id, bucket, start, end)
     except MetricsError as exc:
         raise _bad(exc) from None
     return respond(SeriesOut(link_id, bucket, [PointOut(**p) for p in points]))
@@ -182,8 +102,8 @@ def link_breakdown(link_id: int) -> Response:
 def link_contacts(link_id: int) -> Response:
     _link_id_in_org(link_id)
     metric = _metric()
-    after = _int_arg("cursor", 0, 0, 2**63 - 1)
-    limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    after = query_int("cursor", 0, 0, 2**63 - 1)
+    limit = query_int("limit", DEFAULT_PAGE, 1, MAX_PAGE)
     rows, next_after = metrics.contacts_page(org_id(), link_id, metric, after, limit)
     return respond(
         MetricContactsOut(

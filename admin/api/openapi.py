@@ -18,8 +18,9 @@ import msgspec
 from flask import Response, current_app
 from werkzeug.routing import Rule
 
-from admin.api import bp, schemas
-from admin.api.schemas import respond_json
+from admin.api.blueprint import bp
+from admin.api.bodies import respond_json
+from admin.schemas import resources as schemas
 
 REF = "#/components/schemas/{name}"
 PREFIX = "/api/v1"

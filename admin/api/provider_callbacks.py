@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, current_app, request
+from flask import Response, request
 
-from admin.api import auth, bp
+from admin.api import auth
+from admin.api.blueprint import bp
 from admin.api.errors import ApiError
 from admin.api.openapi import doc
-from admin.extensions import db
-from admin.models import Organisation
+from admin.appsettings import public_admin_url, short_url_scheme
 from admin.providers import settings as provider_settings
 from admin.providers import twilio
-from admin.services import provider_events
+from admin.services import provider_events, sms_provider
 from admin.services.contacts import normalize_phone
-from admin.services.errors import ValidationError
+from admin.services.errors import NotFound, ValidationError
 from core import logs
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,17 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 def _verified_form(org_id: int, which: str) -> dict[str, str]:
     """The form of a request Twilio signed for this organisation; else 403 (or 404)."""
-    org = db.session.get(Organisation, org_id)
-    sms = provider_settings.of_org(org.settings if org is not None else None)
-    if org is None or sms["provider"] != "twilio":
+    try:
+        sms = sms_provider.current(org_id)
+    except NotFound:
+        sms = provider_settings.of_org(None)  # no such organisation: like one without Twilio
+    if sms["provider"] != "twilio":
         raise ApiError(404, "not_found", "no Twilio account is set up here")
     published = (
         provider_settings.status_callback_url
         if which == "status"
         else provider_settings.inbound_url
-    )(current_app.config["PUBLIC_ADMIN_URL"], org_id)
+    )(public_admin_url(), org_id)
     params = list(request.form.items(multi=True))
     given = request.headers.get("X-Twilio-Signature", "")
     token = provider_settings.auth_token(sms)
@@ -108,6 +110,7 @@ def twilio_inbound(org_id: int) -> Response:
             form.get("Body", ""),
             provider="twilio",
             provider_message_id=form.get("MessageSid") or None,
+            scheme=short_url_scheme(),
         )
     # An empty TwiML answer: replies go out through the sender like every other message.
     return Response(EMPTY_TWIML, status=200, mimetype="text/xml")

@@ -1,5 +1,8 @@
 """Issued codes: one random base62 code per (link, contact), and the short URLs they make.
 
+This module sits above services/links.py (it issues for a link of the organisation); a link's
+generic, contact-less code is made with the link, by services/links.py.
+
 Codes are unique across all organisations (the primary key), random (core.codes.new_code), so
 contacts' URLs cannot be enumerated. Issuing is bulk SQL: one INSERT ... SELECT FROM unnest()
 with ON CONFLICT DO NOTHING for any number of contacts, then the few collisions are retried.
@@ -8,21 +11,20 @@ with ON CONFLICT DO NOTHING for any number of contacts, then the few collisions 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from flask import current_app, has_app_context
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from admin.extensions import db
-from admin.models import IssuedCode, Link
+from admin.models import Link
 from admin.services import inputs, links, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
 from core import urls
 from core.codes import ALPHABET, CODE_LENGTH, issuable, new_code
 
 OUTBOX_CHUNK = 10_000  # codes per outbox row (the sync convention)
-MAX_ATTEMPTS = 8  # collisions are rare (3.5e12 codes); eight rounds in a row never happen
+MAX_ATTEMPTS = links.MAX_CODE_ATTEMPTS
 MAX_CONTACTS = 1_000_000
 
 # Random bytes to base62 without bias: keep bytes below 248 (= 4 * 62), map b -> ALPHABET[b % 62].
@@ -66,41 +68,12 @@ _OWNED = text(
     WHERE c.org_id = :org_id AND c.id = ANY(CAST(:contact_ids AS bigint[]))
     """
 )
-_INSERT_GENERIC = text(
-    "INSERT INTO issued_codes (code, org_id, link_id, contact_id) "
-    "VALUES (:code, :org_id, :link_id, NULL) ON CONFLICT DO NOTHING RETURNING code"
-)
 
 
-def short_url(link: Link, code: str) -> str:
-    """The link's short URL for ``code``, as it goes into a message."""
-    return urls.short_url(_scheme(), link.domain.hostname, code, link.extension)
-
-
-def _scheme() -> str:
-    return current_app.config["SHORT_URL_SCHEME"] if has_app_context() else "https"
-
-
-def generic_codes(link_ids: Iterable[int]) -> dict[int, str]:
-    """The generic (contact-less) code of each link."""
-    rows = db.session.execute(
-        select(IssuedCode.link_id, IssuedCode.code).where(
-            IssuedCode.link_id.in_(list(link_ids)), IssuedCode.contact_id.is_(None)
-        )
-    )
-    return {link_id: code for link_id, code in rows}
-
-
-def add_generic_code(org_id: int, link_id: int) -> str:
-    """Give a new link its generic code, in the caller's transaction (with its outbox row)."""
-    for _ in range(MAX_ATTEMPTS):
-        code = db.session.scalar(
-            _INSERT_GENERIC, {"code": new_code(), "org_id": org_id, "link_id": link_id}
-        )
-        if code is not None:
-            outbox.enqueue("codes", link_id, outbox.next_version(), {"codes": [code]})
-            return str(code)
-    raise RuntimeError("could not find a free code")  # 3.5e12 codes: not in this universe
+def short_url(link: Link, code: str, scheme: str) -> str:
+    """The link's short URL for ``code``, as it goes into a message; the scheme is the
+    SHORT_URL_SCHEME setting, passed in by the caller."""
+    return urls.short_url(scheme, link.domain.hostname, code, link.extension)
 
 
 def _contact_ids(values: Any) -> list[int]:
@@ -118,12 +91,13 @@ def _existing(link_id: int, contact_ids: list[int]) -> dict[int, str]:
 
 
 def issue_codes(
-    org_id: int, link_id: int, contact_ids: Any, *, commit: bool = True
+    org_id: int, link_id: int, contact_ids: Any, *, scheme: str = "https", commit: bool = True
 ) -> list[tuple[int, str]]:
     """Each contact's short URL for the link, in order; a contact issued before keeps its code.
 
     Raises NotFound("contact_ids") when an id is not one of the organisation's contacts.
     With ``commit=False`` the codes and their outbox rows stay in the caller's transaction.
+    ``scheme`` is the SHORT_URL_SCHEME setting (routes pass it; its default is the setting's).
     """
     link = links.get_link(org_id, link_id)
     ids = _contact_ids(contact_ids)
@@ -162,8 +136,7 @@ def issue_codes(
             missing = [i for i in missing if i not in found]
     if missing:
         raise RuntimeError("could not find free codes")
-    # Read before the commit expires the link.
-    scheme, host, extension = _scheme(), link.domain.hostname, link.extension
+    host, extension = link.domain.hostname, link.extension  # read before the commit expires it
     for start in range(0, len(fresh), OUTBOX_CHUNK):
         chunk = fresh[start : start + OUTBOX_CHUNK]
         outbox.enqueue("codes", link.id, outbox.next_version(), {"codes": chunk})

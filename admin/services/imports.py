@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import Connection, func, select, text
 
 from admin.extensions import db
@@ -173,8 +173,9 @@ def row_values(row: list[str], columns: Columns) -> dict[str, Any]:
     return values
 
 
-def start_import(org_id: int, filename: str, data: bytes) -> ImportJob:
-    """Check the header, record the job and start its thread; returns the queued job."""
+def start_import(app: Flask, org_id: int, filename: str, data: bytes) -> ImportJob:
+    """Check the header, record the job and start its thread (in an app context of ``app``);
+    returns the queued job."""
     source = decode(data)
     header, _ = read_rows(source)
     columns = map_header(header)
@@ -190,7 +191,6 @@ def start_import(org_id: int, filename: str, data: bytes) -> ImportJob:
     except BaseException:
         _release(lock, job.id)
         raise
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     thread = threading.Thread(
         target=_run, args=(app, job.id, org_id, source, columns, lock), daemon=True,
         name=f"import-{job.id}",

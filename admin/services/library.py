@@ -129,6 +129,7 @@ def send_action(
     *,
     user_id: int | None = None,
     commit: bool = True,
+    scheme: str,
 ) -> int:
     """Send a library action to one contact, with that contact's own URL; the message id."""
     action = get_action(org_id, action_id)
@@ -142,6 +143,7 @@ def send_action(
         user_id=user_id,
         library_action_id=action.id,
         commit=commit,
+        scheme=scheme,
     )
 
 

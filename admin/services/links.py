@@ -4,25 +4,31 @@ extension, a preview for link-preview cards, and the actions a human click runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import idna
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from admin.extensions import db
 from admin.models import IssuedCode, Link
-from admin.services import codes, domains, inputs, memberships, outbox
+from admin.services import domains, inputs, memberships, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
 from core import actions as click_actions
 from core.actions import ACTION_TYPES, DEFAULT_ACTIONS, TARGETS
+from core.codes import new_code
 from core.merge import TemplateError, parse_template
 
 EXTENSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_ACTIONS = 20
 NAME_LENGTH = 200
 PREVIEW_LIMITS = {"title": 300, "description": 1000}
+MAX_CODE_ATTEMPTS = 8  # a taken code is rare (3.5e12 codes); eight in a row never happen
+_INSERT_GENERIC = text(
+    "INSERT INTO issued_codes (code, org_id, link_id, contact_id) "
+    "VALUES (:code, :org_id, :link_id, NULL) ON CONFLICT DO NOTHING RETURNING code"
+)
 
 
 def destination(value: Any, field: str = "destination") -> str:
@@ -130,7 +136,7 @@ def create_link(org_id: int, data: Mapping[str, Any]) -> Link:
     db.session.add(link)
     db.session.flush()
     outbox.enqueue("link", link.id, version)
-    codes.add_generic_code(org_id, link.id)
+    add_generic_code(org_id, link.id)
     db.session.commit()
     return link
 
@@ -164,6 +170,28 @@ def _check_domain_can_move(link: Link) -> None:
             "the domain cannot change: contacts' short URLs on "
             f"{link.domain.hostname} were issued already (create a new link instead)",
         )
+
+
+def generic_codes(link_ids: Iterable[int]) -> dict[int, str]:
+    """The generic (contact-less) code of each link."""
+    rows = db.session.execute(
+        select(IssuedCode.link_id, IssuedCode.code).where(
+            IssuedCode.link_id.in_(list(link_ids)), IssuedCode.contact_id.is_(None)
+        )
+    )
+    return {link_id: code for link_id, code in rows}
+
+
+def add_generic_code(org_id: int, link_id: int) -> str:
+    """Give a new link its generic code, in the caller's transaction (with its outbox row)."""
+    for _ in range(MAX_CODE_ATTEMPTS):
+        code = db.session.scalar(
+            _INSERT_GENERIC, {"code": new_code(), "org_id": org_id, "link_id": link_id}
+        )
+        if code is not None:
+            outbox.enqueue("codes", link_id, outbox.next_version(), {"codes": [code]})
+            return str(code)
+    raise RuntimeError("could not find a free code")  # 3.5e12 codes: not in this universe
 
 
 def get_link(org_id: int, link_id: int) -> Link:

@@ -41,9 +41,11 @@ def receive(
     *,
     provider: str = "outbox",
     provider_message_id: str | None = None,
+    scheme: str,
 ) -> Inbound:
     """Record a contact's reply and act on it; a provider's retry of the same message
-    (same provider id) is recognised and does nothing twice."""
+    (same provider id) is recognised and does nothing twice. ``scheme`` (SHORT_URL_SCHEME) is
+    for the short URL of a library action the reply fires."""
     if not isinstance(body, str):
         raise ValidationError("body", "body must be a string")
     # Stored as the contact sent it, but for what Postgres cannot hold (NUL, lone surrogates).
@@ -86,7 +88,9 @@ def receive(
         action = library.action_for_keyword(org_id, body)
         if action is not None and not contact.opted_out:
             try:
-                reply = library.send_action(org_id, action.id, contact.id, commit=False)
+                reply = library.send_action(
+                    org_id, action.id, contact.id, commit=False, scheme=scheme
+                )
             except ServiceError:
                 reply = None  # e.g. the action's link was archived: the reply is still kept
             result = Inbound(message.id, contact.id, reply, action.id)

@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER, TEXT
 
 from admin.extensions import db
 from admin.models import Broadcast, Contact, Link
-from admin.services import segments
+from admin.services import codes, segments
 from admin.services.errors import NotFound, ValidationError
 from admin.services.message_body import Body, BodyError, parse_body
 from core.codes import CODE_LENGTH
@@ -185,9 +184,8 @@ def recipients(org_id: int, audience: Audience, with_fields: bool = True) -> tup
 # -- preview --------------------------------------------------------------------------------
 
 
-def sample_url(link: Link) -> str:
+def sample_url(link: Link, scheme: str) -> str:
     """A URL as long as the ones the contacts will get (codes have a fixed length)."""
-    scheme = current_app.config.get("SHORT_URL_SCHEME", "https")
     return short_url(scheme, link.domain.hostname, "x" * CODE_LENGTH, link.extension)
 
 
@@ -214,12 +212,12 @@ def segment_summary(bodies: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def preview_broadcast(org_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
+def preview_broadcast(org_id: int, data: Mapping[str, Any], *, scheme: str) -> dict[str, Any]:
     """What a broadcast would send, before sending: recipients, skipped, segments, a sample."""
     link = sendable_link(org_id, data.get("link_id"))
     body = checked_body(data.get("body"), link)
     chosen, skipped = recipients(org_id, audience_from(data), body.uses_fields)
-    url = sample_url(link) if link is not None else ""
+    url = sample_url(link, scheme) if link is not None else ""
     render = renderer(body)
     sample = render(chosen[0], url) if chosen else body.render({}, url)
     if body.uses_contact and chosen:
@@ -232,7 +230,7 @@ def preview_broadcast(org_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def preview_message(
-    org_id: int, contact_id: Any, body_source: Any, link_id: Any = None
+    org_id: int, contact_id: Any, body_source: Any, link_id: Any = None, *, scheme: str
 ) -> dict[str, Any]:
     """One contact's message before it is sent (a URL as long as theirs stands in for it:
     previewing issues no code)."""
@@ -241,7 +239,7 @@ def preview_message(
     contact = contact_in_org(org_id, contact_id)
     row = (contact.id, contact.phone, contact.first_name, contact.last_name, contact.email,
            contact.fields or {}, contact.opted_out)  # fmt: skip
-    text_ = renderer(body)(row, sample_url(link) if link is not None else "")
+    text_ = renderer(body)(row, sample_url(link, scheme) if link is not None else "")
     seg = segments.count(text_)
     return {"text": text_, **seg.as_dict()}
 
@@ -307,15 +305,13 @@ def queue_messages(
     return ids
 
 
-def short_urls(org_id: int, link: Link, contact_ids: list[int]) -> dict[int, str]:
+def short_urls(org_id: int, link: Link, contact_ids: list[int], scheme: str) -> dict[int, str]:
     """Each contact's own short URL for ``link``, issued in bulk (the same URL on reissue)."""
-    from admin.services.codes import issue_codes
-
-    return dict(issue_codes(org_id, link.id, contact_ids))
+    return dict(codes.issue_codes(org_id, link.id, contact_ids, scheme=scheme))
 
 
 def create_broadcast(
-    org_id: int, data: Mapping[str, Any], user_id: int | None = None
+    org_id: int, data: Mapping[str, Any], user_id: int | None = None, *, scheme: str
 ) -> tuple[Broadcast, int]:
     """A broadcast and its messages, queued; returns it and its number of messages."""
     link = sendable_link(org_id, data.get("link_id"))
@@ -328,7 +324,7 @@ def create_broadcast(
             f"no one to send to ({skipped} opted out)" if skipped else "no one to send to",
         )
     link_id = link.id if link is not None else None
-    urls = short_urls(org_id, link, [r[0] for r in chosen]) if link is not None else {}
+    urls = short_urls(org_id, link, [r[0] for r in chosen], scheme) if link is not None else {}
     broadcast = Broadcast(
         org_id=org_id,
         link_id=link_id,
@@ -389,6 +385,7 @@ def send_to_contact(
     user_id: int | None = None,
     library_action_id: int | None = None,
     commit: bool = True,
+    scheme: str,
 ) -> int:
     """One message to one contact (a team member's, or a library action); returns its id."""
     link = sendable_link(org_id, link_id)
@@ -396,7 +393,7 @@ def send_to_contact(
     contact = contact_in_org(org_id, contact_id)
     if contact.opted_out:
         raise ValidationError("contact_id", "this contact has opted out of messages")
-    url = short_urls(org_id, link, [contact.id])[contact.id] if link is not None else ""
+    url = short_urls(org_id, link, [contact.id], scheme)[contact.id] if link is not None else ""
     row = (contact.id, contact.phone, contact.first_name, contact.last_name, contact.email,
            contact.fields or {}, contact.opted_out)  # fmt: skip
     (message_id,) = queue_messages(

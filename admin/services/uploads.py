@@ -12,7 +12,6 @@ import secrets
 import struct
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import select
 
 from admin.extensions import db
@@ -144,9 +143,9 @@ def media_path(upload: Upload) -> str:
     return f"/media/{upload.public_id}.{EXTENSIONS[upload.content_type]}"
 
 
-def public_url(upload: Upload) -> str:
+def public_url(upload: Upload, public_admin_url: str) -> str:
     """The absolute URL fetchers load the image from (PUBLIC_ADMIN_URL + /media/...)."""
-    return str(current_app.config["PUBLIC_ADMIN_URL"]).rstrip("/") + media_path(upload)
+    return public_admin_url.rstrip("/") + media_path(upload)
 
 
 def get_upload(org_id: int, upload_id: int) -> Upload:

@@ -10,25 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, render_template, request
-
-
-class WebBlueprint(Blueprint):
-    def get_send_file_max_age(self, filename: str | None) -> int | None:
-        # Asset URLs carry their content hash (?v=...), so a browser may keep them a year.
-        return 365 * 86400 if request.args.get("v") else super().get_send_file_max_age(filename)
-
-
-bp = WebBlueprint(
-    "web",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/assets",  # the app keeps /static for itself
-)
+from flask import Flask, render_template
 
 # Importing the view modules registers their routes on ``bp``.
-from admin.web import (  # noqa: E402, F401
+from admin.web import (  # noqa: F401
     auth,
     contacts,
     domains,
@@ -45,8 +30,9 @@ from admin.web import (  # noqa: E402, F401
     tokens,
     totp,
 )
-from admin.web.csrf import CSRFError, csrf, csrf_error  # noqa: E402
-from admin.web.templating import register_template_helpers  # noqa: E402
+from admin.web.blueprint import bp
+from admin.web.csrf import CSRFError, csrf, csrf_error
+from admin.web.templating import register_template_helpers
 
 
 @bp.errorhandler(403)

@@ -25,7 +25,8 @@ from admin.extensions import db
 from admin.models import Organisation, User
 from admin.security import DUMMY_HASH, hash_password, password_needs_rehash, verify_password
 from admin.services import totp
-from admin.web import bp, ratelimit
+from admin.web import ratelimit
+from admin.web.blueprint import bp
 from admin.web.clientip import client_ip
 from admin.web.forms import LoginForm
 

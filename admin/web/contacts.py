@@ -15,8 +15,9 @@ from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
 from admin.services import contacts, conversations
 from admin.services.errors import NotFound, ServiceError, ValidationError
-from admin.web import bp, queries
+from admin.web import queries
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 from admin.web.forms import ContactForm
 
 PAGE_SIZE = 50

@@ -12,8 +12,9 @@ from admin.extensions import db
 from admin.models import Domain
 from admin.services import domains as domain_service
 from admin.services.errors import NotFound, ServiceError
-from admin.web import bp, dns_check
+from admin.web import dns_check
 from admin.web.auth import current_org_id, role_required, web_user
+from admin.web.blueprint import bp
 from admin.web.forms import DomainForm, FallbackForm
 
 

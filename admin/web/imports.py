@@ -9,12 +9,13 @@ from flask import abort, jsonify, redirect, render_template
 from flask_login import login_required
 from werkzeug.datastructures import FileStorage
 
+from admin.appsettings import running_app
 from admin.extensions import db
 from admin.models import ImportJob
 from admin.services import imports
 from admin.services.errors import NotFound, ServiceError
-from admin.web import bp
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 from admin.web.forms import ImportForm
 
 MAX_CSV_BYTES = 50 * 1024 * 1024
@@ -51,7 +52,7 @@ def contacts_import() -> Any:
                 form.file.errors.append("The file is larger than 50 MB; split it.")  # type: ignore[attr-defined]
             else:
                 try:
-                    job = imports.start_import(current_org_id(), file.filename, data)
+                    job = imports.start_import(running_app(), current_org_id(), file.filename, data)
                 except ServiceError as exc:
                     db.session.rollback()
                     form.file.errors.append(exc.message)  # type: ignore[attr-defined]

@@ -2,73 +2,30 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request
 from flask_login import login_required
-from sqlalchemy import select
 
+from admin.appsettings import short_url_scheme
 from admin.extensions import db
-from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
-from admin.services import codes, contacts, links
+from admin.services import audiences, codes, links
 from admin.services.errors import NotFound, ServiceError
-from admin.web import bp
+from admin.web import queries
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 
 SHOWN = 1000
-MAX_TYPED = 10_000
 
 
 def _audience(org_id: int) -> list[int]:
     """Contact ids chosen in the form; raises ServiceError naming the field at fault."""
     kind = request.form.get("audience", "contacts")
     if kind == "list":
-        name = request.form.get("list", "").replace("\x00", "")  # no name holds NUL
-        return list(
-            db.session.scalars(
-                select(ListMember.contact_id)
-                .join(ContactList, ContactList.id == ListMember.list_id)
-                .where(ContactList.org_id == org_id, ContactList.name == name)
-                .order_by(ListMember.contact_id)
-            )
-        )
+        return audiences.list_member_ids(org_id, request.form.get("list", ""))
     if kind == "tag":
-        name = request.form.get("tag", "").replace("\x00", "")
-        return list(
-            db.session.scalars(
-                select(ContactTag.contact_id)
-                .join(Tag, Tag.id == ContactTag.tag_id)
-                .where(Tag.org_id == org_id, Tag.name == name)
-                .order_by(ContactTag.contact_id)
-            )
-        )
-    typed = [
-        t.strip() for t in re.split(r"[\r\n,;]+", request.form.get("contacts", "")) if t.strip()
-    ]
-    if not typed:
-        raise NotFound("contacts", "type phone numbers or contact ids, one per line")
-    if len(typed) > MAX_TYPED:
-        raise NotFound("contacts", f"at most {MAX_TYPED} typed contacts; use a list")
-    ids: list[int] = []
-    phones = []
-    for token in typed:
-        if token.isdecimal() and len(token) < 10:
-            ids.append(int(token))
-        else:
-            phones.append(contacts.normalize_phone(token, "contacts"))
-    if phones:
-        rows = db.session.execute(
-            select(Contact.phone, Contact.id).where(
-                Contact.org_id == org_id, Contact.phone.in_(phones)
-            )
-        )
-        found = {phone: contact_id for phone, contact_id in rows}
-        missing = [p for p in phones if p not in found]
-        if missing:
-            raise NotFound("contacts", "no contact with phone " + ", ".join(missing[:5]))
-        ids.extend(found[p] for p in phones)
-    return ids
+        return audiences.tag_contact_ids(org_id, request.form.get("tag", ""))
+    return audiences.typed_contact_ids(org_id, request.form.get("contacts", ""), "contacts")
 
 
 @bp.post("/links/<int:link_id>/issue")
@@ -84,18 +41,13 @@ def link_issue(link_id: int) -> Any:
         if not ids:
             flash("Nobody is in that audience.", "warning")
             return redirect(f"/links/{link_id}#issue")
-        issued = codes.issue_codes(org_id, link.id, ids)
+        issued = codes.issue_codes(org_id, link.id, ids, scheme=short_url_scheme())
     except ServiceError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(f"/links/{link_id}#issue")
     shown = issued[:SHOWN]
-    people = {
-        c.id: c
-        for c in db.session.scalars(
-            select(Contact).where(Contact.org_id == org_id, Contact.id.in_([i for i, _ in shown]))
-        )
-    }
+    people = queries.contacts_by_id(org_id, [i for i, _ in shown])
     link = links.get_link(org_id, link_id)
     return (
         render_template(

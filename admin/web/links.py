@@ -12,12 +12,14 @@ from flask_login import login_required
 from werkzeug.datastructures import FileStorage
 from wtforms import SelectChoice
 
+from admin.appsettings import public_admin_url, short_url_scheme
 from admin.extensions import db
 from admin.models import Link
 from admin.services import codes, links, uploads
 from admin.services.errors import NotFound, ServiceError
-from admin.web import bp, queries
+from admin.web import queries
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 from admin.web.forms import LinkForm
 from admin.web.warnings import PUBLIC_SHORTENERS, link_warnings
 from core import actions as click_actions
@@ -45,9 +47,12 @@ def links_list() -> Any:
         domain_id = None
     page = min(max(1, request.args.get("page", 1, type=int) or 1), 1_000_000)
     rows, has_next = queries.search_links(org_id, q, domain_id, show, page)
-    generic = codes.generic_codes(r.link.id for r in rows)
+    generic = links.generic_codes(r.link.id for r in rows)
+    scheme = short_url_scheme()
     urls = {
-        r.link.id: codes.short_url(r.link, generic[r.link.id]) for r in rows if r.link.id in generic
+        r.link.id: codes.short_url(r.link, generic[r.link.id], scheme)
+        for r in rows
+        if r.link.id in generic
     }
 
     def page_args(n: int) -> str:
@@ -128,7 +133,7 @@ def _image_url(form: LinkForm) -> str:
     if isinstance(file, FileStorage) and file.filename:
         data = file.read(uploads.MAX_IMAGE_BYTES + 1)
         upload = uploads.store_image(current_org_id(), data)
-        url = uploads.public_url(upload)
+        url = uploads.public_url(upload, public_admin_url())
         db.session.commit()
         form.preview_image_url.data = url
         return url

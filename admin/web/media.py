@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, abort, request
 
 from admin.services import uploads
-from admin.web import bp
+from admin.web.blueprint import bp
 
 
 @bp.get("/media/<public_id>.<ext>")

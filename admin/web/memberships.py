@@ -13,8 +13,8 @@ from flask_login import login_required
 from admin.extensions import db
 from admin.services import contacts, memberships
 from admin.services.errors import NotFound, ServiceError
-from admin.web import bp
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 
 LISTS_PAGE = "/lists"
 

@@ -10,12 +10,14 @@ from flask import Response, abort, jsonify, render_template, request, stream_wit
 from flask_login import login_required
 from sqlalchemy import text
 
+from admin.appsettings import short_url_scheme
 from admin.extensions import db
 from admin.models import Link
 from admin.services import codes, links, metrics
 from admin.services.errors import NotFound
-from admin.web import bp, queries
+from admin.web import queries
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 
 METRIC_LABELS = {"clicks": "Clicks", "unique_clicks": "Unique clicks", "previews": "Previews"}
 # Chart ranges: name -> (bucket, label); the span is the service's default for the bucket.
@@ -65,12 +67,12 @@ def pick_range(org_id: int, link_id: int) -> str:
 def link_page(link_id: int) -> Any:
     org_id = current_org_id()
     link = _link(link_id)
-    generic = codes.generic_codes([link.id]).get(link.id)
+    generic = links.generic_codes([link.id]).get(link.id)
     return render_template(
         "links/detail.html",
         title=link.name or "Link",
         link=link,
-        short_url=codes.short_url(link, generic) if generic else "",
+        short_url=codes.short_url(link, generic, short_url_scheme()) if generic else "",
         counts=metrics.counters(org_id, link.id),
         range_name=_range() or pick_range(org_id, link.id),
         ranges=RANGES,

@@ -11,8 +11,8 @@ from admin.models import Contact
 from admin.services import contacts
 from admin.services.errors import NotFound, ServiceError
 from admin.services.links import destination as check_destination
-from admin.web import bp
 from admin.web.auth import current_org_id
+from admin.web.blueprint import bp
 from core.merge import check_merged, parse_template
 from core.records import ContactRecord
 

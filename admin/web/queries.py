@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import String, cast, func, or_, select, text
 
 from admin.extensions import db
-from admin.models import ContactList, Domain, Link, LinkCounter, Tag, Upload
+from admin.models import Contact, ContactList, Domain, Link, LinkCounter, Tag, Upload
 from admin.services import uploads
 
 PAGE_SIZE = 50
@@ -114,3 +114,33 @@ def link_count(org_id: int) -> int:
     return int(
         db.session.scalar(select(func.count()).select_from(Link).where(Link.org_id == org_id)) or 0
     )
+
+
+def sendable_links(org_id: int) -> list[Link]:
+    """The links a message may hold (not archived), newest first: the composers' pickers."""
+    return list(
+        db.session.scalars(
+            select(Link)
+            .where(Link.org_id == org_id, Link.archived.is_(False))
+            .order_by(Link.id.desc())
+        )
+    )
+
+
+def link(org_id: int, link_id: int) -> Link | None:
+    return db.session.scalar(select(Link).where(Link.id == link_id, Link.org_id == org_id))
+
+
+def recent_contacts(org_id: int, limit: int) -> list[Contact]:
+    return list(
+        db.session.scalars(
+            select(Contact).where(Contact.org_id == org_id).order_by(Contact.id.desc()).limit(limit)
+        )
+    )
+
+
+def contacts_by_id(org_id: int, contact_ids: list[int]) -> dict[int, Contact]:
+    rows = db.session.scalars(
+        select(Contact).where(Contact.org_id == org_id, Contact.id.in_(contact_ids))
+    )
+    return {c.id: c for c in rows}

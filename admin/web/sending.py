@@ -11,17 +11,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request
+from flask import abort, flash, jsonify, redirect, render_template, request
 from flask_login import login_required
-from sqlalchemy import select
 
+from admin.appsettings import public_admin_url, short_url_scheme
 from admin.extensions import db
-from admin.models import Contact, Link, Organisation
+from admin.models import Contact
 from admin.providers import settings as provider_settings
-from admin.services import conversations, library, provider_events, sends
-from admin.services.errors import NotFound, ServiceError
-from admin.web import bp, queries, templating
+from admin.services import conversations, library, provider_events, sends, sms_provider
+from admin.services.errors import NotFound, ServiceError, ValidationError
+from admin.web import queries, templating
 from admin.web.auth import current_org_id, role_required, web_user
+from admin.web.blueprint import bp
 
 # Sending has its own sections in the main navigation.
 for _item in (
@@ -35,27 +36,6 @@ CONTACT_CHOICES = 500
 MESSAGES_SHOWN = 200
 # What the composer shows where the contact's own short URL will go.
 LINK_PLACEHOLDER = re.compile(r"\[link:[^\]\n]*\]")
-
-
-def _links(org_id: int) -> list[Link]:
-    return list(
-        db.session.scalars(
-            select(Link)
-            .where(Link.org_id == org_id, Link.archived.is_(False))
-            .order_by(Link.id.desc())
-        )
-    )
-
-
-def _recent_contacts(org_id: int) -> list[Contact]:
-    return list(
-        db.session.scalars(
-            select(Contact)
-            .where(Contact.org_id == org_id)
-            .order_by(Contact.id.desc())
-            .limit(CONTACT_CHOICES)
-        )
-    )
 
 
 def broadcast_data(form: Any) -> dict[str, Any]:
@@ -91,10 +71,10 @@ def _compose(form: Any, preview: dict[str, Any] | None = None, error: ServiceErr
         "sending/compose.html",
         title="New broadcast",
         form=form,
-        links=_links(org_id),
+        links=queries.sendable_links(org_id),
         lists=queries.list_names(org_id),
         tags=queries.tag_names(org_id),
-        contacts=_recent_contacts(org_id),
+        contacts=queries.recent_contacts(org_id, CONTACT_CHOICES),
         preview=preview,
         error=error,
     ), status
@@ -113,8 +93,13 @@ def broadcast_send() -> Any:
     data = broadcast_data(request.form)
     try:
         if request.form.get("action") == "preview":
-            return _compose(request.form, preview=sends.preview_broadcast(org_id, data))
-        broadcast, count = sends.create_broadcast(org_id, data, web_user().user_id)
+            return _compose(
+                request.form,
+                preview=sends.preview_broadcast(org_id, data, scheme=short_url_scheme()),
+            )
+        broadcast, count = sends.create_broadcast(
+            org_id, data, web_user().user_id, scheme=short_url_scheme()
+        )
     except ServiceError as exc:
         db.session.rollback()
         return _compose(request.form, error=exc, status=422 if exc.status != 404 else 404)
@@ -140,7 +125,9 @@ def broadcast_preview() -> Any:
     if not isinstance(payload, dict):
         return jsonify(error={"message": "send the form as JSON"}), 400
     try:
-        return jsonify(sends.preview_broadcast(current_org_id(), payload))
+        return jsonify(
+            sends.preview_broadcast(current_org_id(), payload, scheme=short_url_scheme())
+        )
     except ServiceError as exc:
         db.session.rollback()
         return jsonify(error={"field": exc.field, "message": exc.message}), exc.status
@@ -161,7 +148,7 @@ def broadcast_page(broadcast_id: int) -> Any:
         broadcast=broadcast,
         counts=conversations.status_counts(org_id, broadcast.id),
         messages=messages,
-        link=db.session.get(Link, broadcast.link_id) if broadcast.link_id else None,
+        link=queries.link(org_id, broadcast.link_id) if broadcast.link_id else None,
     )
 
 
@@ -171,12 +158,13 @@ def broadcast_page(broadcast_id: int) -> Any:
 def _library(form: Any, error: ServiceError | None = None, status: int = 200) -> Any:
     org_id = current_org_id()
     actions = library.list_actions(org_id)
-    link_names = {link.id: link.name for link in _links(org_id)}
+    choices = queries.sendable_links(org_id)
+    link_names = {link.id: link.name for link in choices}
     return render_template(
         "sending/library.html",
         title="Library",
         actions=actions,
-        links=_links(org_id),
+        links=choices,
         link_names=link_names,
         form=form,
         error=error,
@@ -236,7 +224,7 @@ def _conversation(contact: Contact, form: Any, error: ServiceError | None = None
         title=f"{contact.first_name} {contact.last_name}".strip() or contact.phone,
         contact=contact,
         items=conversations.conversation(org_id, contact.id),
-        links=_links(org_id),
+        links=queries.sendable_links(org_id),
         actions=library.list_actions(org_id),
         form=form,
         error=error,
@@ -269,7 +257,12 @@ def conversation_send(contact_id: int) -> Any:
     body = composed_body(request.form.get("body", ""), link_id)
     try:
         sends.send_to_contact(
-            current_org_id(), contact.id, body, link_id, user_id=web_user().user_id
+            current_org_id(),
+            contact.id,
+            body,
+            link_id,
+            user_id=web_user().user_id,
+            scheme=short_url_scheme(),
         )
     except ServiceError as exc:
         db.session.rollback()
@@ -289,7 +282,11 @@ def conversation_preview(contact_id: int) -> Any:
     link_id = payload.get("link_id") or None
     body = composed_body(str(payload.get("body") or ""), str(link_id) if link_id else None)
     try:
-        return jsonify(sends.preview_message(current_org_id(), contact.id, body, link_id))
+        return jsonify(
+            sends.preview_message(
+                current_org_id(), contact.id, body, link_id, scheme=short_url_scheme()
+            )
+        )
     except ServiceError as exc:
         db.session.rollback()
         return jsonify(error={"field": exc.field, "message": exc.message}), exc.status
@@ -305,6 +302,7 @@ def conversation_library(contact_id: int) -> Any:
             request.form.get("library_action_id", ""),
             contact.id,
             user_id=web_user().user_id,
+            scheme=short_url_scheme(),
         )
     except ServiceError as exc:
         db.session.rollback()
@@ -322,7 +320,7 @@ def conversation_inbound(contact_id: int) -> Any:
     if not text.strip():
         flash("Type the contact's reply first.", "warning")
         return redirect(f"/contacts/{contact.id}/conversation")
-    result = provider_events.receive(current_org_id(), contact, text)
+    result = provider_events.receive(current_org_id(), contact, text, scheme=short_url_scheme())
     if result.reply_message_id:
         flash("The reply matched a keyword: its library action answered.", "info")
     elif result.opted_out is not None:
@@ -335,19 +333,18 @@ def conversation_inbound(contact_id: int) -> Any:
 # -- the organisation's SMS provider ----------------------------------------------------------
 
 
-def _provider_page(form: Any, error: provider_settings.ProviderSettingsError | None = None, status: int = 200) -> Any:  # fmt: skip
-    org = db.session.get(Organisation, current_org_id())
-    assert org is not None
-    sms = provider_settings.of_org(org.settings)
-    base = current_app.config["PUBLIC_ADMIN_URL"]
+def _provider_page(form: Any, error: ServiceError | None = None, status: int = 200) -> Any:
+    org_id = current_org_id()
+    sms = sms_provider.current(org_id)
+    base = public_admin_url()
     return render_template(
         "sending/provider.html",
         title="SMS provider",
         sms=provider_settings.public_view(sms),
         form=form,
         error=error,
-        status_url=provider_settings.status_callback_url(base, org.id),
-        inbound_url=provider_settings.inbound_url(base, org.id),
+        status_url=provider_settings.status_callback_url(base, org_id),
+        inbound_url=provider_settings.inbound_url(base, org_id),
     ), status
 
 
@@ -372,14 +369,10 @@ def provider_save() -> Any:
     try:
         data["rate_per_second"] = float(rate) if rate else 1.0
     except ValueError:
-        data["rate_per_second"] = rate  # validate() names the field
-    org = db.session.get(Organisation, current_org_id())
-    assert org is not None
+        data["rate_per_second"] = rate  # the service names the field
     try:
-        sms = provider_settings.validate(data, provider_settings.of_org(org.settings))
-    except provider_settings.ProviderSettingsError as exc:
+        sms = sms_provider.save(current_org_id(), data)
+    except ValidationError as exc:
         return _provider_page(form, exc, 422)
-    org.settings = {**(org.settings or {}), provider_settings.SETTINGS_KEY: sms}
-    db.session.commit()
     flash(f"Messages now go out through {sms['provider']}.", "info")
     return redirect("/sending/provider")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template
+from flask import flash, redirect, render_template
 from flask_login import login_required, login_user
 
+from admin.appsettings import public_admin_url
 from admin.extensions import db
 from admin.models import Organisation
 from admin.services import team as team_service
 from admin.services.errors import ServiceError
-from admin.web import bp
 from admin.web.auth import WebUser, current_org_id, reset_session, role_required, web_user
+from admin.web.blueprint import bp
 from admin.web.forms import AcceptInviteForm, InviteForm, RoleForm
 
 
@@ -52,7 +53,7 @@ def team_invite() -> Any:
         db.session.rollback()
         getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         return _page(form, exc.status if exc.status < 500 else 400)
-    link = str(current_app.config["PUBLIC_ADMIN_URL"]).rstrip("/") + f"/invite/{new.token}"
+    link = public_admin_url() + f"/invite/{new.token}"
     response = render_template(
         "team/invited.html", title="Invitation", invitation=new.invitation, link=link
     )

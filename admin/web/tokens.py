@@ -11,8 +11,8 @@ from sqlalchemy import select
 from admin.extensions import db
 from admin.models import ApiToken, User
 from admin.services.orgs import issue_api_token
-from admin.web import bp
 from admin.web.auth import current_org_id, role_required, web_user
+from admin.web.blueprint import bp
 from admin.web.forms import TokenForm
 
 

@@ -18,7 +18,7 @@ from flask_login import login_required, login_user
 from admin.extensions import db
 from admin.models import Organisation, User
 from admin.services import totp
-from admin.web import bp, ratelimit
+from admin.web import ratelimit
 from admin.web.auth import (
     TOTP_PENDING,
     WebUser,
@@ -26,6 +26,7 @@ from admin.web.auth import (
     session_id_for,
     web_user,
 )
+from admin.web.blueprint import bp
 from admin.web.clientip import client_ip
 from admin.web.forms import TotpForm
 

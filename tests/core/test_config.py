@@ -146,7 +146,7 @@ READ_THROUGH_LOAD = ("core", "edge", "admin", "sync", "smartlinks", "loadtest")
 
 
 def test_no_module_reads_a_setting_around_load() -> None:
-    """A setting read from os.environ or config.env() at call time is a second settings path:
+    """A setting read from os.environ at call time is a second settings path:
     it escapes load()'s checks and can change under a running process."""
     names = "|".join(re.escape(s.env) for s in SETTINGS)
     around = re.compile(
@@ -220,11 +220,3 @@ def test_a_damaged_runtime_file_counts_as_none(tmp_path: Path, text: str) -> Non
 def test_url_dialects(url: str, libpq: str, sqlalchemy: str) -> None:
     assert config.to_libpq(url) == libpq
     assert config.to_sqlalchemy(url) == sqlalchemy
-
-
-def test_the_deprecated_env_reads_still_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DRAIN_BATCH", "42")
-    assert config.env("DRAIN_BATCH") == "42" and config.env_int("DRAIN_BATCH") == 42
-    assert config.env("SYNC_BATCH") == "500"
-    with pytest.raises(KeyError):
-        config.env("NOT_A_SETTING")

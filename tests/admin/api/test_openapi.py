@@ -6,7 +6,7 @@ import re
 
 from openapi_spec_validator import validate
 
-from admin.api import schemas
+from admin.schemas import resources as schemas
 
 
 def test_document_is_public_and_valid(client, app):

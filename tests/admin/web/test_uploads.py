@@ -57,7 +57,7 @@ def test_stored_image_is_served_publicly_with_a_long_cache(app: Flask, org: NewO
     upload = uploads.store_image(org.org_id, data)
     app.extensions["sqlalchemy"].session.commit()
     assert uploads.store_image(org.org_id, data).id == upload.id  # same bytes, same upload
-    url = uploads.public_url(upload)
+    url = uploads.public_url(upload, app.config["PUBLIC_ADMIN_URL"])
     assert url.startswith(app.config["PUBLIC_ADMIN_URL"] + "/media/") and url.endswith(".png")
     client = app.test_client()  # no login: fetchers load it
     response = client.get(uploads.media_path(upload))

@@ -137,7 +137,7 @@ def test_metrics_series_breakdown_and_drill_down(
         ("cursor=-1", "cursor"),
     ):
         r = api.get(f"/api/v1/links/{link}/contacts?{query}")
-        assert r.status_code == 400
+        assert r.status_code == 422
         assert r.get_json()["error"]["field"] == field
     assert other_api.get(f"/api/v1/links/{link}/contacts").status_code == 404
 
@@ -191,7 +191,7 @@ def test_csv_export_neutralises_formulas(
         "2",
     ]
     assert by_id[plain.id][2:4] == ["Ann", "Lee"]
-    assert api.get(f"/api/v1/links/{link}/export.csv?metric=x").status_code == 400
+    assert api.get(f"/api/v1/links/{link}/export.csv?metric=x").status_code == 422
     assert neutralise("\tcmd") == "'\tcmd" and neutralise("\rx") == "'\rx"
 
 

@@ -1,5 +1,5 @@
 """Request and response bodies of the sending calls (broadcasts, messages, library actions,
-provider settings), in the style of admin/api/schemas.py."""
+provider settings), in the style of admin/schemas/resources.py."""
 
 from __future__ import annotations
 
