@@ -50,7 +50,14 @@ def create_app(
         SECRET_KEY=test_config.get("SECRET_KEY") or admin_settings.secret_key(settings),
         SQLALCHEMY_DATABASE_URI=test_config.get("SQLALCHEMY_DATABASE_URI")
         or config.sqlalchemy_url(settings),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20},
+        # hide_parameters: a failed statement's error (and so the error log) must not carry
+        # its values: password hashes, token hashes, contacts' personal data.
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            "pool_size": 10,
+            "max_overflow": 20,
+            "hide_parameters": True,
+        },
         REDIS_URL=test_config.get("REDIS_URL", config.redis_url(settings)),
         # Uploads (CSV imports, preview images) are the largest bodies; JSON bodies have their
         # own, smaller limit in the API.
@@ -61,6 +68,7 @@ def create_app(
         EDGE_CNAME_TARGET=settings.edge.cname_target,
         DNS_RESOLVER=settings.dns_resolver,
         TRUSTED_PROXIES=settings.trusted_proxies,
+        ADMIN_TRUSTED_PROXIES=settings.admin.trusted_proxies,  # the login limiter's
         WEBHOOK_ALLOW_HTTP_LOOPBACK=settings.webhooks.allow_http_loopback,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -161,12 +161,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Flask session and CSRF key. Unset: generated once and kept in the data folder.",
         "admin.secret_key",
     ),
+    Setting("SECRETS_KEY", "", "Fernet keys (comma-separated, newest first) encrypting stored provider tokens and webhook secrets. Unset: generated once in the data folder.", "secrets_key"),
     Setting(
         "TRUSTED_PROXIES",
         "127.0.0.1,::1",
         "Peers whose X-Forwarded-For the edge believes (comma-separated IPs or CIDRs).",
         "trusted_proxies", check=_networks,
     ),
+    Setting("ADMIN_TRUSTED_PROXIES", "", "Peers whose X-Forwarded-For the admin believes (login rate limit), e.g. 127.0.0.1 behind a local proxy; unset: none.", "admin.trusted_proxies", check=_networks),
+    Setting("METRICS_ALLOW", "127.0.0.1,::1", "Peers (IPs or CIDRs) that may read the edge's /metrics, directly (a request through a proxy is refused); 403 otherwise.", "edge.metrics_allow", check=_networks),
     # CLICK_STREAM_MAXLEN was listed here but read nowhere: the stream is trimmed only below
     # acknowledged entries, which is not a length. It comes back with the trimming that uses it.
     Setting("DRAIN_BATCH", "500", "Click events the drain reads per batch.", "drain.batch", least=1),
@@ -230,6 +233,9 @@ SETTINGS: tuple[Setting, ...] = (
         "SENDER_STALE_SECONDS", "300", "A message left in `sending` this long (a sender died) is queued again.",
         "sender.stale_seconds", least=1,
     ),
+    Setting("OUTBOUND_ALLOW_NETWORKS", "", "Non-public IPs/CIDRs (comma-separated) that webhooks and SMS providers may reach anyway: local receivers, tests.", "outbound_allow_networks", check=_networks),
+    Setting("OUTBOUND_DNS_SERVERS", "", "DNS servers (ip or ip:port, comma-separated) for outbound requests; empty: the system resolver.", "outbound_dns_servers"),
+    Setting("SMS_PROVIDER_BASE_URLS", "", "Extra base URLs organisations may give their SMS provider (comma-separated; * any); else only the provider's own.", "sms_provider_base_urls"),
     Setting(
         "SYNC_RECONCILE_SECONDS",
         "300",
@@ -275,6 +281,7 @@ class EdgeSection:
     memory_entries: int  # answers each worker remembers for a Redis outage; 0: none
     memory_max_age_seconds: float
     spool_dir: str  # "": SMARTLINKS_DATA_DIR/edge-spool (see spool_dir())
+    metrics_allow: str  # peers that may read /metrics (IPs or CIDRs)
 
 
 @dataclass(frozen=True)
@@ -286,6 +293,7 @@ class AdminSection:
     # "" when unset: admin.settings.secret_key keeps one in the data folder. Not in repr(),
     # so that logging the settings does not log the key.
     secret_key: str = dataclasses.field(repr=False)
+    trusted_proxies: str = ""  # whose X-Forwarded-For the login limiter believes
 
 
 @dataclass(frozen=True)
@@ -322,6 +330,15 @@ class SenderSection:
 
 
 @dataclass(frozen=True)
+class OutboundSection:
+    """Requests to URLs tenants chose (sync.outbound)."""
+
+    allow_networks: str  # non-public networks the operator allows anyway
+    dns_servers: str  # "" : the system resolver
+    sms_provider_base_urls: str  # "*" : any
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a process is configured with. ``database_url`` / ``redis_url`` are "" when
     unset (``up`` then starts embedded servers): ask ``sqlalchemy_url()``, ``libpq_url()`` and
@@ -341,6 +358,12 @@ class Settings:
     sync: SyncSection
     webhooks: WebhooksSection
     sender: SenderSection
+    # Requests to URLs tenants chose (sync/outbound.py, admin/providers).
+    outbound_allow_networks: str  # non-public networks the operator allows anyway
+    outbound_dns_servers: str  # "": the system resolver
+    sms_provider_base_urls: str  # "*": any
+    # "" when unset: sync.crypto keeps one in the data folder. Not in repr(), as secret_key.
+    secrets_key: str = dataclasses.field(repr=False, default="")
 
 
 # The sections of Settings by attribute name ("edge" -> EdgeSection).

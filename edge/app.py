@@ -130,7 +130,15 @@ def create_app(
             503, [pages.TEXT, pages.NO_STORE, pages.RETRY_AFTER], b"redis unavailable\n"
         )
 
+    scrapers = TrustedProxies(settings.edge.metrics_allow)
+
     async def metrics(request: Request) -> Response:
+        # Only for the operator's scrapers, asking directly: a request a proxy forwarded
+        # (from the internet, through the local TLS proxy) is someone else's.
+        peer = request.client.host if request.client else ""
+        proxied = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+        if proxied or not scrapers.trusts(peer):
+            return pages.RawResponse(403, [pages.TEXT, pages.NO_STORE], b"forbidden\n")
         ctx.metrics.local.memory_entries = len(ctx.memory)
         return pages.RawResponse(
             200,

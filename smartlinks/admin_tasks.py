@@ -37,3 +37,28 @@ def verify_domain(settings: Settings, hostname: str, org_id: int | None) -> dict
         domain = operator_verify(hostname, org_id, actor=actor)
         return {"domain_id": domain.id, "org_id": domain.org_id, "hostname": domain.hostname,
                 "status": domain.status}
+
+
+def rotate_secrets(settings: Settings, new_key: bool) -> dict[str, Any]:
+    """Re-encrypt the stored secrets with the first key. ``new_key`` (only for the key the
+    data folder keeps, not for SECRETS_KEY, which the operator manages) puts a fresh key in
+    front first and drops the old ones once everything is re-encrypted."""
+    from admin import create_app
+    from admin.services.secret_rotation import rotate_all
+    from sync import crypto
+
+    path = crypto.key_file(settings.data_dir)
+    old = crypto.key_text(settings.data_dir)
+    if new_key:
+        if settings.secrets_key.strip():
+            raise ValueError(
+                "SECRETS_KEY is set: put a new key in front of it (smartlinks secrets new-key"
+                " prints one), run `smartlinks secrets rotate`, then drop the old key"
+            )
+        fresh = crypto.new_key()
+        path.write_text(f"{fresh},{old}")
+    with create_app(settings=settings).app_context():
+        done = rotate_all()
+    if new_key:
+        path.write_text(fresh)
+    return {"webhooks": done.webhooks, "providers": done.providers}

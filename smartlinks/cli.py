@@ -19,6 +19,22 @@ def _cmd_migrate(args: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
+def _cmd_secrets(args: argparse.Namespace, settings: config.Settings) -> int:
+    if args.secrets_command == "new-key":
+        from sync import crypto
+
+        print(crypto.new_key())
+        return 0
+    from smartlinks.admin_tasks import rotate_secrets
+
+    try:
+        print(json.dumps(rotate_secrets(settings, args.new_key)))
+    except ValueError as exc:
+        print(f"smartlinks secrets rotate: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _cmd_org_create(args: argparse.Namespace, settings: config.Settings) -> int:
     from smartlinks.admin_tasks import create_org
 
@@ -145,12 +161,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("hostname")
     p.add_argument("--org", type=int, help="the organisation, when several claim the hostname")
     p.set_defaults(func=_cmd_domain_verify)
+    secrets = sub.add_parser("secrets", help="the key that encrypts stored secrets").add_subparsers(
+        dest="secrets_command", required=True
+    )
+    p = secrets.add_parser("rotate", help="re-encrypt stored secrets with the first key")
+    p.add_argument(
+        "--new-key", action="store_true", help="first make a new key (data folder key only)"
+    )
+    p.set_defaults(func=_cmd_secrets)
+    secrets.add_parser("new-key", help="print a fresh key for SECRETS_KEY").set_defaults(
+        func=_cmd_secrets
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    role = args.command if args.command not in ("org", "domain", "health") else "cli"
+    role = args.command if args.command not in ("org", "domain", "health", "secrets") else "cli"
     # Read once, here: a bad value stops the command before it starts anything.
     try:
         settings = config.load()

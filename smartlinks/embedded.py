@@ -8,6 +8,7 @@ docs/decisions/0001-embedded-servers.md.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import pwd
@@ -252,20 +253,43 @@ class EmbeddedPostgres:
 
 @dataclass
 class EmbeddedRedis:
-    """A Valkey data folder (AOF, fsync every second) served on 127.0.0.1:port."""
+    """A Valkey data folder (AOF, fsync every second) served on 127.0.0.1:port, with a
+    password: anything else on the machine (another user, a page making requests to
+    localhost) must not read or write the records. The password is made on first use and
+    kept in the data folder (0600), as the embedded PostgreSQL's is; the server reads it from
+    a config file there, never from its command line (visible to every user in ps)."""
 
     data_dir: Path
     port: int
     durable: bool = True
 
     @property
+    def password(self) -> str:
+        path = self.data_dir / "valkey.password"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # exclusive: one password, whoever asks
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_urlsafe(24))
+        return path.read_text().strip()
+
+    @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def _auth_config(self) -> Path:
+        conf = self.data_dir / "valkey-auth.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"requirepass {self.password}\n")
+        return conf
 
     def command(self) -> list[str]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
             str(_valkey_bin()),
+            str(self._auth_config()),  # a config file comes first, options after it
             "--port",
             str(self.port),
             "--bind",
@@ -315,6 +339,7 @@ class EmbeddedRedis:
         client = redis.Redis(
             host="127.0.0.1",
             port=self.port,
+            password=self.password,
             socket_timeout=0.5,
             socket_connect_timeout=0.5,
             retry=Retry(NoBackoff(), 0),
@@ -328,7 +353,12 @@ class EmbeddedRedis:
                 try:
                     client.ping()
                     return
-                except (redis.BusyLoadingError, redis.ConnectionError, redis.TimeoutError):
+                except (
+                    redis.BusyLoadingError,
+                    redis.ConnectionError,  # also a wrong password: another server (see above)
+                    redis.TimeoutError,
+                    redis.ResponseError,  # AUTH to a server without a password
+                ):
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)

@@ -114,8 +114,10 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
     # they start while the migrations run; the workers start after them. The session key is
     # made first so that the admin and the migrations do not each write one.
     from admin.settings import secret_key
+    from sync import crypto
 
     secret_key(settings)
+    crypto.key_text(settings.data_dir)  # the stored secrets' key likewise, before the roles
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for role in ROLES:
         if role.http:

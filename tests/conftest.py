@@ -21,6 +21,11 @@ from admin.extensions import db
 from admin.services.orgs import NewOrg, create_org
 from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
+# One key for stored secrets (sync.crypto) in the test process and the processes it starts,
+# so that what one encrypts the other reads (rather than a key made in ./.smartlinks).
+TEST_SECRETS_KEY = "VrnyzXzAdMJlNikUcWwdqx6tc_1u155QZwrlx7NSMxA="
+os.environ.setdefault("SECRETS_KEY", TEST_SECRETS_KEY)
+
 
 @dataclass(frozen=True)
 class Servers:

@@ -334,7 +334,7 @@ def test_an_embedded_server_whose_port_was_taken_meanwhile_moves(tmp_path: Path)
                 "postgres": 1,
                 "redis": server.port,
             }
-            assert redis.Redis(port=server.port).ping()
+            assert redis.Redis.from_url(server.url).ping()
         finally:
             child.signal(signal.SIGTERM)
             if child.proc is not None:

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from admin.api.errors import ApiError
 from admin.extensions import db
-from admin.models import ApiToken
+from admin.models import ApiToken, User
 from admin.security import hash_token
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
@@ -22,9 +22,16 @@ def require_token() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "send an API token as 'Authorization: Bearer <token>'")
+    # A person's token works while the person is an active member: deactivating (or deleting)
+    # them ends their tokens with their sessions.
     row = db.session.execute(
-        select(ApiToken.id, ApiToken.org_id, ApiToken.user_id, ApiToken.last_used_at).where(
-            ApiToken.token_hash == hash_token(token.strip()), ApiToken.revoked_at.is_(None)
+        select(ApiToken.id, ApiToken.org_id, ApiToken.user_id, ApiToken.last_used_at)
+        .join(User, User.id == ApiToken.user_id)
+        .where(
+            ApiToken.token_hash == hash_token(token.strip()),
+            ApiToken.revoked_at.is_(None),
+            User.active.is_(True),
+            User.org_id == ApiToken.org_id,
         )
     ).first()
     if row is None:

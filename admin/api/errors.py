@@ -60,7 +60,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Any:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # The route's pattern, not the path: a path can hold a secret (an invitation token).
+        rule = request.url_rule.rule if request.url_rule is not None else "(no route)"
+        log.exception("unhandled error on %s %s", request.method, rule)
         if not _is_api_request():
             return "Internal Server Error", 500
         return error_response(500, "internal", "an unexpected error occurred")

@@ -55,7 +55,8 @@ def _verified_form(org_id: int, which: str) -> dict[str, str]:
     )(public_admin_url(), org_id)
     params = list(request.form.items(multi=True))
     given = request.headers.get("X-Twilio-Signature", "")
-    if not twilio.signature_valid(sms["auth_token"], {published, request.url}, params, given):
+    token = provider_settings.auth_token(sms)
+    if not twilio.signature_valid(token, {published, request.url}, params, given):
         raise ApiError(403, "bad_signature", "X-Twilio-Signature does not match this request")
     if request.form.get("AccountSid", sms["account_sid"]) != sms["account_sid"]:
         raise ApiError(403, "wrong_account", "the request is for another Twilio account")

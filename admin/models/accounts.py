@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Integer,
     String,
     Text,
     text,
@@ -47,6 +48,11 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     created_at: Mapped[datetime] = now_column()
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # In every session's id (admin/web/auth.py): raising it ends all of the person's sessions.
+    session_generation: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Two-factor sign-in (admin/services/totp.py): the secret, encrypted; the last step used.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (CheckConstraint("role in ('owner','admin','member')", name="ck_users_role"),)
 
 

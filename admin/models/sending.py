@@ -31,7 +31,7 @@ class Webhook(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
     url: Mapped[str] = mapped_column(Text, nullable=False)
-    secret: Mapped[str] = mapped_column(String(128), nullable=False)  # HMAC-SHA256 key
+    secret: Mapped[str] = mapped_column(Text, nullable=False)  # HMAC key, encrypted: sync.crypto
     description: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     created_at: Mapped[datetime] = now_column()

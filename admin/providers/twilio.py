@@ -2,7 +2,9 @@
 
 POST {base}/2010-04-01/Accounts/{sid}/Messages.json with form fields To, From (or
 MessagingServiceSid for an ``MG...`` sender), Body and StatusCallback, with HTTP basic auth
-``sid:token``. The base URL is configurable so that tests point it at a local server.
+``sid:token``. The base URL is Twilio's own unless the operator allows others
+(``SMS_PROVIDER_BASE_URLS``, see settings.py); the HTTP client is sync.outbound's guarded one,
+and a message's error shows Twilio's error code and message, never another server's body.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from collections.abc import Iterable
 import httpx
 
 from admin.providers.base import OutgoingMessage, ProviderError, Submitted
+from sync import outbound
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
+BASE_URLS = (DEFAULT_BASE_URL,)  # what an organisation may choose without the operator
 
 # Twilio's message statuses, as ours (see base.STATUS_RANK).
 STATUS_MAP = {
@@ -71,8 +75,12 @@ class TwilioProvider:
             resp = self.http.post(
                 self.messages_url, data=form, auth=(self.account_sid, self.auth_token)
             )
+        except outbound.Blocked as exc:  # a private address: no retry makes it public
+            raise ProviderError(f"twilio {outbound.public_error(exc)}", retryable=False) from None
         except httpx.HTTPError as exc:  # connection refused, timeout, reset: try again later
-            raise ProviderError(f"twilio unreachable: {exc!r}", retryable=True) from None
+            # The generic line only: the message's error is shown to the organisation.
+            error = outbound.public_error(exc)
+            raise ProviderError(f"twilio unreachable: {error}", retryable=True) from None
         if resp.status_code == 429 or resp.status_code >= 500:
             raise ProviderError(
                 f"twilio answered {resp.status_code}: {_error_text(resp)}",
@@ -96,11 +104,18 @@ class TwilioProvider:
 
 
 def _error_text(resp: httpx.Response) -> str:
+    """Twilio's error (a numeric code and its message), or nothing: another server's body is
+    not for the organisation to read (it could be an internal page)."""
     try:
         data = resp.json()
-        return f"{data.get('code', '')} {data.get('message', '')}".strip()[:300]
     except ValueError:
-        return resp.text[:300]
+        return "(no Twilio error)"
+    code = data.get("code") if isinstance(data, dict) else None
+    if isinstance(code, bool) or not isinstance(code, int):
+        return "(no Twilio error)"
+    message = data.get("message")
+    text = f"{code} {message if isinstance(message, str) else ''}".strip()
+    return "".join(ch for ch in text if ch.isprintable())[:200]
 
 
 def _retry_after(resp: httpx.Response) -> float | None:

@@ -30,6 +30,7 @@ from admin.providers.ratelimit import TokenBucket
 from admin.sender import sql
 from admin.services.sends import NOTIFY_CHANNEL
 from core import config, logs
+from sync import outbound
 from sync.connections import servers
 from sync.worker import Worker
 
@@ -243,7 +244,9 @@ def main(settings: config.Settings, burst: bool = False) -> int:
 
     database, redis_url = servers(settings)
     app = create_app(settings=settings)
-    with app.app_context(), httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)) as http:
+    # Providers' URLs are tenants' too: the guarded client (sync/outbound.py).
+    policy = outbound.Policy.from_settings(settings, read_timeout=15.0)
+    with app.app_context(), outbound.client(policy) as http:
         # Only the heartbeat uses Redis: a stalled Redis must not hold up the sending.
         client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
         # A database or Redis restart, refusal or timeout is waited out (sync.worker's one

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -189,14 +189,22 @@ def rename_list(org_id: int, list_id: int, new_name: Any) -> Named:
     wanted = name("name", new_name)
     if wanted == current.name:
         return current
-    row = db.session.get(ContactList, current.id)
-    assert row is not None
-    row.name = wanted
     try:
+        # One statement: a list deleted since get_list() updates nothing (a 404), where a
+        # loaded row's flush would fail (a 500).
+        renamed = db.session.scalar(
+            update(ContactList)
+            .where(ContactList.id == current.id, ContactList.org_id == org_id)
+            .values(name=wanted)
+            .returning(ContactList.id)
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise _name_taken(wanted) from None
+    if renamed is None:
+        raise NotFound("list_id", "no such list")
     return Named(current.id, wanted, current.contacts)
 
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from admin.extensions import db
-from admin.models import ROLES, Invitation, User
+from admin.models import ROLES, ApiToken, Invitation, User
 from admin.security import hash_password, hash_token
 from admin.services.errors import Conflict, NotFound, ServiceError, ValidationError
 
@@ -135,22 +136,26 @@ def revoke_invitation(org_id: int, actor: User, invitation_id: int) -> None:
     invitation.expires_at = datetime.now(UTC)
 
 
-def find_invitation(token: str) -> Invitation | None:
-    """The pending, unexpired invitation behind a link's token."""
+def find_invitation(token: str, lock: bool = False) -> Invitation | None:
+    """The pending, unexpired invitation behind a link's token (``lock``: its row locked until
+    the transaction ends)."""
     if not token or len(token) > 100:
         return None
-    return db.session.scalar(
-        select(Invitation).where(
-            Invitation.token_hash == hash_token(token),
-            Invitation.accepted_at.is_(None),
-            Invitation.expires_at > func.now(),
-        )
+    query = select(Invitation).where(
+        Invitation.token_hash == hash_token(token),
+        Invitation.accepted_at.is_(None),
+        Invitation.expires_at > func.now(),
     )
+    if lock:
+        # Several people accepting one link at once: the first takes the row, the others wait
+        # and then find it accepted (a 404 for them, not a unique violation: a 500).
+        query = query.with_for_update(of=Invitation)
+    return db.session.scalar(query)
 
 
 def accept(token: str, name: str, password: str) -> User:
     """Create the invited person's account; the caller commits."""
-    invitation = find_invitation(token)
+    invitation = find_invitation(token, lock=True)
     if invitation is None:
         raise NotFound("token", "this invitation is not valid any more")
     name = (name or "").strip()
@@ -167,9 +172,13 @@ def accept(token: str, name: str, password: str) -> User:
         role=invitation.role,
         password_hash=hash_password(password),
     )
-    db.session.add(user)
     invitation.accepted_at = datetime.now(UTC)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # the same email taken meanwhile through another link
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict("email", f"{invitation.email} has an account already") from None
     return user
 
 
@@ -181,7 +190,9 @@ def change_role(org_id: int, actor: User, user_id: int, role: str) -> User:
         raise Forbidden("role", "only an owner can change an owner's role")
     if user.role == "owner" and role != "owner" and _owners_left(org_id, user.id) == 0:
         raise ValidationError("role", "the organisation must keep at least one owner")
-    user.role = role
+    if user.role != role:
+        user.role = role
+        user.session_generation += 1  # their sessions end: they log in again with the new role
     return user
 
 
@@ -194,6 +205,14 @@ def set_active(org_id: int, actor: User, user_id: int, active: bool) -> User:
     if user.role == "owner" and not active and _owners_left(org_id, user.id) == 0:
         raise ValidationError("user", "the organisation must keep at least one owner")
     user.active = active
+    if not active:
+        # Ended for good, even if they are reactivated later: their sessions and their tokens.
+        user.session_generation += 1
+        db.session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
     return user
 
 

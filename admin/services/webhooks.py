@@ -3,15 +3,15 @@
 The signing secret is made here and returned once, by ``create_webhook``; it is needed in
 clear to sign (HMAC) and is never shown again. Endpoints must be https: a receiver gets contact
 data. With ``allow_http_loopback`` (a setting the caller passes) ``http://`` on 127.0.0.1, ::1
-and localhost is accepted too, for local receivers. Hosts that are private or loopback IP
-literals are refused otherwise, so the feature cannot be pointed at the admin's own network.
+and localhost is accepted too, for local receivers. Hosts that are, or resolve to, non-public
+addresses are refused otherwise (sync/outbound.py; the delivery worker checks every connection
+again), so the feature cannot be pointed at the admin's own network. The secret is stored
+encrypted (sync/crypto.py).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
-import socket
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
 from admin.services.errors import NotFound, ValidationError
+from sync import crypto, outbound
 
 MAX_WEBHOOKS = 20
 MAX_URL = 2000
@@ -55,22 +56,17 @@ def check_url(url: str, allow_http_loopback: bool = False) -> str:
         return url
     if parts.scheme != "https":
         raise ValidationError("url", "url must use https")
-    if loopback or _private_ip(host):
+    if loopback:
         raise ValidationError("url", "url must not point at a private or loopback address")
-    return url
-
-
-def _private_ip(host: str) -> bool:
     try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        try:
-            # The resolver also reads legacy IPv4 spellings (127.1, 0x7f000001, 2130706433).
-            ip = ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            name = host.rstrip(".")
-            return name == "localhost" or name.endswith(".localhost")  # RFC 6761: loopback
-    return not ip.is_global
+        # Early feedback only: the name may resolve elsewhere by delivery time.
+        extra = outbound.LOOPBACK if allow_http_loopback else ()
+        outbound.check_host(host, outbound.Policy.from_env(extra_allow=extra, connect_timeout=2.0))
+    except outbound.Blocked:
+        raise ValidationError(
+            "url", "url must not point at a private or loopback address"
+        ) from None
+    return url
 
 
 def create_webhook(
@@ -86,7 +82,8 @@ def create_webhook(
     if (count or 0) >= MAX_WEBHOOKS:
         raise TooMany("url", f"an organisation has at most {MAX_WEBHOOKS} webhooks")
     secret = "whsec_" + secrets.token_urlsafe(32)
-    webhook = Webhook(org_id=org_id, url=url, secret=secret, description=description)
+    stored = crypto.encrypt(secret)  # at rest encrypted; in clear in the answer only
+    webhook = Webhook(org_id=org_id, url=url, secret=stored, description=description)
     db.session.add(webhook)
     db.session.commit()
     return webhook, secret

@@ -28,6 +28,7 @@ from admin.web import (  # noqa: F401
     sending,
     team,
     tokens,
+    totp,
 )
 from admin.web.blueprint import bp
 from admin.web.csrf import CSRFError, csrf, csrf_error

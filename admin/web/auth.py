@@ -1,12 +1,15 @@
 """Login and logout for people: Flask-Login sessions, argon2id passwords, rate-limited tries.
 
-The session remembers ``"<user id>:<fingerprint of the password hash>"``, so changing a
-password or deactivating an account ends every session of that user.
+The session remembers ``"<user id>:<session generation>:<fingerprint of the password hash>"``
+and every request checks it against the user's row: a new password, a raised generation
+(logout, role change, deactivation: ``end_sessions``) or an inactive account ends every session
+of that person, including copies of the cookie kept from before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -16,17 +19,19 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, flash, g, redirect, render_template, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user
 from flask_login import logout_user as flask_logout_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from admin.extensions import db
 from admin.models import Organisation, User
 from admin.security import DUMMY_HASH, hash_password, password_needs_rehash, verify_password
+from admin.services import totp
 from admin.web import ratelimit
 from admin.web.blueprint import bp
 from admin.web.clientip import client_ip
 from admin.web.forms import LoginForm
 
 ROLE_RANK = {"member": 1, "admin": 2, "owner": 3}
+TOTP_PENDING = "totp_pending"  # the session key of a login that waits for its second step
 
 login_manager = LoginManager()
 login_manager.login_view = "web.login"
@@ -59,25 +64,37 @@ class WebUser(UserMixin):
 
 def session_id_for(user: User) -> str:
     fingerprint = hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-    return f"{user.id}:{fingerprint}"
+    return f"{user.id}:{user.session_generation}:{fingerprint}"
+
+
+def end_sessions(user_id: int) -> None:
+    """End every session of the person (in the caller's transaction): the cookies they hold
+    name the old generation, which no longer loads."""
+    db.session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_generation=User.session_generation + 1)
+    )
 
 
 @login_manager.user_loader
 def load_user(session_id: str) -> WebUser | None:
-    user_part, _, fingerprint = session_id.partition(":")
-    if not user_part.isdigit() or not fingerprint:
+    user_part = session_id.partition(":")[0]
+    if not user_part.isdigit() or len(user_part) > 18:
         return None
     row = db.session.execute(
-        select(User, Organisation.name)
+        select(User, Organisation)
         .join(Organisation, Organisation.id == User.org_id)
         .where(User.id == int(user_part), User.active.is_(True))
     ).first()
     if row is None:
         return None
-    user, org_name = row
+    user, org = row
     if session_id_for(user) != session_id:
         return None
-    return WebUser(user, org_name)
+    if totp.org_requires(org) and not user.totp_secret:
+        return None  # required since they logged in: they set it up at their next login
+    return WebUser(user, org.name)
 
 
 def web_user() -> WebUser:
@@ -160,15 +177,26 @@ def login() -> Any:
         user.password_hash = hash_password(password)
     user.last_login_at = datetime.now(UTC)
     db.session.commit()
-    org_name = db.session.scalar(select(Organisation.name).where(Organisation.id == user.org_id))
+    org = db.session.get(Organisation, user.org_id)
     reset_session()
-    login_user(WebUser(user, org_name or ""))
+    if totp.needed_at_login(user, org):
+        # Not logged in yet: admin/web/totp.py asks for a code (or sets it up) first.
+        session[TOTP_PENDING] = {
+            "sid": session_id_for(user),
+            "at": time.time(),
+            "next": _safe_next(request.args.get("next")),
+        }
+        return redirect("/login/totp")
+    login_user(WebUser(user, org.name if org else ""))
     return redirect(_safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
+    # Server-side: the signed cookie, or a copy of it, must not work after this.
+    end_sessions(web_user().user_id)
+    db.session.commit()
     flask_logout_user()
     reset_session()
     flash("You are logged out.", "info")

@@ -1,7 +1,9 @@
 """The address a login attempt comes from, for rate limiting behind a load balancer.
 
-A peer listed in TRUSTED_PROXIES (the same setting the edge uses) vouches for the right-most
-X-Forwarded-For entry; entries further left were written by the client and prove nothing.
+A peer listed in ADMIN_TRUSTED_PROXIES vouches for the right-most X-Forwarded-For entry;
+entries further left were written by the client and prove nothing. The default trusts no
+one, not even loopback: anything on the machine (or a proxy that passes the header on) could
+otherwise give every login attempt a new address and never meet the rate limit.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
 
 def client_ip() -> str:
     peer = request.remote_addr or ""
-    networks = _trusted(current_app.config["TRUSTED_PROXIES"])
+    networks = _trusted(current_app.config["ADMIN_TRUSTED_PROXIES"])
     forwarded = request.headers.get("X-Forwarded-For", "")
     if not forwarded or not _is_trusted(peer, networks):
         return peer

@@ -140,3 +140,7 @@ class ContactForm(FlaskForm):
     email = StringField("Email", validators=[Optional(), Length(max=320)])
     fields = TextAreaField("Custom fields", validators=[Optional(), Length(max=20_000)])
     opted_out = BooleanField("Opted out (never texted)")
+
+
+class TotpForm(FlaskForm):
+    code = StringField("Code from your authenticator app", validators=[DataRequired(), Length(max=16)])

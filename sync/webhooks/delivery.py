@@ -26,6 +26,7 @@ import psycopg
 import redis
 
 from core import config, logs
+from sync import crypto, outbound
 from sync.clicks.webhook_queue import NOTIFY_CHANNEL
 from sync.connections import servers
 from sync.webhooks.signature import SIGNATURE_HEADER, sign
@@ -70,6 +71,9 @@ class WebhookSettings:
     max_attempts: int
     retry_base: float
     concurrency: int
+    # Where deliveries may go; None: OUTBOUND_* settings, plus loopback when
+    # WEBHOOK_ALLOW_HTTP_LOOPBACK=1 (the local receivers that flag was made for).
+    policy: outbound.Policy | None = None
 
     @classmethod
     def from_settings(cls, settings: config.Settings) -> WebhookSettings:
@@ -78,7 +82,22 @@ class WebhookSettings:
             max_attempts=settings.webhooks.max_attempts,
             retry_base=settings.webhooks.retry_base_seconds,
             concurrency=settings.webhooks.concurrency,
+            policy=cls.policy_of(settings, settings.webhooks.timeout_seconds),
         )
+
+    @staticmethod
+    def policy_of(settings: config.Settings, timeout: float) -> outbound.Policy:
+        loopback = settings.webhooks.allow_http_loopback
+        return outbound.Policy.from_settings(
+            settings,
+            extra_allow=outbound.LOOPBACK if loopback else (),
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            total_timeout=timeout,
+        )
+
+    def outbound_policy(self) -> outbound.Policy:
+        return self.policy or self.policy_of(config.load(), self.timeout)
 
 
 class Deliverer:
@@ -89,9 +108,8 @@ class Deliverer:
         self.settings = settings
         self.conn: psycopg.Connection[Any] | None = None
         self.listener: psycopg.Connection[Any] | None = None
-        self.http = httpx.Client(
-            timeout=settings.timeout,
-            follow_redirects=False,
+        self.http = outbound.client(
+            settings.outbound_policy(),
             headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
         )
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="webhook")
@@ -198,17 +216,29 @@ class Deliverer:
         if not job.active:
             return Outcome(job, False, None, "endpoint disabled")
         body = json.dumps(job.payload, separators=(",", ":")).encode()
+        try:
+            secret = crypto.decrypt(job.secret)  # stored encrypted (sync.crypto)
+        except crypto.SecretUnreadable:
+            logs.event(log, "webhook secret unreadable: SECRETS_KEY lacks its key", logging.ERROR)
+            return Outcome(job, False, None, "could not sign (the server's keys changed)")
         headers = {
-            SIGNATURE_HEADER: sign(job.secret, body, int(time.time())),
+            SIGNATURE_HEADER: sign(secret, body, int(time.time())),
             "X-SmartLinks-Delivery": str(job.id),
             "X-SmartLinks-Attempt": str(job.attempts),
         }
         try:
-            response = self.http.post(job.url, content=body, headers=headers)
+            # Streamed and closed unread: only the status matters, whatever the body's size.
+            with self.http.stream("POST", job.url, content=body, headers=headers) as response:
+                status = response.status_code
         except httpx.HTTPError as exc:
-            return Outcome(job, False, None, f"{type(exc).__name__}: {exc}"[:500])
-        ok = 200 <= response.status_code < 300
-        return Outcome(job, ok, response.status_code, "" if ok else f"HTTP {response.status_code}")
+            # The tenant reads last_error: one generic line (no port scanning through it);
+            # the operator's log has the detail.
+            logs.event(
+                log, "webhook delivery error", delivery=job.id, error=f"{type(exc).__name__}: {exc}"
+            )
+            return Outcome(job, False, None, outbound.public_error(exc))
+        ok = 200 <= status < 300
+        return Outcome(job, ok, status, "" if ok else f"HTTP {status}")
 
     def _collect(self) -> int:
         done = {f for f in self.in_flight if f.done()}

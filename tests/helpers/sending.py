@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from admin.extensions import db
+from sync import outbound
 
 GALA = {
     "name": "Gala RSVP",
@@ -113,7 +114,9 @@ class FakeTwilio:
 
 
 @pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
+def fake_twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
+    # The operator lets organisations aim their provider elsewhere: the fake one is local.
+    monkeypatch.setenv("SMS_PROVIDER_BASE_URLS", "*")
     state = FakeTwilio()
 
     class Handler(BaseHTTPRequestHandler):
@@ -157,7 +160,8 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5.0) as client:
+    # The sender's guarded client, allowed to reach the local fake provider.
+    with outbound.client(outbound.Policy(allow=outbound.LOOPBACK, read_timeout=5.0)) as client:
         yield client
 
 

@@ -103,10 +103,11 @@ def test_static_assets_are_served(client: FlaskClient) -> None:
 
 
 def test_rate_limit_counts_the_forwarded_client_behind_a_trusted_proxy(
-    app: Flask, client: FlaskClient, org: NewOrg
+    app: Flask, client: FlaskClient, org: NewOrg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The test client's peer is 127.0.0.1, a trusted proxy by default: each forwarded client
-    # has its own count, so one attacker does not lock out everyone behind the balancer.
+    # The test client's peer is 127.0.0.1, here a trusted proxy: each forwarded client has
+    # its own count, so one attacker does not lock out everyone behind the balancer.
+    monkeypatch.setitem(app.config, "ADMIN_TRUSTED_PROXIES", "127.0.0.1")
     app.config["LOGIN_MAX_FAILURES"] = 2
     web = Web(client)
     attacker = {"X-Forwarded-For": "203.0.113.7"}
@@ -129,6 +130,30 @@ def test_rate_limit_counts_the_forwarded_client_behind_a_trusted_proxy(
         headers={"X-Forwarded-For": "198.51.100.9"},
     )
     assert other.status_code == 302
+
+
+def test_forwarded_for_from_loopback_is_not_believed_by_default(
+    app: Flask, client: FlaskClient, org: NewOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new X-Forwarded-For on every try, sent from loopback, does not reset the count."""
+    assert app.config["ADMIN_TRUSTED_PROXIES"] == ""  # the default
+    app.config["LOGIN_MAX_FAILURES"] = 2
+    web = Web(client)
+    for n in range(2):
+        response = web.post(
+            "/login",
+            {"email": OWNER_EMAIL, "password": "wrong"},
+            page="/login",
+            headers={"X-Forwarded-For": f"203.0.113.{n + 1}"},
+        )
+        assert response.status_code == 401
+    blocked = web.post(
+        "/login",
+        {"email": OWNER_EMAIL, "password": OWNER_PASSWORD},
+        page="/login",
+        headers={"X-Forwarded-For": "203.0.113.99"},
+    )
+    assert blocked.status_code == 429
 
 
 def test_every_state_changing_page_route_requires_the_csrf_token(app: Flask, web: Web) -> None:
