@@ -3,6 +3,7 @@ entries, redelivery, reclaim, dead letters, trimming and concurrent consumers.""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -291,7 +292,11 @@ def test_reclaim_and_trim_never_drop_unacknowledged_entries(
     contacts = make_contacts(org.org_id, 50)
     xadd_all(rdb, [click_fields(link, contacts[i % 50], domain) for i in range(1500)])
     drain = make_drain(claim_idle_ms=0, batch=200)
-    # A consumer that read the oldest 300 entries and died before acknowledging them.
+    # A consumer that read the oldest 300 entries and died before acknowledging them. Its
+    # heartbeat still looks alive (another host's), so the takeover of provably gone consumers
+    # (test_takeover.py) leaves its entries alone and only reclaim()'s idle rule finds them:
+    # without it a slow burst (over liveness.QUIET_MS) would take them over on a loaded machine.
+    rdb.set(keys.worker("drain", "dead-consumer"), json.dumps({"host": "elsewhere"}), ex=60)
     rdb.xreadgroup(keys.DRAIN_GROUP, "dead-consumer", {keys.CLICK_STREAM: ">"}, count=300)
     run_burst(drain)
     assert scalar("SELECT count(*) FROM clicks") == 1200
