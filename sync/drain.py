@@ -40,6 +40,7 @@ from core.records import (
     click_decoder,
     parse_ref,
 )
+from sync import partitions
 from sync.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
 from sync.useragents import describe
 from sync.webhooks import libpq_url
@@ -52,6 +53,7 @@ CONSUMER_CLEANUP_SECONDS = 300.0
 STALE_CONSUMER_IDLE_MS = 3_600_000  # a consumer silent this long with nothing pending is gone
 DEAD_LETTER_MAXLEN = 100_000
 SUMMARY_SECONDS = 10.0
+PARTITION_SECONDS = 3600.0  # the next months' click partitions are checked this often
 
 TRANSIENT: tuple[type[BaseException], ...] = (
     redis.ConnectionError,
@@ -205,6 +207,17 @@ class Drain:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    def ensure_partitions(self) -> None:
+        """The clicks table's months ahead (sync/partitions.py). A busy table is tried at the
+        next call; meanwhile clicks land in the default partition, never fail."""
+        try:
+            made = partitions.ensure(self.conn)
+        except psycopg.errors.LockNotAvailable:
+            logs.event(log, "click partitions busy, tried again later", logging.WARNING)
+            return
+        if made:
+            logs.event(log, "click partitions made", partitions=",".join(made))
 
     # -- the loop's step -------------------------------------------------------------------
 
@@ -494,6 +507,7 @@ def main(burst: bool = False) -> int:
     describe("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
     worker.every("reclaim", drain.settings.claim_every, drain.reclaim, at_start=True)
     worker.every("trim", TRIM_SECONDS, drain.trim)
+    worker.every("partitions", PARTITION_SECONDS, drain.ensure_partitions, at_start=True)
     worker.every("consumers", CONSUMER_CLEANUP_SECONDS, drain.forget_stale_consumers)
     lanes = [
         Lane(

@@ -2,7 +2,8 @@
 
 The counters are one row (``link_counters``) kept by the drain in each batch's transaction, so
 ``counters`` costs one index lookup however many clicks a link has and is current as soon as
-the batch commits. Series and breakdowns aggregate ``clicks`` (indexed by link_id, at). The
+the batch commits. Series and breakdowns read the rollups the drain keeps beside them
+(sync/rollups.py): a series one row per point of its own grain, a breakdown a few rows. The
 drill-down reads ``link_contact_clicks`` (one row per link and contact, keyed for keyset
 pagination); previews, rarer, aggregate ``clicks`` by contact.
 
@@ -22,7 +23,8 @@ from sqlalchemy import select, text
 
 from admin.extensions import db
 from admin.models import Link
-from core.clicks import BOT, HUMAN, PREVIEW_KINDS, sql_list
+from core.clicks import BOT, PREVIEW_KINDS, sql_list
+from sync import rollups
 
 METRICS = ("clicks", "unique_clicks", "previews", "bots")
 BUCKETS = {
@@ -96,28 +98,16 @@ def series(
     start = start or end - DEFAULT_SPAN[bucket]
     if start >= end:
         raise MetricsError("from", "from must be before to")
-    first, last = _truncate(start, bucket), _truncate(end, bucket)
+    first, last = rollups.truncate(start, bucket), rollups.truncate(end, bucket)
     if (last - first) / step + 1 > MAX_POINTS:
         raise MetricsError("from", f"the range holds more than {MAX_POINTS} {bucket}s")
     rows = db.session.execute(
         text(
-            """
-            SELECT date_trunc(:bucket, at, 'UTC') AS bucket_start,
-                   count(*) FILTER (WHERE kind = :human) AS clicks,
-                   count(*) FILTER (WHERE kind <> :human) AS previews
-            FROM clicks
-            WHERE link_id = :link AND org_id = :org AND at >= :start AND at < :end
-            GROUP BY 1
-            """
+            "SELECT t AS bucket_start, clicks, previews FROM link_series"
+            " WHERE link_id = :link AND org_id = :org AND grain = :bucket"
+            " AND t >= :start AND t <= :last"
         ),
-        {
-            "bucket": bucket,
-            "link": link_id,
-            "org": org_id,
-            "start": first,
-            "end": last + step,
-            "human": HUMAN,
-        },
+        {"bucket": bucket, "link": link_id, "org": org_id, "start": first, "last": last},
     ).all()
     found = {row.bucket_start.astimezone(UTC): row for row in rows}
     points = []
@@ -131,46 +121,26 @@ def series(
     return points
 
 
-def _truncate(moment: datetime, bucket: str) -> datetime:
-    moment = moment.astimezone(UTC).replace(second=0, microsecond=0)
-    if bucket in ("hour", "day"):
-        moment = moment.replace(minute=0)
-    if bucket == "day":
-        moment = moment.replace(hour=0)
-    return moment
-
-
 def breakdown(org_id: int, link_id: int) -> dict[str, Any]:
-    """Human clicks by device, OS and browser (one scan), and per broadcast."""
+    """Human clicks by device, OS and browser, and per broadcast (from the rollups)."""
     rows = db.session.execute(
         text(
-            """
-            SELECT device, os, browser, GROUPING(device, os, browser) AS g, count(*) AS n
-            FROM clicks
-            WHERE link_id = :link AND org_id = :org AND kind = :human
-            GROUP BY GROUPING SETS ((device), (os), (browser))
-            """
+            "SELECT dimension, name, clicks FROM link_breakdown"
+            " WHERE link_id = :link AND org_id = :org AND clicks > 0"
         ),
-        {"link": link_id, "org": org_id, "human": HUMAN},
+        {"link": link_id, "org": org_id},
     ).all()
-    # GROUPING bits: device 4, os 2, browser 1; a set's own column is the 0 bit.
-    groups: dict[str, list[dict[str, Any]]] = {"device": [], "os": [], "browser": []}
+    groups: dict[str, list[dict[str, Any]]] = {d: [] for d in rollups.DIMENSIONS}
     for row in rows:
-        key = {3: "device", 5: "os", 6: "browser"}[row.g]
-        groups[key].append({"name": getattr(row, key) or "Other", "clicks": row.n})
+        groups[row.dimension].append({"name": row.name or "Other", "clicks": row.clicks})
     for key in groups:
         groups[key] = sorted(groups[key], key=lambda x: (-x["clicks"], x["name"]))[:BREAKDOWN_TOP]
     broadcasts = db.session.execute(
         text(
-            """
-            SELECT broadcast_id, count(*) AS clicks, count(DISTINCT contact_id) AS unique_clicks
-            FROM clicks
-            WHERE link_id = :link AND org_id = :org AND kind = :human
-              AND broadcast_id IS NOT NULL
-            GROUP BY broadcast_id ORDER BY broadcast_id
-            """
+            "SELECT broadcast_id, clicks, unique_clicks FROM link_broadcast_clicks"
+            " WHERE link_id = :link AND org_id = :org ORDER BY broadcast_id"
         ),
-        {"link": link_id, "org": org_id, "human": HUMAN},
+        {"link": link_id, "org": org_id},
     ).all()
     return {
         **groups,
