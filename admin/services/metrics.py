@@ -166,9 +166,13 @@ class ContactRow:
 _ISO_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
 
 
-def _contacts_query(metric: str, times_as_text: bool = False) -> str:
+def _contacts_query(metric: str, times_as_text: bool = False, page: bool = False) -> str:
     """Contacts behind a metric, one row each, in contact id order (the keyset).
-    ``times_as_text``: first/last click as ISO 8601 UTC text, formatted by Postgres (the CSV)."""
+    ``times_as_text``: first/last click as ISO 8601 UTC text, formatted by Postgres (the CSV).
+    ``page``: the first ``:limit`` rows after ``:after``, limited before the join with contacts:
+    joined first, Postgres merge-joined the whole contacts index up to the cursor (1.7 s for a
+    deep page of 2 million contacts); limited first, it looks up one contact per row. The same
+    rows either way: a link's clicks are only ever attributed to its organisation's contacts."""
     if metric in ("clicks", "unique_clicks"):
         source = """
             SELECT contact_id, clicks, first_at, last_at FROM link_contact_clicks
@@ -185,6 +189,8 @@ def _contacts_query(metric: str, times_as_text: bool = False) -> str:
         """
     else:
         raise MetricsError("metric", f"metric must be one of {', '.join(METRICS)}")
+    if page:
+        source += " ORDER BY contact_id LIMIT :limit"
     times = (
         f"to_char(m.first_at AT TIME ZONE 'UTC', {_ISO_UTC}),"
         f" to_char(m.last_at AT TIME ZONE 'UTC', {_ISO_UTC})"
@@ -203,7 +209,7 @@ def contacts_page(
 ) -> tuple[list[ContactRow], int | None]:
     """One page of the contacts behind ``metric`` and the cursor of the next (None: last)."""
     rows = db.session.execute(
-        text(_contacts_query(metric) + " LIMIT :limit"),
+        text(_contacts_query(metric, page=True)),
         {"link": link_id, "org": org_id, "after": after, "limit": limit + 1},
     ).all()
     page = [ContactRow(*row) for row in rows[:limit]]
