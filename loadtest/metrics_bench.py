@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeded", type=Path, default=SEEDED_FILE)
     parser.add_argument("--database-url", default="", help="default: DATABASE_URL")
     parser.add_argument("--no-export", action="store_true", help="skip the CSV export")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument(
         "--quick", action="store_true", help="seed 20,000 clicks from 2,000 contacts, 3 rounds"
     )
@@ -246,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         seeded = json.loads(args.seeded.read_text())
         rounds = args.rounds
     report = run(url, seeded, rounds, export=not args.no_export)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"metrics_bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    out = args.results_dir / f"metrics_bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"saved {out}")
     return 0
