@@ -168,8 +168,9 @@ def _broadcasts(cur: psycopg.Cursor[Any], human: Sequence[RollupClick]) -> None:
     )
 
 
-# Backfill: minutes from the clicks in one pass, then hours from minutes and days from hours.
-# ``%(link)s`` NULL: every link.
+# Backfill: minutes from the clicks in one pass, then hours from minutes and days from hours,
+# each written in key order so that a series' rows sit together on disk (hash-aggregate order
+# scattered a 3-day minute series over 2,500 pages). ``%(link)s`` NULL: every link.
 _BACKFILL = (
     """
     INSERT INTO link_series (link_id, grain, t, org_id, clicks, previews, bots)
@@ -177,7 +178,7 @@ _BACKFILL = (
            count(*) FILTER (WHERE kind = 'human'), count(*) FILTER (WHERE kind <> 'human'),
            count(*) FILTER (WHERE kind = 'bot')
     FROM clicks WHERE %(link)s::bigint IS NULL OR link_id = %(link)s::bigint
-    GROUP BY link_id, 3, org_id
+    GROUP BY link_id, 3, org_id ORDER BY link_id, 3
     """,
     """
     INSERT INTO link_series (link_id, grain, t, org_id, clicks, previews, bots)
@@ -185,7 +186,7 @@ _BACKFILL = (
            sum(clicks), sum(previews), sum(bots)
     FROM link_series
     WHERE grain = 'minute' AND (%(link)s::bigint IS NULL OR link_id = %(link)s::bigint)
-    GROUP BY link_id, 3, org_id
+    GROUP BY link_id, 3, org_id ORDER BY link_id, 3
     """,
     """
     INSERT INTO link_series (link_id, grain, t, org_id, clicks, previews, bots)
@@ -193,7 +194,7 @@ _BACKFILL = (
            sum(clicks), sum(previews), sum(bots)
     FROM link_series
     WHERE grain = 'hour' AND (%(link)s::bigint IS NULL OR link_id = %(link)s::bigint)
-    GROUP BY link_id, 3, org_id
+    GROUP BY link_id, 3, org_id ORDER BY link_id, 3
     """,
     """
     INSERT INTO link_breakdown (link_id, dimension, name, org_id, clicks)
@@ -202,7 +203,7 @@ _BACKFILL = (
     CROSS JOIN LATERAL (VALUES ('device', device), ('os', os), ('browser', browser))
         AS d(dimension, name)
     WHERE kind = 'human' AND (%(link)s::bigint IS NULL OR link_id = %(link)s::bigint)
-    GROUP BY link_id, d.dimension, d.name, org_id
+    GROUP BY link_id, d.dimension, d.name, org_id ORDER BY 1, 2, 3
     """,
     """
     INSERT INTO link_broadcast_contacts (link_id, broadcast_id, contact_id)
