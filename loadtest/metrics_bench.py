@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import threading
@@ -39,8 +40,9 @@ class CallTiming:
     ms: list[float] = field(default_factory=list)
 
     def quantile(self, q: float) -> float:
+        """Nearest rank: the smallest time at least ``q`` of the calls took no longer than."""
         ordered = sorted(self.ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else 0.0
 
 
 @dataclass
