@@ -217,7 +217,12 @@ def _token(database_url: str, org_id: int) -> str:
 
 
 def seed_clicks(
-    database_url: str, clicks: int, contacts: int, days: int, seed: int | None = None, log=print
+    database_url: str,
+    clicks: int,
+    contacts: int,
+    days: int,
+    seed: int | None = None,
+    log: Callable[[str], None] = print,
 ) -> SeededClicks:
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
