@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flask import g, request
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from admin.api.errors import ApiError
 from admin.extensions import db
@@ -23,15 +23,18 @@ def require_token() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "send an API token as 'Authorization: Bearer <token>'")
     # A person's token works while the person is an active member: deactivating (or deleting)
-    # them ends their tokens with their sessions.
+    # them ends their tokens with their sessions. A token of no person (user_id NULL: made by
+    # the operator, `org create`, or a seed) belongs to the organisation itself.
     row = db.session.execute(
         select(ApiToken.id, ApiToken.org_id, ApiToken.user_id, ApiToken.last_used_at)
-        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(User, User.id == ApiToken.user_id)
         .where(
             ApiToken.token_hash == hash_token(token.strip()),
             ApiToken.revoked_at.is_(None),
-            User.active.is_(True),
-            User.org_id == ApiToken.org_id,
+            or_(
+                ApiToken.user_id.is_(None),
+                and_(User.active.is_(True), User.org_id == ApiToken.org_id),
+            ),
         )
     ).first()
     if row is None:

@@ -9,7 +9,17 @@ a larger version than any older one, across deletes and re-creates.
 from admin.models.accounts import ApiToken, Invitation, Organisation, User
 from admin.models.audit import AuditEvent
 from admin.models.base import ROLES, record_versions
-from admin.models.clicks import Click, HistoryEvent, LinkContactClicks, LinkCounter, LinkVisitor
+from admin.models.clicks import (
+    Click,
+    HistoryEvent,
+    LinkBreakdown,
+    LinkBroadcastClicks,
+    LinkBroadcastContact,
+    LinkContactClicks,
+    LinkCounter,
+    LinkSeries,
+    LinkVisitor,
+)
 from admin.models.contacts import Contact, ContactList, ContactTag, ListMember, Tag
 from admin.models.links import Domain, IssuedCode, Link, Upload
 from admin.models.sending import (
@@ -38,8 +48,12 @@ __all__ = [
     "IssuedCode",
     "LibraryAction",
     "Link",
+    "LinkBreakdown",
+    "LinkBroadcastClicks",
+    "LinkBroadcastContact",
     "LinkContactClicks",
     "LinkCounter",
+    "LinkSeries",
     "LinkVisitor",
     "ListMember",
     "Message",

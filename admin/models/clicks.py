@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import INET
@@ -24,16 +25,20 @@ from core.clicks import CLICK_KINDS, KIND_MAX, REASON_MAX, sql_list
 
 
 class Click(db.Model):  # type: ignore[name-defined,misc]
+    """Partitioned by month of ``at`` (sync/clicks/partitions.py): a unique key must hold the
+    partition column, so the click id is unique with ``at``. A click's event carries its time,
+    so a redelivered event has the same ``at`` and still conflicts."""
+
     __tablename__ = "clicks"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    click_id: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)  # edge-minted
+    click_id: Mapped[str] = mapped_column(String(40), nullable=False)  # edge-minted
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
     domain_id: Mapped[int | None] = mapped_column(BigInteger)
     code: Mapped[str] = mapped_column(String(8), nullable=False)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     broadcast_id: Mapped[int | None] = mapped_column(BigInteger)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     recorded_at: Mapped[datetime] = now_column()
     kind: Mapped[str] = mapped_column(String(KIND_MAX), nullable=False)
     reason: Mapped[str] = mapped_column(String(REASON_MAX), nullable=False, server_default="")
@@ -49,8 +54,10 @@ class Click(db.Model):  # type: ignore[name-defined,misc]
     )
     __table_args__ = (
         CheckConstraint(f"kind in {sql_list(CLICK_KINDS)}", name="ck_clicks_kind"),
+        UniqueConstraint("click_id", "at", name="clicks_click_id_key"),
         Index("ix_clicks_link_at", "link_id", "at"),
         Index("ix_clicks_link_contact", "link_id", "contact_id"),
+        {"postgresql_partition_by": "RANGE (at)"},
     )
 
 
@@ -123,3 +130,58 @@ class LinkVisitor(db.Model):  # type: ignore[name-defined,misc]
     )
     visitor_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_at: Mapped[datetime] = now_column()
+
+
+class LinkSeries(db.Model):  # type: ignore[name-defined,misc]
+    """Clicks per link, grain (minute, hour, day) and bucket start: what series read
+    (sync/clicks/rollups.py keeps them)."""
+
+    __tablename__ = "link_series"
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    t: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    org_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    previews: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    bots: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
+class LinkBreakdown(db.Model):  # type: ignore[name-defined,misc]
+    """Human clicks per link by device, OS and browser name."""
+
+    __tablename__ = "link_breakdown"
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
+    dimension: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
+class LinkBroadcastClicks(db.Model):  # type: ignore[name-defined,misc]
+    """Human clicks and distinct contacts per link and broadcast."""
+
+    __tablename__ = "link_broadcast_clicks"
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
+    broadcast_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    unique_clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
+class LinkBroadcastContact(db.Model):  # type: ignore[name-defined,misc]
+    """A contact that clicked a link from a broadcast: tells their first click apart."""
+
+    __tablename__ = "link_broadcast_contacts"
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
+    broadcast_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )

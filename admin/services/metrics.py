@@ -2,7 +2,8 @@
 
 The counters are one row (``link_counters``) kept by the drain in each batch's transaction, so
 ``counters`` costs one index lookup however many clicks a link has and is current as soon as
-the batch commits. Series and breakdowns aggregate ``clicks`` (indexed by link_id, at). The
+the batch commits. Series and breakdowns read the rollups the drain keeps beside them
+(sync/clicks/rollups.py): a series one row per point of its own grain, a breakdown a few rows. The
 drill-down reads ``link_contact_clicks`` (one row per link and contact, keyed for keyset
 pagination); previews, rarer, aggregate ``clicks`` by contact.
 
@@ -22,7 +23,8 @@ from sqlalchemy import select, text
 
 from admin.extensions import db
 from admin.models import Link
-from core.clicks import BOT, HUMAN, PREVIEW_KINDS, sql_list
+from core.clicks import BOT, PREVIEW_KINDS, sql_list
+from sync.clicks import rollups
 
 METRICS = ("clicks", "unique_clicks", "previews", "bots")
 BUCKETS = {
@@ -96,81 +98,50 @@ def series(
     start = start or end - DEFAULT_SPAN[bucket]
     if start >= end:
         raise MetricsError("from", "from must be before to")
-    first, last = _truncate(start, bucket), _truncate(end, bucket)
+    first, last = rollups.truncate(start, bucket), rollups.truncate(end, bucket)
     if (last - first) / step + 1 > MAX_POINTS:
         raise MetricsError("from", f"the range holds more than {MAX_POINTS} {bucket}s")
-    rows = db.session.execute(
-        text(
-            """
-            SELECT date_trunc(:bucket, at, 'UTC') AS bucket_start,
-                   count(*) FILTER (WHERE kind = :human) AS clicks,
-                   count(*) FILTER (WHERE kind <> :human) AS previews
-            FROM clicks
-            WHERE link_id = :link AND org_id = :org AND at >= :start AND at < :end
-            GROUP BY 1
-            """
-        ),
-        {
-            "bucket": bucket,
-            "link": link_id,
-            "org": org_id,
-            "start": first,
-            "end": last + step,
-            "human": HUMAN,
-        },
-    ).all()
-    found = {row.bucket_start.astimezone(UTC): row for row in rows}
+    # Keyed by epoch seconds: hashing 5,000 aware datetimes (their tz's utcoffset each time)
+    # was half of a 3-day minute series.
+    found = {
+        row[0]: (row[1], row[2])
+        for row in db.session.execute(
+            text(
+                "SELECT extract(epoch FROM t)::bigint, clicks, previews FROM link_series"
+                " WHERE link_id = :link AND org_id = :org AND grain = :bucket"
+                " AND t >= :start AND t <= :last"
+            ),
+            {"bucket": bucket, "link": link_id, "org": org_id, "start": first, "last": last},
+        ).all()  # one fetchall: iterating the result fetched row by row, 40 ms for 4,000 rows
+    }
+    first_s, step_s = int(first.timestamp()), int(step.total_seconds())
     points = []
-    t = first
-    while t <= last:
-        row = found.get(t)
-        points.append(
-            {"t": t, "clicks": row.clicks if row else 0, "previews": row.previews if row else 0}
-        )
-        t += step
+    for i in range(int((last - first) / step) + 1):
+        clicks, previews = found.get(first_s + i * step_s, (0, 0))
+        points.append({"t": first + i * step, "clicks": clicks, "previews": previews})
     return points
 
 
-def _truncate(moment: datetime, bucket: str) -> datetime:
-    moment = moment.astimezone(UTC).replace(second=0, microsecond=0)
-    if bucket in ("hour", "day"):
-        moment = moment.replace(minute=0)
-    if bucket == "day":
-        moment = moment.replace(hour=0)
-    return moment
-
-
 def breakdown(org_id: int, link_id: int) -> dict[str, Any]:
-    """Human clicks by device, OS and browser (one scan), and per broadcast."""
+    """Human clicks by device, OS and browser, and per broadcast (from the rollups)."""
     rows = db.session.execute(
         text(
-            """
-            SELECT device, os, browser, GROUPING(device, os, browser) AS g, count(*) AS n
-            FROM clicks
-            WHERE link_id = :link AND org_id = :org AND kind = :human
-            GROUP BY GROUPING SETS ((device), (os), (browser))
-            """
+            "SELECT dimension, name, clicks FROM link_breakdown"
+            " WHERE link_id = :link AND org_id = :org AND clicks > 0"
         ),
-        {"link": link_id, "org": org_id, "human": HUMAN},
+        {"link": link_id, "org": org_id},
     ).all()
-    # GROUPING bits: device 4, os 2, browser 1; a set's own column is the 0 bit.
-    groups: dict[str, list[dict[str, Any]]] = {"device": [], "os": [], "browser": []}
+    groups: dict[str, list[dict[str, Any]]] = {d: [] for d in rollups.DIMENSIONS}
     for row in rows:
-        key = {3: "device", 5: "os", 6: "browser"}[row.g]
-        groups[key].append({"name": getattr(row, key) or "Other", "clicks": row.n})
+        groups[row.dimension].append({"name": row.name or "Other", "clicks": row.clicks})
     for key in groups:
         groups[key] = sorted(groups[key], key=lambda x: (-x["clicks"], x["name"]))[:BREAKDOWN_TOP]
     broadcasts = db.session.execute(
         text(
-            """
-            SELECT broadcast_id, count(*) AS clicks, count(DISTINCT contact_id) AS unique_clicks
-            FROM clicks
-            WHERE link_id = :link AND org_id = :org AND kind = :human
-              AND broadcast_id IS NOT NULL
-            GROUP BY broadcast_id ORDER BY broadcast_id
-            """
+            "SELECT broadcast_id, clicks, unique_clicks FROM link_broadcast_clicks"
+            " WHERE link_id = :link AND org_id = :org ORDER BY broadcast_id"
         ),
-        {"link": link_id, "org": org_id, "human": HUMAN},
+        {"link": link_id, "org": org_id},
     ).all()
     return {
         **groups,
@@ -196,9 +167,13 @@ class ContactRow:
 _ISO_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
 
 
-def _contacts_query(metric: str, times_as_text: bool = False) -> str:
+def _contacts_query(metric: str, times_as_text: bool = False, page: bool = False) -> str:
     """Contacts behind a metric, one row each, in contact id order (the keyset).
-    ``times_as_text``: first/last click as ISO 8601 UTC text, formatted by Postgres (the CSV)."""
+    ``times_as_text``: first/last click as ISO 8601 UTC text, formatted by Postgres (the CSV).
+    ``page``: the first ``:limit`` rows after ``:after``, limited before the join with contacts:
+    joined first, Postgres merge-joined the whole contacts index up to the cursor (1.7 s for a
+    deep page of 2 million contacts); limited first, it looks up one contact per row. The same
+    rows either way: a link's clicks are only ever attributed to its organisation's contacts."""
     if metric in ("clicks", "unique_clicks"):
         source = """
             SELECT contact_id, clicks, first_at, last_at FROM link_contact_clicks
@@ -215,6 +190,8 @@ def _contacts_query(metric: str, times_as_text: bool = False) -> str:
         """
     else:
         raise MetricsError("metric", f"metric must be one of {', '.join(METRICS)}")
+    if page:
+        source += " ORDER BY contact_id LIMIT :limit"
     times = (
         f"to_char(m.first_at AT TIME ZONE 'UTC', {_ISO_UTC}),"
         f" to_char(m.last_at AT TIME ZONE 'UTC', {_ISO_UTC})"
@@ -233,7 +210,7 @@ def contacts_page(
 ) -> tuple[list[ContactRow], int | None]:
     """One page of the contacts behind ``metric`` and the cursor of the next (None: last)."""
     rows = db.session.execute(
-        text(_contacts_query(metric) + " LIMIT :limit"),
+        text(_contacts_query(metric, page=True)),
         {"link": link_id, "org": org_id, "after": after, "limit": limit + 1},
     ).all()
     page = [ContactRow(*row) for row in rows[:limit]]

@@ -44,7 +44,7 @@ from core.records import (
     click_decoder,
     parse_ref,
 )
-from sync.clicks import takeover
+from sync.clicks import partitions, takeover
 from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
 from sync.clicks.trim import Trimmer
 from sync.clicks.useragents import describe
@@ -62,6 +62,7 @@ SUMMARY_SECONDS = 10.0
 HEARTBEAT_SECONDS = 1.0  # a drain on another machine is known gone 3 s (the TTL) after it dies
 WARM_UP_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
 TAKE_OVER_SECONDS = 1.0  # how often each lane looks for gone consumers (and at its start)
+PARTITION_SECONDS = 3600.0  # the next months' click partitions are checked this often
 
 # Lost a race with another transaction: the whole batch is simply tried again.
 RETRYABLE: tuple[type[BaseException], ...] = (
@@ -188,6 +189,17 @@ class Drain:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    def ensure_partitions(self) -> None:
+        """The clicks table's months ahead (sync/clicks/partitions.py). A busy table is tried at the
+        next call; meanwhile clicks land in the default partition, never fail."""
+        try:
+            made = partitions.ensure(self.conn)
+        except psycopg.errors.LockNotAvailable:
+            logs.event(log, "click partitions busy, tried again later", logging.WARNING)
+            return
+        if made:
+            logs.event(log, "click partitions made", partitions=",".join(made))
 
     # -- the loop's step -------------------------------------------------------------------
 
@@ -486,6 +498,7 @@ def main(settings: config.Settings, burst: bool = False) -> int:
         worker.every("group", 3600.0, drain.ensure_group, at_start=True)
     worker.every("reclaim", drain.settings.claim_every, drain.reclaim, at_start=True)
     worker.every("trim", TRIM_SECONDS, drain.trim)
+    worker.every("partitions", PARTITION_SECONDS, drain.ensure_partitions, at_start=True)
     worker.every("consumers", CONSUMER_CLEANUP_SECONDS, drain.forget_stale_consumers)
     lanes = [
         Lane(

@@ -1,9 +1,10 @@
 """Record one batch of click events in Postgres: the drain's transaction.
 
 Everything a click changes is written in the caller's transaction, so the batch is all or
-nothing: the clicks (``ON CONFLICT (click_id) DO NOTHING RETURNING``), and, for the rows that
-statement actually inserted, the counters behind the metrics, the actions of human clicks and
-their webhook deliveries. A redelivered event finds its click already there and changes nothing.
+nothing: the clicks (``ON CONFLICT (click_id, at) DO NOTHING RETURNING``: the table is
+partitioned by ``at``, and a redelivered event carries the same ``at``), and, for the rows that
+statement actually inserted, the counters and rollups behind the metrics, the actions of human
+clicks and their webhook deliveries. A redelivered event finds its click already there and changes nothing.
 
 Rows are sorted by their keys before each statement so that concurrent drain consumers lock
 rows in one order (no deadlock between them); the hot ``link_counters`` rows are touched last,
@@ -27,7 +28,7 @@ from core import urls
 from core.actions import Action, parse_stored
 from core.clicks import BOT, CLICK_KINDS, HUMAN, REASON_MAX
 from core.records import ClickAmendment, ClickEvent
-from sync.clicks import actions, webhook_queue
+from sync.clicks import actions, rollups, webhook_queue
 from sync.clicks.useragents import describe
 
 # String column widths of the clicks table.
@@ -121,6 +122,7 @@ def record_batch(
         result.webhook_deliveries = webhook_queue.enqueue(
             cur, [_webhook_click(r) for r in human if r.link.webhooks]
         )
+        _update_rollups(cur, new_rows)
         _update_counters(cur, new_rows, uniques)
         _apply_amendments(cur, amendments, result)
     return result
@@ -281,7 +283,7 @@ def _insert_clicks(cur: psycopg.Cursor[Any], rows: list[_Row]) -> set[str]:
                              %b::bigint[], %b::bigint[], %b::timestamptz[], %b::text[],
                              %b::text[], %b::text[], %b::inet[], %b::text[], %b::text[],
                              %b::text[], %b::text[], %b::text[], %b::bool[])
-        ON CONFLICT (click_id) DO NOTHING
+        ON CONFLICT (click_id, at) DO NOTHING
         RETURNING click_id
         """,
         tuple(list(column) for column in zip(*table, strict=True)),
@@ -336,6 +338,27 @@ def _count_uniques(cur: psycopg.Cursor[Any], human: list[_Row]) -> Counter[int]:
         )
         uniques.update(row[0] for row in cur.fetchall())
     return uniques
+
+
+def _update_rollups(cur: psycopg.Cursor[Any], new_rows: list[_Row]) -> None:
+    """The metrics' rollups (series, breakdown, broadcasts) from the newly inserted clicks."""
+    clicks = []
+    for r in new_rows:
+        ua = describe(r.click.event.user_agent)  # cached: parsed once for the insert already
+        clicks.append(
+            rollups.RollupClick(
+                link_id=r.link.id,
+                org_id=r.link.org_id,
+                at=r.at,
+                kind=r.click.event.kind,
+                device=ua.device,
+                os=ua.os,
+                browser=ua.browser,
+                contact_id=r.contact["id"] if r.contact else None,
+                broadcast_id=r.broadcast_id,
+            )
+        )
+    rollups.record(cur, clicks)
 
 
 def _update_counters(cur: psycopg.Cursor[Any], new_rows: list[_Row], uniques: Counter[int]) -> None:
