@@ -57,19 +57,16 @@ def _member(org_id: int, user_id: int) -> User:
 
 
 def _owners_left(org_id: int, without: int) -> int:
-    return int(
-        db.session.scalar(
-            select(func.count())
-            .select_from(User)
-            .where(
-                User.org_id == org_id,
-                User.role == "owner",
-                User.active.is_(True),
-                User.id != without,
-            )
-        )
-        or 0
-    )
+    """Active owners besides ``without``. Their rows are locked until the transaction ends:
+    two owners demoting (or deactivating) each other at once are served one after the other,
+    and the second sees the first's change, so the organisation keeps an owner."""
+    owners = db.session.scalars(
+        select(User.id)
+        .where(User.org_id == org_id, User.role == "owner", User.active.is_(True))
+        .order_by(User.id)
+        .with_for_update()
+    ).all()
+    return sum(1 for owner in owners if owner != without)
 
 
 def members(org_id: int) -> list[User]:

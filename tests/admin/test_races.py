@@ -91,3 +91,33 @@ def test_a_failed_statement_in_the_log_holds_no_values(
         )
     db.session.rollback()
     assert "$argon2id$secret-hash" not in str(caught.value)
+
+
+def test_two_owners_demoting_each_other_leave_an_owner(
+    app: Flask, web: Web, clean: Servers
+) -> None:
+    page = web.post("/team/invite", {"email": "o2@acme.test", "role": "owner"}, page="/team")
+    link = re.search(r'id="invite-link">([^<]+)<', page.get_data(as_text=True))
+    assert link
+    path = "/" + link.group(1).split("://", 1)[1].split("/", 1)[1]
+    second = Web(app.test_client())
+    second.post(path, {"name": "O2", "password": "owner password", "confirm": "owner password"})
+    db.session.rollback()
+    first_id, second_id = (
+        db.session.query(User.id).filter(User.email == e).scalar()
+        for e in ("owner@acme.test", "o2@acme.test")
+    )
+    # The second owner's demotion of the first is under way in another transaction (its row
+    # changed, not committed) while the first owner demotes the second.
+    with psycopg.connect(config.to_libpq(clean.database_url)) as other:
+        other.execute("UPDATE users SET role = 'member' WHERE id = %s", (first_id,))
+        worker = threading.Thread(
+            target=lambda: web.post(f"/team/{second_id}/role", {"role": "member"}, page="/team")
+        )
+        worker.start()
+        time.sleep(0.5)
+        other.commit()
+        worker.join(10)
+    db.session.rollback()
+    owners = db.session.query(User).filter(User.role == "owner", User.active.is_(True)).count()
+    assert owners == 1
