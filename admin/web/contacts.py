@@ -19,6 +19,7 @@ from admin.web import queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 from admin.web.forms import ContactForm
+from admin.web.plain import plain
 
 PAGE_SIZE = 50
 HISTORY_SHOWN = 500
@@ -190,9 +191,9 @@ def _save_contact(form: ContactForm, contact: Contact | None) -> Any:
         field = (exc.field or "").split(".", 1)[0]
         target = getattr(form, field, None) if field in CONTACT_FIELDS else None
         if target is not None:
-            target.errors.append(exc.message)
+            target.errors.append(plain(exc.message))
         else:
-            form.form_errors.append(exc.message)
+            form.form_errors.append(plain(exc.message))
         return None
     flash("The contact is saved.", "success")
     return redirect(f"/contacts/{saved.id}")

@@ -16,8 +16,9 @@ from wtforms import (
     SelectField,
     StringField,
     TextAreaField,
+    validators,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms.validators import EqualTo, Optional, Regexp, StopValidation, ValidationError
 
 from core.actions import (
     ACTION_TYPES,
@@ -27,6 +28,38 @@ from core.actions import (
     REMOVE_TAG,
     WHISPER,
 )
+
+
+class DataRequired(validators.DataRequired):
+    """WTForms' check, with the field's label in the message ("Enter the Phone.")."""
+
+    def __call__(self, form: object, field: object) -> None:
+        try:
+            super().__call__(form, field)
+        except StopValidation:
+            raise StopValidation(f"{_label(field)} is required.") from None
+
+
+class Length(validators.Length):
+    """WTForms' check, in plain words with the label, not "Field must be between 8 and 1024
+    characters long."."""
+
+    def __call__(self, form: object, field: object) -> None:
+        try:
+            super().__call__(form, field)
+        except ValidationError:
+            size = len(getattr(field, "data", None) or "")
+            if self.min != -1 and size < self.min:
+                message = f"{_label(field)} needs at least {self.min} characters."
+            else:
+                message = f"{_label(field)} can be at most {self.max} characters long."
+            raise ValidationError(message) from None
+
+
+def _label(field: object) -> str:
+    label = getattr(getattr(field, "label", None), "text", "") or "This field"
+    return str(label).rstrip("?:")
+
 
 # SelectChoice, not (value, label) tuples: tuples are deprecated in WTForms 3.3, gone in 3.4.
 ROLE_CHOICES = [

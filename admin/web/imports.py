@@ -17,6 +17,7 @@ from admin.services.errors import NotFound, ServiceError
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 from admin.web.forms import ImportForm
+from admin.web.plain import plain
 
 MAX_CSV_BYTES = 50 * 1024 * 1024
 
@@ -55,7 +56,7 @@ def contacts_import() -> Any:
                     job = imports.start_import(running_app(), current_org_id(), file.filename, data)
                 except ServiceError as exc:
                     db.session.rollback()
-                    form.file.errors.append(exc.message)  # type: ignore[attr-defined]
+                    form.file.errors.append(plain(exc.message))  # type: ignore[attr-defined]
                 else:
                     return redirect(f"/contacts/imports/{job.id}")
     status = 400 if form.is_submitted() else 200

@@ -14,6 +14,7 @@ from admin.services.errors import NotFound, ServiceError
 from admin.web import queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
+from admin.web.plain import plain
 
 SHOWN = 1000
 
@@ -44,7 +45,7 @@ def link_issue(link_id: int) -> Any:
         issued = codes.issue_codes(org_id, link.id, ids, scheme=short_url_scheme())
     except ServiceError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(plain(exc.message), "error")
         return redirect(f"/links/{link_id}#issue")
     shown = issued[:SHOWN]
     people = queries.contacts_by_id(org_id, [i for i, _ in shown])

@@ -21,6 +21,7 @@ from admin.web import queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 from admin.web.forms import LinkForm
+from admin.web.plain import plain
 from admin.web.warnings import PUBLIC_SHORTENERS, link_warnings
 from core import actions as click_actions
 from core.merge import BUILTIN_NAMES
@@ -188,9 +189,9 @@ def _show_error(form: LinkForm, exc: ServiceError) -> None:
             "actions": form.actions,
         }.get(field)
     if target is not None and isinstance(target.errors, list):
-        target.errors.append(exc.message)
+        target.errors.append(plain(exc.message))
     else:
-        form.form_errors.append(exc.message)
+        form.form_errors.append(plain(exc.message))
 
 
 def _flash_warnings(link: Link) -> None:
@@ -264,7 +265,7 @@ def _set_archived(link_id: int, archived: bool) -> Any:
         links.update_link(current_org_id(), link.id, {"archived": archived})
     except ServiceError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(plain(exc.message), "error")
     else:
         flash(
             "The link is archived: its URLs answer with the domain's fallback."

@@ -81,6 +81,22 @@
     }
   });
 
+  // On a phone the main menu folds behind one button; Escape folds it again.
+  var menu = document.getElementById("menu-toggle");
+  if (menu) {
+    var bar = menu.closest(".topbar");
+    bar.classList.add("menu-js");
+    menu.hidden = false;
+    var setMenu = function (open) {
+      bar.classList.toggle("open", open);
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+    };
+    menu.addEventListener("click", function () { setMenu(!bar.classList.contains("open")); });
+    bar.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && bar.classList.contains("open")) { setMenu(false); menu.focus(); }
+    });
+  }
+
   // Filter selects submit their form on change (the form still has a button without JS).
   document.querySelectorAll("[data-autosubmit]").forEach(function (sel) {
     sel.addEventListener("change", function () { sel.form.submit(); });
