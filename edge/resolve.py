@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from dataclasses import dataclass
 from enum import IntEnum
 from string import Template
@@ -27,7 +28,8 @@ from edge.wire import ReplyError, Wire, WireError, WireLost
 SOCKET_TIMEOUT_S = 0.25
 CONNECT_TIMEOUT_S = 0.25
 
-# KEYS: domain key, code bucket, click stream. ARGV: code, "1" to record, encoded ClickEvent.
+# KEYS: domain key, code bucket, click stream. ARGV: code, "1" to record, encoded ClickEvent,
+# the edge's clock (Unix ms: an expired link answers like an archived one, nothing recorded).
 # Returns {outcome, domain d, link d, contact d} (outcomes as in Outcome below).
 _SCRIPT = Template("""
 local dom = redis.call('HMGET', KEYS[1], '$F_DATA', 'id', '$F_STATE')
@@ -38,9 +40,11 @@ local sep = string.find(entry, ':', 1, true)
 if not sep then return {1, dom[1]} end
 local link_id = string.sub(entry, 1, sep - 1)
 local contact_id = string.sub(entry, sep + 1)
-local link = redis.call('HMGET', '$LINK_PREFIX' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE')
+local link = redis.call('HMGET', '$LINK_PREFIX' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE', '$F_EXPIRES')
 if not link[1] or link[2] ~= dom[2] then return {1, dom[1]} end
 if link[3] == 'x' then return {2, dom[1], link[1]} end
+local expires = tonumber(link[4] or '0') or 0
+if expires > 0 and expires <= tonumber(ARGV[4]) then return {2, dom[1], link[1]} end
 local contact = false
 if contact_id ~= '' then
   contact = redis.call('HGET', '$CONTACT_PREFIX' .. contact_id, '$F_DATA')
@@ -53,6 +57,7 @@ return {3, dom[1], link[1], contact}
 """).substitute(
     F_DATA=keys.F_DATA,
     F_STATE=keys.F_STATE,
+    F_EXPIRES=keys.F_EXPIRES,
     F_DOMAIN_ID=keys.F_DOMAIN_ID,
     LINK_PREFIX=keys.link(""),
     CONTACT_PREFIX=keys.contact(""),
@@ -64,7 +69,7 @@ return {3, dom[1], link[1], contact}
 class Outcome(IntEnum):
     UNKNOWN_HOST = 0  # no domain record, or its tombstone
     UNKNOWN_CODE = 1  # no such code on this domain (or its link belongs to another domain)
-    ARCHIVED = 2  # the link is archived or deleted: nothing recorded
+    ARCHIVED = 2  # the link is archived, deleted or expired: nothing recorded
     FOUND = 3  # link (and contact, for a contact's code) found; the click is appended if asked
 
 
@@ -113,6 +118,7 @@ class Resolver:
             code,
             b"1" if event is not None else b"0",
             event or b"",
+            int(time.time() * 1000),
         )
         try:
             try:

@@ -20,6 +20,7 @@ from admin.web import (  # noqa: F401
     headers,
     imports,
     issue,
+    link_glance,
     links,
     media,
     memberships,

@@ -141,6 +141,9 @@ class LinkForm(FlaskForm):
     preview_image_url = HiddenField()
     remove_image = BooleanField("Remove the image")
     actions = FieldList(FormField(ActionForm), min_entries=1)
+    folder = StringField("Folder", validators=[Optional(), Length(max=100)])
+    # A datetime-local value, read in the organisation's time zone (admin/web/links.py).
+    expires_at = StringField("Expires", validators=[Optional(), Length(max=40)])
 
 
 class ImportForm(FlaskForm):

@@ -80,6 +80,7 @@ def link_page(link_id: int) -> Any:
         image=queries.upload_for_url(org_id, link.preview_image_url),
         lists=queries.list_names(org_id),
         tags=queries.tag_names(org_id),
+        now=datetime.now(UTC),
     )
 
 

@@ -97,6 +97,33 @@
     });
   }
 
+  // Bulk selection: a header box ticks every box of its name; the bar counts the ticked.
+  var ticked = function (name) {
+    return document.querySelectorAll('input[type=checkbox][name="' + name + '"]');
+  };
+  var recount = function (name) {
+    var boxes = Array.prototype.slice.call(ticked(name));
+    var n = boxes.filter(function (b) { return b.checked; }).length;
+    document.querySelectorAll("[data-selected-count]").forEach(function (out) {
+      out.textContent = n ? n + " ticked" : "Tick to act on many at once.";
+    });
+    document.querySelectorAll('[data-select-all="' + name + '"]').forEach(function (all) {
+      all.checked = n > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+    });
+  };
+  document.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (!t || t.type !== "checkbox") return;
+    var all = t.getAttribute("data-select-all");
+    if (all) {
+      ticked(all).forEach(function (b) { b.checked = t.checked; });
+      recount(all);
+    } else if (t.name) {
+      recount(t.name);
+    }
+  });
+
   // Filter selects submit their form on change (the form still has a button without JS).
   document.querySelectorAll("[data-autosubmit]").forEach(function (sel) {
     sel.addEventListener("change", function () { sel.form.submit(); });
