@@ -159,3 +159,33 @@ def test_an_expiry_set_in_the_form_holds_at_the_edge(page: Any, stack: Stack) ->
     expect(page.locator(f'tr[data-link-id="{poster["id"]}"] [data-expired]')).to_be_visible()
     rdb.close()
 
+
+def test_partial_issuing_and_the_csv_download(page: Any, stack: Stack) -> None:
+    from playwright.sync_api import expect
+
+    link = stack.links["Issue me"]
+    page.goto(f"/links/{link['id']}")
+    # Nobody known: the error stands beside the field, what was typed is kept.
+    page.fill("#issue-contacts", "+15559999999")
+    page.click("#issue-form button[type=submit]")
+    expect(page.locator("#issue-error")).to_contain_text("none of these is one of your contacts")
+    expect(page.locator("#issue-contacts")).to_have_value("+15559999999")
+    expect(page.locator("#issue-contacts")).to_be_focused()
+    expect(page.locator("#issue-error")).to_be_in_viewport()
+    screenshot(page, "issue-error-beside-the-form")
+    # Two known and one unknown: the known get their URLs, the unknown is listed.
+    page.fill("#issue-contacts", "+15550100001\n+15559999999\n+15550100002")
+    page.click("#issue-form button[type=submit]")
+    expect(page.locator("[data-issued-url]")).to_have_count(2)
+    expect(page.locator("#unknown-contacts li")).to_have_text(["+15559999999"])
+    screenshot(page, "issue-partial")
+    assert not axe_violations(page)
+    shown = page.locator("[data-issued-url]").all_inner_texts()
+    with page.expect_download() as info:
+        page.click("#issued-csv button")
+    rows = Path(info.value.path()).read_text().splitlines()
+    assert rows[0] == "contact_id,first_name,last_name,phone,url"
+    assert [r.split(",")[3:] for r in rows[1:]] == [
+        ["+15550100001", shown[0]],
+        ["+15550100002", shown[1]],
+    ]
