@@ -84,9 +84,9 @@ def typed_contacts(org_id: int, typed: str, field: str = "contacts") -> Typed:
     found: list[int] = []
     unknown: list[str] = []
     for token, key in wanted:
-        contact_id = by_id.get(key) if key is not None else None
-        if contact_id is None:
+        match = by_id.get(key) if key is not None else None
+        if match is None:
             unknown.append(token)
-        elif contact_id not in found:
-            found.append(contact_id)
+        elif match not in found:
+            found.append(match)
     return Typed(found, unknown)
