@@ -25,6 +25,7 @@ from admin.web import (  # noqa: F401
     media,
     memberships,
     metrics,
+    people_bulk,
     previews,
     sending,
     team,

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from flask import abort, flash, jsonify, redirect, render_template, request
 from flask_login import login_required
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
@@ -100,7 +100,13 @@ def contacts_list() -> Any:
         page=page,
         has_next=has_next,
         page_args=page_args,
+        matching=_count(search_query(org_id, q, tag, list_name)) if rows else 0,
+        back=request.full_path,
     )
+
+
+def _count(query: Any) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 @bp.get("/contacts/search.json")

@@ -133,6 +133,8 @@ def link_contacts(link_id: int) -> Any:
         metric_labels=METRIC_LABELS,
         rows=rows,
         next_after=next_after,
+        back=request.full_path,
+        names=queries.list_names(current_org_id()) + queries.tag_names(current_org_id()),
     )
 
 

@@ -66,6 +66,7 @@ def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         http_role("admin", env, logs, "ADMIN_PORT") as (_admin, admin_url),
         http_role("edge", env, logs, "EDGE_PORT") as (_edge, edge_url),
         smartlinks_process(["sync"], env, logs),
+        smartlinks_process(["drain"], env, logs),
     ):
         yield Stack(admin_url, edge_url, servers.redis_url, made)
 
@@ -189,3 +190,28 @@ def test_partial_issuing_and_the_csv_download(page: Any, stack: Stack) -> None:
         ["+15550100001", shown[0]],
         ["+15550100002", shown[1]],
     ]
+    stack.links["Issue me"]["issued"] = shown
+
+
+def test_bulk_add_to_list_from_a_drill_down(page: Any, stack: Stack) -> None:
+    from playwright.sync_api import expect
+
+    link = stack.links["Issue me"]
+    ada_url = link["issued"][0]  # Ada's URL, issued by the test above
+    _until(lambda: _edge_get(stack, ada_url).status_code == 302, "the edge serves Ada's URL")
+    page.goto(f"/links/{link['id']}")
+    expect(page.locator('[data-stat="clicks"] [data-value]')).not_to_have_text("0")
+    page.click('[data-stat="clicks"]')
+    row = page.locator("#drilldown tr[data-contact-id]")
+    expect(row).to_have_count(1)
+    expect(row.locator("[data-contact-row]")).to_have_text("Ada")
+    row.locator("input[name=contact_ids]").check()
+    expect(page.locator("[data-selected-count]")).to_have_text("1 ticked")
+    page.select_option("#bulk-action", "add_to_list")
+    page.fill("#bulk-name", "Clicked the gala")
+    screenshot(page, "bulk-drill-down")
+    assert not axe_violations(page)
+    page.click("#bulk-apply")
+    expect(page.locator(".flash-success")).to_have_text("1 person added to the list 'Clicked the gala'.")
+    page.click("#drilldown [data-contact-row]")
+    expect(page.locator("#contact-lists")).to_contain_text("Clicked the gala")
