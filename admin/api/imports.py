@@ -38,7 +38,10 @@ def job_out(job: ImportJob) -> ImportJobOut:
         failed_rows=job.processed_rows - job.imported_rows,
         errors=[
             ImportRowError(
-                line=e.get("line", 0), message=e.get("message", ""), field=e.get("field")
+                line=e.get("line", 0),
+                message=e.get("message", ""),
+                field=e.get("field"),
+                kept=bool(e.get("kept")),
             )
             for e in job.errors
         ],

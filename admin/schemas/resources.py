@@ -252,6 +252,9 @@ class ImportRowError(Struct, omit_defaults=True):
     line: Annotated[int, Meta(description="line in the file; the header is line 1")]
     message: str
     field: str | None = None
+    kept: Annotated[
+        bool, Meta(description="true: the row was imported without the bad cell")
+    ] = False
 
 
 class ImportJobOut(Struct):

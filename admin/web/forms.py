@@ -20,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import EqualTo, Optional, Regexp, StopValidation, ValidationError
 
+from admin.services.import_policy import DUPLICATE_LABELS
 from core.actions import (
     ACTION_TYPES,
     ADD_TAG,
@@ -148,6 +149,13 @@ class LinkForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     file = FileField("CSV file")
+    duplicates = SelectField(
+        "A phone that is already a contact",
+        choices=[SelectChoice(k, v) for k, v in DUPLICATE_LABELS.items()],
+        default="update",
+    )
+    list_name = StringField("Add everyone to the list", validators=[Optional(), Length(max=100)])
+    tags = StringField("Tag everyone with", validators=[Optional(), Length(max=1000)])
 
 
 class ContactForm(FlaskForm):

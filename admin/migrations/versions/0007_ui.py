@@ -1,4 +1,4 @@
-"""links: an optional expiry and a folder
+"""links: an optional expiry and a folder; an import's header row
 
 Revision ID: 0007_ui
 Revises: 0002_message_retry
@@ -6,6 +6,7 @@ Revises: 0002_message_retry
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0007_ui"
 down_revision = "0002_message_retry"
@@ -20,9 +21,15 @@ def upgrade():
         "links", sa.Column("folder", sa.String(100), nullable=False, server_default="")
     )
     op.create_index("ix_links_org_folder", "links", ["org_id", "folder"])
+    # An import's header row, for the CSV of its rejected rows.
+    op.add_column(
+        "import_jobs",
+        sa.Column("header", postgresql.JSONB(), nullable=False, server_default="[]"),
+    )
 
 
 def downgrade():
+    op.drop_column("import_jobs", "header")
     op.drop_index("ix_links_org_folder", table_name="links")
     op.drop_column("links", "folder")
     op.drop_column("links", "expires_at")

@@ -1,6 +1,7 @@
-"""Links at a glance in a real browser, with real admin, sync and edge processes: the list's
-shared URL and QR download, bulk archive, and an expiry set in the form that the edge obeys
-(410, nothing recorded) within seconds."""
+"""The organiser's walks in a real browser, with real admin, sync, drain and edge processes:
+the list's shared URL and QR download, bulk archive, an expiry set in the form that the edge
+obeys (410, nothing recorded), partial issuing with its CSV, bulk add-to-list from a drill-down,
+and an import with duplicates and the rejected rows' download."""
 
 from __future__ import annotations
 
@@ -215,3 +216,41 @@ def test_bulk_add_to_list_from_a_drill_down(page: Any, stack: Stack) -> None:
     expect(page.locator(".flash-success")).to_have_text("1 person added to the list 'Clicked the gala'.")
     page.click("#drilldown [data-contact-row]")
     expect(page.locator("#contact-lists")).to_contain_text("Clicked the gala")
+
+
+def test_import_with_duplicates_and_the_rejected_rows(page: Any, stack: Stack) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/contacts/import")
+    page.set_input_files(
+        "#file",
+        files=[{
+            "name": "more.csv",
+            "mimeType": "text/csv",
+            "buffer": (
+                b"phone,first_name,email\n"
+                b"+15550100001,Not Ada,ada@example.org\n"  # Ada's phone: a duplicate
+                b"+15550100009,Hedy,hedy@\n"  # a bad email: kept without it
+                b"12,Nobody,\n"  # no phone: rejected
+            ),
+        }],
+    )  # fmt: skip
+    page.select_option("#duplicates", "skip")
+    page.fill("#list_name", "Imported in spring")
+    page.fill("#tags", "spring")
+    screenshot(page, "import-form")
+    page.click("text=Upload and import")
+    expect(page.locator("#import-status")).to_have_text("Done")
+    expect(page.locator("#import-summary")).to_have_text("2 imported, 1 rejected.")
+    expect(page.locator("#import-errors tr")).to_have_count(2)
+    screenshot(page, "import-with-rejected-rows")
+    assert not axe_violations(page)
+    with page.expect_download() as info:
+        page.click("#rejected-csv")
+    rows = Path(info.value.path()).read_text().splitlines()
+    assert rows[0] == "line,reason,phone,first_name,email"
+    assert len(rows) == 2 and rows[1].startswith("4,") and rows[1].endswith(",12,Nobody,")
+    # The duplicate was skipped: Ada keeps her name; both are on the list.
+    page.goto("/contacts?list=Imported+in+spring")
+    names = page.locator("#contacts-table [data-contact-id] a.cell-title").all_inner_texts()
+    assert sorted(names) == ["Ada", "Hedy"], names
