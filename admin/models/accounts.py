@@ -47,6 +47,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     created_at: Mapped[datetime] = now_column()
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The IANA zone this person sees times in; NULL follows the organisation's.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (CheckConstraint("role in ('owner','admin','member')", name="ck_users_role"),)
 
 

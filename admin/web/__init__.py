@@ -16,6 +16,7 @@ from flask import Flask, render_template
 from admin.web import (  # noqa: F401
     auth,
     contacts,
+    dashboard,
     domains,
     headers,
     imports,

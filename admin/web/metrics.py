@@ -19,7 +19,11 @@ from admin.web import queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 
-METRIC_LABELS = {"clicks": "Clicks", "unique_clicks": "Unique clicks", "previews": "Previews"}
+METRIC_LABELS = {
+    "clicks": "Clicks",
+    "unique_clicks": "Unique clicks",
+    "previews": "Previews and bots",
+}
 # Chart ranges: name -> (bucket, label); the span is the service's default for the bucket.
 RANGES = {
     "minute": "last hour, per minute",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import String, cast, func, or_, select, text
 
 from admin.extensions import db
 from admin.models import (
+    Broadcast,
+    Click,
     Contact,
     ContactList,
     Domain,
@@ -234,3 +237,78 @@ def daily_clicks(org_id: int, link_ids: list[int], days: int, tz: str) -> dict[i
         if 0 <= ago < days:
             found[link_id][days - 1 - ago] = int(n)
     return found
+
+
+def clicks_by_day(
+    org_id: int, start: datetime, end: datetime, tz: str, link_id: int | None
+) -> dict[date, dict[str, int]]:
+    """Recorded hits per day (in zone ``tz``) and kind: people, preview cards, bots."""
+    rows = db.session.execute(
+        text(
+            "SELECT (at AT TIME ZONE :tz)::date, kind, count(*) FROM clicks"
+            " WHERE org_id = :org AND at >= :start AND at < :end"
+            " AND (CAST(:link AS bigint) IS NULL OR link_id = :link) GROUP BY 1, 2"
+        ),
+        {"org": org_id, "tz": tz, "start": start, "end": end, "link": link_id},
+    )
+    found: dict[date, dict[str, int]] = {}
+    for day, kind, n in rows:
+        found.setdefault(day, {"human": 0, "preview": 0, "bot": 0})[kind] = int(n)
+    return found
+
+
+def people_in_range(org_id: int, start: datetime, end: datetime, link_id: int | None) -> int:
+    """Distinct contacts who clicked their own URL in the range."""
+    return int(
+        db.session.execute(
+            text(
+                "SELECT count(DISTINCT contact_id) FROM clicks WHERE org_id = :org"
+                " AND kind = :human AND at >= :start AND at < :end AND contact_id IS NOT NULL"
+                " AND (CAST(:link AS bigint) IS NULL OR link_id = :link)"
+            ),
+            {"org": org_id, "human": HUMAN, "start": start, "end": end, "link": link_id},
+        ).scalar_one()
+    )
+
+
+def anonymous_clicks(org_id: int, start: datetime, end: datetime, link_id: int | None) -> int:
+    """People's clicks on shared URLs (no contact): counted, but nobody we know."""
+    return int(
+        db.session.execute(
+            text(
+                "SELECT count(*) FROM clicks WHERE org_id = :org AND kind = :human"
+                " AND at >= :start AND at < :end AND contact_id IS NULL"
+                " AND (CAST(:link AS bigint) IS NULL OR link_id = :link)"
+            ),
+            {"org": org_id, "human": HUMAN, "start": start, "end": end, "link": link_id},
+        ).scalar_one()
+    )
+
+
+def top_links(org_id: int, start: datetime, end: datetime, limit: int) -> list[tuple[Link, int]]:
+    rows = db.session.execute(
+        select(Link, func.count())
+        .join(Click, Click.link_id == Link.id)
+        .where(
+            Link.org_id == org_id,
+            Click.org_id == org_id,
+            Click.kind == HUMAN,
+            Click.at >= start,
+            Click.at < end,
+        )
+        .group_by(Link.id)
+        .order_by(func.count().desc(), Link.id.desc())
+        .limit(limit)
+    ).all()
+    return [(r[0], int(r[1])) for r in rows]
+
+
+def recent_broadcasts(org_id: int, limit: int) -> list[Broadcast]:
+    return list(
+        db.session.scalars(
+            select(Broadcast)
+            .where(Broadcast.org_id == org_id)
+            .order_by(Broadcast.id.desc())
+            .limit(limit)
+        )
+    )

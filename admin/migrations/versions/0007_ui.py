@@ -1,4 +1,4 @@
-"""links: an optional expiry and a folder; an import's header row
+"""links: an optional expiry and a folder; an import's header row; a person's time zone
 
 Revision ID: 0007_ui
 Revises: 0002_message_retry
@@ -21,6 +21,8 @@ def upgrade():
         "links", sa.Column("folder", sa.String(100), nullable=False, server_default="")
     )
     op.create_index("ix_links_org_folder", "links", ["org_id", "folder"])
+    # A person's own time zone (NULL: the organisation's, kept in organisations.settings).
+    op.add_column("users", sa.Column("time_zone", sa.String(64), nullable=True))
     # An import's header row, for the CSV of its rejected rows.
     op.add_column(
         "import_jobs",
@@ -29,6 +31,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_column("users", "time_zone")
     op.drop_column("import_jobs", "header")
     op.drop_index("ix_links_org_folder", table_name="links")
     op.drop_column("links", "folder")

@@ -254,3 +254,26 @@ def test_import_with_duplicates_and_the_rejected_rows(page: Any, stack: Stack) -
     page.goto("/contacts?list=Imported+in+spring")
     names = page.locator("#contacts-table [data-contact-id] a.cell-title").all_inner_texts()
     assert sorted(names) == ["Ada", "Hedy"], names
+
+
+def test_a_custom_date_range(page: Any, stack: Stack) -> None:
+    from playwright.sync_api import expect
+
+    link = stack.links["Issue me"]  # Ada clicked it in the drill-down walk
+    page.goto(f"/links/{link['id']}")
+    expect(page.locator("#live-label")).to_contain_text("live")
+    page.click("#custom-range")
+    today = page.locator("#to").input_value()
+    page.fill("#from", "2020-01-01")
+    page.fill("#to", "2020-01-31")
+    page.click("#range-form button[type=submit]")
+    expect(page.locator('[data-range-stat="clicks"] .stat-value')).to_have_text("0")
+    page.fill("#from", today)
+    page.fill("#to", today)
+    page.click("#range-form button[type=submit]")
+    expect(page.locator('[data-range-stat="clicks"] .stat-value')).to_have_text("1")
+    expect(page.locator('[data-range-stat="people"] .stat-value')).to_have_text("1")
+    expect(page.locator(f'#range-chart rect.bar[data-day="{today}"]')).to_have_count(1)
+    expect(page.locator("#range-zone")).to_contain_text("Days in UTC")
+    screenshot(page, "custom-date-range")
+    assert not axe_violations(page)
