@@ -145,6 +145,9 @@ def test_skip_link_reaches_the_content(browser: Any, site: Site) -> None:
     context = _context(browser, site, "laptop")
     page = context.new_page()
     _login(page)
+    # On a laptop the whole menu shows, and no Menu button.
+    expect(page.locator("#menu-toggle")).to_be_hidden()
+    expect(page.locator("#main-nav a").last).to_be_visible()
     page.keyboard.press("Tab")
     skip = page.locator(".skip-link")
     expect(skip).to_be_focused()
