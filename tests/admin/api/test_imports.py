@@ -133,3 +133,42 @@ def test_a_job_whose_worker_died_is_marked_failed(api, org):
     seen = api.get(f"/api/v1/imports/{job.id}").get_json()
     assert seen["status"] == "failed"
     assert "interrupted" in seen["errors"][-1]["message"]
+
+
+def test_import_options_by_query(api):
+    api.post("/api/v1/contacts", {"phone": "+15550000001", "first_name": "Ada"})
+    resp = api.client.post(
+        "/api/v1/contacts/import?duplicates=skip&list=Spring&tags=a,b",
+        data={
+            "file": (
+                io.BytesIO(b"phone,first_name\n+15550000001,Not Ada\n+15550000002,Bo\n"),
+                "x.csv",
+            )
+        },
+        headers=api.headers,
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 202, resp.get_json()
+    assert _wait(api, resp.get_json()["url"])["imported_rows"] == 2
+    ada = db.session.scalars(select(Contact).where(Contact.phone == "+15550000001")).one()
+    assert ada.first_name == "Ada"  # skipped, not updated
+    for contact in db.session.scalars(select(Contact)):
+        body = api.get(f"/api/v1/contacts/{contact.id}").get_json()
+        assert (body["lists"], sorted(body["tags"])) == (["Spring"], ["a", "b"])
+    for query, field in (
+        ("duplicates=merge", "duplicates"),
+        ("list=%01", "list"),
+        ("tags=" + ",".join("t" * 30), "tags"),
+    ):
+        bad = _upload_q(api, query)
+        assert bad.status_code == 422, (query, bad.get_json())
+        assert bad.get_json()["error"]["field"] == field, (query, bad.get_json())
+
+
+def _upload_q(api, query):
+    return api.client.post(
+        f"/api/v1/contacts/import?{query}",
+        data={"file": (io.BytesIO(b"phone\n+15550000009\n"), "x.csv")},
+        headers=api.headers,
+        content_type="multipart/form-data",
+    )
