@@ -83,6 +83,7 @@ def dashboard() -> Any:
         anonymous=queries.anonymous_clicks(org_id, start, end, link.id if link else None),
         top_links=[] if link else queries.top_links(org_id, start, end, 10),
         broadcasts=queries.recent_broadcasts(org_id, 5),
+        referrers=queries.top_referrers(org_id, start, end, link.id if link else None, 8),
         presets=[(label, today - timedelta(days=n - 1), today) for label, n in
                  (("7 days", 7), ("30 days", 30), ("90 days", 90))],
     )  # fmt: skip

@@ -312,3 +312,20 @@ def recent_broadcasts(org_id: int, limit: int) -> list[Broadcast]:
             .limit(limit)
         )
     )
+
+
+def top_referrers(
+    org_id: int, start: datetime, end: datetime, link_id: int | None, limit: int
+) -> list[tuple[str, int]]:
+    """People's clicks by the referring site's host ("" when none was sent, as from a text)."""
+    rows = db.session.execute(
+        text(
+            "SELECT split_part(split_part(referer, '://', 2), '/', 1) AS host, count(*)"
+            " FROM clicks WHERE org_id = :org AND kind = :human AND at >= :start AND at < :end"
+            " AND (CAST(:link AS bigint) IS NULL OR link_id = :link)"
+            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT :limit"
+        ),
+        {"org": org_id, "human": HUMAN, "start": start, "end": end, "link": link_id,
+         "limit": limit},
+    )  # fmt: skip
+    return [(host or "", int(n)) for host, n in rows]

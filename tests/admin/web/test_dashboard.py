@@ -23,13 +23,18 @@ def _link(api: Api) -> dict:
 
 
 def _hit(
-    org: NewOrg, link_id: int, at: str, kind: str = "human", contact: int | None = None
+    org: NewOrg,
+    link_id: int,
+    at: str,
+    kind: str = "human",
+    contact: int | None = None,
+    referer: str = "",
 ) -> None:
     n = db.session.execute(text("SELECT count(*) FROM clicks")).scalar_one()
     db.session.execute(
         text(
-            "INSERT INTO clicks (click_id, org_id, link_id, code, contact_id, at, kind)"
-            " VALUES (:cid, :org, :link, 'x', :contact, CAST(:at AS timestamptz), :kind)"
+            "INSERT INTO clicks (click_id, org_id, link_id, code, contact_id, at, kind, referer)"
+            " VALUES (:cid, :org, :link, 'x', :contact, CAST(:at AS timestamptz), :kind, :ref)"
         ),
         {
             "cid": f"d{n}",
@@ -37,6 +42,7 @@ def _hit(
             "link": link_id,
             "contact": contact,
             "at": at,
+            "ref": referer,
             "kind": kind,
         },
     )
@@ -52,7 +58,8 @@ def test_a_custom_range_in_the_organisations_time_zone(api: Api, web: Web, org: 
     ada = api.post("/api/v1/contacts", {"phone": "+15550400001"}).get_json()["id"]
     _hit(org, link["id"], "2026-03-10T03:30:00Z", contact=ada)  # 23:30 on the 9th in New York
     _hit(org, link["id"], "2026-03-10T12:00:00Z", contact=ada)
-    _hit(org, link["id"], "2026-03-10T13:00:00Z")  # the shared URL: anonymous
+    # The shared URL (anonymous), from a Facebook post.
+    _hit(org, link["id"], "2026-03-10T13:00:00Z", referer="https://www.facebook.com/x?y=1")
     _hit(org, link["id"], "2026-03-10T14:00:00Z", kind="preview")
     _hit(org, link["id"], "2026-03-10T15:00:00Z", kind="bot")
     _hit(org, link["id"], "2026-04-01T12:00:00Z")  # out of the range
@@ -63,6 +70,10 @@ def test_a_custom_range_in_the_organisations_time_zone(api: Api, web: Web, org: 
     )
     assert stats == {"clicks": "3", "people": "1", "anonymous": "1", "previews": "1 · 1"}
     assert "Days in UTC" in page and 'id="unique-explained"' in page
+    referrers = re.search(r'<ul class="top-links" id="referrers">(.*?)</ul>', page, re.S)
+    assert referrers and re.findall(r"<li>([^<]+?) <span", referrers.group(1)) == [
+        "No referrer (a text message or an app)", "www.facebook.com",
+    ]  # fmt: skip
     assert (
         web.post(
             "/settings", {"org_time_zone": "America/New_York", "time_zone": ""}, page="/settings"
