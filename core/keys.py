@@ -41,10 +41,12 @@ def code_bucket(code: str) -> str:
 
 # Fields of the versioned hashes written by sync/publish/store.py:
 #   domain  sl:d:<hostname>  v version, d msgpack DomainRecord, id domain id, s state
-#   link    sl:l:<id>        v version, d msgpack LinkRecord, dom domain id, s state
+#   link    sl:l:<id>        v version, d msgpack LinkRecord, dom domain id, s state,
+#                            e expiry (Unix ms, 0 never)
 #   contact sl:ct:<id>       v version, d msgpack ContactRecord, s state
 #   codes   sl:c:<first 2>   field = code, value = "<link_id>:<contact_id or empty>"
 F_VERSION = "v"
 F_DATA = "d"
 F_DOMAIN_ID = "dom"
 F_STATE = "s"  # "a" active, "x" archived or deleted (a tombstone keeps its version)
+F_EXPIRES = "e"  # links: Unix ms after which the link is expired; "0" never

@@ -34,6 +34,8 @@ class LinkRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     preview_image_url: str = ""
     archived: bool = False
     deleted: bool = False
+    # After this instant (Unix ms) the link answers like an archived one; 0: it never expires.
+    expires_at_ms: int = 0
 
 
 class ContactRecord(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -41,8 +41,9 @@ CONNECT_TIMEOUT_S = 0.25
 RECORD_BUDGET_S = SOCKET_TIMEOUT_S / 2
 
 # KEYS: domain key, code bucket, click stream. ARGV: code, "1" to record, encoded ClickEvent,
-# deadline (µs since the epoch, Redis's clock). Returns {outcome, domain d, link d, contact d,
-# ref, recorded} (outcomes as in Outcome below; ref is the stream's "r" field).
+# deadline (µs since the epoch, Redis's clock), the edge's clock (Unix ms: an expired link
+# answers like an archived one, nothing recorded). Returns {outcome, domain d, link d,
+# contact d, ref, recorded} (outcomes as in Outcome below; ref is the stream's "r" field).
 _SCRIPT = Template("""
 local dom = redis.call('HMGET', KEYS[1], '$F_DATA', 'id', '$F_STATE')
 if not dom[1] or dom[3] == 'x' then return {0} end
@@ -52,9 +53,11 @@ local sep = string.find(entry, ':', 1, true)
 if not sep then return {1, dom[1]} end
 local link_id = string.sub(entry, 1, sep - 1)
 local contact_id = string.sub(entry, sep + 1)
-local link = redis.call('HMGET', '$LINK_PREFIX' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE')
+local link = redis.call('HMGET', '$LINK_PREFIX' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE', '$F_EXPIRES')
 if not link[1] or link[2] ~= dom[2] then return {1, dom[1]} end
 if link[3] == 'x' then return {2, dom[1], link[1]} end
+local expires = tonumber(link[4] or '0') or 0
+if expires > 0 and expires <= tonumber(ARGV[5]) then return {2, dom[1], link[1]} end
 local contact = false
 if contact_id ~= '' then
   contact = redis.call('HGET', '$CONTACT_PREFIX' .. contact_id, '$F_DATA')
@@ -72,6 +75,7 @@ return {3, dom[1], link[1], contact, ref, recorded}
 """).substitute(
     F_DATA=keys.F_DATA,
     F_STATE=keys.F_STATE,
+    F_EXPIRES=keys.F_EXPIRES,
     F_DOMAIN_ID=keys.F_DOMAIN_ID,
     LINK_PREFIX=keys.link(""),
     CONTACT_PREFIX=keys.contact(""),
@@ -83,7 +87,7 @@ return {3, dom[1], link[1], contact, ref, recorded}
 class Outcome(IntEnum):
     UNKNOWN_HOST = 0  # no domain record, or its tombstone
     UNKNOWN_CODE = 1  # no such code on this domain (or its link belongs to another domain)
-    ARCHIVED = 2  # the link is archived or deleted: nothing recorded
+    ARCHIVED = 2  # the link is archived, deleted or expired: nothing recorded
     FOUND = 3  # link (and contact, for a contact's code) found; the click is appended if asked
 
 
@@ -139,6 +143,7 @@ class Resolver:
             b"1" if event is not None else b"0",
             event or b"",
             deadline_us,
+            int(time.time() * 1000),
         )
         try:
             try:

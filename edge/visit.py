@@ -161,6 +161,13 @@ class Visit:
             if res is None:
                 self.warn_unavailable()
                 return pages.unavailable(head), "unavailable"
+            expires = res.link.expires_at_ms if res.link is not None else 0
+            if expires and expires <= time.time() * 1000:
+                # Expired since Redis gave it: the fallback or 410, as the script would answer
+                # (recorded nothing either way).
+                ctx.memory.forget(host, code)
+                assert res.domain is not None
+                return self.fallback(res.domain, head, archived=True)
             ctx.metrics.local.memory_answers += 1
         elif res.outcome is Outcome.FOUND:
             ctx.memory.remember(host, code, res, time.monotonic())

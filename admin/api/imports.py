@@ -8,12 +8,12 @@ from admin.api.auth import org_id
 from admin.api.blueprint import bp
 from admin.api.bodies import respond
 from admin.api.errors import ApiError
-from admin.api.openapi import doc
-from admin.api.params import query_str
+from admin.api.openapi import Query, doc
+from admin.api.params import query_choice, query_str
 from admin.appsettings import running_app
 from admin.models import ImportJob
 from admin.schemas.resources import ImportJobOut, ImportRowError
-from admin.services import imports
+from admin.services import import_policy, imports
 
 CSV_UPLOAD = {
     "multipart/form-data": {
@@ -38,7 +38,10 @@ def job_out(job: ImportJob) -> ImportJobOut:
         failed_rows=job.processed_rows - job.imported_rows,
         errors=[
             ImportRowError(
-                line=e.get("line", 0), message=e.get("message", ""), field=e.get("field")
+                line=e.get("line", 0),
+                message=e.get("message", ""),
+                field=e.get("field"),
+                kept=bool(e.get("kept")),
             )
             for e in job.errors
         ],
@@ -74,12 +77,23 @@ def _upload() -> tuple[str, bytes]:
     description="A header row names the columns: a phone column is required; first_name, "
     "last_name and email are recognised by name (common spellings too); every other column "
     "becomes a custom field (header lowercased, other characters made '_'). Existing "
-    "contacts (same phone) are updated. Poll the job's url for progress; bad rows are "
-    "reported by line number and the good rows are kept.",
+    "contacts (same phone) are updated unless duplicates says otherwise. Poll the job's url "
+    "for progress; a row with a bad phone is rejected, a bad email, name or field is left "
+    "out of its row (reported with kept: true), and the good rows are kept.",
+    query=(
+        Query("duplicates", "string", "update (default), skip, or keep (fill only what is empty)"),
+        Query("list", "string", "a list to add every imported contact to"),
+        Query("tags", "string", "tags for every imported contact, comma separated"),
+    ),
 )
 def import_contacts() -> Response:
+    chosen = import_policy.options(
+        query_choice("duplicates", tuple(import_policy.DUPLICATES), "update"),
+        query_str("list"),
+        query_str("tags"),
+    )
     filename, data = _upload()
-    job = imports.start_import(running_app(), org_id(), filename, data)
+    job = imports.start_import(running_app(), org_id(), filename, data, chosen)
     out = job_out(job)
     return respond(out, 202, headers={"Location": out.url})
 

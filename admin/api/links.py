@@ -48,6 +48,8 @@ def links_out(rows: list[Link]) -> list[LinkOut]:
             url=codes.short_url(link, generic[link.id], scheme) if link.id in generic else "",
             created_at=link.created_at,
             updated_at=link.updated_at,
+            expires_at=link.expires_at,
+            folder=link.folder,
         )
         for link in rows
     ]

@@ -53,6 +53,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     # Two-factor sign-in (admin/services/totp.py): the secret, encrypted; the last step used.
     totp_secret: Mapped[str | None] = mapped_column(Text)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # The IANA zone this person sees times in; NULL follows the organisation's.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (CheckConstraint("role in ('owner','admin','member')", name="ck_users_role"),)
 
 

@@ -100,6 +100,10 @@ class Link(db.Model):  # type: ignore[name-defined,misc]
         JSONB, nullable=False, server_default="[]"
     )
     archived: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # After it the edge answers like an archived link (the fallback or 410); NULL: never.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # One folder per link, for people to group links ("" is no folder).
+    folder: Mapped[str] = mapped_column(String(100), nullable=False, server_default="")
     version: Mapped[int] = mapped_column(
         BigInteger, nullable=False, server_default=text("nextval('record_versions')")
     )

@@ -150,5 +150,7 @@ class ImportJob(db.Model):  # type: ignore[name-defined,misc]
     processed_rows: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     imported_rows: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    # The file's header row: the CSV of rejected rows starts with it.
+    header: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default="[]")
     created_at: Mapped[datetime] = now_column()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

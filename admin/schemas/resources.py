@@ -66,6 +66,17 @@ class Preview(Struct):
     image_url: str | UnsetType = UNSET
 
 
+Expiry = Annotated[
+    datetime,
+    Meta(
+        tz=True,
+        description="RFC 3339 date-time with an offset; after it the link's URLs answer the "
+        "domain's fallback (302) or 410, and no click is recorded; null: never",
+    ),
+]
+Folder = Annotated[str, Meta(max_length=100, description="a folder to group links; '' for none")]
+
+
 class LinkCreate(Struct):
     destination: Annotated[
         str,
@@ -84,6 +95,8 @@ class LinkCreate(Struct):
     actions: Annotated[
         list[Action] | UnsetType, Meta(description='default: [{"type": "whisper"}]')
     ] = UNSET
+    expires_at: Expiry | None | UnsetType = UNSET
+    folder: Folder | UnsetType = UNSET
 
 
 class LinkUpdate(Struct):
@@ -94,6 +107,8 @@ class LinkUpdate(Struct):
     preview: Preview | UnsetType = UNSET
     actions: list[Action] | UnsetType = UNSET
     archived: bool | UnsetType = UNSET
+    expires_at: Expiry | None | UnsetType = UNSET
+    folder: Folder | UnsetType = UNSET
 
 
 class IssueRequest(Struct):
@@ -184,6 +199,8 @@ class LinkOut(Struct):
     url: Annotated[str, Meta(description="the link's generic short URL (no contact)")]
     created_at: datetime
     updated_at: datetime
+    expires_at: datetime | None = None
+    folder: str = ""
 
 
 class LinkList(Struct):
@@ -223,6 +240,9 @@ class ImportRowError(Struct, omit_defaults=True):
     line: Annotated[int, Meta(description="line in the file; the header is line 1")]
     message: str
     field: str | None = None
+    kept: Annotated[
+        bool, Meta(description="true: the row was imported without the bad cell")
+    ] = False
 
 
 class ImportJobOut(Struct):

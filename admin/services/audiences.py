@@ -4,13 +4,14 @@ tag, or contacts typed by id or phone number. Each answer is contact ids in a st
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
 from admin.services import contacts
-from admin.services.errors import NotFound, ValidationError
+from admin.services.errors import ValidationError
 
 MAX_TYPED = 10_000
 _SEPARATORS = re.compile(r"[\r\n,;]+")
@@ -42,30 +43,50 @@ def tag_contact_ids(org_id: int, tag_name: str) -> list[int]:
     )
 
 
-def typed_contact_ids(org_id: int, typed: str, field: str = "contacts") -> list[int]:
-    """Contact ids and phone numbers typed one per line (or comma separated), as ids in the
-    order typed; raises a ServiceError naming ``field`` for a phone that is no contact's."""
+@dataclass(frozen=True)
+class Typed:
+    """Typed contacts: the ids found, in the order typed, and what was typed but is no
+    contact of the organisation (a phone nobody has, an id of nobody, a phone that is not one)."""
+
+    ids: list[int]
+    unknown: list[str]
+
+
+def typed_contacts(org_id: int, typed: str, field: str = "contacts") -> Typed:
+    """Contact ids and phone numbers typed one per line (or comma separated). Raises a
+    ServiceError naming ``field`` only when nothing is typed or too much; an unknown entry is
+    listed apart, so that the known ones can go ahead."""
     tokens = [t.strip() for t in _SEPARATORS.split(typed) if t.strip()]
     if not tokens:
         raise ValidationError(field, "type phone numbers or contact ids, one per line")
     if len(tokens) > MAX_TYPED:
         raise ValidationError(field, f"at most {MAX_TYPED} typed contacts; use a list")
-    ids: list[int] = []
-    phones = []
+    wanted: list[tuple[str, int | str | None]] = []  # (as typed, id or normalised phone)
     for token in tokens:
         if token.isdecimal() and len(token) < 10:
-            ids.append(int(token))
-        else:
-            phones.append(contacts.normalize_phone(token, field))
-    if phones:
-        rows = db.session.execute(
-            select(Contact.phone, Contact.id).where(
-                Contact.org_id == org_id, Contact.phone.in_(phones)
-            )
+            wanted.append((token, int(token)))
+            continue
+        try:
+            wanted.append((token, contacts.normalize_phone(token, field)))
+        except ValidationError:
+            wanted.append((token, None))
+    ids = [w for _, w in wanted if isinstance(w, int)]
+    phones = [w for _, w in wanted if isinstance(w, str)]
+    rows = db.session.execute(
+        select(Contact.id, Contact.phone).where(
+            Contact.org_id == org_id, or_(Contact.id.in_(ids), Contact.phone.in_(phones))
         )
-        found = {phone: contact_id for phone, contact_id in rows}
-        missing = [p for p in phones if p not in found]
-        if missing:
-            raise NotFound(field, "no contact with phone " + ", ".join(missing[:5]))
-        ids.extend(found[p] for p in phones)
-    return ids
+    )
+    by_id: dict[int | str, int] = {}
+    for contact_id, phone in rows:
+        by_id[contact_id] = contact_id
+        by_id[phone] = contact_id
+    found: list[int] = []
+    unknown: list[str] = []
+    for token, key in wanted:
+        match = by_id.get(key) if key is not None else None
+        if match is None:
+            unknown.append(token)
+        elif match not in found:
+            found.append(match)
+    return Typed(found, unknown)

@@ -28,8 +28,8 @@ from flask import Flask
 from sqlalchemy import Connection, func, select, text
 
 from admin.extensions import db
-from admin.models import ImportJob
-from admin.services import contacts, inputs
+from admin.models import Contact, ImportJob
+from admin.services import bulk, import_policy, inputs
 from admin.services.errors import NotFound, ServiceError, ValidationError
 from admin.services.outbox import NOTIFY_CHANNEL
 from core import logs
@@ -53,8 +53,7 @@ ALIASES = {
 }  # fmt: skip
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
 
-_UPSERT = text(
-    """
+_UPSERT = """
     WITH rows AS (
         SELECT * FROM unnest(
             CAST(:phones AS text[]), CAST(:first_names AS text[]), CAST(:last_names AS text[]),
@@ -65,19 +64,17 @@ _UPSERT = text(
         SELECT :org_id, phone, first_name, last_name, email, CAST(fields AS jsonb),
                nextval('record_versions')
         FROM rows
-        ON CONFLICT (org_id, phone) DO UPDATE SET
-            first_name = COALESCE(NULLIF(EXCLUDED.first_name, ''), contacts.first_name),
-            last_name = COALESCE(NULLIF(EXCLUDED.last_name, ''), contacts.last_name),
-            email = COALESCE(NULLIF(EXCLUDED.email, ''), contacts.email),
-            fields = contacts.fields || EXCLUDED.fields,
-            version = EXCLUDED.version,
-            updated_at = now()
+        ON CONFLICT (org_id, phone) {on_conflict}
         RETURNING id, version
     )
     INSERT INTO sync_outbox (entity, entity_id, version)
     SELECT 'contact', id, version FROM upserted
     """
-)
+# One statement per duplicate policy (import_policy.DUPLICATES holds constants only).
+_UPSERTS = {
+    policy: text(_UPSERT.format(on_conflict=clause))
+    for policy, clause in import_policy.DUPLICATES.items()
+}
 
 
 @dataclass
@@ -153,34 +150,22 @@ def read_rows(source: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     return header, rows()
 
 
-def row_values(row: list[str], columns: Columns) -> dict[str, Any]:
-    """Validated contact values of one row; raises ValidationError naming the column."""
-
-    def cell(index: int) -> str:
-        return row[index] if index < len(row) else ""
-
-    built = columns.builtin
-    values: dict[str, Any] = {"phone": contacts.normalize_phone(cell(built["phone"]))}
-    for name in ("first_name", "last_name"):
-        values[name] = inputs.text(name, cell(built[name]), 200) if name in built else ""
-    values["email"] = contacts.email(cell(built["email"])) if "email" in built else ""
-    fields: dict[str, str] = {}
-    for name, index in columns.custom.items():
-        value = contacts.field_value(name, cell(index), f"fields.{name}")
-        if value:  # an empty cell leaves the field as it is
-            fields[name] = value
-    values["fields"] = fields
-    return values
-
-
-def start_import(app: Flask, org_id: int, filename: str, data: bytes) -> ImportJob:
+def start_import(
+    app: Flask,
+    org_id: int,
+    filename: str,
+    data: bytes,
+    options: import_policy.ImportOptions | None = None,
+) -> ImportJob:
     """Check the header, record the job and start its thread (in an app context of ``app``);
-    returns the queued job."""
+    returns the queued job. ``options``: the duplicate policy, a list and tags for every
+    imported contact (default: update duplicates, no list, no tags)."""
+    options = options or import_policy.ImportOptions()
     source = decode(data)
     header, _ = read_rows(source)
     columns = map_header(header)
     name = inputs.text("filename", filename, 255)[:255] if isinstance(filename, str) else ""
-    job = ImportJob(org_id=org_id, filename=name, status="queued")
+    job = ImportJob(org_id=org_id, filename=name, status="queued", header=header[:200])
     db.session.add(job)
     db.session.flush()
     lock = db.engine.connect()  # held by the thread until the job ends
@@ -192,7 +177,7 @@ def start_import(app: Flask, org_id: int, filename: str, data: bytes) -> ImportJ
         _release(lock, job.id)
         raise
     thread = threading.Thread(
-        target=_run, args=(app, job.id, org_id, source, columns, lock), daemon=True,
+        target=_run, args=(app, job.id, org_id, source, columns, lock, options), daemon=True,
         name=f"import-{job.id}",
     )  # fmt: skip
     thread.start()
@@ -200,11 +185,17 @@ def start_import(app: Flask, org_id: int, filename: str, data: bytes) -> ImportJ
 
 
 def _run(
-    app: Flask, job_id: int, org_id: int, source: str, columns: Columns, lock: Connection
+    app: Flask,
+    job_id: int,
+    org_id: int,
+    source: str,
+    columns: Columns,
+    lock: Connection,
+    options: import_policy.ImportOptions,
 ) -> None:
     with app.app_context():
         try:
-            process(job_id, org_id, source, columns)
+            process(job_id, org_id, source, columns, options)
         except Exception:
             log.exception("import %s failed", job_id)
             db.session.rollback()
@@ -230,8 +221,17 @@ def _release(lock: Connection, job_id: int) -> None:
         lock.close()
 
 
-def process(job_id: int, org_id: int, source: str, columns: Columns) -> None:
-    """Import every row of ``source`` into job ``job_id`` (runs in the import's thread)."""
+def process(
+    job_id: int,
+    org_id: int,
+    source: str,
+    columns: Columns,
+    options: import_policy.ImportOptions | None = None,
+) -> None:
+    """Import every row of ``source`` into job ``job_id`` (runs in the import's thread). A
+    rejected row's entry keeps its cells (``cells``) for the CSV of rejected rows; a row that
+    lost a bad cell is imported and its entry says ``kept``."""
+    options = options or import_policy.ImportOptions()
     _, row_iter = read_rows(source)
     rows = list(row_iter)
     job = db.session.get(ImportJob, job_id)
@@ -247,13 +247,20 @@ def process(job_id: int, org_id: int, source: str, columns: Columns) -> None:
             try:
                 if row and row[0].startswith("\x00"):
                     raise ValidationError(None, f"not valid CSV: {row[0][1:]}")
-                values = row_values(row, columns)
+                result = import_policy.row_values(row, columns.builtin, columns.custom)
             except ServiceError as exc:
                 failed += 1
                 if len(errors) < MAX_ERRORS:
-                    entry = {"line": line, "message": exc.message}
+                    entry = {"line": line, "message": exc.message, "cells": row[:200]}
                     errors.append({**entry, "field": exc.field} if exc.field else entry)
                 continue
+            for dropped in result.dropped:
+                if len(errors) < MAX_ERRORS:
+                    message = f"{dropped.message}; the rest of the row was imported"
+                    errors.append(
+                        {"line": line, "message": message, "field": dropped.field, "kept": True}
+                    )
+            values = result.values
             imported += 1
             earlier = good.get(values["phone"])
             if earlier is not None:
@@ -261,7 +268,8 @@ def process(job_id: int, org_id: int, source: str, columns: Columns) -> None:
             good[values["phone"]] = values
         if good:
             # In phone order, so two imports touching the same contacts lock them in one order.
-            _upsert(org_id, [good[phone] for phone in sorted(good)])
+            _upsert(org_id, [good[phone] for phone in sorted(good)], options.duplicates)
+            _file(org_id, sorted(good), options)
         job.processed_rows = min(start + BATCH_ROWS, len(rows))
         job.imported_rows = imported
         job.errors = list(errors)
@@ -278,9 +286,25 @@ def _merged(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _upsert(org_id: int, rows: list[dict[str, Any]]) -> None:
+def _file(org_id: int, phones: list[str], options: import_policy.ImportOptions) -> None:
+    """Put the batch's contacts (skipped duplicates too: they are in the file) on the list
+    and give them the tags."""
+    if not options.list_name and not options.tags:
+        return
+    ids = list(
+        db.session.scalars(
+            select(Contact.id).where(Contact.org_id == org_id, Contact.phone.in_(phones))
+        )
+    )
+    if options.list_name:
+        bulk.add_to_list(org_id, ids, options.list_name)
+    for tag in options.tags:
+        bulk.add_tag(org_id, ids, tag)
+
+
+def _upsert(org_id: int, rows: list[dict[str, Any]], duplicates: str = "update") -> None:
     db.session.execute(
-        _UPSERT,
+        _UPSERTS[duplicates],
         {
             "org_id": org_id,
             "phones": [r["phone"] for r in rows],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from admin.services.errors import ValidationError
@@ -50,6 +51,27 @@ def plain_url(field: str, value: Any) -> str:
     if template.placeholders:
         raise ValidationError(field, f"{field} cannot hold placeholders")
     return template.source
+
+
+def instant(field: str, value: Any) -> datetime | None:
+    """An RFC 3339 date-time with its offset (a datetime from a decoder or a form, or a string);
+    None or "" is no time at all."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError:
+            raise ValidationError(
+                field, f"{field} must be a date and time like 2026-12-31T23:00:00Z"
+            ) from None
+    if not isinstance(value, datetime):
+        raise ValidationError(field, f"{field} must be a date and time")
+    if value.tzinfo is None:
+        raise ValidationError(field, f"{field} needs a time zone offset (Z or +01:00)")
+    if not 2000 <= value.year <= 9999:
+        raise ValidationError(field, f"{field} is out of range")
+    return value
 
 
 def flag(field: str, value: Any) -> bool:

@@ -23,6 +23,7 @@ from core.merge import TemplateError, parse_template
 EXTENSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_ACTIONS = 20
 NAME_LENGTH = 200
+FOLDER_LENGTH = 100
 PREVIEW_LIMITS = {"title": 300, "description": 1000}
 MAX_CODE_ATTEMPTS = 8  # a taken code is rare (3.5e12 codes); eight in a row never happen
 _INSERT_GENERIC = text(
@@ -125,6 +126,10 @@ def link_values(org_id: int, data: Mapping[str, Any], current: Link | None) -> d
         values["actions"] = actions(data.get("actions"))
     if "archived" in data and not new:
         values["archived"] = inputs.flag("archived", data["archived"])
+    if "expires_at" in data:
+        values["expires_at"] = inputs.instant("expires_at", data["expires_at"])
+    if "folder" in data:
+        values["folder"] = inputs.text("folder", data["folder"], FOLDER_LENGTH)
     return values
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from flask import abort, flash, jsonify, redirect, render_template, request
 from flask_login import login_required
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
@@ -19,6 +19,7 @@ from admin.web import queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 from admin.web.forms import ContactForm
+from admin.web.plain import plain
 
 PAGE_SIZE = 50
 HISTORY_SHOWN = 500
@@ -99,7 +100,13 @@ def contacts_list() -> Any:
         page=page,
         has_next=has_next,
         page_args=page_args,
+        matching=_count(search_query(org_id, q, tag, list_name)) if rows else 0,
+        back=request.full_path,
     )
+
+
+def _count(query: Any) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 @bp.get("/contacts/search.json")
@@ -190,9 +197,9 @@ def _save_contact(form: ContactForm, contact: Contact | None) -> Any:
         field = (exc.field or "").split(".", 1)[0]
         target = getattr(form, field, None) if field in CONTACT_FIELDS else None
         if target is not None:
-            target.errors.append(exc.message)
+            target.errors.append(plain(exc.message))
         else:
-            form.form_errors.append(exc.message)
+            form.form_errors.append(plain(exc.message))
         return None
     flash("The contact is saved.", "success")
     return redirect(f"/contacts/{saved.id}")

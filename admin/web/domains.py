@@ -16,6 +16,7 @@ from admin.services.errors import NotFound, ServiceError
 from admin.web.auth import current_org_id, role_required, web_user
 from admin.web.blueprint import bp
 from admin.web.forms import DomainForm, FallbackForm
+from admin.web.plain import plain
 
 
 def _domain(domain_id: int) -> Domain:
@@ -54,7 +55,7 @@ def domains_add() -> Any:
     except ServiceError as exc:
         db.session.rollback()
         target = form.fallback_url if exc.field == "fallback_url" else form.hostname
-        target.errors.append(exc.message)  # type: ignore[attr-defined]
+        target.errors.append(plain(exc.message))  # type: ignore[attr-defined]
         return _list(form, 400 if exc.status < 500 else 500)
     flash(f"{domain.hostname} is added. Point its DNS at the edge, then check it.", "success")
     return redirect(f"/domains/{domain.id}")
@@ -100,7 +101,7 @@ def domain_fallback(domain_id: int) -> Any:
             )
         except ServiceError as exc:
             db.session.rollback()
-            form.fallback_url.errors.append(exc.message)  # type: ignore[attr-defined]
+            form.fallback_url.errors.append(plain(exc.message))  # type: ignore[attr-defined]
         else:
             flash("The fallback URL is saved.", "success")
             return redirect(f"/domains/{domain.id}")

@@ -16,9 +16,11 @@ from wtforms import (
     SelectField,
     StringField,
     TextAreaField,
+    validators,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms.validators import EqualTo, Optional, Regexp, StopValidation, ValidationError
 
+from admin.services.import_policy import DUPLICATE_LABELS
 from core.actions import (
     ACTION_TYPES,
     ADD_TAG,
@@ -27,6 +29,38 @@ from core.actions import (
     REMOVE_TAG,
     WHISPER,
 )
+
+
+class DataRequired(validators.DataRequired):
+    """WTForms' check, with the field's label in the message ("Enter the Phone.")."""
+
+    def __call__(self, form: object, field: object) -> None:
+        try:
+            super().__call__(form, field)
+        except StopValidation:
+            raise StopValidation(f"{_label(field)} is required.") from None
+
+
+class Length(validators.Length):
+    """WTForms' check, in plain words with the label, not "Field must be between 8 and 1024
+    characters long."."""
+
+    def __call__(self, form: object, field: object) -> None:
+        try:
+            super().__call__(form, field)
+        except ValidationError:
+            size = len(getattr(field, "data", None) or "")
+            if self.min != -1 and size < self.min:
+                message = f"{_label(field)} needs at least {self.min} characters."
+            else:
+                message = f"{_label(field)} can be at most {self.max} characters long."
+            raise ValidationError(message) from None
+
+
+def _label(field: object) -> str:
+    label = getattr(getattr(field, "label", None), "text", "") or "This field"
+    return str(label).rstrip("?:")
+
 
 # SelectChoice, not (value, label) tuples: tuples are deprecated in WTForms 3.3, gone in 3.4.
 ROLE_CHOICES = [
@@ -127,10 +161,20 @@ class LinkForm(FlaskForm):
     preview_image_url = HiddenField()
     remove_image = BooleanField("Remove the image")
     actions = FieldList(FormField(ActionForm), min_entries=1)
+    folder = StringField("Folder", validators=[Optional(), Length(max=100)])
+    # A datetime-local value, read in the organisation's time zone (admin/web/links.py).
+    expires_at = StringField("Expires", validators=[Optional(), Length(max=40)])
 
 
 class ImportForm(FlaskForm):
     file = FileField("CSV file")
+    duplicates = SelectField(
+        "A phone that is already a contact",
+        choices=[SelectChoice(k, v) for k, v in DUPLICATE_LABELS.items()],
+        default="update",
+    )
+    list_name = StringField("Add everyone to the list", validators=[Optional(), Length(max=100)])
+    tags = StringField("Tag everyone with", validators=[Optional(), Length(max=1000)])
 
 
 class ContactForm(FlaskForm):

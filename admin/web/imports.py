@@ -3,20 +3,24 @@ The work runs in admin.services.imports' background thread; the page polls the j
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
-from flask import abort, jsonify, redirect, render_template
+from flask import Response, abort, jsonify, redirect, render_template
 from flask_login import login_required
 from werkzeug.datastructures import FileStorage
 
 from admin.appsettings import running_app
 from admin.extensions import db
 from admin.models import ImportJob
-from admin.services import imports
+from admin.services import import_policy, imports, metrics
 from admin.services.errors import NotFound, ServiceError
+from admin.web import queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 from admin.web.forms import ImportForm
+from admin.web.plain import plain
 
 MAX_CSV_BYTES = 50 * 1024 * 1024
 
@@ -34,7 +38,9 @@ def job_json(job: ImportJob) -> dict[str, Any]:
         "percent": 100
         if job.status == "done"
         else (int(job.processed_rows * 100 / total) if total else 0),
-        "errors": job.errors[:1000],
+        # The cells of rejected rows stay out of the page (the CSV download has them).
+        "errors": [{k: v for k, v in e.items() if k != "cells"} for e in job.errors[:1000]],
+        "rejected": sum(1 for e in job.errors if not e.get("kept")),
     }
 
 
@@ -52,14 +58,27 @@ def contacts_import() -> Any:
                 form.file.errors.append("The file is larger than 50 MB; split it.")  # type: ignore[attr-defined]
             else:
                 try:
-                    job = imports.start_import(running_app(), current_org_id(), file.filename, data)
+                    chosen = import_policy.options(
+                        form.duplicates.data, form.list_name.data or "", form.tags.data or ""
+                    )
+                    job = imports.start_import(
+                        running_app(), current_org_id(), file.filename, data, chosen
+                    )
                 except ServiceError as exc:
                     db.session.rollback()
-                    form.file.errors.append(exc.message)  # type: ignore[attr-defined]
+                    target = {"list": form.list_name, "tags": form.tags}.get(exc.field or "")
+                    (target or form.file).errors.append(plain(exc.message))  # type: ignore[attr-defined]
                 else:
                     return redirect(f"/contacts/imports/{job.id}")
     status = 400 if form.is_submitted() else 200
-    return render_template("contacts/import.html", title="Import contacts", form=form), status
+    org_id = current_org_id()
+    return render_template(
+        "contacts/import.html",
+        title="Import contacts",
+        form=form,
+        lists=queries.list_names(org_id),
+        tags=queries.tag_names(org_id),
+    ), status
 
 
 def _job(job_id: int) -> ImportJob:
@@ -82,3 +101,28 @@ def import_json(job_id: int) -> Any:
     response = jsonify(job_json(_job(job_id)))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/contacts/imports/<int:job_id>/rejected.csv")
+@login_required
+def import_rejected_csv(job_id: int) -> Any:
+    """The rejected rows as they were in the file, with the reason first: fix, then import the
+    file again."""
+    job = _job(job_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["line", "reason", *job.header])
+    for e in job.errors:
+        if e.get("kept"):
+            continue
+        # Cells go back as they came, except that a formula-like one is defused.
+        cells = [metrics.neutralise(str(c)) for c in e.get("cells", [])]
+        writer.writerow([e.get("line", ""), e.get("message", ""), *cells])
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="import-{job.id}-rejected.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

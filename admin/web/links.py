@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,10 +22,21 @@ from admin.web import queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 from admin.web.forms import LinkForm
+from admin.web.link_glance import glances
+from admin.web.plain import plain
 from admin.web.warnings import PUBLIC_SHORTENERS, link_warnings
+from admin.web.zones import display_zone, from_local_input, local_input
 from core import actions as click_actions
 from core.merge import BUILTIN_NAMES
 
+SORT_LABELS = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "name": "Name",
+    "clicks": "Most clicks",
+    "unique": "Most unique clicks",
+    "expiry": "Expiring soonest",
+}
 _ACTION_FIELD = re.compile(r"^actions\[(\d+)\](?:\.(\w+))?$")
 
 
@@ -46,7 +58,12 @@ def links_list() -> Any:
     if domain_id is not None and not 0 < domain_id < 2**63:
         domain_id = None
     page = min(max(1, request.args.get("page", 1, type=int) or 1), 1_000_000)
-    rows, has_next = queries.search_links(org_id, q, domain_id, show, page)
+    sort = request.args.get("sort", "newest")
+    if sort not in queries.LINK_SORTS:
+        sort = "newest"
+    folder_arg = request.args.get("folder")
+    folder = folder_arg[:100].replace("\x00", "") if folder_arg else None
+    rows, has_next = queries.search_links(org_id, q, domain_id, show, page, sort, folder)
     generic = links.generic_codes(r.link.id for r in rows)
     scheme = short_url_scheme()
     urls = {
@@ -56,7 +73,10 @@ def links_list() -> Any:
     }
 
     def page_args(n: int) -> str:
-        return urlencode({"q": q, "show": show, "domain": domain_id or "", "page": n})
+        return urlencode(
+            {"q": q, "show": show, "domain": domain_id or "", "sort": sort,
+             "folder": folder or "", "page": n}
+        )  # fmt: skip
 
     return render_template(
         "links/list.html",
@@ -71,6 +91,13 @@ def links_list() -> Any:
         has_next=has_next,
         page_args=page_args,
         any_links=bool(rows) or queries.link_count(org_id) > 0,
+        sort=sort,
+        sorts=SORT_LABELS,
+        folder=folder,
+        folders=queries.link_folders(org_id),
+        glance=glances(org_id, [r.link.id for r in rows], display_zone()),
+        now=datetime.now(UTC),
+        back=request.full_path,
     )
 
 
@@ -100,6 +127,8 @@ def _builder_context(form: LinkForm, link: Link | None) -> dict[str, Any]:
         "has_domains": bool(form.domain_id.choices),
         "tags": queries.tag_names(org_id),
         "lists": queries.list_names(org_id),
+        "folders": queries.link_folders(org_id),
+        "zone_name": display_zone(),
     }
 
 
@@ -118,6 +147,8 @@ def _fill_from_link(form: LinkForm, link: Link) -> None:
     form.preview_title.data = link.preview_title
     form.preview_description.data = link.preview_description
     form.preview_image_url.data = link.preview_image_url
+    form.folder.data = link.folder
+    form.expires_at.data = local_input(link.expires_at, display_zone())
     while len(form.actions.entries):
         form.actions.pop_entry()
     for action in click_actions.from_json(link.actions):
@@ -162,6 +193,8 @@ def _link_data(form: LinkForm, image_url: str) -> dict[str, Any]:
             "image_url": image_url,
         },
         "actions": actions,
+        "folder": form.folder.data or "",
+        "expires_at": from_local_input(form.expires_at.data or "", display_zone()),
     }
 
 
@@ -186,11 +219,13 @@ def _show_error(form: LinkForm, exc: ServiceError) -> None:
             "preview.image_url": form.preview_image,
             "image": form.preview_image,
             "actions": form.actions,
+            "folder": form.folder,
+            "expires_at": form.expires_at,
         }.get(field)
     if target is not None and isinstance(target.errors, list):
-        target.errors.append(exc.message)
+        target.errors.append(plain(exc.message))
     else:
-        form.form_errors.append(exc.message)
+        form.form_errors.append(plain(exc.message))
 
 
 def _flash_warnings(link: Link) -> None:
@@ -264,7 +299,7 @@ def _set_archived(link_id: int, archived: bool) -> Any:
         links.update_link(current_org_id(), link.id, {"archived": archived})
     except ServiceError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(plain(exc.message), "error")
     else:
         flash(
             "The link is archived: its URLs answer with the domain's fallback."

@@ -15,6 +15,7 @@ from admin.services import contacts, memberships
 from admin.services.errors import NotFound, ServiceError
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
+from admin.web.plain import plain
 
 LISTS_PAGE = "/lists"
 
@@ -27,7 +28,7 @@ def _attempt(change: Callable[[], Any], done: str, back: str) -> Any:
         db.session.rollback()
         if isinstance(exc, NotFound) and exc.field in ("contact_id", "list_id"):
             abort(404)  # not this organisation's: the same answer as for no such page
-        flash(exc.message, "error")
+        flash(plain(exc.message), "error")
     else:
         flash(done, "success")
     return redirect(back, code=303)

@@ -19,7 +19,11 @@ from admin.web import queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 
-METRIC_LABELS = {"clicks": "Clicks", "unique_clicks": "Unique clicks", "previews": "Previews"}
+METRIC_LABELS = {
+    "clicks": "Clicks",
+    "unique_clicks": "Unique clicks",
+    "previews": "Previews and bots",
+}
 # Chart ranges: name -> (bucket, label); the span is the service's default for the bucket.
 RANGES = {
     "minute": "last hour, per minute",
@@ -62,25 +66,31 @@ def pick_range(org_id: int, link_id: int) -> str:
     return "day"
 
 
+def detail_context(link: Link) -> dict[str, Any]:
+    """What the link's page shows (issue.py renders it again with the issuing form's error)."""
+    org_id = link.org_id
+    generic = links.generic_codes([link.id]).get(link.id)
+    return {
+        "title": link.name or "Link",
+        "link": link,
+        "short_url": codes.short_url(link, generic, short_url_scheme()) if generic else "",
+        "counts": metrics.counters(org_id, link.id),
+        "range_name": _range() or pick_range(org_id, link.id),
+        "ranges": RANGES,
+        "metric_labels": METRIC_LABELS,
+        "image": queries.upload_for_url(org_id, link.preview_image_url),
+        "lists": queries.list_names(org_id),
+        "tags": queries.tag_names(org_id),
+        "now": datetime.now(UTC),
+        "issue_form": {},
+        "issue_error": None,
+    }
+
+
 @bp.get("/links/<int:link_id>")
 @login_required
 def link_page(link_id: int) -> Any:
-    org_id = current_org_id()
-    link = _link(link_id)
-    generic = links.generic_codes([link.id]).get(link.id)
-    return render_template(
-        "links/detail.html",
-        title=link.name or "Link",
-        link=link,
-        short_url=codes.short_url(link, generic, short_url_scheme()) if generic else "",
-        counts=metrics.counters(org_id, link.id),
-        range_name=_range() or pick_range(org_id, link.id),
-        ranges=RANGES,
-        metric_labels=METRIC_LABELS,
-        image=queries.upload_for_url(org_id, link.preview_image_url),
-        lists=queries.list_names(org_id),
-        tags=queries.tag_names(org_id),
-    )
+    return render_template("links/detail.html", **detail_context(_link(link_id)))
 
 
 @bp.get("/links/<int:link_id>/metrics.json")
@@ -127,6 +137,8 @@ def link_contacts(link_id: int) -> Any:
         metric_labels=METRIC_LABELS,
         rows=rows,
         next_after=next_after,
+        back=request.full_path,
+        names=queries.list_names(current_org_id()) + queries.tag_names(current_org_id()),
     )
 
 

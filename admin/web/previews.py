@@ -13,6 +13,7 @@ from admin.services.errors import NotFound, ServiceError
 from admin.services.links import destination as check_destination
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
+from admin.web.plain import plain
 from core.merge import check_merged, parse_template
 from core.records import ContactRecord
 
@@ -38,7 +39,7 @@ def merge_preview() -> Any:
     try:
         template = parse_template(check_destination(source))
     except ServiceError as exc:
-        return jsonify(error=exc.message, url=None)
+        return jsonify(error=plain(exc.message), url=None)
     record = None
     if contact_id:
         try:

@@ -15,6 +15,7 @@ from admin.services.errors import ServiceError
 from admin.web.auth import WebUser, current_org_id, reset_session, role_required, web_user
 from admin.web.blueprint import bp
 from admin.web.forms import AcceptInviteForm, InviteForm, RoleForm
+from admin.web.plain import plain
 
 
 def _actor() -> Any:
@@ -51,7 +52,7 @@ def team_invite() -> Any:
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
-        getattr(form, exc.field or "email", form.email).errors.append(exc.message)
+        getattr(form, exc.field or "email", form.email).errors.append(plain(exc.message))
         return _page(form, exc.status if exc.status < 500 else 400)
     link = public_admin_url() + f"/invite/{new.token}"
     response = render_template(
@@ -67,7 +68,7 @@ def _act(fn: Any, success: str) -> Any:
         flash(success, "success")
     except ServiceError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(plain(exc.message), "error")
     return redirect("/team")
 
 
@@ -128,7 +129,7 @@ def accept_invite(token: str) -> Any:
             db.session.commit()
         except ServiceError as exc:
             db.session.rollback()
-            getattr(form, exc.field or "name", form.name).errors.append(exc.message)
+            getattr(form, exc.field or "name", form.name).errors.append(plain(exc.message))
         else:
             reset_session()
             login_user(WebUser(user, org_name))

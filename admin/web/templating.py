@@ -10,15 +10,19 @@ from typing import Any
 
 from flask import Flask, request, url_for
 
+from admin.web.zones import display_zone, zone
+
 STATIC_DIR = Path(__file__).parent / "static"
 
 NAV = [
+    ("web.dashboard", "Dashboard", "/dashboard"),
     ("web.links", "Links", "/links"),
     ("web.contacts", "Contacts", "/contacts"),
     ("web.lists_page", "Lists & tags", "/lists"),
     ("web.domains", "Domains", "/domains"),
     ("web.team", "Team", "/team"),
     ("web.tokens", "API tokens", "/tokens"),
+    ("web.settings_page", "Settings", "/settings"),
 ]
 
 
@@ -37,11 +41,13 @@ def static_url(filename: str) -> str:
 
 
 def when(value: datetime | None) -> str:
+    """A time in the person's zone (else the organisation's, else UTC), with the zone named."""
     if value is None:
         return "—"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    local = value.astimezone(zone(display_zone()))
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "UTC")
 
 
 def ago(value: datetime | None) -> str:

@@ -22,7 +22,8 @@ DOMAINS = "published_domains"
 DOMAIN_SELECT = f"SELECT d.id, d.org_id, d.hostname, d.fallback_url, d.version FROM {DOMAINS} d"
 LINK_SELECT = (
     "SELECT l.id, l.org_id, l.domain_id, d.hostname, l.version, l.destination, l.name,"
-    " l.extension, l.preview_title, l.preview_description, l.preview_image_url, l.archived"
+    " l.extension, l.preview_title, l.preview_description, l.preview_image_url, l.archived,"
+    " l.expires_at"
     " FROM links l JOIN domains d ON d.id = l.domain_id"
 )
 CONTACT_SELECT = (
@@ -47,7 +48,7 @@ def domain_record(row: Sequence[Any], version: int = 0) -> DomainRecord:
 
 def link_record(row: Sequence[Any], version: int = 0) -> LinkRecord:
     (id_, org_id, domain_id, hostname, row_version, destination, name, extension) = row[:8]
-    title, description, image_url, archived = row[8:]
+    title, description, image_url, archived, expires_at = row[8:]
     return LinkRecord(
         id=id_,
         org_id=org_id,
@@ -61,6 +62,7 @@ def link_record(row: Sequence[Any], version: int = 0) -> LinkRecord:
         preview_description=description or "",
         preview_image_url=image_url or "",
         archived=bool(archived),
+        expires_at_ms=int(expires_at.timestamp() * 1000) if expires_at is not None else 0,
     )
 
 

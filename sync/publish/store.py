@@ -2,7 +2,7 @@
 
 Every record lives in a small hash (see core/keys.py): ``v`` the version, ``d`` the msgpack
 record, plus the few fields the edge's server-side function reads without decoding
-(``id`` and ``s`` for domains, ``dom`` and ``s`` for links). A delete or an archive writes a
+(``id`` and ``s`` for domains, ``dom``, ``s`` and ``e`` for links). A delete or an archive writes a
 tombstone (``s`` = "x") with its own, newer version, so an older write arriving late cannot
 bring the record back.
 """
@@ -61,7 +61,11 @@ class RecordStore:
             pipe,
             keys.link(rec.id),
             rec.version,
-            [keys.F_DATA, encode(rec), keys.F_DOMAIN_ID, rec.domain_id, keys.F_STATE, state],
+            [
+                *(keys.F_DATA, encode(rec), keys.F_DOMAIN_ID, rec.domain_id, keys.F_STATE, state),
+                # Always written: a cleared expiry must overwrite the old one in the hash.
+                *(keys.F_EXPIRES, rec.expires_at_ms),
+            ],
         )
 
     def put_contact(self, rec: ContactRecord, pipe: redis.client.Pipeline | None = None) -> object:

@@ -81,6 +81,49 @@
     }
   });
 
+  // On a phone the main menu folds behind one button; Escape folds it again.
+  var menu = document.getElementById("menu-toggle");
+  if (menu) {
+    var bar = menu.closest(".topbar");
+    bar.classList.add("menu-js");
+    menu.hidden = false;
+    var setMenu = function (open) {
+      bar.classList.toggle("open", open);
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+    };
+    menu.addEventListener("click", function () { setMenu(!bar.classList.contains("open")); });
+    bar.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && bar.classList.contains("open")) { setMenu(false); menu.focus(); }
+    });
+  }
+
+  // Bulk selection: a header box ticks every box of its name; the bar counts the ticked.
+  var ticked = function (name) {
+    return document.querySelectorAll('input[type=checkbox][name="' + name + '"]');
+  };
+  var recount = function (name) {
+    var boxes = Array.prototype.slice.call(ticked(name));
+    var n = boxes.filter(function (b) { return b.checked; }).length;
+    document.querySelectorAll("[data-selected-count]").forEach(function (out) {
+      out.textContent = n ? n + " ticked" : "Tick to act on many at once.";
+    });
+    document.querySelectorAll('[data-select-all="' + name + '"]').forEach(function (all) {
+      all.checked = n > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+    });
+  };
+  document.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (!t || t.type !== "checkbox") return;
+    var all = t.getAttribute("data-select-all");
+    if (all) {
+      ticked(all).forEach(function (b) { b.checked = t.checked; });
+      recount(all);
+    } else if (t.name) {
+      recount(t.name);
+    }
+  });
+
   // Filter selects submit their form on change (the form still has a button without JS).
   document.querySelectorAll("[data-autosubmit]").forEach(function (sel) {
     sel.addEventListener("change", function () { sel.form.submit(); });

@@ -14,7 +14,7 @@
     progress.setAttribute("aria-valuenow", String(job.percent));
     document.getElementById("import-status").textContent = job.status.charAt(0).toUpperCase() + job.status.slice(1);
     document.getElementById("import-counts").textContent = SL.fmt(job.processed_rows) + " / " + SL.fmt(job.total_rows) + " rows";
-    document.getElementById("import-summary").textContent = SL.fmt(job.imported_rows) + " imported, " + SL.fmt(job.failed_rows) + " with errors.";
+    document.getElementById("import-summary").textContent = SL.fmt(job.imported_rows) + " imported, " + SL.fmt(job.failed_rows) + " rejected.";
     var body = document.getElementById("import-errors");
     if (body.children.length !== job.errors.length) {
       body.textContent = "";
@@ -23,10 +23,12 @@
           SL.el("td", { class: "num", text: String(e.line) }),
           SL.el("td", { class: "mono", text: e.field || "" }),
           SL.el("td", { text: e.message }),
+          SL.el("td", {}, [SL.el("span", { class: e.kept ? "badge badge-ok" : "badge badge-bad", text: e.kept ? "kept" : "rejected" })]),
         ]));
       });
     }
     document.getElementById("import-errors-card").hidden = job.errors.length === 0;
+    document.getElementById("rejected-csv").hidden = !job.rejected;
     if ((job.status === "done" || job.status === "failed") && stop) stop();
   }
   stop = SL.poll(function () { return SL.getJSON("/contacts/imports/" + id + ".json").then(render); }, 700);

@@ -53,12 +53,30 @@
     clip.hidden = false;
     var label = document.getElementById("link-select-label");
     if (label) label.classList.add("hidden");
-    var toggle = function (open) {
+    var options = function () {
+      return Array.prototype.slice.call(picker.querySelectorAll("[data-link-id]"));
+    };
+    var focusOption = function (index) {
+      var all = options();
+      if (!all.length) return;
+      var i = (index + all.length) % all.length;
+      all.forEach(function (o, j) { o.setAttribute("aria-selected", j === i ? "true" : "false"); });
+      all[i].focus();
+    };
+    var toggle = function (open, focusFirst) {
       picker.classList.toggle("hidden", !open);
       clip.setAttribute("aria-expanded", open ? "true" : "false");
+      if (open && focusFirst) focusOption(0);
     };
     clip.addEventListener("click", function () {
-      toggle(picker.classList.contains("hidden"));
+      toggle(picker.classList.contains("hidden"), true);
+    });
+    clip.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        toggle(true, false);
+        focusOption(event.key === "ArrowDown" ? 0 : -1);
+      }
     });
     var pick = function (item) {
       var id = item.getAttribute("data-link-id");
@@ -75,6 +93,8 @@
       select.value = id;
       toggle(false);
       text.focus();
+      // The counter listens for input: a pick by mouse or keyboard recounts the same way.
+      text.dispatchEvent(new Event("input", { bubbles: true }));
     };
     picker.addEventListener("click", function (event) {
       var item = event.target.closest("[data-link-id]");
@@ -82,7 +102,18 @@
     });
     picker.addEventListener("keydown", function (event) {
       var item = event.target.closest("[data-link-id]");
-      if (item && (event.key === "Enter" || event.key === " ")) {
+      var at = options().indexOf(item);
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        focusOption(at + (event.key === "ArrowDown" ? 1 : -1));
+      } else if (event.key === "Home" || event.key === "End") {
+        event.preventDefault();
+        focusOption(event.key === "Home" ? 0 : -1);
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        toggle(false);
+        clip.focus();
+      } else if (item && (event.key === "Enter" || event.key === " ")) {
         event.preventDefault();
         pick(item);
       }
@@ -112,6 +143,5 @@
     }, 300);
     text.addEventListener("input", recount);
     select.addEventListener("change", recount);
-    picker && picker.addEventListener("click", recount);
   }
 })();

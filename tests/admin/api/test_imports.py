@@ -32,6 +32,8 @@ def _wait(api, url, deadline=30.0):
 
 
 def test_import_keeps_good_rows_and_reports_bad_ones(api):
+    """A bad phone rejects its row; a bad email or name costs only that cell (issue 18: a
+    bad email used to drop the whole row)."""
     api.post(
         "/api/v1/contacts",
         {"phone": "+15550000003", "first_name": "Old", "last_name": "X", "fields": {"keep": "yes"}},
@@ -55,13 +57,13 @@ def test_import_keeps_good_rows_and_reports_bad_ones(api):
     assert job["status"] == "done", job
     assert job["total_rows"] == 6
     assert job["processed_rows"] == 6
-    assert job["imported_rows"] == 2
-    assert job["failed_rows"] == 4
-    assert [(e["line"], e["field"]) for e in job["errors"]] == [
-        (3, "phone"),
-        (6, "email"),
-        (7, "first_name"),  # a quoted name over lines 7-8 holds a newline
-        (9, "phone"),
+    assert job["imported_rows"] == 4
+    assert job["failed_rows"] == 2
+    assert [(e["line"], e["field"], e.get("kept", False)) for e in job["errors"]] == [
+        (3, "phone", False),
+        (6, "email", True),
+        (7, "first_name", True),  # a quoted name over lines 7-8 holds a newline
+        (9, "phone", False),
     ]
     found = {c.phone: c for c in db.session.scalars(select(Contact).order_by(Contact.id))}
     ada = found["+15550000001"]
@@ -70,8 +72,9 @@ def test_import_keeps_good_rows_and_reports_bad_ones(api):
     updated = found["+15550000003"]
     assert (updated.first_name, updated.last_name) == ("New", "X")  # empty cells keep values
     assert updated.fields == {"keep": "yes", "favorite_color": "red"}
-    assert "+15550000004" not in found
-    assert "+15550000005" not in found  # a control character (newline) in a name
+    # Imported without the bad cell: no email, no first name (a newline is a control character).
+    assert (found["+15550000004"].first_name, found["+15550000004"].email) == ("Eve", "")
+    assert found["+15550000005"].first_name == ""
     outbox = db.session.execute(
         select(SyncOutbox.entity_id, SyncOutbox.version).where(SyncOutbox.entity == "contact")
     ).all()
@@ -130,3 +133,42 @@ def test_a_job_whose_worker_died_is_marked_failed(api, org):
     seen = api.get(f"/api/v1/imports/{job.id}").get_json()
     assert seen["status"] == "failed"
     assert "interrupted" in seen["errors"][-1]["message"]
+
+
+def test_import_options_by_query(api):
+    api.post("/api/v1/contacts", {"phone": "+15550000001", "first_name": "Ada"})
+    resp = api.client.post(
+        "/api/v1/contacts/import?duplicates=skip&list=Spring&tags=a,b",
+        data={
+            "file": (
+                io.BytesIO(b"phone,first_name\n+15550000001,Not Ada\n+15550000002,Bo\n"),
+                "x.csv",
+            )
+        },
+        headers=api.headers,
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 202, resp.get_json()
+    assert _wait(api, resp.get_json()["url"])["imported_rows"] == 2
+    ada = db.session.scalars(select(Contact).where(Contact.phone == "+15550000001")).one()
+    assert ada.first_name == "Ada"  # skipped, not updated
+    for contact in db.session.scalars(select(Contact)):
+        body = api.get(f"/api/v1/contacts/{contact.id}").get_json()
+        assert (body["lists"], sorted(body["tags"])) == (["Spring"], ["a", "b"])
+    for query, field in (
+        ("duplicates=merge", "duplicates"),
+        ("list=%01", "list"),
+        ("tags=" + ",".join("t" * 30), "tags"),
+    ):
+        bad = _upload_q(api, query)
+        assert bad.status_code == 422, (query, bad.get_json())
+        assert bad.get_json()["error"]["field"] == field, (query, bad.get_json())
+
+
+def _upload_q(api, query):
+    return api.client.post(
+        f"/api/v1/contacts/import?{query}",
+        data={"file": (io.BytesIO(b"phone\n+15550000009\n"), "x.csv")},
+        headers=api.headers,
+        content_type="multipart/form-data",
+    )

@@ -1,0 +1,195 @@
+"""Every page in a real browser at 1366x900 and 390x844: no serious or critical axe-core
+finding, no horizontal scrolling and 44 px tap targets on a phone, a menu that fits, the
+conversation's link picker by keyboard, and a screenshot of each page at both sizes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from admin import create_app
+from admin.extensions import db
+from admin.models import User
+from admin.services import team
+from admin.services.orgs import create_org
+from tests.conftest import Api, Servers, _app_config, _reset
+from tests.helpers.pages import SIZES, check_page, page_paths, shot_name
+from tests.helpers.routes import seed_theirs
+from tests.servers import http_role
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+EMAIL = "pages@acme.test"
+PASSWORD = "a pages password"
+
+
+@dataclass
+class Site:
+    admin: str
+    paths: list[str]
+    ids: dict[str, int]
+    logs: Path
+
+
+@pytest.fixture(scope="module")
+def site(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The admin on real processes, with one of everything each page shows."""
+    _reset(servers)
+    app = create_app(_app_config(servers))
+    with app.app_context():
+        org = create_org("Pages Campaign", EMAIL, PASSWORD)
+        api = Api(app.test_client(), org.api_token)
+        ids = seed_theirs(api)
+        contact = api.post(
+            "/api/v1/contacts",
+            {"phone": "+15551230001", "first_name": "Ada", "last_name": "Lovelace"},
+        ).get_json()
+        second = api.post(
+            "/api/v1/links",
+            {
+                "name": "Second link",
+                "destination": "https://example.org/2",
+                "domain": "go.rival.test",
+            },
+        )
+        assert second.status_code == 201, second.get_json()
+        ids["contact_id"] = contact["id"]
+        owner = db.session.get(User, org.user_id)
+        team.invite(org.org_id, owner, "invited@acme.test", "member")
+        db.session.commit()
+        ids.update(user_id=org.user_id, org_id=org.org_id)
+        paths = page_paths(app, ids)
+        db.engine.dispose()
+    logs = tmp_path_factory.mktemp("pages")
+    with http_role("admin", servers.env(), logs, "ADMIN_PORT") as (_admin, url):
+        yield Site(url, paths, ids, logs)
+
+
+def _context(browser: Any, site: Site, size: str) -> Any:
+    width, height = SIZES[size]
+    return browser.new_context(
+        base_url=site.admin,
+        viewport={"width": width, "height": height},
+        is_mobile=size == "phone",
+        has_touch=size == "phone",
+    )
+
+
+def _login(page: Any) -> None:
+    page.goto("/login")
+    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/links")
+
+
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+def test_every_page_is_accessible_and_fits(browser: Any, site: Site, size: str) -> None:
+    context = _context(browser, site, size)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    problems: list[str] = []
+    page.goto("/login")
+    problems += check_page(page, size, "login")
+    _login(page)
+    assert len(site.paths) >= 15, site.paths  # the sweep found the pages
+    for path in site.paths:
+        answer = page.goto(path)
+        assert answer is not None and answer.status == 200, (path, answer and answer.status)
+        page.wait_for_load_state("networkidle")
+        problems += check_page(page, size, shot_name(path))
+    context.close()
+    assert not errors, errors
+    assert not problems, "\n".join(problems)
+
+
+def test_the_menu_fits_a_phone_and_folds(browser: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    context = _context(browser, site, "phone")
+    page = context.new_page()
+    _login(page)
+    nav = page.locator("#main-nav a")
+    toggle = page.locator("#menu-toggle")
+    expect(toggle).to_be_visible()
+    expect(nav.first).to_be_hidden()
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    assert nav.count() >= 6
+    for i in range(nav.count()):
+        box = nav.nth(i).bounding_box()
+        assert box is not None, nav.nth(i).inner_text()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (nav.nth(i).inner_text(), box)
+        assert box["height"] >= 44, (nav.nth(i).inner_text(), box)
+    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+    page.keyboard.press("Escape")
+    expect(nav.first).to_be_hidden()
+    expect(toggle).to_be_focused()
+    # Every item leads somewhere.
+    toggle.click()
+    nav.filter(has_text="Contacts").click()
+    page.wait_for_url("**/contacts")
+    context.close()
+
+
+def test_skip_link_reaches_the_content(browser: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    context = _context(browser, site, "laptop")
+    page = context.new_page()
+    _login(page)
+    # On a laptop the whole menu shows, and no Menu button.
+    expect(page.locator("#menu-toggle")).to_be_hidden()
+    expect(page.locator("#main-nav a").last).to_be_visible()
+    page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("main#main")).to_be_focused()
+    context.close()
+
+
+def test_the_link_picker_by_keyboard(browser: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    context = _context(browser, site, "laptop")
+    page = context.new_page()
+    _login(page)
+    page.goto(f"/contacts/{site.ids['contact_id']}/conversation")
+    body = page.locator("#composer-body")
+    counter = page.locator("#composer-count")
+    body.fill("Hi")
+    expect(counter).to_contain_text("2 characters")
+    clip = page.locator("#paperclip")
+    clip.focus()
+    page.keyboard.press("ArrowDown")
+    options = page.locator("#link-picker [role=option]")
+    expect(options.nth(0)).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(options.nth(1)).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")  # wraps round to the last
+    expect(options.last).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#link-picker")).to_be_hidden()
+    expect(clip).to_be_focused()
+    page.keyboard.press("Enter")  # the paperclip opens the picker on its first link
+    expect(options.nth(0)).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    name = options.nth(1).get_attribute("data-name")
+    page.keyboard.press("Enter")
+    expect(page.locator("#link-picker")).to_be_hidden()
+    expect(body).to_have_value(f"Hi [link: {name}]")
+    expect(body).to_be_focused()
+    # The counter follows the keyboard pick (the short URL replaces the placeholder).
+    expect(counter).not_to_have_text(re.compile(r"· 2 characters$"))
+    expect(counter).to_have_text(re.compile(r"^1 segment · \S+ · \d\d+ characters$"))
+    context.close()

@@ -1,0 +1,101 @@
+"""Every page of the admin in a real browser: axe-core's verdict, horizontal overflow and tap
+targets on a phone, and a screenshot at both sizes (for the browser tests)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.helpers.browser import screenshot
+
+LAPTOP = (1366, 900)
+PHONE = (390, 844)
+SIZES = {"laptop": LAPTOP, "phone": PHONE}
+TAP = 44  # px: WCAG 2.5.5's target size, Apple's and Google's guidance
+SKIPPED = re.compile(r"\.(json|csv|png|svg)$|^/(api|static|media|healthz|login|logout|invite)\b")
+
+# Serious and critical only: moderate findings (say, a region landmark) are advice.
+BLOCKING = {"serious", "critical"}
+
+_TAP_TARGETS = """(min) => {
+  const small = [];
+  const seen = (el) => {
+    const r = el.getBoundingClientRect();
+    const s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' ? r : null;
+  };
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : '') +
+    ' "' + (el.innerText || el.value || el.getAttribute('aria-label') || '').trim().slice(0, 30) + '"';
+  const controls = 'a.btn, button, select, textarea, .nav a, [role=option], ' +
+    'input:not([type=hidden]):not([type=checkbox]):not([type=radio])';
+  for (const el of document.querySelectorAll(controls)) {
+    const r = seen(el);
+    if (!r) continue;
+    const wide = el.matches('input, select, textarea') ? true : r.width >= min;
+    if (r.height < min - 0.5 || !wide) small.push(`${name(el)} ${Math.round(r.width)}x${Math.round(r.height)}`);
+  }
+  for (const el of document.querySelectorAll('input[type=checkbox], input[type=radio]')) {
+    if (!seen(el)) continue;
+    const label = el.closest('label') || (el.id && document.querySelector(`label[for="${el.id}"]`));
+    const r = label && seen(label);
+    if (!r || r.height < min - 0.5) small.push(`${name(el)} (its label is under ${min} px)`);
+  }
+  return small;
+}"""
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + "; ".join(" ".join(n["target"]) for n in v["nodes"][:4])
+        for v in found
+        if v.get("impact") in BLOCKING
+    ]
+
+
+def overflow(page: Any) -> int:
+    """How many pixels the page is wider than the window (0: no horizontal scrolling)."""
+    return int(page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth"))
+
+
+def small_tap_targets(page: Any) -> list[str]:
+    return list(page.evaluate(_TAP_TARGETS, TAP))
+
+
+def shot_name(path: str) -> str:
+    name = re.sub(r"\d+", "N", path.strip("/")) or "home"
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+
+
+def check_page(page: Any, size: str, name: str) -> list[str]:
+    """Every problem of the page as loaded, at ``size``; saves its screenshot."""
+    problems = [f"{name} {size}: {v}" for v in axe_violations(page)]
+    if size == "phone":
+        extra = overflow(page)
+        if extra > 0:
+            problems.append(f"{name} phone: {extra} px wider than the screen")
+        problems += [f"{name} phone: small tap target {t}" for t in small_tap_targets(page)]
+    screenshot(page, f"{size}-{name}")
+    return problems
+
+
+def page_paths(app: Any, ids: dict[str, int]) -> list[str]:
+    """Every page (a GET route that answers HTML) of the web UI, with ``ids`` filled in."""
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if (
+            "GET" not in rule.methods
+            or rule.endpoint == "web.static"
+            or not rule.endpoint.startswith("web.")
+        ):
+            continue
+        path = re.sub(r"<int:(\w+)>", lambda m: str(ids[m.group(1)]), rule.rule)
+        if "<" in path or SKIPPED.search(path) or path == "/":
+            continue
+        paths.append(path)
+    return sorted(set(paths))
