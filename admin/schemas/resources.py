@@ -82,7 +82,12 @@ class LinkCreate(Struct):
     ] = UNSET
     preview: Preview | UnsetType = UNSET
     actions: Annotated[
-        list[Action] | UnsetType, Meta(description='default: [{"type": "whisper"}]')
+        list[Action] | UnsetType,
+        Meta(description='omitted: [{"type": "whisper"}]; [] means no actions'),
+    ] = UNSET
+    allow_shortener: Annotated[
+        bool | UnsetType,
+        Meta(description="an owner's override: allow a public shortener as the destination"),
     ] = UNSET
 
 
@@ -94,6 +99,7 @@ class LinkUpdate(Struct):
     preview: Preview | UnsetType = UNSET
     actions: list[Action] | UnsetType = UNSET
     archived: bool | UnsetType = UNSET
+    allow_shortener: bool | UnsetType = UNSET
 
 
 class IssueRequest(Struct):
