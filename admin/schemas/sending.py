@@ -162,3 +162,10 @@ class ProviderSettingsOut(Struct, omit_defaults=True):
     auth_token_set: bool | None = None
     status_callback_url: str | None = None
     inbound_url: str | None = None
+
+
+class HelpText(Struct):
+    help_text: Annotated[
+        str,
+        Meta(description="the answer to HELP and INFO (at most 320 characters; \"\": default)"),
+    ]

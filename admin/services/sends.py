@@ -250,9 +250,11 @@ _INSERT_MESSAGES = text(
     """
     WITH m AS (
         INSERT INTO messages (org_id, contact_id, broadcast_id, library_action_id, user_id,
-                              link_id, direction, to_phone, body, segments, encoding, status)
+                              link_id, direction, to_phone, body, segments, encoding, status,
+                              compliance)
         SELECT :org_id, u.contact_id, :broadcast_id, :library_action_id, :user_id,
-               :link_id, 'out', u.to_phone, u.body, u.segments, u.encoding, 'queued'
+               :link_id, 'out', u.to_phone, u.body, u.segments, u.encoding, 'queued',
+               :compliance
         FROM unnest(:contact_ids, :phones, :bodies, :segments, :encodings)
              AS u(contact_id, to_phone, body, segments, encoding)
         RETURNING id, org_id, contact_id, body, link_id, user_id, created_at
@@ -278,9 +280,11 @@ def queue_messages(
     broadcast_id: int | None = None,
     library_action_id: int | None = None,
     user_id: int | None = None,
+    compliance: bool = False,
 ) -> list[int]:
     """Queue ``(contact_id, phone, body)`` messages with their history events, in the
-    caller's transaction (the sender is woken when it commits); returns the message ids."""
+    caller's transaction (the sender is woken when it commits); returns the message ids.
+    ``compliance``: an opt-out confirmation or HELP answer, sent even to an opted-out contact."""
     ids: list[int] = []
     for start in range(0, len(items), INSERT_CHUNK):
         chunk = items[start : start + INSERT_CHUNK]
@@ -293,6 +297,7 @@ def queue_messages(
                 "library_action_id": library_action_id,
                 "user_id": user_id,
                 "link_id": link_id,
+                "compliance": compliance,
                 "contact_ids": [c for c, _, _ in chunk],
                 "phones": [p for _, p, _ in chunk],
                 "bodies": [b for _, _, b in chunk],
