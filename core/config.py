@@ -206,7 +206,7 @@ SETTINGS: tuple[Setting, ...] = (
         "sender.retry_cap_seconds", least=0,
     ),
     Setting(
-        "SENDER_STALE_SECONDS", "300", "A message left in `sending` this long (a sender died) is queued again.",
+        "SENDER_STALE_SECONDS", "300", "A message left in `sending` this long (a sender died) is reconciled with its provider: recorded if it got it, else queued again.",
         "sender.stale_seconds", least=1,
     ),
     Setting(

@@ -104,7 +104,7 @@ STALE = text(
     """
     WITH stale AS (
         SELECT id FROM messages
-        WHERE status = 'sending' AND updated_at < now() - make_interval(secs => :stale)
+        WHERE status = 'sending' AND updated_at < clock_timestamp() - make_interval(secs => :stale)
         ORDER BY id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED

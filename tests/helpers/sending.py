@@ -123,6 +123,7 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Twilio's API
+        disable_nagle_algorithm = True  # headers and body are two writes: no delayed-ACK stall
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             query = dict(parse_qsl(urlsplit(self.path).query))
