@@ -26,7 +26,7 @@ from admin.schemas.sending import (
     MessageOut,
     TestSend,
 )
-from admin.services import broadcasts, conversations, results, sends, sms_provider
+from admin.services import broadcasts, confirmation, conversations, results, sends, sms_provider
 
 # 100,000 contact ids are about 800 kB of JSON.
 MAX_BROADCAST_JSON = 8 * 1024 * 1024
@@ -64,7 +64,7 @@ def _request() -> dict[str, Any]:
 )
 def preview_broadcast() -> Response:
     provider = sms_provider.current(org_id())["provider"]
-    preview = sends.preview_broadcast(
+    preview = confirmation.preview_broadcast(
         org_id(), _request(), scheme=short_url_scheme(), provider=provider
     )
     return respond(msgspec.convert(preview, BroadcastPreview))

@@ -38,8 +38,24 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
-@lru_cache(maxsize=100_000)
+_NANP_PREFIXES: dict[str, tuple[str, ...]] = {}
+
+
 def zones_of_phone(phone: str) -> tuple[str, ...]:
+    """The zones of a number's area code. In North America the zone and the validity of a
+    number follow from its first six digits (area code and exchange), so those are looked up
+    once: parsing 100,000 numbers one by one would take seconds."""
+    if not phone.startswith("+1") or len(phone) < 8:
+        return _zones_of_number(phone)
+    prefix = phone[:8]
+    found = _NANP_PREFIXES.get(prefix)
+    if found is None:
+        found = _NANP_PREFIXES[prefix] = _zones_of_number(phone)
+    return found
+
+
+@lru_cache(maxsize=10_000)
+def _zones_of_number(phone: str) -> tuple[str, ...]:
     try:
         number = phonenumbers.parse(phone)
     except phonenumbers.NumberParseException:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
@@ -22,6 +22,7 @@ from admin.models import Broadcast, Contact, Link
 from admin.services import codes, quiet_hours, results, segments
 from admin.services.errors import NotFound, ValidationError
 from admin.services.message_body import Body, BodyError, parse_body
+from admin.services.scheduling import schedule_from
 from core.codes import CODE_LENGTH
 from core.urls import short_url
 
@@ -241,83 +242,6 @@ def segment_summary(bodies: Iterable[str]) -> dict[str, Any]:
         "encoding": encoding,
         "characters": longest,
     }
-
-
-def preview_broadcast(
-    org_id: int, data: Mapping[str, Any], *, scheme: str, provider: str = "outbox"
-) -> dict[str, Any]:
-    """The confirmation before sending: recipients, the opted-out and unreachable ones left
-    out, segments, a sample, the estimated cost per provider (``provider``: the one in use),
-    and how many messages quiet hours would hold."""
-    link = sendable_link(org_id, data.get("link_id"))
-    body = checked_body(data.get("body"), link)
-    send_at, quiet = schedule_from(data)
-    found = recipients(org_id, audience_of(org_id, data), body.uses_fields or quiet)
-    chosen = found.chosen
-    url = sample_url(link, scheme) if link is not None else ""
-    render = renderer(body)
-    sample = render(chosen[0], url) if chosen else body.render({}, url)
-    if body.uses_contact and chosen:
-        summary = segment_summary(render(r, url) for r in chosen)
-    else:
-        # The same text for everyone (URLs have one length): count it once.
-        summary = segment_summary([sample])
-        summary["segments_total"] *= len(chosen)
-    due = send_at or datetime.now(UTC)
-    held = sum(1 for r in chosen if quiet_hours.hold_until(due, r[1], r[5])) if quiet else 0
-    return {
-        "recipients": len(chosen), "opted_out": found.opted_out,
-        "unreachable": found.unreachable, "sample": sample, **summary,
-        "cost": cost_estimate(summary["segments_total"], provider),
-        "send_at": send_at, "quiet_hours": quiet, "held_by_quiet_hours": held,
-    }  # fmt: skip
-
-
-# Price per segment of a US message, in USD, before carrier fees (which the carriers set and
-# change): an estimate for the confirmation, never a bill.
-PRICE_PER_SEGMENT = {"outbox": 0.0, "twilio": 0.0083}
-
-
-def cost_estimate(segments_total: int, provider: str) -> dict[str, Any]:
-    return {
-        "currency": "USD",
-        "provider": provider,
-        "per_provider": {
-            name: round(price * segments_total, 4) for name, price in PRICE_PER_SEGMENT.items()
-        },
-        "note": "before carrier fees",
-    }
-
-
-MAX_SCHEDULE_AHEAD = timedelta(days=365)
-
-
-def schedule_from(data: Mapping[str, Any]) -> tuple[datetime | None, bool]:
-    """``send_at`` (RFC 3339 with an offset, in the future; None: now) and ``quiet_hours``
-    (default true: hold each message until 8:00 in the recipient's time zone)."""
-    quiet = data.get("quiet_hours", True)
-    if quiet is None:
-        quiet = True
-    if not isinstance(quiet, bool):
-        raise ValidationError("quiet_hours", "quiet_hours must be true or false")
-    raw = data.get("send_at")
-    if raw is None or raw == "":
-        return None, quiet
-    if isinstance(raw, str):
-        try:
-            raw = datetime.fromisoformat(raw.strip())
-        except ValueError:
-            raise ValidationError("send_at", "send_at must be an RFC 3339 time") from None
-    if not isinstance(raw, datetime):
-        raise ValidationError("send_at", "send_at must be an RFC 3339 time")
-    if raw.tzinfo is None:
-        raise ValidationError("send_at", "send_at needs an offset (Z or +hh:mm)")
-    now = datetime.now(UTC)
-    if raw < now - timedelta(minutes=1):
-        raise ValidationError("send_at", "send_at is in the past")
-    if raw > now + MAX_SCHEDULE_AHEAD:
-        raise ValidationError("send_at", "send_at is more than a year ahead")
-    return (raw.astimezone(UTC) if raw > now else None), quiet
 
 
 def preview_message(

@@ -20,6 +20,7 @@ from admin.models import Contact
 from admin.providers import settings as provider_settings
 from admin.services import broadcasts as broadcast_service
 from admin.services import (
+    confirmation,
     conversations,
     library,
     provider_events,
@@ -138,7 +139,7 @@ def broadcast_send() -> Any:
         if action in ("preview", "send"):
             # "send" asks first: the confirmation names who gets it, who is left out, the
             # segments and the cost; only "confirm" queues the broadcast.
-            preview = sends.preview_broadcast(
+            preview = confirmation.preview_broadcast(
                 org_id, data, scheme=short_url_scheme(), provider=provider
             )
             if action == "send" and not preview["recipients"]:
@@ -188,7 +189,10 @@ def broadcast_preview() -> Any:
         return jsonify(error={"message": "send the form as JSON"}), 400
     try:
         return jsonify(
-            sends.preview_broadcast(current_org_id(), payload, scheme=short_url_scheme())
+            confirmation.preview_broadcast(
+                current_org_id(), payload, scheme=short_url_scheme(),
+                provider=sms_provider.current(current_org_id())["provider"],
+            )  # fmt: skip
         )
     except ServiceError as exc:
         db.session.rollback()
