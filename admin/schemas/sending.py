@@ -108,6 +108,11 @@ class BroadcastPreview(Struct):
     send_at: datetime | None
     quiet_hours: bool
     held_by_quiet_hours: Annotated[int, Meta(description="messages held until 8:00 local")]
+    warnings: Annotated[
+        list[str],
+        Meta(description="compliance lint: first contact without the organisation's name or "
+             "opt-out words, a link on an unverified domain or a public shortener"),
+    ]  # fmt: skip
 
 
 class BroadcastOut(Struct):

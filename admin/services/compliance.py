@@ -1,4 +1,5 @@
-"""Carrier compliance of what we send: public shorteners as destinations.
+"""Carrier compliance of what we send: public shorteners as destinations, and the lint of a
+message at compose time.
 
 Carriers filter links on public shorteners (CTIA guidance; some carriers block them outright),
 so a link's destination must be the final URL. The list lives here only: the API refuses such a
@@ -10,10 +11,10 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from admin.extensions import db
-from admin.models import User
+from admin.models import Link, Organisation, User
 from admin.services.errors import ValidationError
 from core import logs
 
@@ -60,6 +61,42 @@ def check_destination(destination: str, *, allow_shortener: bool, org_id: int) -
         log, "public shortener allowed by an owner", logging.WARNING, org_id=org_id,
         shortener=shortener, destination=destination[:300],
     )  # fmt: skip
+
+
+_FIRST_CONTACTS = text(
+    """
+    SELECT count(*) FROM unnest(CAST(:ids AS bigint[])) AS r(id)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM messages m WHERE m.contact_id = r.id AND m.direction = 'out'
+          AND NOT m.compliance AND m.status NOT IN ('canceled', 'opted_out')
+    )
+    """
+)
+
+
+def lint(org_id: int, body: str, link: Link | None, contact_ids: list[int]) -> list[str]:
+    """Warnings at compose time, by the carriers' guidance: a first message that does not name
+    the organisation or say how to opt out, and a link on an unverified domain or a shortener."""
+    found: list[str] = []
+    org_name = db.session.scalar(select(Organisation.name).where(Organisation.id == org_id)) or ""
+    first = int(db.session.scalar(_FIRST_CONTACTS, {"ids": contact_ids}) or 0)
+    if first and org_name and org_name.casefold() not in body.casefold():
+        found.append(
+            f"{first} recipient{'s' if first != 1 else ''} hear from you for the first time: "
+            f"name {org_name} in the message."
+        )
+    if first and "stop" not in body.casefold():
+        found.append("A first message should say how to opt out (\"Reply STOP to opt out\").")
+    if link is not None:
+        if link.domain.verified_at is None:
+            found.append(
+                f"The link is on {link.domain.hostname}, which is not verified: carriers filter "
+                "links on domains that are not your own verified ones."
+            )
+        shortener = shortener_of(link.destination)
+        if shortener:
+            found.append(f"The link's destination is on {shortener}, a public shortener.")
+    return found
 
 
 def is_owner(org_id: int, user_id: int | None) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from admin.services import quiet_hours
+from admin.services import compliance, quiet_hours
 from admin.services.scheduling import schedule_from
 from admin.services.sends import (
     audience_of,
@@ -48,6 +48,7 @@ def preview_broadcast(
         "unreachable": found.unreachable, "sample": sample, **summary,
         "cost": cost_estimate(summary["segments_total"], provider),
         "send_at": send_at, "quiet_hours": quiet, "held_by_quiet_hours": held,
+        "warnings": compliance.lint(org_id, body.source, link, [r[0] for r in chosen]),
     }  # fmt: skip
 
 

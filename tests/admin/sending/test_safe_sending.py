@@ -159,3 +159,23 @@ def test_window_closes_at_21_local():
     assert opens == datetime(2030, 6, 3, 12, 0, tzinfo=UTC)  # 8:00 EDT
     assert quiet_hours.window_opens(datetime(2030, 6, 3, 0, 59, tzinfo=UTC), zones).hour == 0
     assert quiet_hours.zones_of("+12125550147", {"time_zone": "Not/AZone"}) == zones
+
+
+def test_compose_lint_warns_about_first_contact_and_unverified_domains(api, link, make_contact):
+    ana = make_contact("Ana")
+    body = {"body": "Hi {{first_name}}: {{link}}", "link_id": link["id"],
+            "contact_ids": [ana["id"]], "quiet_hours": False}  # fmt: skip
+    warnings = api.post("/api/v1/broadcasts/preview", body).get_json()["warnings"]
+    assert warnings == [
+        "1 recipient hear from you for the first time: name Acme Campaign in the message.",
+        'A first message should say how to opt out ("Reply STOP to opt out").',
+        "The link is on go.example.test, which is not verified: carriers filter links on "
+        "domains that are not your own verified ones.",
+    ]
+    db.session.execute(text("UPDATE domains SET verified_at = now()"))
+    db.session.commit()
+    named = {**body, "body": "Acme Campaign: hi {{first_name}} {{link}} Reply STOP to opt out"}
+    assert api.post("/api/v1/broadcasts/preview", named).get_json()["warnings"] == []
+    assert api.post("/api/v1/broadcasts", body).status_code == 201
+    # Not a first contact any more: only a first message must name the organisation.
+    assert api.post("/api/v1/broadcasts/preview", body).get_json()["warnings"] == []
