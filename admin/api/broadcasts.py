@@ -39,6 +39,7 @@ def broadcast_out(broadcast: Broadcast) -> BroadcastOut:
         link_id=broadcast.link_id,
         audience=broadcast.audience,
         status=broadcast.status,
+        source=broadcast.source,
         send_at=broadcast.send_at,
         quiet_hours=broadcast.quiet_hours,
         messages=broadcast.total,

@@ -42,6 +42,10 @@ class BroadcastCreate(Struct):
         Meta(description="default true: hold each message until 8:00-21:00 in the recipient's "
              "time zone (their time_zone field, else their area code)"),
     ] = UNSET  # fmt: skip
+    source: Annotated[
+        str | UnsetType,
+        Meta(description="your refcode or label for this broadcast (at most 64 characters)"),
+    ] = UNSET
 
 
 class TestSend(Struct):
@@ -121,6 +125,7 @@ class BroadcastOut(Struct):
     link_id: int | None
     audience: dict[str, Any]
     status: Annotated[str, Meta(description="queued, scheduled or canceled")]
+    source: Annotated[str, Meta(description="the refcode or label given when it was sent")]
     send_at: datetime | None
     quiet_hours: bool
     messages: int

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER, TEXT
 
 from admin.extensions import db
 from admin.models import Broadcast, Contact, Link
-from admin.services import codes, quiet_hours, results, segments
+from admin.services import codes, inputs, quiet_hours, results, segments
 from admin.services.errors import NotFound, ValidationError
 from admin.services.message_body import Body, BodyError, parse_body
 from admin.services.scheduling import schedule_from
@@ -360,7 +360,7 @@ def create_broadcast(
         created_by=user_id,
         send_at=send_at,
         quiet_hours=quiet,
-        source=str(data.get("source") or "")[:64],
+        source=inputs.text("source", data.get("source"), 64),
     )
     db.session.add(broadcast)
     db.session.flush()

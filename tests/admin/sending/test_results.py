@@ -49,7 +49,7 @@ def test_results_and_a_follow_up_to_those_who_did_not_click(
     created = api.post(
         "/api/v1/broadcasts",
         {"body": "Hi {{first_name}}: {{link}}", "link_id": link["id"],
-         "contact_ids": [ana, bob, cy, dee, eve], "quiet_hours": False},
+         "contact_ids": [ana, bob, cy, dee, eve], "quiet_hours": False, "source": "gala-1"},
     ).get_json()  # fmt: skip
     sender = Sender(http=http, public_admin_url="https://admin.example.test")
     while sender.step():
@@ -59,6 +59,7 @@ def test_results_and_a_follow_up_to_those_who_did_not_click(
     clicks(clean, org.org_id, link, [ana, bob])
     api.post("/api/v1/messages/inbound", {"contact_id": cy, "body": "What time?"})
     api.post("/api/v1/messages/inbound", {"contact_id": dee, "body": "STOP"})
+    assert api.get(f"/api/v1/broadcasts/{created['id']}").get_json()["source"] == "gala-1"
     results = api.get(f"/api/v1/broadcasts/{created['id']}/results")
     assert results.status_code == 200
     got = results.get_json()
@@ -103,3 +104,9 @@ def test_follow_up_is_validated(api, other_api, make_contact):
         "broadcast_id": created["id"], "segment": "clicked"}})  # fmt: skip
     assert empty.status_code == 422 and empty.get_json()["error"]["field"] == "follow_up.segment"
     assert other_api.get(f"/api/v1/broadcasts/{created['id']}/results").status_code == 404
+
+
+def test_source_is_validated(api, make_contact):
+    ana = make_contact("Ana")
+    resp = api.post("/api/v1/broadcasts", {"body": "x", "contact_ids": [ana["id"]], "source": "x" * 65})
+    assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "source"
