@@ -91,9 +91,9 @@ def parse_stored(raw: Any) -> tuple[Action, ...]:
     never fails a click: it is skipped (and logged). Names are normalised and cut to NAME_MAX;
     an action without a name is skipped.
 
-    No actions at all (``None`` or ``[]``) means the default whisper, as the drain has always
-    read it. (Issue 17 makes ``[]`` mean no actions: that change belongs here.)"""
-    if not raw or not isinstance(raw, list):
+    ``[]`` means no actions (the contract: an organiser who removed them all wants none); only
+    a value that is no list at all (``None``: never stored) means the default whisper."""
+    if not isinstance(raw, list):
         return DEFAULT_ACTIONS
     actions: list[Action] = []
     for item in raw:

@@ -230,7 +230,7 @@ SETTINGS: tuple[Setting, ...] = (
         "sender.retry_cap_seconds", least=0,
     ),
     Setting(
-        "SENDER_STALE_SECONDS", "300", "A message left in `sending` this long (a sender died) is queued again.",
+        "SENDER_STALE_SECONDS", "300", "A message left in `sending` this long (a sender died) is reconciled with its provider: recorded if it got it, else queued again.",
         "sender.stale_seconds", least=1,
     ),
     Setting("OUTBOUND_ALLOW_NETWORKS", "", "Non-public IPs/CIDRs (comma-separated) that webhooks and SMS providers may reach anyway: local receivers, tests.", "outbound_allow_networks", check=_networks),

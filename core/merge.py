@@ -1,7 +1,7 @@
 """Destination templates and field merge.
 
 A destination is an absolute http(s) URL whose path, query and fragment may hold placeholders:
-``{{first_name}}``, ``{{last_name}}``, ``{{phone}}``, ``{{email}}``, ``{{fields.NAME}}``, each with
+``{{first_name}}``, ``{{last_name}}``, ``{{phone}}``, ``{{email}}``, ``{{contact_id}}``, ``{{fields.NAME}}``, each with
 an optional default after ``|``. The scheme, host and port are fixed text: a placeholder may not
 stand there, and every merged value is percent-encoded for its place with nothing left "safe",
 so no contact value can add a ``/``, ``?``, ``#``, ``@`` or control character to the URL.
@@ -21,7 +21,9 @@ from core.records import ContactRecord
 
 MAX_DESTINATION_LENGTH = 2048
 MAX_MERGED_LENGTH = 8000
-BUILTIN_NAMES = ("first_name", "last_name", "phone", "email")
+# contact_id: the contact's id, so that a CRM or donation page (an ActBlue refcode, ...) can
+# trace a visit back to the message it came from.
+BUILTIN_NAMES = ("first_name", "last_name", "phone", "email", "contact_id")
 _FIELD_NAME = re.compile(r"^fields\.[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]")
 _FORBIDDEN_IN_DEFAULT = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029{}]")
@@ -64,6 +66,8 @@ class Template:
 
 
 def _lookup(contact: ContactRecord, name: str) -> str | None:
+    if name == "contact_id":
+        return str(contact.id)
     if name.startswith("fields."):
         value = contact.fields.get(name[7:])
         return None if value is None else str(value)
@@ -106,7 +110,7 @@ def _split_placeholders(text: str) -> list[str | tuple[str, str, int]]:
         if name not in BUILTIN_NAMES and not _FIELD_NAME.match(name):
             raise TemplateError(
                 f"unknown placeholder {{{{{name}}}}} at character {start + 1}: use first_name, "
-                "last_name, phone, email or fields.NAME"
+                "last_name, phone, email, contact_id or fields.NAME"
             )
         if bar and _FORBIDDEN_IN_DEFAULT.search(default):
             raise TemplateError(f"the default of {{{{{name}}}}} has a brace or control character")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from flask import Response, g
 
 from admin.api.auth import org_id
@@ -14,15 +15,18 @@ from admin.api.params import query_int
 from admin.appsettings import short_url_scheme
 from admin.models import Broadcast, Message
 from admin.schemas.sending import (
+    BroadcastCanceled,
     BroadcastCreate,
     BroadcastCreated,
     BroadcastList,
     BroadcastOut,
     BroadcastPreview,
+    BroadcastResults,
     MessageList,
     MessageOut,
+    TestSend,
 )
-from admin.services import conversations, sends
+from admin.services import broadcasts, confirmation, conversations, results, sends, sms_provider
 
 # 100,000 contact ids are about 800 kB of JSON.
 MAX_BROADCAST_JSON = 8 * 1024 * 1024
@@ -34,6 +38,10 @@ def broadcast_out(broadcast: Broadcast) -> BroadcastOut:
         body=broadcast.body,
         link_id=broadcast.link_id,
         audience=broadcast.audience,
+        status=broadcast.status,
+        source=broadcast.source,
+        send_at=broadcast.send_at,
+        quiet_hours=broadcast.quiet_hours,
         messages=broadcast.total,
         opted_out=broadcast.skipped,
         statuses=conversations.status_counts(broadcast.org_id, broadcast.id),
@@ -56,9 +64,11 @@ def _request() -> dict[str, Any]:
     BroadcastPreview,
 )
 def preview_broadcast() -> Response:
-    return respond(
-        BroadcastPreview(**sends.preview_broadcast(org_id(), _request(), scheme=short_url_scheme()))
+    provider = sms_provider.current(org_id())["provider"]
+    preview = confirmation.preview_broadcast(
+        org_id(), _request(), scheme=short_url_scheme(), provider=provider
     )
+    return respond(msgspec.convert(preview, BroadcastPreview))
 
 
 @bp.post("/broadcasts")
@@ -105,3 +115,32 @@ def broadcast_messages(broadcast_id: int) -> Response:
     after = query_int("after", 0, 0, 2**63 - 1)
     found = conversations.broadcast_messages(org_id(), broadcast_id, limit=limit, after=after)
     return respond(MessageList(messages=[message_out(m) for m in found]))
+
+
+@bp.post("/broadcasts/test")
+@doc(
+    "A test send of the broadcast being composed, now, to a chosen contact or a phone",
+    TestSend,
+    MessageOut,
+    201,
+)
+def test_send() -> Response:
+    data = as_changes(read_json(TestSend))
+    message_id = broadcasts.test_send(org_id(), data, g.get("user_id"), scheme=short_url_scheme())
+    return respond(message_out(conversations.get_message(org_id(), message_id)), 201)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/cancel")
+@doc("Cancel what has not been sent yet", response=BroadcastCanceled)
+def cancel_broadcast(broadcast_id: int) -> Response:
+    broadcast, count = broadcasts.cancel(org_id(), broadcast_id)
+    return respond(BroadcastCanceled(id=broadcast.id, status=broadcast.status, canceled=count))
+
+
+@bp.get("/broadcasts/<int:broadcast_id>/results")
+@doc(
+    "Delivered, failed, clicked, click rate, opted out after, replies; follow-up segments",
+    response=BroadcastResults,
+)
+def broadcast_results(broadcast_id: int) -> Response:
+    return respond(msgspec.convert(results.results(org_id(), broadcast_id), BroadcastResults))

@@ -46,7 +46,9 @@ def contacts_out(rows: list[Contact]) -> list[ContactOut]:
 @bp.post("/contacts")
 @doc("Add a contact", ContactCreate, ContactOut, 201)
 def create_contact() -> Response:
-    contact = contacts.create_contact(org_id(), as_changes(read_json(ContactCreate)))
+    contact = contacts.create_contact(
+        org_id(), as_changes(read_json(ContactCreate)), source="created through the API"
+    )
     return respond(contacts_out([contact])[0], 201)
 
 
@@ -81,7 +83,8 @@ def get_contact(contact_id: int) -> Response:
 def update_contact(contact_id: int) -> Response:
     contacts.get_contact(org_id(), contact_id)  # 404 before looking at the body
     changes = as_changes(read_json(ContactUpdate))
-    return respond(contacts_out([contacts.update_contact(org_id(), contact_id, changes)])[0])
+    changed = contacts.update_contact(org_id(), contact_id, changes, source="changed through the API")
+    return respond(contacts_out([changed])[0])
 
 
 @bp.get("/contacts/<int:contact_id>/history")

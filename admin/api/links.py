@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app
+from typing import Any
+
+from flask import Response, current_app, g
 
 from admin.api.auth import org_id
 from admin.api.blueprint import bp
 from admin.api.bodies import as_changes, read_json, respond
+from admin.api.errors import ApiError
 from admin.api.openapi import Query, doc
 from admin.api.params import query_bool
 from admin.appsettings import short_url_scheme
@@ -21,7 +24,7 @@ from admin.schemas.resources import (
     LinkUpdate,
     PreviewOut,
 )
-from admin.services import codes, links
+from admin.services import codes, compliance, links
 from core import actions
 
 # 100,000 contact ids need more than the usual JSON limit.
@@ -55,6 +58,18 @@ def links_out(rows: list[Link]) -> list[LinkOut]:
     ]
 
 
+def _shortener_override(changes: dict[str, Any]) -> bool:
+    """``"allow_shortener": true`` lets a public shortener be the destination; only an owner's
+    token may say so."""
+    if not changes.pop("allow_shortener", False):
+        return False
+    if not compliance.is_owner(org_id(), g.get("user_id")):
+        raise ApiError(
+            403, "forbidden", "only an owner may allow a public shortener", "allow_shortener"
+        )
+    return True
+
+
 @bp.get("/links")
 @doc(
     "The organisation's links",
@@ -69,7 +84,8 @@ def list_links() -> Response:
 @bp.post("/links")
 @doc("Create a link (and its generic short URL)", LinkCreate, LinkOut, 201)
 def create_link() -> Response:
-    link = links.create_link(org_id(), as_changes(read_json(LinkCreate)))
+    changes = as_changes(read_json(LinkCreate))
+    link = links.create_link(org_id(), changes, allow_shortener=_shortener_override(changes))
     return respond(links_out([link])[0], 201)
 
 
@@ -84,7 +100,8 @@ def get_link(link_id: int) -> Response:
 def update_link(link_id: int) -> Response:
     links.get_link(org_id(), link_id)  # 404 before looking at the body
     changes = as_changes(read_json(LinkUpdate))
-    return respond(links_out([links.update_link(org_id(), link_id, changes)])[0])
+    allow = _shortener_override(changes)
+    return respond(links_out([links.update_link(org_id(), link_id, changes, allow_shortener=allow)])[0])
 
 
 @bp.post("/links/<int:link_id>/issue")

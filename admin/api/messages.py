@@ -15,6 +15,7 @@ from admin.api.openapi import doc
 from admin.appsettings import public_admin_url, short_url_scheme
 from admin.providers import settings as provider_settings
 from admin.schemas.sending import (
+    HelpText,
     InboundCreate,
     InboundOut,
     MessageCreate,
@@ -22,7 +23,7 @@ from admin.schemas.sending import (
     ProviderSettingsIn,
     ProviderSettingsOut,
 )
-from admin.services import conversations, provider_events, sends, sms_provider
+from admin.services import consent, conversations, provider_events, sends, sms_provider
 from admin.services.contacts import normalize_phone
 from admin.services.errors import NotFound, ValidationError
 
@@ -117,3 +118,16 @@ def get_provider() -> Response:
 def put_provider() -> Response:
     data = as_changes(read_json(ProviderSettingsIn))
     return respond(provider_view(org_id(), sms_provider.save(org_id(), data)))
+
+
+@bp.get("/sending/help")
+@doc("The organisation's answer to HELP and INFO", response=HelpText)
+def get_help_text() -> Response:
+    return respond(HelpText(help_text=consent.help_text(org_id())))
+
+
+@bp.put("/sending/help")
+@doc("Set the answer to HELP and INFO (empty: the default naming the organisation)", HelpText, HelpText)
+def put_help_text() -> Response:
+    data = as_changes(read_json(HelpText))
+    return respond(HelpText(help_text=consent.save_help_text(org_id(), data["help_text"])))

@@ -77,6 +77,10 @@ class Broadcast(db.Model):  # type: ignore[name-defined,misc]
     skipped: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = now_column()
+    send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    quiet_hours: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    canceled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
 
 
 class LibraryAction(db.Model):  # type: ignore[name-defined,misc]
@@ -131,8 +135,14 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[datetime] = now_column()
     # A retry's earliest time (NULL: due now); set when a provider asked us to come back later.
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An opt-out confirmation or HELP answer: the one kind sent to an opted-out contact.
+    compliance: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # Set (and committed) before the provider call: a restarted sender reconciles with the
+    # provider instead of sending again.
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         Index("ix_messages_broadcast", "broadcast_id"),
+        Index("ix_messages_contact_out_in", "org_id", "contact_id", "direction", "created_at"),
         Index("ix_messages_contact", "contact_id", "created_at"),
         Index("ix_messages_queued", "id", postgresql_where=text("status = 'queued'")),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -12,6 +13,7 @@ class OutgoingMessage:
     org_id: int
     to: str  # E.164
     body: str
+    claimed_at: datetime | None = None  # when the sender claimed it (for lookup)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,12 @@ class Provider(Protocol):
 
     def send(self, message: OutgoingMessage) -> Submitted: ...
 
+    def lookup(self, message: OutgoingMessage) -> Submitted | None:
+        """What the provider knows of a message whose send may have gone through before the
+        sender died: its id and status, or None when the provider never got it. Raises
+        ProviderError when it cannot tell now (the message then waits for the next try)."""
+        ...
+
 
 # Message statuses, in the order a message moves through them. A delivery callback never
 # moves a message backwards (callbacks can arrive out of order).
@@ -51,5 +59,9 @@ STATUS_RANK = {
     "undelivered": 4,
     "failed": 4,
     "received": 4,
+    "opted_out": 4,  # the contact opted out before the sender reached the message
+    "canceled": 4,  # the broadcast was canceled before the message was sent
 }
-FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "received"})
+FINAL_STATUSES = frozenset(
+    {"delivered", "undelivered", "failed", "received", "opted_out", "canceled"}
+)

@@ -130,6 +130,10 @@ class Unreadable:
     def send(self, message: OutgoingMessage) -> Submitted:
         raise ProviderError("the provider's auth token is unreadable (server keys)", retryable=True)
 
+    def lookup(self, message: OutgoingMessage) -> Submitted | None:
+        # Whether the provider got it cannot be asked without the token: wait, like send().
+        raise ProviderError("the provider's auth token is unreadable (server keys)", retryable=True)
+
 
 def build(
     sms: dict[str, Any], *, http: httpx.Client, public_admin_url: str, org_id: int

@@ -13,6 +13,8 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -101,6 +103,56 @@ class TwilioProvider:
         return Submitted(
             provider_message_id=sid, status=STATUS_MAP.get(str(data.get("status")), "accepted")
         )
+
+
+    def lookup(self, message: OutgoingMessage) -> Submitted | None:
+        """The message as Twilio has it, found among the newest messages to the same number by
+        its sender and exact body (each contact's body carries their own short URL), created
+        no earlier than our claim; None when Twilio never got it."""
+        params = {"To": message.to, "PageSize": "50"}
+        try:
+            resp = self.http.get(
+                self.messages_url, params=params, auth=(self.account_sid, self.auth_token)
+            )
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"twilio unreachable: {exc!r}", retryable=True) from None
+        if resp.status_code >= 300:
+            raise ProviderError(
+                f"twilio answered {resp.status_code}: {_error_text(resp)}", retryable=True
+            )
+        try:
+            found = resp.json().get("messages") or []
+        except (ValueError, AttributeError):
+            raise ProviderError("twilio answered a list that is not JSON", retryable=True) from None
+        for item in found:
+            if not isinstance(item, dict) or item.get("body") != message.body:
+                continue
+            ours = item.get("messaging_service_sid") if self.sender.startswith("MG") else None
+            if (ours or item.get("from")) != self.sender:
+                continue
+            created = _created(item.get("date_created"))
+            if message.claimed_at is not None and created is not None and (
+                created < message.claimed_at - CLOCK_SLACK
+            ):
+                continue  # an older message with the same text: not this one
+            return Submitted(
+                provider_message_id=str(item.get("sid")),
+                status=STATUS_MAP.get(str(item.get("status")), "accepted"),
+            )
+        return None
+
+
+CLOCK_SLACK = timedelta(minutes=5)  # our clock and Twilio's may differ a little
+
+
+def _created(value: object) -> datetime | None:
+    """Twilio's ``date_created`` (RFC 2822, e.g. "Tue, 01 Dec 2026 15:12:00 +0000")."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _error_text(resp: httpx.Response) -> str:

@@ -93,7 +93,12 @@ class LinkCreate(Struct):
     ] = UNSET
     preview: Preview | UnsetType = UNSET
     actions: Annotated[
-        list[Action] | UnsetType, Meta(description='default: [{"type": "whisper"}]')
+        list[Action] | UnsetType,
+        Meta(description='omitted: [{"type": "whisper"}]; [] means no actions'),
+    ] = UNSET
+    allow_shortener: Annotated[
+        bool | UnsetType,
+        Meta(description="an owner's override: allow a public shortener as the destination"),
     ] = UNSET
     expires_at: Expiry | None | UnsetType = UNSET
     folder: Folder | UnsetType = UNSET
@@ -109,6 +114,7 @@ class LinkUpdate(Struct):
     archived: bool | UnsetType = UNSET
     expires_at: Expiry | None | UnsetType = UNSET
     folder: Folder | UnsetType = UNSET
+    allow_shortener: bool | UnsetType = UNSET
 
 
 class IssueRequest(Struct):

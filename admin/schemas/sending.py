@@ -14,6 +14,14 @@ BODY_HELP = (
 )
 
 
+class FollowUp(Struct):
+    broadcast_id: int
+    segment: Annotated[
+        Literal["clicked", "did_not_click", "replied"],
+        Meta(description="who of that broadcast's recipients to send to"),
+    ]
+
+
 class BroadcastCreate(Struct):
     body: Annotated[str, Meta(description=BODY_HELP)]
     link_id: Annotated[int | None | UnsetType, Meta(description="required with {{link}}")] = UNSET
@@ -22,6 +30,66 @@ class BroadcastCreate(Struct):
         name="list", default=UNSET
     )
     tag: Annotated[str | UnsetType, Meta(description="a tag's name")] = UNSET
+    follow_up: Annotated[
+        FollowUp | UnsetType, Meta(description="a segment of an earlier broadcast as recipients")
+    ] = UNSET
+    send_at: Annotated[
+        datetime | None | UnsetType,
+        Meta(description="RFC 3339 with an offset: send then (omitted: now)"),
+    ] = UNSET
+    quiet_hours: Annotated[
+        bool | UnsetType,
+        Meta(description="default true: hold each message until 8:00-21:00 in the recipient's "
+             "time zone (their time_zone field, else their area code)"),
+    ] = UNSET  # fmt: skip
+    source: Annotated[
+        str | UnsetType,
+        Meta(description="your refcode or label for this broadcast (at most 64 characters)"),
+    ] = UNSET
+
+
+class TestSend(Struct):
+    body: Annotated[str, Meta(description=BODY_HELP)]
+    link_id: int | None | UnsetType = UNSET
+    contact_id: Annotated[int | UnsetType, Meta(description="a chosen contact")] = UNSET
+    phone: Annotated[str | UnsetType, Meta(description="or a phone (e.g. your own)")] = UNSET
+
+
+class BroadcastCanceled(Struct):
+    id: int
+    status: str
+    canceled: Annotated[int, Meta(description="messages that will not be sent")]
+
+
+class FollowUpRef(Struct):
+    follow_up: FollowUp
+
+
+class BroadcastResults(Struct):
+    broadcast_id: int
+    status: str
+    messages: int
+    sent: Annotated[int, Meta(description="handed to the provider (accepted, sent, delivered)")]
+    delivered: int
+    failed: Annotated[int, Meta(description="failed or undelivered")]
+    pending: Annotated[int, Meta(description="queued, scheduled, held or sending")]
+    canceled: int
+    dropped_opted_out: Annotated[int, Meta(description="not sent: opted out before their turn")]
+    clicked: Annotated[int, Meta(description="recipients who clicked since (unique)")]
+    click_rate: Annotated[float, Meta(description="clicked / sent")]
+    opted_out_after: int
+    replied: Annotated[int, Meta(description="recipients who replied since")]
+    segments: Annotated[
+        dict[str, FollowUpRef],
+        Meta(description="each segment as the body part of a follow-up broadcast"),
+    ]
+
+
+class CostEstimate(Struct):
+    currency: str
+    provider: Annotated[str, Meta(description="the provider in use")]
+    per_provider: dict[str, float]
+    note: str
 
 
 class BroadcastCreated(Struct):
@@ -32,13 +100,23 @@ class BroadcastCreated(Struct):
 
 class BroadcastPreview(Struct):
     recipients: int
-    opted_out: int
+    opted_out: Annotated[int, Meta(description="left out: opted out")]
+    unreachable: Annotated[int, Meta(description="left out: their latest message failed")]
     segments: Annotated[int, Meta(description="parts per message (the longest message)")]
     segments_min: int
     segments_total: Annotated[int, Meta(description="parts over all recipients")]
     encoding: Literal["GSM-7", "UCS-2"]
     characters: Annotated[int, Meta(description="septets (GSM-7) or UTF-16 units (UCS-2)")]
     sample: Annotated[str, Meta(description="the first recipient's message")]
+    cost: CostEstimate
+    send_at: datetime | None
+    quiet_hours: bool
+    held_by_quiet_hours: Annotated[int, Meta(description="messages held until 8:00 local")]
+    warnings: Annotated[
+        list[str],
+        Meta(description="compliance lint: first contact without the organisation's name or "
+             "opt-out words, a link on an unverified domain or a public shortener"),
+    ]  # fmt: skip
 
 
 class BroadcastOut(Struct):
@@ -46,6 +124,10 @@ class BroadcastOut(Struct):
     body: str
     link_id: int | None
     audience: dict[str, Any]
+    status: Annotated[str, Meta(description="queued, scheduled or canceled")]
+    source: Annotated[str, Meta(description="the refcode or label given when it was sent")]
+    send_at: datetime | None
+    quiet_hours: bool
     messages: int
     opted_out: int
     statuses: Annotated[dict[str, int], Meta(description="number of messages in each status")]
@@ -162,3 +244,10 @@ class ProviderSettingsOut(Struct, omit_defaults=True):
     auth_token_set: bool | None = None
     status_callback_url: str | None = None
     inbound_url: str | None = None
+
+
+class HelpText(Struct):
+    help_text: Annotated[
+        str,
+        Meta(description="the answer to HELP and INFO (at most 320 characters; \"\": default)"),
+    ]

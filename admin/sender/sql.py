@@ -15,20 +15,27 @@ DUE_ORGS = text(
     """
 )
 
+# A claim is the idempotency record: ``claimed_at`` is committed before the provider call, so
+# a message found in ``sending`` later is reconciled with the provider, never sent blindly.
+# A contact who opted out after the message was queued gets nothing (but a compliance answer).
 CLAIM = text(
     """
     WITH due AS (
-        SELECT id FROM messages
-        WHERE status = 'queued' AND direction = 'out' AND org_id = :org_id
-          AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-        ORDER BY id
+        SELECT m.id, (c.opted_out AND NOT m.compliance) AS blocked
+        FROM messages m JOIN contacts c ON c.id = m.contact_id
+        WHERE m.status = 'queued' AND m.direction = 'out' AND m.org_id = :org_id
+          AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= now())
+        ORDER BY m.id
         LIMIT :limit
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF m SKIP LOCKED
     )
     UPDATE messages m
-    SET status = 'sending', attempts = m.attempts + 1, updated_at = now()
+    SET status = CASE WHEN due.blocked THEN 'opted_out' ELSE 'sending' END,
+        attempts = m.attempts + CASE WHEN due.blocked THEN 0 ELSE 1 END,
+        claimed_at = CASE WHEN due.blocked THEN m.claimed_at ELSE now() END,
+        updated_at = now()
     FROM due WHERE m.id = due.id
-    RETURNING m.id, m.org_id, m.to_phone, m.body, m.attempts
+    RETURNING m.id, m.org_id, m.to_phone, m.body, m.attempts, m.status
     """
 )
 
@@ -84,16 +91,30 @@ FAILED = text(
 )
 
 RELEASE = text(
-    "UPDATE messages SET status = 'queued', attempts = attempts - 1 "
+    "UPDATE messages SET status = 'queued', attempts = attempts - 1, claimed_at = NULL "
     "WHERE id = ANY(:ids) AND status = 'sending'"
 )
 
 ORG_SETTINGS = text("SELECT id, settings FROM organisations WHERE id = ANY(:ids)")
 
-REQUEUE_STALE = text(
+# Messages a dead sender left in ``sending``: each is reconciled with its provider (sent or
+# not) before it may go to the queue again. The claim is renewed so that another sender does
+# not reconcile the same message at once.
+STALE = text(
     """
-    UPDATE messages SET status = 'queued', updated_at = now()
-    WHERE status = 'sending' AND updated_at < now() - make_interval(secs => :stale)
-    RETURNING id
+    WITH stale AS (
+        SELECT id FROM messages
+        WHERE status = 'sending' AND updated_at < clock_timestamp() - make_interval(secs => :stale)
+        ORDER BY id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE messages m SET updated_at = now() FROM stale WHERE m.id = stale.id
+    RETURNING m.id, m.org_id, m.to_phone, m.body, m.attempts, m.claimed_at
     """
+)
+
+REQUEUE = text(
+    "UPDATE messages SET status = 'queued', updated_at = now() "
+    "WHERE id = ANY(:ids) AND status = 'sending'"
 )

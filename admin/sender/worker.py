@@ -8,8 +8,11 @@ failure puts the message back in the queue with exponential backoff (honouring R
 any other refusal fails it. A provider's answer is committed right away, so the delivery
 callback that follows finds the message by its provider id.
 
-A sender killed mid-send leaves messages in ``sending``; after SENDER_STALE_SECONDS they are queued
-again (at least once: a message whose provider call had gone through may be sent twice).
+Exactly once: the claim (``sending``, ``claimed_at``) is committed before the provider call,
+so a sender killed mid-send leaves its messages in ``sending``. After SENDER_STALE_SECONDS each
+is reconciled with its provider (``Provider.lookup``): one the provider has is recorded as sent
+with the provider's id, one it never got goes back to the queue, and one it cannot tell about
+now waits for the next round. No message is handed to the provider twice.
 """
 
 from __future__ import annotations
@@ -108,10 +111,13 @@ class Sender:
             provider = providers[org_id]
             rate = provider.rate_per_second
             limit = self.batch if rate is None else max(1, int(rate * self.paced_seconds))
-            handled += self._send_batch(provider, self._claim(org_id, limit))
+            claimed, dropped = self._claim(org_id, limit)
+            handled += dropped + self._send_batch(provider, claimed)
         return handled
 
     def _send_batch(self, provider: Provider, claimed: list[Claimed]) -> int:
+        if not claimed:
+            return 0
         done: list[dict[str, Any]] = []  # sent by an unpaced provider: written in one statement
         for position, message in enumerate(claimed):
             if self.stopping():
@@ -130,21 +136,66 @@ class Sender:
         return len(claimed)
 
     def requeue_stale(self) -> int:
-        count = len(db.session.execute(sql.REQUEUE_STALE, {"stale": self.stale_seconds}).all())
-        db.session.commit()
-        if count:
-            logs.event(log, "requeued messages left in sending", logging.WARNING, count=count)
-        return count
+        """Reconcile the messages a dead sender left in ``sending``; returns how many went back
+        to the queue (the provider never got them)."""
+        requeued = found = 0
+        while not self.stopping():
+            rows = db.session.execute(
+                sql.STALE, {"stale": self.stale_seconds, "limit": self.batch}
+            ).all()
+            db.session.commit()
+            if not rows:
+                break
+            providers = self._providers({r.org_id for r in rows})
+            back: list[int] = []
+            for r in rows:
+                provider = providers[r.org_id]
+                try:
+                    known = provider.lookup(
+                        OutgoingMessage(r.id, r.org_id, r.to_phone, r.body, r.claimed_at)
+                    )
+                except ProviderError as exc:
+                    logs.event(
+                        log, "cannot reconcile a message now", logging.WARNING,
+                        message_id=r.id, error=str(exc),
+                    )  # fmt: skip
+                    continue  # renewed: tried again after another stale period
+                if known is None:
+                    back.append(r.id)
+                    continue
+                found += 1
+                db.session.execute(
+                    sql.SENT,
+                    {"id": r.id, "status": known.status, "provider": provider.name,
+                     "provider_message_id": known.provider_message_id},
+                )  # fmt: skip
+            db.session.execute(sql.REQUEUE, {"ids": back})
+            db.session.commit()
+            requeued += len(back)
+            if len(rows) < self.batch:
+                break
+        if requeued or found:
+            logs.event(
+                log, "reconciled messages left in sending", logging.WARNING,
+                requeued=requeued, found_at_provider=found,
+            )  # fmt: skip
+        return requeued
 
     # -- parts ---------------------------------------------------------------------------------
 
-    def _claim(self, org_id: int, limit: int) -> list[Claimed]:
+    def _claim(self, org_id: int, limit: int) -> tuple[list[Claimed], int]:
+        """The claimed messages to send, and how many were dropped (opted-out contacts)."""
         rows = db.session.execute(sql.CLAIM, {"org_id": org_id, "limit": limit}).all()
         db.session.commit()
-        return sorted(
-            (Claimed(r.id, r.org_id, r.to_phone, r.body, r.attempts) for r in rows),
+        claimed = sorted(
+            (
+                Claimed(r.id, r.org_id, r.to_phone, r.body, r.attempts)
+                for r in rows
+                if r.status == "sending"  # the others: the contact opted out
+            ),
             key=lambda m: m.id,
         )
+        return claimed, len(rows) - len(claimed)
 
     def _release(self, messages: list[Claimed]) -> None:
         """A warm stop: what was claimed but not sent goes back to the queue untouched."""

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, HistoryEvent, ListMember, Tag
-from admin.services import inputs, outbox
+from admin.services import consent, inputs, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
 
 DEFAULT_REGION = "US"  # a number typed without +country is read as a US number
@@ -98,7 +98,7 @@ def _phone_taken(phone: str) -> Conflict:
     return Conflict("phone", f"a contact with phone {phone} exists already")
 
 
-def create_contact(org_id: int, data: Mapping[str, Any]) -> Contact:
+def create_contact(org_id: int, data: Mapping[str, Any], *, source: str = "created") -> Contact:
     values = contact_values(data)
     if db.session.scalar(
         select(Contact.id).where(Contact.org_id == org_id, Contact.phone == values["phone"])
@@ -113,13 +113,21 @@ def create_contact(org_id: int, data: Mapping[str, Any]) -> Contact:
         db.session.rollback()
         raise _phone_taken(values["phone"]) from None
     outbox.enqueue("contact", contact.id, version)
+    if contact.opted_out:
+        contact.opted_out = False  # recorded as a change, so the history says who opted them out
+        consent.set_opted_out(org_id, contact, True, source)
     db.session.commit()
     return contact
 
 
-def update_contact(org_id: int, contact_id: int, data: Mapping[str, Any]) -> Contact:
+def update_contact(
+    org_id: int, contact_id: int, data: Mapping[str, Any], *, source: str = "edited"
+) -> Contact:
+    """Change a contact; an opt-out change goes into their history with ``source``."""
     contact = get_contact(org_id, contact_id)
     values = contact_values(data, current=contact)
+    if "opted_out" in values:
+        consent.set_opted_out(org_id, contact, values.pop("opted_out"), source)
     if values.get("phone", contact.phone) != contact.phone and db.session.scalar(
         select(Contact.id).where(Contact.org_id == org_id, Contact.phone == values["phone"])
     ):

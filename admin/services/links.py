@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from admin.extensions import db
 from admin.models import IssuedCode, Link
-from admin.services import domains, inputs, memberships, outbox
+from admin.services import compliance, domains, inputs, memberships, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
 from core import actions as click_actions
 from core.actions import ACTION_TYPES, DEFAULT_ACTIONS, TARGETS
@@ -104,14 +104,21 @@ def actions(value: Any) -> list[dict[str, Any]]:
     return click_actions.to_json(result)
 
 
-def link_values(org_id: int, data: Mapping[str, Any], current: Link | None) -> dict[str, Any]:
-    """Validated column values for the fields present in ``data`` (all, for a new link)."""
+def link_values(
+    org_id: int, data: Mapping[str, Any], current: Link | None, *, allow_shortener: bool = True
+) -> dict[str, Any]:
+    """Validated column values for the fields present in ``data`` (all, for a new link).
+    ``allow_shortener=False`` refuses a destination on a public shortener (the API's rule;
+    the web form warns instead)."""
     if not isinstance(data, Mapping):
         raise ValidationError(None, "a link must be an object")
     new = current is None
     values: dict[str, Any] = {}
     if "destination" in data or new:
         values["destination"] = destination(data.get("destination"))
+        compliance.check_destination(
+            values["destination"], allow_shortener=allow_shortener, org_id=org_id
+        )
     if "domain" in data or new:
         if data.get("domain") is None:
             raise ValidationError("domain", "domain is required (one of your hostnames)")
@@ -133,9 +140,9 @@ def link_values(org_id: int, data: Mapping[str, Any], current: Link | None) -> d
     return values
 
 
-def create_link(org_id: int, data: Mapping[str, Any]) -> Link:
+def create_link(org_id: int, data: Mapping[str, Any], *, allow_shortener: bool = True) -> Link:
     """A new link with its generic code, committed with their outbox rows."""
-    values = link_values(org_id, data, None)
+    values = link_values(org_id, data, None, allow_shortener=allow_shortener)
     version = outbox.next_version()
     link = Link(org_id=org_id, version=version, **values)
     db.session.add(link)
@@ -146,9 +153,11 @@ def create_link(org_id: int, data: Mapping[str, Any]) -> Link:
     return link
 
 
-def update_link(org_id: int, link_id: int, data: Mapping[str, Any]) -> Link:
+def update_link(
+    org_id: int, link_id: int, data: Mapping[str, Any], *, allow_shortener: bool = True
+) -> Link:
     link = get_link(org_id, link_id)
-    values = link_values(org_id, data, link)
+    values = link_values(org_id, data, link, allow_shortener=allow_shortener)
     if values.get("domain_id", link.domain_id) != link.domain_id:
         _check_domain_can_move(link)
     for column, value in values.items():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,7 @@ CSV_COLUMNS = (
 )
 # A spreadsheet runs a cell starting with one of these as a formula (CSV/formula injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 class MetricsError(ValueError):
@@ -222,6 +224,13 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
+def phone_cell(phone: str) -> str:
+    """A phone exactly as the API shows it: a validated E.164 number (``+`` and digits only)
+    cannot run as a formula, and an apostrophe would break matching and re-import. Anything
+    else in the column is neutralised like text."""
+    return phone if _E164.fullmatch(phone) else neutralise(phone)
+
+
 def export_csv(org_id: int, link_id: int, metric: str, chunk_rows: int = 1000) -> Iterator[str]:
     """The CSV of ``contacts_page`` without pages: a server-side cursor feeds ``chunk_rows`` at
     a time, and each chunk is yielded as text, so memory stays flat for any number of rows."""
@@ -244,7 +253,7 @@ def export_csv(org_id: int, link_id: int, metric: str, chunk_rows: int = 1000) -
             writer.writerows(
                 (
                     row[0],
-                    neutralise(row[1]),
+                    phone_cell(row[1]),
                     neutralise(row[2]),
                     neutralise(row[3]),
                     neutralise(row[4]),

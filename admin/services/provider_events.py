@@ -1,9 +1,9 @@
 """What comes back from a provider: delivery statuses of our messages, and contacts' replies.
 
 A reply is stored as an incoming message with a ``message_in`` history event. Carrier opt-out
-words (STOP ...) opt the contact out and START opts them back in; any other reply that is
-exactly a library action's keyword fires that action, which answers with the contact's own
-short URL.
+words (STOP ...) opt the contact out with one confirmation, START opts them back in, HELP gets
+the organisation's help text (admin/services/consent.py); any other reply that is exactly a
+library action's keyword fires that action, which answers with the contact's own short URL.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from sqlalchemy import select, text
 from admin.extensions import db
 from admin.models import Contact, HistoryEvent, Message
 from admin.providers.base import STATUS_RANK
-from admin.services import library, segments
+from admin.services import consent, library, segments, sends
 from admin.services.errors import ServiceError, ValidationError
 
-OPT_OUT_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
-OPT_IN_WORDS = frozenset({"start", "unstop", "yes"})
 MAX_INBOUND_LENGTH = 1600
 
 
@@ -28,7 +26,8 @@ MAX_INBOUND_LENGTH = 1600
 class Inbound:
     message_id: int
     contact_id: int
-    reply_message_id: int | None = None  # the library action's answer, when a keyword fired
+    # The answer: a library action's message, or a consent confirmation / HELP text.
+    reply_message_id: int | None = None
     library_action_id: int | None = None
     opted_out: bool | None = None  # the contact's new opt-out state, when the reply changed it
     duplicate: bool = False
@@ -79,11 +78,20 @@ def receive(
         HistoryEvent(org_id=org_id, contact_id=contact.id, type="message_in", body=body,
                      message_id=message.id)
     )  # fmt: skip
-    word = body.strip().lower()
+    kind = consent.keyword(body)
     result = Inbound(message.id, contact.id)
-    if word in OPT_OUT_WORDS or word in OPT_IN_WORDS:
-        contact.opted_out = word in OPT_OUT_WORDS
-        result = Inbound(message.id, contact.id, opted_out=contact.opted_out)
+    if kind is not None:
+        answer: int | None = None
+        changed = kind == "help" or consent.set_opted_out(
+            org_id, contact, kind == "opt_out", f"replied {body.strip()[:40]!r} ({provider})"
+        )
+        if changed:  # one confirmation: a second STOP changes nothing and gets no answer
+            (answer,) = sends.queue_messages(
+                org_id, [(contact.id, contact.phone, consent.answer(org_id, kind))],
+                link_id=None, compliance=True,
+            )  # fmt: skip
+        opted = None if kind == "help" else contact.opted_out
+        result = Inbound(message.id, contact.id, answer, opted_out=opted)
     else:
         action = library.action_for_keyword(org_id, body)
         if action is not None and not contact.opted_out:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
@@ -18,9 +19,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER, TEXT
 
 from admin.extensions import db
 from admin.models import Broadcast, Contact, Link
-from admin.services import codes, segments
+from admin.services import codes, inputs, quiet_hours, results, segments
 from admin.services.errors import NotFound, ValidationError
 from admin.services.message_body import Body, BodyError, parse_body
+from admin.services.scheduling import schedule_from
 from core.codes import CODE_LENGTH
 from core.urls import short_url
 
@@ -36,9 +38,12 @@ class Audience:
     contact_ids: tuple[int, ...] = ()
     list_name: str | None = None
     tag: str | None = None
+    follow_up: tuple[int, str] | None = None  # (broadcast id, segment)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if self.follow_up:
+            out["follow_up"] = {"broadcast_id": self.follow_up[0], "segment": self.follow_up[1]}
         if self.contact_ids:
             out["contacts"] = len(self.contact_ids)
             if len(self.contact_ids) <= 1000:
@@ -51,7 +56,7 @@ class Audience:
 
 
 # A recipient is a row of _RECIPIENTS_SQL: (id, phone, first_name, last_name, email, fields,
-# opted_out). Plain tuples, not objects: a broadcast may have 100,000 recipients.
+# opted_out, unreachable). Plain tuples, not objects: a broadcast may have 100,000 recipients.
 Row = tuple[Any, ...]
 COLUMNS = {"phone": 1, "first_name": 2, "last_name": 3, "email": 4}
 FIELDS_COLUMN = 5
@@ -62,6 +67,18 @@ def renderer(body: Body) -> Callable[[Sequence[Any], str], str]:
 
 
 # -- input ----------------------------------------------------------------------------------
+
+
+def audience_of(org_id: int, data: Mapping[str, Any]) -> Audience:
+    """The audience of a request body: ``follow_up`` (a segment of an earlier broadcast:
+    clicked, did_not_click, replied) or ``contact_ids``, ``list`` and ``tag``."""
+    follow_up = data.get("follow_up")
+    if follow_up is None:
+        return audience_from(data)
+    ids = results.segment_contacts(org_id, follow_up)
+    if not ids:
+        raise ValidationError("follow_up.segment", "no one is in this segment")
+    return Audience(ids, follow_up=(int(follow_up["broadcast_id"]), str(follow_up["segment"])))
 
 
 def audience_from(data: Mapping[str, Any]) -> Audience:
@@ -129,13 +146,19 @@ def sendable_link(org_id: int, link_id: Any, field: str = "link_id") -> Link | N
 # rescanned per contact (a 1 M broadcast had not come back after 160 s); one IN over a UNION
 # ALL, on contacts imported moments before (no ANALYZE yet), was planned as a nested loop that
 # ran for minutes on 100,000. The materialised set cannot be rescanned per contact.
+# Unreachable: the carrier refused the contact's latest message (failed or undelivered), so
+# another would cost money and hurt the sender's reputation for nothing.
 _RECIPIENTS_SQL = """
     WITH wanted AS MATERIALIZED (
         SELECT unnest(CAST(%(contact_ids)s AS bigint[])) AS id
         UNION SELECT lm.contact_id FROM list_members lm WHERE lm.list_id = %(list_id)s
         UNION SELECT ct.contact_id FROM contact_tags ct WHERE ct.tag_id = %(tag_id)s
     )
-    SELECT c.id, c.phone, c.first_name, c.last_name, c.email, {fields}, c.opted_out
+    SELECT c.id, c.phone, c.first_name, c.last_name, c.email, {fields}, c.opted_out,
+        COALESCE((SELECT m.status IN ('failed', 'undelivered') FROM messages m
+                  WHERE m.contact_id = c.id AND m.direction = 'out' AND NOT m.compliance
+                    AND m.status NOT IN ('queued', 'sending', 'canceled', 'opted_out')
+                  ORDER BY m.created_at DESC LIMIT 1), false)
     FROM wanted w JOIN contacts c ON c.id = w.id
     WHERE c.org_id = %(org_id)s
     ORDER BY c.id
@@ -148,9 +171,17 @@ def driver_connection() -> Any:
     return db.session.connection().connection.driver_connection
 
 
-def recipients(org_id: int, audience: Audience, with_fields: bool = True) -> tuple[list[Row], int]:
-    """The rows of the contacts to send to (see Row), and how many were skipped because they
-    opted out. ``with_fields=False`` leaves the fields out (None) when the body needs none."""
+@dataclass(frozen=True)
+class Recipients:
+    chosen: list[Row]
+    opted_out: int  # left out: they opted out
+    unreachable: int  # left out: the carrier refused their latest message
+
+
+def recipients(org_id: int, audience: Audience, with_fields: bool = True) -> Recipients:
+    """The rows of the contacts to send to (see Row), and how many were left out because they
+    opted out or are unreachable. ``with_fields=False`` leaves the fields out (None) when
+    neither the body nor quiet hours need them."""
     list_id = tag_id = None
     if audience.list_name:
         list_id = db.session.scalar(
@@ -184,8 +215,9 @@ def recipients(org_id: int, audience: Audience, with_fields: bool = True) -> tup
         if missing:
             shown = ", ".join(str(i) for i in missing[:10])
             raise NotFound("contact_ids", f"no such contact: {shown}")
-    chosen = [r for r in rows if not r[6]]
-    return chosen, len(rows) - len(chosen)
+    chosen = [r for r in rows if not r[6] and not r[7]]
+    opted_out = sum(1 for r in rows if r[6])
+    return Recipients(chosen, opted_out, len(rows) - len(chosen) - opted_out)
 
 
 # -- preview --------------------------------------------------------------------------------
@@ -219,23 +251,6 @@ def segment_summary(bodies: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def preview_broadcast(org_id: int, data: Mapping[str, Any], *, scheme: str) -> dict[str, Any]:
-    """What a broadcast would send, before sending: recipients, skipped, segments, a sample."""
-    link = sendable_link(org_id, data.get("link_id"))
-    body = checked_body(data.get("body"), link)
-    chosen, skipped = recipients(org_id, audience_from(data), body.uses_fields)
-    url = sample_url(link, scheme) if link is not None else ""
-    render = renderer(body)
-    sample = render(chosen[0], url) if chosen else body.render({}, url)
-    if body.uses_contact and chosen:
-        summary = segment_summary(render(r, url) for r in chosen)
-    else:
-        # The same text for everyone (URLs have one length): count it once.
-        summary = segment_summary([sample])
-        summary["segments_total"] *= len(chosen)
-    return {"recipients": len(chosen), "opted_out": skipped, "sample": sample, **summary}
-
-
 def preview_message(
     org_id: int, contact_id: Any, body_source: Any, link_id: Any = None, *, scheme: str
 ) -> dict[str, Any]:
@@ -257,9 +272,11 @@ _INSERT_MESSAGES = text(
     """
     WITH m AS (
         INSERT INTO messages (org_id, contact_id, broadcast_id, library_action_id, user_id,
-                              link_id, direction, to_phone, body, segments, encoding, status)
+                              link_id, direction, to_phone, body, segments, encoding, status,
+                              compliance)
         SELECT :org_id, u.contact_id, :broadcast_id, :library_action_id, :user_id,
-               :link_id, 'out', u.to_phone, u.body, u.segments, u.encoding, 'queued'
+               :link_id, 'out', u.to_phone, u.body, u.segments, u.encoding, 'queued',
+               :compliance
         FROM unnest(:contact_ids, :phones, :bodies, :segments, :encodings)
              AS u(contact_id, to_phone, body, segments, encoding)
         RETURNING id, org_id, contact_id, body, link_id, user_id, created_at
@@ -285,9 +302,11 @@ def queue_messages(
     broadcast_id: int | None = None,
     library_action_id: int | None = None,
     user_id: int | None = None,
+    compliance: bool = False,
 ) -> list[int]:
     """Queue ``(contact_id, phone, body)`` messages with their history events, in the
-    caller's transaction (the sender is woken when it commits); returns the message ids."""
+    caller's transaction (the sender is woken when it commits); returns the message ids.
+    ``compliance``: an opt-out confirmation or HELP answer, sent even to an opted-out contact."""
     ids: list[int] = []
     for start in range(0, len(items), INSERT_CHUNK):
         chunk = items[start : start + INSERT_CHUNK]
@@ -300,6 +319,7 @@ def queue_messages(
                 "library_action_id": library_action_id,
                 "user_id": user_id,
                 "link_id": link_id,
+                "compliance": compliance,
                 "contact_ids": [c for c, _, _ in chunk],
                 "phones": [p for _, p, _ in chunk],
                 "bodies": [b for _, _, b in chunk],
@@ -323,12 +343,16 @@ def create_broadcast(
     """A broadcast and its messages, queued; returns it and its number of messages."""
     link = sendable_link(org_id, data.get("link_id"))
     body = checked_body(data.get("body"), link)
-    audience = audience_from(data)
-    chosen, skipped = recipients(org_id, audience, body.uses_fields)
+    audience = audience_of(org_id, data)
+    send_at, quiet = schedule_from(data)
+    found = recipients(org_id, audience, body.uses_fields or quiet)
+    chosen, skipped = found.chosen, found.opted_out
     if not chosen:
+        left_out = f"{skipped} opted out, {found.unreachable} unreachable"
         raise ValidationError(
             "contact_ids" if audience.contact_ids else ("list" if audience.list_name else "tag"),
-            f"no one to send to ({skipped} opted out)" if skipped else "no one to send to",
+            f"no one to send to ({left_out})" if skipped or found.unreachable
+            else "no one to send to",
         )
     link_id = link.id if link is not None else None
     urls = short_urls(org_id, link, [r[0] for r in chosen], scheme) if link is not None else {}
@@ -336,16 +360,24 @@ def create_broadcast(
         org_id=org_id,
         link_id=link_id,
         body=body.source,
-        audience=audience.describe(),
-        status="queued",
+        audience={**audience.describe(), "unreachable": found.unreachable},
+        status="scheduled" if send_at else "queued",
         total=len(chosen),
         skipped=skipped,
         created_by=user_id,
+        send_at=send_at,
+        quiet_hours=quiet,
+        source=inputs.text("source", data.get("source"), 64),
     )
     db.session.add(broadcast)
     db.session.flush()
     render = renderer(body)
-    items = [(r[0], r[1], render(r, urls.get(r[0], ""))) for r in chosen]
+    due = send_at or datetime.now(UTC)
+    items = [
+        (r[0], r[1], render(r, urls.get(r[0], "")),
+         (quiet_hours.hold_until(due, r[1], r[5]) if quiet else None) or send_at)
+        for r in chosen
+    ]  # fmt: skip
     # Who sent it is on the broadcast (created_by), not on each of its messages: every foreign
     # key on a row costs a lookup, and a broadcast writes 200,000 rows.
     copy_broadcast_messages(org_id, broadcast.id, items, link_id=link_id)
@@ -356,22 +388,23 @@ def create_broadcast(
 def copy_broadcast_messages(
     org_id: int,
     broadcast_id: int,
-    items: Sequence[tuple[int, str, str]],
+    items: Sequence[tuple[int, str, str, datetime | None]],
     *,
     link_id: int | None,
 ) -> None:
     """A broadcast's messages by COPY (the fastest way into Postgres), then their history
-    events with one INSERT ... SELECT, in the caller's transaction."""
+    events with one INSERT ... SELECT, in the caller's transaction. Each item is (contact id,
+    phone, text, not before: a scheduled time or the end of quiet hours, None for now)."""
     with driver_connection().cursor() as cur:
         with cur.copy(
             "COPY messages (org_id, contact_id, broadcast_id, link_id, direction,"
-            " to_phone, body, segments, encoding, status) FROM STDIN"
+            " to_phone, body, segments, encoding, status, next_attempt_at) FROM STDIN"
         ) as copy:
-            for contact_id, phone, text_ in items:
+            for contact_id, phone, text_, not_before in items:
                 seg = segments.count(text_)
                 copy.write_row(
                     (org_id, contact_id, broadcast_id, link_id, "out", phone, text_,
-                     max(1, seg.segments), seg.encoding, "queued")
+                     max(1, seg.segments), seg.encoding, "queued", not_before)
                 )  # fmt: skip
         cur.execute(
             "INSERT INTO history_events"

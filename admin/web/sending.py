@@ -18,7 +18,16 @@ from admin.appsettings import public_admin_url, short_url_scheme
 from admin.extensions import db
 from admin.models import Contact
 from admin.providers import settings as provider_settings
-from admin.services import conversations, library, provider_events, sends, sms_provider
+from admin.services import broadcasts as broadcast_service
+from admin.services import (
+    confirmation,
+    conversations,
+    library,
+    provider_events,
+    results,
+    sends,
+    sms_provider,
+)
 from admin.services.errors import NotFound, ServiceError, ValidationError
 from admin.web import queries, templating
 from admin.web.auth import current_org_id, role_required, web_user
@@ -39,16 +48,46 @@ LINK_PLACEHOLDER = re.compile(r"\[link:[^\]\n]*\]")
 
 
 def broadcast_data(form: Any) -> dict[str, Any]:
-    """The compose form as the body of POST /api/v1/broadcasts (recipients by one way)."""
+    """The compose form as the body of POST /api/v1/broadcasts (recipients by one way, when,
+    and quiet hours: a checkbox, so absent from a posted form means off)."""
     data: dict[str, Any] = {"body": form.get("body", ""), "link_id": form.get("link_id") or None}
+    data["quiet_hours"] = form.get("quiet_hours") == "on"
+    data["send_at"] = _send_at(form.get("send_at", ""), form.get("tz_offset", ""))
     way = form.get("to", "list")
-    if way == "contacts":
+    if way == "follow_up":
+        data["follow_up"] = {
+            "broadcast_id": _int(form.get("follow_up_broadcast")),
+            "segment": form.get("follow_up_segment", ""),
+        }
+    elif way == "contacts":
         data["contact_ids"] = form.getlist("contact_ids")
     elif way == "tag":
         data["tag"] = form.get("tag", "")
     else:
         data["list"] = form.get("list", "")
     return data
+
+
+def _int(value: Any) -> Any:
+    return int(value) if isinstance(value, str) and value.strip().isdecimal() else value
+
+
+def _send_at(local: str, offset: str) -> str | None:
+    """A datetime-local value (the browser's local time) with the browser's offset in minutes
+    east of UTC (static/sending.js fills it; without JavaScript the time is read as UTC)."""
+    local = (local or "").strip()
+    if not local:
+        return None
+    minutes = int(offset) if offset.strip().lstrip("-").isdecimal() else 0
+    if not -14 * 60 <= minutes <= 14 * 60:
+        minutes = 0
+    sign = "+" if minutes >= 0 else "-"
+    return f"{local}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _outbox(org_id: int) -> bool:
+    """The outbox provider is active: nothing leaves the building (the pages say so)."""
+    return bool(sms_provider.current(org_id)["provider"] == "outbox")
 
 
 # -- broadcasts -------------------------------------------------------------------------------
@@ -65,12 +104,15 @@ def broadcasts() -> Any:
     )
 
 
-def _compose(form: Any, preview: dict[str, Any] | None = None, error: ServiceError | None = None, status: int = 200) -> Any:  # fmt: skip
+def _compose(form: Any, preview: dict[str, Any] | None = None, error: ServiceError | None = None, status: int = 200, confirm: bool = False) -> Any:  # fmt: skip
     org_id = current_org_id()
     return render_template(
         "sending/compose.html",
         title="New broadcast",
         form=form,
+        fresh=request.method == "GET",
+        confirm=confirm,
+        outbox=_outbox(org_id),
         links=queries.sendable_links(org_id),
         lists=queries.list_names(org_id),
         tags=queries.tag_names(org_id),
@@ -91,12 +133,32 @@ def broadcast_new() -> Any:
 def broadcast_send() -> Any:
     org_id = current_org_id()
     data = broadcast_data(request.form)
+    action = request.form.get("action")
+    provider = sms_provider.current(org_id)["provider"]
     try:
-        if request.form.get("action") == "preview":
-            return _compose(
-                request.form,
-                preview=sends.preview_broadcast(org_id, data, scheme=short_url_scheme()),
+        if action in ("preview", "send"):
+            # "send" asks first: the confirmation names who gets it, who is left out, the
+            # segments and the cost; only "confirm" queues the broadcast.
+            preview = confirmation.preview_broadcast(
+                org_id, data, scheme=short_url_scheme(), provider=provider
             )
+            if action == "send" and not preview["recipients"]:
+                raise ValidationError(
+                    "contact_ids",
+                    f"no one to send to ({preview['opted_out']} opted out, "
+                    f"{preview['unreachable']} unreachable)",
+                )
+            return _compose(request.form, preview=preview, confirm=action == "send")
+        if action == "test":
+            target = request.form.get("test_phone", "").strip()
+            test = {**data, "phone": target} if target else {**data, "contact_id": _int(
+                request.form.get("test_contact_id") or None)}  # fmt: skip
+            message_id = broadcast_service.test_send(
+                org_id, test, web_user().user_id, scheme=short_url_scheme()
+            )
+            message = conversations.get_message(org_id, message_id)
+            flash(f"Test sent to {message.to_phone}: {message.body}", "info")
+            return _compose(request.form)
         broadcast, count = sends.create_broadcast(
             org_id, data, web_user().user_id, scheme=short_url_scheme()
         )
@@ -104,7 +166,8 @@ def broadcast_send() -> Any:
         db.session.rollback()
         return _compose(request.form, error=exc, status=422 if exc.status != 404 else 404)
     skipped = f" ({broadcast.skipped} opted out, skipped)" if broadcast.skipped else ""
-    flash(f"Broadcast queued: {count} message{'s' if count != 1 else ''}{skipped}.", "info")
+    when = f" for {broadcast.send_at:%Y-%m-%d %H:%M} UTC" if broadcast.send_at else ""
+    flash(f"Broadcast queued{when}: {count} message{'s' if count != 1 else ''}{skipped}.", "info")
     return redirect(f"/broadcasts/{broadcast.id}")
 
 
@@ -126,7 +189,10 @@ def broadcast_preview() -> Any:
         return jsonify(error={"message": "send the form as JSON"}), 400
     try:
         return jsonify(
-            sends.preview_broadcast(current_org_id(), payload, scheme=short_url_scheme())
+            confirmation.preview_broadcast(
+                current_org_id(), payload, scheme=short_url_scheme(),
+                provider=sms_provider.current(current_org_id())["provider"],
+            )  # fmt: skip
         )
     except ServiceError as exc:
         db.session.rollback()
@@ -146,10 +212,27 @@ def broadcast_page(broadcast_id: int) -> Any:
         "sending/broadcast.html",
         title=f"Broadcast {broadcast.id}",
         broadcast=broadcast,
+        results=results.results(org_id, broadcast.id),
+        outbox=_outbox(org_id),
         counts=conversations.status_counts(org_id, broadcast.id),
         messages=messages,
         link=queries.link(org_id, broadcast.link_id) if broadcast.link_id else None,
     )
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/cancel")
+@login_required
+def broadcast_cancel(broadcast_id: int) -> Any:
+    try:
+        _, count = broadcast_service.cancel(current_org_id(), broadcast_id)
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(f"/broadcasts/{broadcast_id}")
+    flash(f"Broadcast canceled: {count} message{'s' if count != 1 else ''} will not be sent.", "info")
+    return redirect(f"/broadcasts/{broadcast_id}")
 
 
 # -- library actions --------------------------------------------------------------------------

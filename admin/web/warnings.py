@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from admin.services.compliance import PUBLIC_SHORTENERS, shortener_of
 
-# Carriers filter public shorteners (CTIA guidance; AT&T blocks them outright).
-PUBLIC_SHORTENERS = frozenset(
-    {
-        "bit.ly", "bitly.com", "j.mp", "tinyurl.com", "goo.gl", "ow.ly", "t.ly", "is.gd",
-        "v.gd", "cutt.ly", "rebrand.ly", "rb.gy", "buff.ly", "shorturl.at", "tiny.cc",
-        "t.co", "lnkd.in", "s.id", "shorte.st", "adf.ly", "bl.ink", "short.io", "soo.gd",
-        "qr.ae", "x.co", "po.st", "mcaf.ee", "su.pr", "trib.al", "dlvr.it", "ift.tt",
-        "tiny.one", "clck.ru", "rotf.lol", "urlz.fr", "kutt.it", "surl.li", "linktr.ee",
-    }
-)  # fmt: skip
+__all__ = ["PUBLIC_SHORTENERS", "link_warnings", "shortener_of"]
+
 IMESSAGE_MIN_WIDTH = 900  # narrower images show as a small thumbnail, not a large card
 IMESSAGE_TITLE_CHARS = 44  # longer titles are cut off in the card
-
-
-def shortener_of(destination: str) -> str | None:
-    """The public shortener a destination points at, if any."""
-    try:
-        host = (urlsplit(destination.split("{{", 1)[0]).hostname or "").lower().rstrip(".")
-    except ValueError:
-        return None
-    host = host.removeprefix("www.")
-    return host if host in PUBLIC_SHORTENERS else None
 
 
 def link_warnings(

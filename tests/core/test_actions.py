@@ -67,10 +67,14 @@ def test_the_drain_parse_runs_the_stored_actions():
     assert actions.parse_stored(STORED) == tuple(actions.from_json(STORED))
 
 
-def test_no_actions_means_the_default_whisper():
+def test_omitted_actions_mean_the_default_whisper():
     assert (Action("whisper"),) == DEFAULT_ACTIONS
-    for raw in (None, [], {}, "whisper"):
+    for raw in (None, {}, "whisper"):
         assert actions.parse_stored(raw) == DEFAULT_ACTIONS
+
+
+def test_an_empty_list_means_no_actions():
+    assert actions.parse_stored([]) == ()
 
 
 def test_the_drain_parse_skips_what_it_cannot_run(caplog):

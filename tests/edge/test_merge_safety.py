@@ -117,3 +117,12 @@ def test_iri_destination_goes_out_as_ascii():
     location = build_location(template, ContactRecord(id=1, org_id=1, version=1, first_name="Zoë"))
     assert location is not None
     assert location.url == "https://xn--bcher-kva.example/stra%C3%9Fe/Zo%C3%AB?x="
+
+
+def test_contact_id_attributes_a_donation_to_its_message() -> None:
+    """{{contact_id}}: e.g. an ActBlue refcode, so a donation can be traced to its message."""
+    template = parse_template("https://secure.actblue.com/donate/x?refcode=sms_{{contact_id}}")
+    contact = ContactRecord(id=4711, org_id=1, version=1, first_name="Ana")
+    assert template.render(contact) == "https://secure.actblue.com/donate/x?refcode=sms_4711"
+    generic = parse_template("https://example.org/?c={{contact_id|none}}")
+    assert generic.render(None) == "https://example.org/?c=none"

@@ -11,9 +11,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -93,12 +94,16 @@ class Recorded:
 
 @dataclass
 class FakeTwilio:
-    """A real HTTP server on 127.0.0.1. ``responses`` are served in order (then 201s)."""
+    """A real HTTP server on 127.0.0.1. ``responses`` are served in order (then 201s).
+    Each message it accepts is kept, and ``GET .../Messages.json?To=`` lists those to a number
+    newest first, as Twilio does (the sender's reconciliation after a crash asks it)."""
 
     url: str = ""
     requests: list[Recorded] = field(default_factory=list)
     responses: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    accepted: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by To
+    lookups: int = 0
 
     def auth_of(self, request: Recorded) -> tuple[str, str]:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
@@ -120,6 +125,26 @@ def fake_twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
     state = FakeTwilio()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as Twilio's API
+        disable_nagle_algorithm = True  # headers and body are two writes: no delayed-ACK stall
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            query = dict(parse_qsl(urlsplit(self.path).query))
+            with state.lock:
+                state.lookups += 1
+                found = list(reversed(state.accepted.get(query.get("To", ""), [])))
+            self._answer(200, {"messages": found[: int(query.get("PageSize", 50))]}, {})
+
+        def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length") or 0)
             form = dict(parse_qsl(self.rfile.read(length).decode()))
@@ -133,14 +158,14 @@ def fake_twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
                     if state.responses
                     else (201, {"sid": f"SM{number:032d}", "status": "queued"}, {})
                 )
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
+                if status == 201:
+                    kept = {
+                        **body, "to": form.get("To"), "from": form.get("From"),
+                        "messaging_service_sid": form.get("MessagingServiceSid"),
+                        "body": form.get("Body"), "date_created": formatdate(usegmt=True),
+                    }  # fmt: skip
+                    state.accepted.setdefault(form.get("To", ""), []).append(kept)
+            self._answer(status, body, headers)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0007_ui"
-down_revision = "0005_click_rollups"
+down_revision = "0006_sending"
 branch_labels = None
 depends_on = None
 

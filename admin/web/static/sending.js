@@ -7,6 +7,14 @@
   // -- broadcast composer: recipients and segments, asked of the server as you type --------
   var form = document.getElementById("broadcast-form");
   if (form && SL) {
+    // The browser's offset east of UTC, so that "send at" is the organiser's local time.
+    var minutes = -new Date().getTimezoneOffset();
+    var tz = document.getElementById("tz_offset");
+    if (tz) tz.value = String(minutes);
+    var offsetText = function () {
+      var m = Math.abs(minutes), pad = function (n) { return (n < 10 ? "0" : "") + n; };
+      return (minutes < 0 ? "-" : "+") + pad(Math.floor(m / 60)) + ":" + pad(m % 60);
+    };
     var out = {};
     form.querySelectorAll("[data-preview]").forEach(function (node) {
       out[node.getAttribute("data-preview")] = node;
@@ -15,7 +23,12 @@
       var data = new FormData(form);
       var body = { body: data.get("body") || "", link_id: data.get("link_id") || null };
       var to = data.get("to") || "list";
-      if (to === "contacts") body.contact_ids = data.getAll("contact_ids").map(Number);
+      body.quiet_hours = data.get("quiet_hours") === "on";
+      if (data.get("send_at")) body.send_at = data.get("send_at") + offsetText();
+      if (to === "follow_up") body.follow_up = {
+        broadcast_id: Number(data.get("follow_up_broadcast")), segment: data.get("follow_up_segment")
+      };
+      else if (to === "contacts") body.contact_ids = data.getAll("contact_ids").map(Number);
       else if (to === "tag") body.tag = data.get("tag") || "";
       else body.list = data.get("list") || "";
       return body;
@@ -30,7 +43,7 @@
       var e = (err && err.data && err.data.error) || {};
       out.error.textContent = e.message || "Cannot count yet.";
       out.error.classList.remove("hidden");
-      ["recipients", "opted_out", "segments", "encoding", "characters", "segments_total"].forEach(function (k) {
+      ["recipients", "opted_out", "unreachable", "segments", "encoding", "characters", "segments_total", "held_by_quiet_hours"].forEach(function (k) {
         out[k].textContent = "—";
       });
       out.sample.textContent = "";

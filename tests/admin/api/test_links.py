@@ -171,3 +171,46 @@ def test_patch_validates_too(api, domain):
     archived = api.patch(f"/api/v1/links/{link['id']}", {"archived": "yes"})
     assert archived.get_json()["error"]["field"] == "archived"
     assert api.get(f"/api/v1/links/{link['id']}").get_json() == link
+
+
+SHORTENED = ["https://bit.ly/3abc", "http://TinyURL.com/x", "https://t.co/abc", "https://goo.gl/x",
+             "https://ow.ly/x", "https://is.gd/x", "https://buff.ly/x", "https://rebrand.ly/x",
+             "https://www.cutt.ly/x", "https://shorturl.at/x"]  # fmt: skip
+
+
+@pytest.mark.parametrize("destination", SHORTENED)
+def test_a_public_shortener_is_refused_as_destination(api, domain, destination):
+    body = {"destination": destination, "domain": "go.example.test"}
+    resp = api.post("/api/v1/links", body)
+    assert resp.status_code == 422
+    assert resp.get_json()["error"]["field"] == "destination"
+    assert "public shortener" in resp.get_json()["error"]["message"]
+    assert db.session.scalar(select(Link.id)) is None
+    # A host that merely ends like one is not a shortener.
+    assert api.post("/api/v1/links", {**body, "destination": "https://notbit.ly/x"}).status_code == 201
+
+
+def test_only_an_owner_may_allow_a_public_shortener(api, domain, org, client, caplog):
+    from admin.models import User
+    from admin.services.orgs import issue_api_token
+    from tests.conftest import Api
+
+    body = {"destination": "https://bit.ly/3abc", "domain": "go.example.test"}
+    link = api.post("/api/v1/links", {**body, "allow_shortener": True})
+    assert link.status_code == 201, link.get_json()
+    assert link.get_json()["destination"] == "https://bit.ly/3abc"
+    assert "allow_shortener" not in link.get_json()
+    assert any("public shortener allowed by an owner" in r.getMessage() for r in caplog.records)
+    # PATCH follows the same rule.
+    plain = api.post("/api/v1/links", {"destination": "https://example.org/", "domain": "go.example.test"})
+    patch = api.patch(f"/api/v1/links/{plain.get_json()['id']}", {"destination": "https://t.co/x"})
+    assert patch.status_code == 422 and patch.get_json()["error"]["field"] == "destination"
+
+    member = User(org_id=org.org_id, email="m@acme.test", password_hash="x", role="member")
+    db.session.add(member)
+    db.session.commit()
+    member_api = Api(client, issue_api_token(org.org_id, member.id, "member"))
+    db.session.commit()
+    refused = member_api.post("/api/v1/links", {**body, "allow_shortener": True})
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["field"] == "allow_shortener"

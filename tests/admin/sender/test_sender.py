@@ -256,3 +256,25 @@ def test_running_sender_wakes_on_new_messages_and_stops_warm(api, clean, make_co
         proc.kill(signal.SIGTERM)
         assert proc.proc.wait(10) == 0
     assert "warm stop requested" in proc.log()
+
+
+def test_messages_left_in_sending_are_reconciled_not_resent(api, make_contact, http, fake_twilio):
+    """A dead sender's claims: the one the provider got is recorded with its sid, the others
+    go back to the queue and are sent once."""
+    use_twilio(api, fake_twilio.url)
+    broadcast(api, [make_contact(n)["id"] for n in ("Ana", "Bob", "Cy")])
+    dead = Sender(http=http, public_admin_url="http://x", stale_seconds=1)
+    claimed, dropped = dead._claim(messages()[0].org_id, 10)
+    assert (len(claimed), dropped) == (3, 0)
+    dead._send(dead._providers({claimed[0].org_id})[claimed[0].org_id], claimed[0])  # then dies
+    db.session.rollback()
+    assert [m.status for m in messages()] == ["sending"] * 3
+    time.sleep(1.1)
+    fresh = Sender(http=http, public_admin_url="http://x", stale_seconds=1)
+    assert fresh.requeue_stale() == 2
+    first, *rest = messages()
+    assert (first.status, first.provider_message_id) == ("accepted", "SM" + "1".zfill(32))
+    assert [m.status for m in rest] == ["queued", "queued"]
+    run(fresh)
+    assert sorted(r.form["To"] for r in fake_twilio.requests) == sorted(m.to_phone for m in messages())
+    assert len(fake_twilio.requests) == 3 and fake_twilio.lookups == 3

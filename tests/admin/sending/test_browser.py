@@ -100,6 +100,8 @@ def test_compose_with_live_count_and_send(page: Any, stack: Stack) -> None:
     screenshot(page, "sending-compose")
     page.fill("#body", "Hi {{first_name}}, RSVP: {{link}}")
     page.click("button[value=send]")
+    page.locator("#confirm-panel", has_text="Send to 2 people?").wait_for()
+    page.click("button[value=confirm]")
     page.wait_for_url(re.compile(r"/broadcasts/\d+$"))
     # The sender process sends through the outbox: "sent" shows on a reload.
     deadline = time.monotonic() + 15

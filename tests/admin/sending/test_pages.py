@@ -67,7 +67,13 @@ def test_compose_preview_and_send_a_broadcast(web, api, org, link, make_contact)
     assert 'data-preview="recipients">1<' in preview.get_data(as_text=True)
     assert db.session.scalar(select(Message.id)) is None
 
-    sent = web.post("/broadcasts/new", {**form, "action": "send"}, page="/broadcasts/new")
+    # "Send" asks first; only "confirm" queues the broadcast.
+    asked = web.post("/broadcasts/new", {**form, "action": "send"}, page="/broadcasts/new")
+    assert asked.status_code == 200
+    html = asked.get_data(as_text=True)
+    assert "Send to 1 person?" in html and "1 opted out and 0 unreachable are left out" in html
+    assert "Confirm: send to 1" in html and db.session.scalar(select(Message.id)) is None
+    sent = web.post("/broadcasts/new", {**form, "action": "confirm"}, page="/broadcasts/new")
     assert sent.status_code == 302, sent.get_data(as_text=True)
     detail = web.get(sent.headers["Location"]).get_data(as_text=True)
     assert f"Hi Ana {url_for_contact(api, link['id'], ana['id'])}" in detail
@@ -81,7 +87,7 @@ def test_compose_preview_and_send_a_broadcast(web, api, org, link, make_contact)
     )
     assert by_tag.status_code == 422 and "opted out" in by_tag.get_data(as_text=True)
     chosen = web.post(
-        "/broadcasts/new", {**form, "to": "contacts", "contact_ids": [str(ana["id"])], "action": "send"},
+        "/broadcasts/new", {**form, "to": "contacts", "contact_ids": [str(ana["id"])], "action": "confirm"},
         page="/broadcasts/new",
     )  # fmt: skip
     assert chosen.status_code == 302

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from admin.extensions import db
 from admin.models import Domain, Link
 from core import keys, records
+from core.actions import DEFAULT_ACTIONS, to_json
 from core.records import ClickAmendment, ClickEvent
 from sync.clicks.drain import Drain, DrainSettings
 
@@ -59,7 +60,8 @@ def make_link(
         name=name,
         destination="https://example.org/rsvp?first={{first_name}}",
         extension=extension,
-        actions=actions if actions is not None else [],
+        # Omitted: what the admin stores for an omitted ``actions`` (the default whisper).
+        actions=actions if actions is not None else to_json(DEFAULT_ACTIONS),
     )
     db.session.add(link)
     db.session.commit()

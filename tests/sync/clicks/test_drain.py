@@ -132,11 +132,11 @@ def test_clicks_counters_and_actions(
     assert scalar("SELECT count(*) FROM history_events") == 4
 
 
-def test_link_without_actions_whispers_and_generic_runs_none(
+def test_link_with_omitted_actions_whispers_and_generic_runs_none(
     app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
 ) -> None:
     domain = make_domain(org.org_id)
-    link = make_link(org.org_id, domain, name="Plain", actions=[])
+    link = make_link(org.org_id, domain, name="Plain")  # actions omitted: the default whisper
     tagging = make_link(
         org.org_id, domain, name="Tagger", actions=[{"type": "add_tag", "tag": "t"}]
     )
@@ -155,6 +155,22 @@ def test_link_without_actions_whispers_and_generic_runs_none(
     # Neither a generic click nor a preview tags anyone, and a tag-only link does not whisper.
     assert scalar("SELECT count(*) FROM tags") == 0
     assert scalar("SELECT count(*) FROM contact_tags") == 0
+
+
+def test_link_with_empty_actions_records_the_click_with_no_effect(
+    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+) -> None:
+    """``"actions": []`` means no actions (the contract): the click counts, nothing else."""
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain, name="Quiet", actions=[])
+    (a,) = make_contacts(org.org_id, 1)
+    xadd_all(rdb, [click_fields(link, a, domain, user_agent=IPHONE)])
+    assert run_burst(make_drain()) == 1
+    assert scalar("SELECT count(*) FROM clicks WHERE contact_id = :c", c=a) == 1
+    assert _counters(link) == (1, 1, 0, 0)
+    assert scalar("SELECT count(*) FROM history_events") == 0
+    assert scalar("SELECT count(*) FROM contact_tags") == 0
+    assert scalar("SELECT count(*) FROM list_members") == 0
 
 
 def test_tag_changes_follow_click_order(

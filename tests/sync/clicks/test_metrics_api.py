@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from admin.extensions import db
 from admin.models import Broadcast, Contact, Message
-from admin.services.metrics import neutralise
+from admin.services.metrics import neutralise, phone_cell
 from admin.services.orgs import NewOrg
 from sync.clicks.drain import Drain
 from tests.conftest import Api
@@ -183,8 +183,10 @@ def test_csv_export_neutralises_formulas(
     ]
     by_id = {int(row[0]): row for row in rows[1:]}
     assert len(rows) == 3  # header + one row per contact
+    # The phone exactly as the API shows it (a validated E.164 number is no formula).
+    assert by_id[evil.id][1] == api.get(f"/api/v1/contacts/{evil.id}").get_json()["phone"]
     assert by_id[evil.id][1:6] == [
-        "'+15557654321",
+        "+15557654321",
         '\'=HYPERLINK("http://evil.test","x")',
         "'@SUM(A1)",
         "'-2+3@example.test",
@@ -193,6 +195,9 @@ def test_csv_export_neutralises_formulas(
     assert by_id[plain.id][2:4] == ["Ann", "Lee"]
     assert api.get(f"/api/v1/links/{link}/export.csv?metric=x").status_code == 422
     assert neutralise("\tcmd") == "'\tcmd" and neutralise("\rx") == "'\rx"
+    # Only a validated phone is left alone; anything else in the column is text.
+    assert phone_cell("+15557654321") == "+15557654321"
+    assert phone_cell("+1=cmd") == "'+1=cmd" and phone_cell("=1+2") == "'=1+2"
 
 
 @pytest.mark.slow
