@@ -58,7 +58,10 @@ def test_a_killed_sender_sends_each_message_exactly_once(api, org, clean, fake_t
     created = api.post("/api/v1/broadcasts", {"body": "Doors at 7, {{first_name}}", "contact_ids": ids})
     assert created.status_code == 201 and created.get_json()["messages"] == COUNT
     # PYTHONFAULTHANDLER: a sender that hangs is told to abort, and its stack is in its log.
-    env = clean.env(SENDER_STALE_SECONDS="1", PYTHONFAULTHANDLER="1")
+    # The local Twilio-compatible server is on loopback: the operator allows it (OUTBOUND_ALLOW_NETWORKS).
+    env = clean.env(
+        SENDER_STALE_SECONDS="1", PYTHONFAULTHANDLER="1", OUTBOUND_ALLOW_NETWORKS="127.0.0.1"
+    )
     for kill_at in KILLS:
         with smartlinks_process(["sender"], env, tmp_path) as proc:
             wait_until(lambda at=kill_at: len(fake_twilio.requests) >= at, proc, 300)
