@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -29,8 +30,10 @@ def test_entries_round_trip_and_a_torn_tail_ends_the_file():
 
 
 def _url(world: World) -> str:
+    """The test Valkey's URL, with its password (the embedded server has one)."""
     kw = world.rdb.connection_pool.connection_kwargs
-    return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
+    auth = f":{quote(kw['password'], safe='')}@" if kw.get("password") else ""
+    return f"redis://{auth}{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
 
 
 def _event(world: World, n: int) -> dict[str, bytes]:

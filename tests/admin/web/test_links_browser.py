@@ -18,6 +18,7 @@ import redis
 from admin import create_app
 from admin.extensions import db
 from admin.services.orgs import create_org
+from admin.services.ownership import operator_verify
 from core import keys
 from tests.conftest import Api, Servers, _app_config, _reset
 from tests.helpers.browser import screenshot
@@ -51,6 +52,7 @@ def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         org = create_org("Glance Campaign", EMAIL, PASSWORD)
         api = Api(app.test_client(), org.api_token)
         api.post("/api/v1/domains", {"hostname": HOST})
+        operator_verify(HOST)  # only a verified domain serves (docs/decisions/0007)
         made = {}
         api.post("/api/v1/contacts", {"phone": "+15550100001", "first_name": "Ada"})
         api.post("/api/v1/contacts", {"phone": "+15550100002", "first_name": "Grace"})

@@ -24,7 +24,9 @@ def test_webhooks_survive_redis_and_postgres_faults(faulty: FaultyServers, tmp_p
         (org, receiver.url("/hook")),
     )
     try:
-        with smartlinks_process(["webhooks"], faulty.servers.env(), tmp_path) as role:
+        # The receiver is on loopback: the operator allows it (OUTBOUND_ALLOW_NETWORKS).
+        env = faulty.servers.env(OUTBOUND_ALLOW_NETWORKS="127.0.0.1")
+        with smartlinks_process(["webhooks"], env, tmp_path) as role:
 
             def work(n: int) -> None:
                 faulty.sql(
