@@ -290,7 +290,7 @@ def main(settings: config.Settings, full: bool = False, burst: bool = False) -> 
         publisher.database_url,
         settings.sync.domain_recheck_seconds,
         settings.edge.cname_target,
-        settings.dns_resolver,
+        settings.dns_servers,
     )
     try:
         return publisher.run(full=full, burst=burst)

@@ -58,7 +58,7 @@ def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         # The domain's DNS, as its owner set it up: the admin's check asks this server.
         zone.set(EDGE_NAME, "A", EDGE_ADDRESS)
         zone.set(HOST, "CNAME", EDGE_NAME)
-        env = servers.env(DNS_RESOLVER=resolver, EDGE_CNAME_TARGET=EDGE_NAME)
+        env = servers.env(DNS_SERVERS=resolver, EDGE_CNAME_TARGET=EDGE_NAME)
         yield from _processes(env, logs, org.org_id)
 
 
