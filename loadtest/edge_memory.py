@@ -16,28 +16,14 @@ import resource
 import time
 import tracemalloc
 
-from core.records import ContactRecord, DomainRecord, LinkRecord, encode
+from core.records import ContactRecord, encode
 from edge.memory import Memory
 from edge.resolve import ReplyDecoder
-from loadtest.hotpath import DESTINATION, HOST
+from loadtest.hotpath import DOMAIN, HOST, LINK
 
 
 def replies(n: int) -> list[tuple[str, list[object]]]:
-    domain = encode(DomainRecord(id=1, org_id=1, hostname=HOST, version=1))
-    link = encode(
-        LinkRecord(
-            id=1,
-            org_id=1,
-            domain_id=1,
-            hostname=HOST,
-            version=2,
-            destination=DESTINATION,
-            extension="gala2026",
-            preview_title="Gala 2026",
-            preview_description="Join us",
-            preview_image_url="https://example.org/gala.jpg",
-        )
-    )
+    domain, link = encode(DOMAIN), encode(LINK)
     out = []
     for i in range(1, n + 1):
         contact = encode(

@@ -46,25 +46,27 @@ from sync.publish.store import RecordStore
 HOST = "bench.smartlinks.test"
 DESTINATION = "https://example.org/rsvp?first={{first_name}}&last={{last_name}}&src={{fields.source|sms}}&ward={{fields.ward}}"
 
+# The one domain and link the benchmarks serve (and edge_memory measures).
+DOMAIN = DomainRecord(id=1, org_id=1, hostname=HOST, version=1)
+LINK = LinkRecord(
+    id=1,
+    org_id=1,
+    domain_id=1,
+    hostname=HOST,
+    version=2,
+    destination=DESTINATION,
+    extension="gala2026",
+    preview_title="Gala 2026",
+    preview_description="Join us",
+    preview_image_url="https://example.org/gala.jpg",
+)
+
 
 def seed_redis(url: str, contacts: int) -> list[str]:
     client = redis.Redis.from_url(url)
     store = RecordStore(client)
-    store.put_domain(DomainRecord(id=1, org_id=1, hostname=HOST, version=1))
-    store.put_link(
-        LinkRecord(
-            id=1,
-            org_id=1,
-            domain_id=1,
-            hostname=HOST,
-            version=2,
-            destination=DESTINATION,
-            extension="gala2026",
-            preview_title="Gala 2026",
-            preview_description="Join us",
-            preview_image_url="https://example.org/gala.jpg",
-        )
-    )
+    store.put_domain(DOMAIN)
+    store.put_link(LINK)
     rng = random.Random(6)
     codes = []
     pipe = client.pipeline(transaction=False)

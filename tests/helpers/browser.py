@@ -1,10 +1,16 @@
-"""Debian's Chromium for the Playwright tests, and where their screenshots go."""
+"""Debian's Chromium for the Playwright tests, where their screenshots go, and the one
+organisation a stack of real processes serves."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 from typing import Any
+
+from admin import create_app
+from admin.extensions import db
+from admin.services.orgs import NewOrg, create_org
+from tests.conftest import Servers, _app_config, _reset
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -29,3 +35,14 @@ def find_chromium() -> str | None:
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def fresh_org(servers: Servers, name: str, email: str, password: str) -> NewOrg:
+    """Empty ``servers`` and create one organisation (its owner signs in with ``email``), for
+    tests that drive real admin, edge and worker processes."""
+    _reset(servers)
+    app = create_app(_app_config(servers))
+    with app.app_context():
+        org = create_org(name, email, password)
+        db.engine.dispose()  # the processes under test connect on their own
+    return org

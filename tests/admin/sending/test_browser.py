@@ -13,11 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from admin import create_app
-from admin.extensions import db
-from admin.services.orgs import create_org
-from tests.conftest import Servers, _app_config, _reset
-from tests.helpers.browser import screenshot
+from tests.conftest import Servers
+from tests.helpers.browser import fresh_org, screenshot
 from tests.servers import http_role, smartlinks_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,11 +32,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _reset(servers)
-    app = create_app(_app_config(servers))
-    with app.app_context():
-        org = create_org("Sending Campaign", EMAIL, PASSWORD)
-        db.engine.dispose()
+    org = fresh_org(servers, "Sending Campaign", EMAIL, PASSWORD)
     logs = tmp_path_factory.mktemp("sending-stack")
     env = servers.env()
     with (

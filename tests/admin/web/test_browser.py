@@ -18,12 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from admin import create_app
-from admin.extensions import db
-from admin.services.orgs import create_org
-from tests.conftest import Servers, _app_config, _reset
+from tests.conftest import Servers
 from tests.helpers import images
-from tests.helpers.browser import screenshot
+from tests.helpers.browser import fresh_org, screenshot
 from tests.helpers.dns_server import EDGE_ADDRESS, EDGE_NAME, dns_server
 from tests.servers import http_role, smartlinks_process
 
@@ -48,11 +45,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _reset(servers)
-    app = create_app(_app_config(servers))
-    with app.app_context():
-        org = create_org("Browser Campaign", EMAIL, PASSWORD)
-        db.engine.dispose()
+    org = fresh_org(servers, "Browser Campaign", EMAIL, PASSWORD)
     logs = tmp_path_factory.mktemp("browser-stack")
     with dns_server() as (zone, resolver):
         # The domain's DNS, as its owner set it up: the admin's check asks this server.
