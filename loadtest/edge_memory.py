@@ -16,9 +16,10 @@ import resource
 import time
 import tracemalloc
 
-from core.records import ContactRecord, encode
+from core.records import encode
 from edge.memory import Memory
 from edge.resolve import ReplyDecoder
+from loadtest import hotpath
 from loadtest.hotpath import DOMAIN, HOST, LINK
 
 
@@ -26,17 +27,7 @@ def replies(n: int) -> list[tuple[str, list[object]]]:
     domain, link = encode(DOMAIN), encode(LINK)
     out = []
     for i in range(1, n + 1):
-        contact = encode(
-            ContactRecord(
-                id=i,
-                org_id=1,
-                version=10 + i,
-                phone=f"+1555{i:07d}",
-                first_name=f"First{i}",
-                last_name=f"Last{i}",
-                fields={"source": "sms", "ward": f"Ward {i % 40}"},
-            )
-        )
+        contact = encode(hotpath.contact(i))
         reply = [3, bytes(domain), bytes(link), contact, f"1:{i}:1".encode(), 1]
         out.append((f"C{i:06d}", reply))
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
+from sqlalchemy.orm import Mapped
 
 from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
@@ -18,26 +19,29 @@ _SEPARATORS = re.compile(r"[\r\n,;]+")
 
 def list_member_ids(org_id: int, list_name: str) -> list[int]:
     """The members of the organisation's list named ``list_name`` (none if there is none)."""
-    name = list_name.replace("\x00", "")  # no name holds NUL (Postgres text cannot)
-    return list(
-        db.session.scalars(
-            select(ListMember.contact_id)
-            .join(ContactList, ContactList.id == ListMember.list_id)
-            .where(ContactList.org_id == org_id, ContactList.name == name)
-            .order_by(ListMember.contact_id)
-        )
-    )
+    return _grouped_ids(ListMember.contact_id, ListMember.list_id, ContactList, org_id, list_name)
 
 
 def tag_contact_ids(org_id: int, tag_name: str) -> list[int]:
     """The contacts with the organisation's tag named ``tag_name`` (none if there is none)."""
-    name = tag_name.replace("\x00", "")
+    return _grouped_ids(ContactTag.contact_id, ContactTag.tag_id, Tag, org_id, tag_name)
+
+
+def _grouped_ids(
+    contact_id: Mapped[int],
+    group_id: Mapped[int],
+    group: type[ContactList] | type[Tag],
+    org_id: int,
+    name: str,
+) -> list[int]:
+    """The contact ids in the organisation's ``group`` (a list or a tag) named ``name``."""
+    name = name.replace("\x00", "")  # no name holds NUL (Postgres text cannot)
     return list(
         db.session.scalars(
-            select(ContactTag.contact_id)
-            .join(Tag, Tag.id == ContactTag.tag_id)
-            .where(Tag.org_id == org_id, Tag.name == name)
-            .order_by(ContactTag.contact_id)
+            select(contact_id)
+            .join(group, group.id == group_id)
+            .where(group.org_id == org_id, group.name == name)
+            .order_by(contact_id)
         )
     )
 
