@@ -4,8 +4,9 @@ tag, or contacts typed by id or phone number. Each answer is contact ids in a st
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Mapped
 
 from admin.extensions import db
@@ -19,31 +20,44 @@ _SEPARATORS = re.compile(r"[\r\n,;]+")
 
 def list_member_ids(org_id: int, list_name: str) -> list[int]:
     """The members of the organisation's list named ``list_name`` (none if there is none)."""
-    return _grouped_ids(ListMember.contact_id, ListMember.list_id, ContactList, org_id, list_name)
+    return _ids(list_members(org_id, _no_nul(list_name)))
 
 
 def tag_contact_ids(org_id: int, tag_name: str) -> list[int]:
     """The contacts with the organisation's tag named ``tag_name`` (none if there is none)."""
-    return _grouped_ids(ContactTag.contact_id, ContactTag.tag_id, Tag, org_id, tag_name)
+    return _ids(tag_members(org_id, _no_nul(tag_name)))
 
 
-def _grouped_ids(
+def list_members(org_id: int, list_name: str) -> Select[Any]:
+    """The query of the contact ids on the organisation's list named ``list_name``."""
+    return _members(ListMember.contact_id, ListMember.list_id, ContactList, org_id, list_name)
+
+
+def tag_members(org_id: int, tag_name: str) -> Select[Any]:
+    """The query of the contact ids with the organisation's tag named ``tag_name``."""
+    return _members(ContactTag.contact_id, ContactTag.tag_id, Tag, org_id, tag_name)
+
+
+def _members(
     contact_id: Mapped[int],
     group_id: Mapped[int],
     group: type[ContactList] | type[Tag],
     org_id: int,
     name: str,
-) -> list[int]:
-    """The contact ids in the organisation's ``group`` (a list or a tag) named ``name``."""
-    name = name.replace("\x00", "")  # no name holds NUL (Postgres text cannot)
-    return list(
-        db.session.scalars(
-            select(contact_id)
-            .join(group, group.id == group_id)
-            .where(group.org_id == org_id, group.name == name)
-            .order_by(contact_id)
-        )
+) -> Select[Any]:
+    return (
+        select(contact_id)
+        .join(group, group.id == group_id)
+        .where(group.org_id == org_id, group.name == name)
     )
+
+
+def _no_nul(name: str) -> str:
+    return name.replace("\x00", "")  # no name holds NUL (Postgres text cannot)
+
+
+def _ids(members: Select[Any]) -> list[int]:
+    return list(db.session.scalars(members.order_by(members.selected_columns[0])))
 
 
 def typed_contact_ids(org_id: int, typed: str, field: str = "contacts") -> list[int]:

@@ -76,15 +76,7 @@ def _tag_id(org_id: int, tag_name: str) -> int:
 
 def list_tags(org_id: int) -> list[Named]:
     """The organisation's tags by name, with how many contacts have each."""
-    count = func.count(ContactTag.contact_id)
-    rows = db.session.execute(
-        select(Tag.id, Tag.name, count)
-        .outerjoin(ContactTag, ContactTag.tag_id == Tag.id)
-        .where(Tag.org_id == org_id)
-        .group_by(Tag.id)
-        .order_by(Tag.name)
-    )
-    return [Named(i, n, c) for i, n, c in rows]
+    return _counted(Tag, ContactTag, ContactTag.tag_id, org_id)
 
 
 # -- a contact's lists --------------------------------------------------------------------------
@@ -131,13 +123,24 @@ def _add_member(table: Any, row: dict[str, Any], field: str, what: str) -> None:
 
 def list_lists(org_id: int) -> list[Named]:
     """The organisation's lists by name, with how many contacts are on each."""
-    count = func.count(ListMember.contact_id)
+    return _counted(ContactList, ListMember, ListMember.list_id, org_id)
+
+
+def _counted(
+    group: type[Tag] | type[ContactList],
+    member: type[ContactTag] | type[ListMember],
+    member_group_id: Any,
+    org_id: int,
+) -> list[Named]:
+    """The organisation's tags or lists (``group``) by name, each with its contacts counted
+    (``member`` rows whose ``member_group_id`` is the group's)."""
+    count = func.count(member.contact_id)
     rows = db.session.execute(
-        select(ContactList.id, ContactList.name, count)
-        .outerjoin(ListMember, ListMember.list_id == ContactList.id)
-        .where(ContactList.org_id == org_id)
-        .group_by(ContactList.id)
-        .order_by(ContactList.name)
+        select(group.id, group.name, count)
+        .outerjoin(member, member_group_id == group.id)
+        .where(group.org_id == org_id)
+        .group_by(group.id)
+        .order_by(group.name)
     )
     return [Named(i, n, c) for i, n, c in rows]
 
