@@ -48,12 +48,7 @@ class Named:
 
 def add_tag(org_id: int, contact_id: int, tag: Any) -> Contact:
     """Tag the contact (creating the tag if new); tagging twice changes nothing."""
-    contact = contacts.get_contact(org_id, contact_id)
-    tag_name = name("tag", tag)
-    db.session.execute(insert(Tag).values(org_id=org_id, name=tag_name).on_conflict_do_nothing())
-    tag_id = db.session.scalar(select(Tag.id).where(Tag.org_id == org_id, Tag.name == tag_name))
-    _add_member(ContactTag, {"contact_id": contact.id, "tag_id": tag_id}, "tag", tag_name)
-    return contact
+    return _join(Tag, ContactTag, "tag_id", org_id, contact_id, "tag", tag)
 
 
 def remove_tag(org_id: int, contact_id: int, tag: Any) -> Contact:
@@ -84,16 +79,7 @@ def list_tags(org_id: int) -> list[Named]:
 
 def add_to_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
     """Put the contact on the list (creating the list if new); twice changes nothing."""
-    contact = contacts.get_contact(org_id, contact_id)
-    wanted = name("list", list_name)
-    db.session.execute(
-        insert(ContactList).values(org_id=org_id, name=wanted).on_conflict_do_nothing()
-    )
-    list_id = db.session.scalar(
-        select(ContactList.id).where(ContactList.org_id == org_id, ContactList.name == wanted)
-    )
-    _add_member(ListMember, {"contact_id": contact.id, "list_id": list_id}, "list", wanted)
-    return contact
+    return _join(ContactList, ListMember, "list_id", org_id, contact_id, "list", list_name)
 
 
 def remove_from_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
@@ -106,6 +92,26 @@ def remove_from_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
         )
     )
     db.session.commit()
+    return contact
+
+
+def _join(
+    group: type[Tag] | type[ContactList],
+    member: type[ContactTag] | type[ListMember],
+    group_column: str,
+    org_id: int,
+    contact_id: int,
+    field: str,
+    value: Any,
+) -> Contact:
+    """Put the contact in the tag or list (``group``) named ``value``, creating it if new."""
+    contact = contacts.get_contact(org_id, contact_id)
+    wanted = name(field, value)
+    db.session.execute(insert(group).values(org_id=org_id, name=wanted).on_conflict_do_nothing())
+    group_id = db.session.scalar(
+        select(group.id).where(group.org_id == org_id, group.name == wanted)
+    )
+    _add_member(member, {"contact_id": contact.id, group_column: group_id}, field, wanted)
     return contact
 
 
