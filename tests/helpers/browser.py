@@ -4,6 +4,8 @@ organisation a stack of real processes serves."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +48,18 @@ def fresh_org(servers: Servers, name: str, email: str, password: str) -> NewOrg:
         org = create_org(name, email, password)
         db.engine.dispose()  # the processes under test connect on their own
     return org
+
+
+@contextmanager
+def watched_page(browser: Any, base_url: str, height: int) -> Iterator[Any]:
+    """A page in a new browser context (1280 wide), closed after; an error in its console (a
+    CSP violation or a script error shows up there) fails the test."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert not errors, errors

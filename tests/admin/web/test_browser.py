@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import Servers
 from tests.helpers import images
-from tests.helpers.browser import fresh_org, screenshot
+from tests.helpers.browser import fresh_org, screenshot, watched_page
 from tests.helpers.dns_server import EDGE_ADDRESS, EDGE_NAME, dns_server
 from tests.servers import http_role, smartlinks_process
 
@@ -67,16 +67,8 @@ def _processes(env: dict[str, str], logs: Path, org_id: int) -> Iterator[Stack]:
 
 @pytest.fixture
 def page(browser: Any, stack: Stack) -> Iterator[Any]:
-    context = browser.new_context(base_url=stack.admin, viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    # A CSP violation or a script error shows up in the console.
-    assert not errors, errors
+    with watched_page(browser, stack.admin, 860) as page:
+        yield page
 
 
 def login(page: Any) -> None:
