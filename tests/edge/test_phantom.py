@@ -161,12 +161,13 @@ def test_late_script_records_nothing(valkey: Valkey, tmp_path: Path):
     rdb.close()
 
 
-def test_script_past_its_deadline_click_is_spooled_once(world: World, tmp_path: Path):
+def test_script_past_its_deadline_click_is_spooled_once(
+    world: World, servers: Servers, tmp_path: Path
+):
     """A reply that comes in time from a script that ran past its deadline (here: the edge's
     idea of Redis's clock made 60 s fast) says the click is not recorded: the edge answers as
     usual and records it through its spool, once."""
-    url = world.rdb.connection_pool.connection_kwargs
-    redis_url = f"redis://{url['host']}:{url['port']}/{url.get('db', 0)}"
+    redis_url = servers.redis_url  # world.rdb's server, with its password
 
     async def scenario() -> None:
         app = create_app(redis_url=redis_url, spool_dir=tmp_path / "spool")
