@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -57,11 +58,15 @@ class Valkey:
     def restart(self, fresh: bool = False) -> None:
         """On the same port: with the same data, or (fresh) an empty server."""
         if fresh:
+            old = self.server
             self.server = EmbeddedRedis(
-                self.server.data_dir.with_name(self.server.data_dir.name + "-fresh"),
-                self.server.port,
+                old.data_dir.with_name(old.data_dir.name + "-fresh"),
+                old.port,
                 durable=False,
             )
+            # The same password: the edge's REDIS_URL carries it, as after a real restart.
+            self.server.data_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(old.data_dir / "valkey.password", self.server.data_dir / "valkey.password")
         self.proc = self.server.start()
 
     def close(self) -> None:
@@ -72,21 +77,30 @@ class Valkey:
             self.proc = None
 
 
+def link(
+    link_id: int,
+    version: int = 1,
+    destination: str = "https://example.org/rsvp?first={{first_name}}",
+    archived: bool = False,
+) -> LinkRecord:
+    """A link of the seeded domain (organisation 7, domain 1 on HOST)."""
+    return LinkRecord(
+        id=link_id,
+        org_id=7,
+        domain_id=1,
+        hostname=HOST,
+        version=version,
+        destination=destination,
+        archived=archived,
+    )
+
+
 def seed(url: str, codes: int, link_id: int = 10, prefix: str = "Fa") -> list[str]:
     """A domain, one link and ``codes`` contacts with their codes; the codes."""
     client = redis.Redis.from_url(url)
     store = RecordStore(client)
     store.put_domain(DomainRecord(id=1, org_id=7, hostname=HOST, version=1))
-    store.put_link(
-        LinkRecord(
-            id=link_id,
-            org_id=7,
-            domain_id=1,
-            hostname=HOST,
-            version=1,
-            destination="https://example.org/rsvp?first={{first_name}}",
-        )
-    )
+    store.put_link(link(link_id))
     out: list[tuple[str, int, int | None]] = []
     for i in range(codes):
         contact = ContactRecord(id=1000 + i, org_id=7, version=1, first_name=f"P{i}")

@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.records import LinkRecord
 from sync.publish.store import RecordStore
 from tests.conftest import Servers
 from tests.edge.conftest import HOST, IPHONE
@@ -24,6 +23,7 @@ from tests.edge.faults import (
     Load,
     Valkey,
     edge_process,
+    link,
     metric,
     seed,
     stream_requests,
@@ -116,27 +116,8 @@ def test_edit_and_archive_take_effect_when_redis_is_back(
         seed(valkey.url, 5, link_id=10, prefix="Ke")
         seed(valkey.url, 5, link_id=11, prefix="Ar")
         store = RecordStore(valkey.client())
-        store.put_link(
-            LinkRecord(
-                id=10,
-                org_id=7,
-                domain_id=1,
-                hostname=HOST,
-                version=2,
-                destination="https://example.org/new?first={{first_name}}",
-            )
-        )
-        store.put_link(
-            LinkRecord(
-                id=11,
-                org_id=7,
-                domain_id=1,
-                hostname=HOST,
-                version=2,
-                destination="https://example.org/rsvp",
-                archived=True,
-            )
-        )
+        store.put_link(link(10, 2, "https://example.org/new?first={{first_name}}"))
+        store.put_link(link(11, 2, "https://example.org/rsvp", archived=True))
         back = time.monotonic()
         seen_new = None
         for _ in range(60):
