@@ -53,20 +53,7 @@ def add_tag(org_id: int, contact_id: int, tag: Any) -> Contact:
 
 def remove_tag(org_id: int, contact_id: int, tag: Any) -> Contact:
     """Untag the contact; a tag the contact does not have is fine, an unknown tag is not."""
-    contact = contacts.get_contact(org_id, contact_id)
-    tag_id = _tag_id(org_id, name("tag", tag))
-    db.session.execute(
-        delete(ContactTag).where(ContactTag.contact_id == contact.id, ContactTag.tag_id == tag_id)
-    )
-    db.session.commit()
-    return contact
-
-
-def _tag_id(org_id: int, tag_name: str) -> int:
-    found = db.session.scalar(select(Tag.id).where(Tag.org_id == org_id, Tag.name == tag_name))
-    if found is None:
-        raise NotFound("tag", f"no tag named {tag_name!r}")
-    return int(found)
+    return _leave(Tag, ContactTag, ContactTag.tag_id, org_id, contact_id, "tag", tag)
 
 
 def list_tags(org_id: int) -> list[Named]:
@@ -84,15 +71,7 @@ def add_to_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
 
 def remove_from_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
     """Take the contact off the list; not being on it is fine, an unknown list is not."""
-    contact = contacts.get_contact(org_id, contact_id)
-    found = _list_by_name(org_id, name("list", list_name))
-    db.session.execute(
-        delete(ListMember).where(
-            ListMember.contact_id == contact.id, ListMember.list_id == found.id
-        )
-    )
-    db.session.commit()
-    return contact
+    return _leave(ContactList, ListMember, ListMember.list_id, org_id, contact_id, "list", list_name)
 
 
 def _join(
@@ -112,6 +91,31 @@ def _join(
         select(group.id).where(group.org_id == org_id, group.name == wanted)
     )
     _add_member(member, {"contact_id": contact.id, group_column: group_id}, field, wanted)
+    return contact
+
+
+def _leave(
+    group: type[Tag] | type[ContactList],
+    member: type[ContactTag] | type[ListMember],
+    member_group_id: Any,
+    org_id: int,
+    contact_id: int,
+    field: str,
+    value: Any,
+) -> Contact:
+    """Take the contact out of the tag or list (``group``) named ``value``; NotFound for a
+    group the organisation does not have."""
+    contact = contacts.get_contact(org_id, contact_id)
+    wanted = name(field, value)
+    group_id = db.session.scalar(
+        select(group.id).where(group.org_id == org_id, group.name == wanted)
+    )
+    if group_id is None:
+        raise NotFound(field, f"no {field} named {wanted!r}")
+    db.session.execute(
+        delete(member).where(member.contact_id == contact.id, member_group_id == group_id)
+    )
+    db.session.commit()
     return contact
 
 
@@ -161,15 +165,6 @@ def get_list(org_id: int, list_id: int) -> Named:
         select(func.count()).select_from(ListMember).where(ListMember.list_id == found.id)
     )
     return Named(found.id, found.name, int(members or 0))
-
-
-def _list_by_name(org_id: int, list_name: str) -> ContactList:
-    found = db.session.scalar(
-        select(ContactList).where(ContactList.org_id == org_id, ContactList.name == list_name)
-    )
-    if found is None:
-        raise NotFound("list", f"no list named {list_name!r}")
-    return found
 
 
 def _name_taken(list_name: str) -> Conflict:
