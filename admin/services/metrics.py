@@ -232,24 +232,25 @@ def phone_cell(phone: str) -> str:
 
 
 def export_csv(org_id: int, link_id: int, metric: str, chunk_rows: int = 1000) -> Iterator[str]:
-    """The CSV of ``contacts_page`` without pages: a server-side cursor feeds ``chunk_rows`` at
-    a time, and each chunk is yielded as text, so memory stays flat for any number of rows."""
-    query = _contacts_query(
-        metric, times_as_text=True
-    )  # raises MetricsError before the response starts
-    params = {"link": link_id, "org": org_id, "after": 0}
+    """The CSV of ``contacts_page`` without pages: the same keyset query, ``chunk_rows`` at a
+    time, each chunk yielded as text, so memory stays flat for any number of rows.
+
+    Keyset pages rather than one server-side cursor: a cursor is planned once for a fast first
+    row (cursor_tuple_fraction), and on a freshly loaded table with no statistics Postgres chose
+    a plan that had not finished 100,000 rows after 300 s on CI. Each page is one index range
+    of at most ``chunk_rows`` rows and one primary-key lookup per row, whatever the statistics
+    say (100,000 rows in about a second here)."""
+    query = text(_contacts_query(metric, times_as_text=True, page=True))  # MetricsError first
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
-        # stream_results: a server-side (named) cursor, read chunk_rows at a time.
-        result = db.session.execute(
-            text(query),
-            params,
-            execution_options={"stream_results": True, "max_row_buffer": chunk_rows},
-        )
-        for partition in result.partitions(chunk_rows):
+        after = 0
+        while True:
+            rows = db.session.execute(
+                query, {"link": link_id, "org": org_id, "after": after, "limit": chunk_rows}
+            ).all()
             writer.writerows(
                 (
                     row[0],
@@ -261,14 +262,13 @@ def export_csv(org_id: int, link_id: int, metric: str, chunk_rows: int = 1000) -
                     row[6],
                     row[7],
                 )
-                for row in partition
+                for row in rows
             )
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
-        result.close()
-        tail = buffer.getvalue()
-        if tail:
-            yield tail
+            if len(rows) < chunk_rows:
+                return
+            after = rows[-1][0]
 
     return generate()
