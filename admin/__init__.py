@@ -66,7 +66,7 @@ def create_app(
         SHORT_URL_SCHEME=settings.short_url_scheme,
         PUBLIC_ADMIN_URL=settings.admin.public_url,
         EDGE_CNAME_TARGET=settings.edge.cname_target,
-        DNS_RESOLVER=settings.dns_resolver,
+        DNS_SERVERS=settings.dns_servers,
         TRUSTED_PROXIES=settings.trusted_proxies,
         ADMIN_TRUSTED_PROXIES=settings.admin.trusted_proxies,  # the login limiter's
         WEBHOOK_ALLOW_HTTP_LOOPBACK=settings.webhooks.allow_http_loopback,

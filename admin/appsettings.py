@@ -29,9 +29,9 @@ def edge_cname_target() -> str:
     return str(current_app.config["EDGE_CNAME_TARGET"])
 
 
-def dns_resolver() -> str:
-    """DNS_RESOLVER: host:port of the resolver the domain checks ask ("": the system's)."""
-    return str(current_app.config["DNS_RESOLVER"])
+def dns_servers() -> str:
+    """DNS_SERVERS: the DNS servers the domain checks ask ("": the system's)."""
+    return str(current_app.config["DNS_SERVERS"])
 
 
 def running_app() -> Flask:

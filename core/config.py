@@ -63,6 +63,28 @@ def _networks(value: str) -> str:
     return value
 
 
+def parse_dns_servers(text: str) -> tuple[tuple[str, int], ...]:
+    """The DNS_SERVERS setting (``"127.0.0.1:5353, [::1]:53, 10.0.0.2"``) as (address, port)
+    pairs; () for the system's resolver. ValueError for an item that is not ip[:port]."""
+    out: list[tuple[str, int]] = []
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        host, port = item, "53"
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else "53"
+        elif item.count(":") == 1:
+            host, _, port = item.partition(":")
+        out.append((str(ipaddress.ip_address(host)), int(port)))
+    return tuple(out)
+
+
+def _dns_servers(value: str) -> str:
+    parse_dns_servers(value)
+    return value
+
+
 def _url(schemes: tuple[str, ...], label: str) -> Callable[[str], str]:
     """A URL of one of ``schemes``, or "" (unset). No host is required: a Unix socket's URL
     (``postgresql:///db?host=/run/postgresql``, ``unix:///run/redis.sock``) has none."""
@@ -234,7 +256,6 @@ SETTINGS: tuple[Setting, ...] = (
         "sender.stale_seconds", least=1,
     ),
     Setting("OUTBOUND_ALLOW_NETWORKS", "", "Non-public IPs/CIDRs (comma-separated) that webhooks and SMS providers may reach anyway: local receivers, tests.", "outbound_allow_networks", check=_networks),
-    Setting("OUTBOUND_DNS_SERVERS", "", "DNS servers (ip or ip:port, comma-separated) for outbound requests; empty: the system resolver.", "outbound_dns_servers"),
     Setting("SMS_PROVIDER_BASE_URLS", "", "Extra base URLs organisations may give their SMS provider (comma-separated; * any); else only the provider's own.", "sms_provider_base_urls"),
     Setting(
         "SYNC_RECONCILE_SECONDS",
@@ -251,9 +272,9 @@ SETTINGS: tuple[Setting, ...] = (
         choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
     ),
     Setting(
-        "DNS_RESOLVER", "",
-        "host:port of the DNS resolver that domain checks ask. Unset: the system's.",
-        "dns_resolver",
+        "DNS_SERVERS", "",
+        "DNS servers (ip, ip:port or [v6]:port, comma-separated) that domain checks and outbound requests ask. Unset: the system's.",
+        "dns_servers", check=_dns_servers,
     ),
     Setting(
         "DOMAIN_RECHECK_SECONDS", "3600", "How often sync re-checks each verified domain's DNS.",
@@ -330,15 +351,6 @@ class SenderSection:
 
 
 @dataclass(frozen=True)
-class OutboundSection:
-    """Requests to URLs tenants chose (sync.outbound)."""
-
-    allow_networks: str  # non-public networks the operator allows anyway
-    dns_servers: str  # "" : the system resolver
-    sms_provider_base_urls: str  # "*" : any
-
-
-@dataclass(frozen=True)
 class Settings:
     """Everything a process is configured with. ``database_url`` / ``redis_url`` are "" when
     unset (``up`` then starts embedded servers): ask ``sqlalchemy_url()``, ``libpq_url()`` and
@@ -351,7 +363,7 @@ class Settings:
     trusted_proxies: str  # comma-separated IPs or CIDRs, each checked
     log_level: str  # upper case
     demo_seed: bool
-    dns_resolver: str  # host:port the domain checks ask; "" = the system's resolver
+    dns_servers: str  # DNS_SERVERS (parse_dns_servers()): domain checks, outbound; "": the system's
     edge: EdgeSection
     admin: AdminSection
     drain: DrainSection
@@ -360,7 +372,6 @@ class Settings:
     sender: SenderSection
     # Requests to URLs tenants chose (sync/outbound.py, admin/providers).
     outbound_allow_networks: str  # non-public networks the operator allows anyway
-    outbound_dns_servers: str  # "": the system resolver
     sms_provider_base_urls: str  # "*": any
     # "" when unset: sync.crypto keeps one in the data folder. Not in repr(), as secret_key.
     secrets_key: str = dataclasses.field(repr=False, default="")

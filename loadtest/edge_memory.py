@@ -16,41 +16,18 @@ import resource
 import time
 import tracemalloc
 
-from core.records import ContactRecord, DomainRecord, LinkRecord, encode
+from core.records import encode
 from edge.memory import Memory
 from edge.resolve import ReplyDecoder
-from loadtest.hotpath import DESTINATION, HOST
+from loadtest import hotpath
+from loadtest.hotpath import DOMAIN, HOST, LINK
 
 
 def replies(n: int) -> list[tuple[str, list[object]]]:
-    domain = encode(DomainRecord(id=1, org_id=1, hostname=HOST, version=1))
-    link = encode(
-        LinkRecord(
-            id=1,
-            org_id=1,
-            domain_id=1,
-            hostname=HOST,
-            version=2,
-            destination=DESTINATION,
-            extension="gala2026",
-            preview_title="Gala 2026",
-            preview_description="Join us",
-            preview_image_url="https://example.org/gala.jpg",
-        )
-    )
+    domain, link = encode(DOMAIN), encode(LINK)
     out = []
     for i in range(1, n + 1):
-        contact = encode(
-            ContactRecord(
-                id=i,
-                org_id=1,
-                version=10 + i,
-                phone=f"+1555{i:07d}",
-                first_name=f"First{i}",
-                last_name=f"Last{i}",
-                fields={"source": "sms", "ward": f"Ward {i % 40}"},
-            )
-        )
+        contact = encode(hotpath.contact(i))
         reply = [3, bytes(domain), bytes(link), contact, f"1:{i}:1".encode(), 1]
         out.append((f"C{i:06d}", reply))
     return out

@@ -34,53 +34,58 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from core import keys
 from core.clicks import HUMAN
 from core.records import ContactRecord, DomainRecord, LinkRecord
 from loadtest.traffic import PHONE_USER_AGENTS, PREVIEW_USER_AGENTS, unknown_code
+from loadtest.variant_apps import hot_dispatch
 from smartlinks.embedded import EmbeddedRedis, free_port
 from sync.publish.store import RecordStore
 
 HOST = "bench.smartlinks.test"
 DESTINATION = "https://example.org/rsvp?first={{first_name}}&last={{last_name}}&src={{fields.source|sms}}&ward={{fields.ward}}"
 
+# The one domain and link the benchmarks serve (and edge_memory measures).
+DOMAIN = DomainRecord(id=1, org_id=1, hostname=HOST, version=1)
+LINK = LinkRecord(
+    id=1,
+    org_id=1,
+    domain_id=1,
+    hostname=HOST,
+    version=2,
+    destination=DESTINATION,
+    extension="gala2026",
+    preview_title="Gala 2026",
+    preview_description="Join us",
+    preview_image_url="https://example.org/gala.jpg",
+)
+
+
+def contact(i: int) -> ContactRecord:
+    """The benchmarks' contact number ``i`` (from 1)."""
+    return ContactRecord(
+        id=i,
+        org_id=1,
+        version=10 + i,
+        phone=f"+1555{i:07d}",
+        first_name=f"First{i}",
+        last_name=f"Last{i}",
+        fields={"source": "sms", "ward": f"Ward {i % 40}"},
+    )
+
 
 def seed_redis(url: str, contacts: int) -> list[str]:
     client = redis.Redis.from_url(url)
     store = RecordStore(client)
-    store.put_domain(DomainRecord(id=1, org_id=1, hostname=HOST, version=1))
-    store.put_link(
-        LinkRecord(
-            id=1,
-            org_id=1,
-            domain_id=1,
-            hostname=HOST,
-            version=2,
-            destination=DESTINATION,
-            extension="gala2026",
-            preview_title="Gala 2026",
-            preview_description="Join us",
-            preview_image_url="https://example.org/gala.jpg",
-        )
-    )
+    store.put_domain(DOMAIN)
+    store.put_link(LINK)
     rng = random.Random(6)
     codes = []
     pipe = client.pipeline(transaction=False)
     for i in range(1, contacts + 1):
-        store.put_contact(
-            ContactRecord(
-                id=i,
-                org_id=1,
-                version=10 + i,
-                phone=f"+1555{i:07d}",
-                first_name=f"First{i}",
-                last_name=f"Last{i}",
-                fields={"source": "sms", "ward": f"Ward {i % 40}"},
-            ),
-            pipe,
-        )
+        store.put_contact(contact(i), pipe)
         codes.append(unknown_code(rng))
     pipe.execute()
     store.put_codes((code, 1, i + 1) for i, code in enumerate(codes))
@@ -155,28 +160,6 @@ def asgi_calls(app: ASGIApp, scopes: list[dict[str, Any]]) -> list[Call]:
     return [functools.partial(app, dict(s), _receive, _send) for s in scopes]
 
 
-def hot_dispatch(app: ASGIApp, visit: ASGIApp) -> ASGIApp:
-    """A raw ASGI callable in front of the Starlette app: /{code} and /{code}/{extension}
-    go straight to the endpoint; everything else (health, metrics, 404s) to Starlette."""
-
-    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        if (
-            scope["type"] == "http"
-            and len(path) < 200
-            and path != "/healthz"
-            and path != "/metrics"
-        ):
-            code, _, extension = path[1:].partition("/")
-            if code:
-                scope["path_params"] = {"code": code, "extension": extension}
-                await visit(scope, receive, send)
-                return
-        await app(scope, receive, send)
-
-    return dispatch
-
-
 def requests(codes: list[str], n: int) -> list[dict[str, Any]]:
     rng = random.Random(7)
     scopes = []
@@ -216,7 +199,7 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
         results["router"] = await measure(
             "router", asgi_calls(app.starlette.router, scopes), concurrency
         )
-        fast = hot_dispatch(app, visit)
+        fast = hot_dispatch(app, visit, longest=199)
         results["hot-dispatch"] = await measure(
             "hot-dispatch", asgi_calls(fast, scopes), concurrency
         )

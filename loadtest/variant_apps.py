@@ -30,14 +30,15 @@ def edge() -> ASGIApp:
     return create_app()
 
 
-def hot_dispatch(app: ASGIApp, visit: ASGIApp) -> ASGIApp:
-    """A raw ASGI callable in front of the Starlette app: paths shaped like a short link go
-    straight to the Visit endpoint; /healthz, /metrics and anything else to Starlette."""
+def hot_dispatch(app: ASGIApp, visit: ASGIApp, longest: int = 1024) -> ASGIApp:
+    """A raw ASGI callable in front of the Starlette app: paths shaped like a short link
+    (/{code} and /{code}/{extension}, ``longest`` characters at most) go straight to the Visit
+    endpoint; /healthz, /metrics and anything else (404s) to Starlette."""
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if len(path) <= 1024 and path not in ("/healthz", "/metrics"):
+            if len(path) <= longest and path not in ("/healthz", "/metrics"):
                 code, _, extension = path[1:].partition("/")
                 if code:
                     scope["path_params"] = {"code": code, "extension": extension}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from loadtest import machine, stack, traffic
 from loadtest.hotpath import HOST, seed_redis
-from loadtest.wrk import run_wrk
+from loadtest.wrk import WrkRun, run_wrk
 from smartlinks.embedded import EmbeddedRedis, free_port, wait_for_port
 
 
@@ -166,39 +166,29 @@ def run_variant(
     child = stack.Child(serve_args(v, port), work / f"{v.name}.log", env, machine.pin(server_cpu))
     try:
         wait_for_port("127.0.0.1", port, 60, child.proc)
-        warm = run_wrk(
-            wrk,
-            server=v.name,
-            load="warmup",
-            url=f"http://127.0.0.1:{port}/",
-            requests_file=requests_file,
-            host=HOST,
-            connections=args.connections,
-            seconds=2,
-            rate=0,
-            client_cpu=client_cpu,
-            server_cpu=server_cpu,
-            server_pids=[],
-            redis_pids=[],
-        )
+
+        def load(name: str, seconds: float, server_pids: list[int], redis_pids: list[int]) -> WrkRun:
+            return run_wrk(
+                wrk,
+                server=v.name,
+                load=name,
+                url=f"http://127.0.0.1:{port}/",
+                requests_file=requests_file,
+                host=HOST,
+                connections=args.connections,
+                seconds=seconds,
+                rate=0,
+                client_cpu=client_cpu,
+                server_cpu=server_cpu,
+                server_pids=server_pids,
+                redis_pids=redis_pids,
+            )
+
+        warm = load("warmup", 2, [], [])
         if warm.status["3xx"] == 0:
             raise RuntimeError(f"{v.name} served no redirect: {warm.status}\n{child.tail()}")
         worker = stack.busiest_worker(child.pid)
-        r = run_wrk(
-            wrk,
-            server=v.name,
-            load="full",
-            url=f"http://127.0.0.1:{port}/",
-            requests_file=requests_file,
-            host=HOST,
-            connections=args.connections,
-            seconds=args.seconds,
-            rate=0,
-            client_cpu=client_cpu,
-            server_cpu=server_cpu,
-            server_pids=[worker],
-            redis_pids=[redis_pid],
-        )
+        r = load("full", args.seconds, [worker], [redis_pid])
         return r.req_per_s, r.server_cpu_us_per_req
     finally:
         with suppress(Exception):

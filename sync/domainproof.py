@@ -8,8 +8,8 @@ page) and the sync worker's periodic re-check. Two proofs count:
 - the hostname pointing at the edge: a CNAME to ``EDGE_CNAME_TARGET``, or (for an apex
   flattened by the DNS provider) the same addresses as the target.
 
-Lookups go to the resolver named by the ``DNS_RESOLVER`` setting (``host:port``; "": the
-system's), with a short deadline, because a resolver can hang for long. The callers pass that
+Lookups go to the servers named by the ``DNS_SERVERS`` setting (``ip[:port]``, comma-separated;
+"": the system's), with a short deadline, because a resolver can hang for long. The callers pass that
 setting and ``EDGE_CNAME_TARGET`` in (settings are read once, at start). The edge never imports
 this module.
 """
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import dns.exception
 import dns.resolver
+
+from core import config
 
 TXT_PREFIX = "_smartlinks."
 TXT_VALUE_PREFIX = "smartlinks-verify="
@@ -54,22 +56,15 @@ class Proof:
 
 
 def resolver(setting: str) -> dns.resolver.Resolver:
-    """A resolver for ``DNS_RESOLVER`` (``127.0.0.1:5353``, ``[::1]:53``, ``10.0.0.2``; "": the
+    """A resolver for ``DNS_SERVERS`` (``127.0.0.1:5353``, ``[::1]:53, 10.0.0.2``; "": the
     system's)."""
-    text = setting.strip()
-    if not text:
+    servers = config.parse_dns_servers(setting)
+    if not servers:
         res = dns.resolver.Resolver()
     else:
         res = dns.resolver.Resolver(configure=False)
-        host, port = text, 53
-        if text.startswith("["):
-            host, _, rest = text[1:].partition("]")
-            port = int(rest[1:]) if rest.startswith(":") else 53
-        elif text.count(":") == 1:
-            host, _, port_text = text.partition(":")
-            port = int(port_text)
-        res.nameservers = [host]
-        res.port = port
+        res.nameservers = [address for address, _ in servers]
+        res.nameserver_ports = dict(servers)
     res.timeout = TIMEOUT_SECONDS
     res.lifetime = LIFETIME_SECONDS
     res.cache = None  # a re-check must see DNS as it is now
@@ -102,7 +97,7 @@ def _query(res: dns.resolver.Resolver, name: str, rdtype: str, deadline: float) 
 
 def check(hostname: str, token: str, target: str, setting: str) -> Proof:
     """Look both proofs up now, ``target`` being the edge's hostname (edge_target()) and
-    ``setting`` the DNS_RESOLVER. Never raises for DNS trouble: it is in ``Proof.error``."""
+    ``setting`` the DNS_SERVERS. Never raises for DNS trouble: it is in ``Proof.error``."""
     found: list[str] = []
     deadline = time.monotonic() + DEADLINE_SECONDS
     try:
@@ -131,6 +126,6 @@ def check(hostname: str, token: str, target: str, setting: str) -> Proof:
                 cname_ok = bool(mine & edge)
     except _LookupFailed as exc:
         return Proof(found=tuple(found), error=str(exc))
-    except ValueError as exc:  # a DNS_RESOLVER that is not host:port
-        return Proof(error=f"DNS_RESOLVER is not usable: {exc}")
+    except ValueError as exc:  # a DNS_SERVERS that is not ip[:port]
+        return Proof(error=f"DNS_SERVERS is not usable: {exc}")
     return Proof(txt=txt_ok, cname=cname_ok, found=tuple(found))

@@ -15,7 +15,7 @@ would be the one checked), and time and response size are bounded.
 What a tenant sees of a failure is ``public_error(exc)``: one generic network message, so that
 "connection refused" against "TLS error" cannot map our network. The detail goes to our logs.
 
-Depends on httpx (and its httpcore) and, when ``OUTBOUND_DNS_SERVERS`` is set, dnspython;
+Depends on httpx (and its httpcore) and, when ``DNS_SERVERS`` is set, dnspython;
 nothing of the project but ``core.config``. It lives in sync/ (not core/, whose packages the
 edge installs too) so that both the webhook worker and admin's providers can use it.
 """
@@ -102,24 +102,6 @@ def parse_networks(text: str) -> tuple[Network, ...]:
     )
 
 
-def parse_nameservers(text: str) -> tuple[tuple[str, int], ...]:
-    """``"127.0.0.1:5353, [::1]:53, 10.0.0.2"`` as (address, port) pairs."""
-    out: list[tuple[str, int]] = []
-    for item in (i.strip() for i in text.split(",")):
-        if not item:
-            continue
-        if item.startswith("["):
-            host, _, rest = item[1:].partition("]")
-            port = int(rest[1:]) if rest.startswith(":") else 53
-        elif item.count(":") == 1:
-            host, _, p = item.partition(":")
-            port = int(p)
-        else:
-            host, port = item, 53
-        out.append((str(ipaddress.ip_address(host)), port))
-    return tuple(out)
-
-
 @dataclass(frozen=True)
 class Policy:
     """Where requests may go and how long and large they may be."""
@@ -137,7 +119,7 @@ class Policy:
     ) -> Policy:
         return cls(
             allow=parse_networks(settings.outbound_allow_networks) + tuple(extra_allow),
-            nameservers=parse_nameservers(settings.outbound_dns_servers),
+            nameservers=config.parse_dns_servers(settings.dns_servers),
             **overrides,
         )
 

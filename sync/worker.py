@@ -61,6 +61,26 @@ def next_backoff(previous: float) -> float:
     return min(MAX_BACKOFF_SECONDS, previous * 2 or 0.1)
 
 
+def retry_after(
+    exc: Exception, burst: bool, backoff: float, logger: logging.Logger = log, **fields: Any
+) -> float:
+    """After a step raised ``exc`` (in an ``except``): raise it again unless it is transient
+    and this is no burst (where a failure ends the run); else log it on ``logger`` and return
+    how long to wait before the next attempt. ``fields`` go into the log line."""
+    if burst or not is_transient(exc):
+        raise exc
+    backoff = next_backoff(backoff)
+    logs.event(
+        logger,
+        "transient failure, retrying",
+        logging.WARNING,
+        **fields,
+        error=repr(exc),
+        retry_in=backoff,
+    )
+    return backoff
+
+
 def is_transient(exc: BaseException) -> bool:
     """Is ``exc`` (or what it wraps or was raised from) a server being away for a while?"""
     seen: set[int] = set()
@@ -226,16 +246,7 @@ class Worker:
                     if not done and not burst:
                         wait(idle_wait)
                 except Exception as exc:
-                    if burst or not is_transient(exc):
-                        raise
-                    backoff = next_backoff(backoff)
-                    logs.event(
-                        log,
-                        "transient failure, retrying",
-                        logging.WARNING,
-                        error=repr(exc),
-                        retry_in=backoff,
-                    )
+                    backoff = retry_after(exc, burst, backoff)
                     self.sleep(backoff)
                     if self.on_transient is not None:
                         try:

@@ -53,9 +53,10 @@ def test_settings_markdown_escapes_pipes_and_marks_unset_defaults() -> None:
     assert "| `DATABASE_URL` | (unset) |" in table[2]
 
 
-def test_settings_command_prints_the_values_in_effect(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "EDGE_PORT": "9123", "HOME": str(tmp_path)}
-    result = subprocess.run(
+def _settings_command(tmp_path: Path, edge_port: str) -> subprocess.CompletedProcess[str]:
+    """`smartlinks settings` with EDGE_PORT set and no other setting."""
+    env = {"PATH": "/usr/bin:/bin", "EDGE_PORT": edge_port, "HOME": str(tmp_path)}
+    return subprocess.run(
         [sys.executable, "-m", "smartlinks.cli", "settings"],
         env=env,
         capture_output=True,
@@ -63,6 +64,10 @@ def test_settings_command_prints_the_values_in_effect(tmp_path: Path) -> None:
         timeout=60,
         cwd=ROOT,
     )
+
+
+def test_settings_command_prints_the_values_in_effect(tmp_path: Path) -> None:
+    result = _settings_command(tmp_path, "9123")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "EDGE_PORT=9123" in lines
@@ -71,15 +76,7 @@ def test_settings_command_prints_the_values_in_effect(tmp_path: Path) -> None:
 
 
 def test_a_bad_setting_stops_a_command_with_its_name(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "EDGE_PORT": "abc", "HOME": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "smartlinks.cli", "settings"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    result = _settings_command(tmp_path, "abc")
     assert result.returncode == 2
     assert result.stderr.strip() == "smartlinks settings: EDGE_PORT must be an integer, not 'abc'"
 

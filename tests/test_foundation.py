@@ -42,49 +42,21 @@ def test_version_sequence_exists(app):
 
 
 def test_org_create_cli_prints_json_and_token_works(clean: Servers, client):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "smartlinks.cli",
-            "org",
-            "create",
-            "--name",
-            "CLI Org",
-            "--email",
-            "cli@org.test",
-            "--password",
-            "long enough pw",
-        ],
-        env=clean.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    create = [sys.executable, "-m", "smartlinks.cli", "org", "create", "--name", "CLI Org"]
+    create += ["--email", "cli@org.test", "--password", "long enough pw"]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            create, env=clean.env(), capture_output=True, text=True, timeout=60
+        )
+
+    result = run()
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert set(out) == {"org_id", "api_token"}
     resp = client.get("/api/v1/links", headers={"Authorization": f"Bearer {out['api_token']}"})
     assert resp.status_code == 200
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "smartlinks.cli",
-            "org",
-            "create",
-            "--name",
-            "CLI Org",
-            "--email",
-            "cli@org.test",
-            "--password",
-            "long enough pw",
-        ],
-        env=clean.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    again = run()
     assert again.returncode == 2
     assert "--email" in again.stderr
 

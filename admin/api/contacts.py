@@ -83,7 +83,9 @@ def get_contact(contact_id: int) -> Response:
 def update_contact(contact_id: int) -> Response:
     contacts.get_contact(org_id(), contact_id)  # 404 before looking at the body
     changes = as_changes(read_json(ContactUpdate))
-    changed = contacts.update_contact(org_id(), contact_id, changes, source="changed through the API")
+    changed = contacts.update_contact(
+        org_id(), contact_id, changes, source="changed through the API"
+    )
     return respond(contacts_out([changed])[0])
 
 

@@ -8,7 +8,7 @@ from admin.api.auth import org_id
 from admin.api.blueprint import bp
 from admin.api.bodies import as_changes, read_json, respond
 from admin.api.openapi import doc
-from admin.appsettings import dns_resolver, edge_cname_target
+from admin.appsettings import dns_servers, edge_cname_target
 from admin.models import Domain
 from admin.schemas.domains import DnsCheck, DnsRecord, DomainList, DomainOut
 from admin.schemas.resources import DomainCreate, DomainUpdate
@@ -58,7 +58,7 @@ def get_domain(domain_id: int) -> Response:
 @bp.post("/domains/<int:domain_id>/verify")
 @doc("Check the domain's DNS now; verified when it proves the claim", response=DomainOut)
 def verify_domain(domain_id: int) -> Response:
-    domain, check = ownership.check_now(org_id(), domain_id, edge_cname_target(), dns_resolver())
+    domain, check = ownership.check_now(org_id(), domain_id, edge_cname_target(), dns_servers())
     return respond(domain_out(domain, check))
 
 

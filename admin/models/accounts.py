@@ -20,12 +20,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admin.extensions import db
-from admin.models.base import now_column
+from admin.models.base import id_column, now_column, org_column
 
 
 class Organisation(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "organisations"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = id_column()
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     # Salt of the daily visitor hash for unique clicks on generic (contact-less) URLs.
     visitor_salt: Mapped[str] = mapped_column(
@@ -37,10 +37,8 @@ class Organisation(db.Model):  # type: ignore[name-defined,misc]
 
 class User(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "users"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column()
     email: Mapped[str] = mapped_column(String(320), nullable=False, unique=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)  # argon2id
@@ -60,10 +58,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
 
 class Invitation(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "invitations"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column()
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
@@ -75,10 +71,8 @@ class Invitation(db.Model):  # type: ignore[name-defined,misc]
 
 class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "api_tokens"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column()
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
     prefix: Mapped[str] = mapped_column(String(16), nullable=False)  # shown in lists, not secret

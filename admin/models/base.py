@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Sequence, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Sequence, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admin.extensions import db
@@ -22,3 +22,14 @@ ROLES = ("owner", "admin", "member")
 
 def now_column() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def id_column() -> Mapped[int]:
+    """The row's own id (a bigint primary key)."""
+    return mapped_column(BigInteger, primary_key=True)
+
+
+def org_column(*, index: bool = True) -> Mapped[int]:
+    """``org_id``: the organisation the row belongs to, gone with it. ``index=False`` where an
+    index that starts with org_id serves already."""
+    return mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=index)

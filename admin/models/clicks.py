@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admin.extensions import db
-from admin.models.base import now_column
+from admin.models.base import id_column, now_column, org_column
 from core.clicks import CLICK_KINDS, KIND_MAX, REASON_MAX, sql_list
 
 
@@ -30,9 +30,9 @@ class Click(db.Model):  # type: ignore[name-defined,misc]
     so a redelivered event has the same ``at`` and still conflicts."""
 
     __tablename__ = "clicks"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = id_column()
     click_id: Mapped[str] = mapped_column(String(40), nullable=False)  # edge-minted
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = org_column(index=False)
     link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
     domain_id: Mapped[int | None] = mapped_column(BigInteger)
     code: Mapped[str] = mapped_column(String(8), nullable=False)
@@ -65,8 +65,8 @@ class HistoryEvent(db.Model):  # type: ignore[name-defined,misc]
     """A contact's conversation history: whispers, outgoing and incoming messages."""
 
     __tablename__ = "history_events"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column(index=False)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(
         String(16), nullable=False
@@ -97,7 +97,7 @@ class LinkCounter(db.Model):  # type: ignore[name-defined,misc]
     link_id: Mapped[int] = mapped_column(
         ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
     )
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = org_column(index=False)
     clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     unique_clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     previews: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
@@ -115,7 +115,7 @@ class LinkContactClicks(db.Model):  # type: ignore[name-defined,misc]
     contact_id: Mapped[int] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
     )
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = org_column(index=False)
     clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

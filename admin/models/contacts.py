@@ -16,13 +16,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admin.extensions import db
-from admin.models.base import now_column
+from admin.models.base import id_column, now_column, org_column
 
 
 class Contact(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "contacts"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column(index=False)
     phone: Mapped[str] = mapped_column(String(16), nullable=False)  # E.164
     first_name: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
     last_name: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
@@ -39,8 +39,8 @@ class Contact(db.Model):  # type: ignore[name-defined,misc]
 
 class Tag(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "tags"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column(index=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     __table_args__ = (UniqueConstraint("org_id", "name", name="uq_tags_org_name"),)
 
@@ -57,8 +57,8 @@ class ContactTag(db.Model):  # type: ignore[name-defined,misc]
 
 class ContactList(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "contact_lists"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column(index=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     __table_args__ = (UniqueConstraint("org_id", "name", name="uq_lists_org_name"),)
 

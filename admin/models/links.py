@@ -22,15 +22,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from admin.extensions import db
-from admin.models.base import now_column
+from admin.models.base import id_column, now_column, org_column
 
 
 class Domain(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "domains"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column()
     # Several organisations may claim a hostname; one may hold it verified (docs/decisions/0007).
     hostname: Mapped[str] = mapped_column(String(253), nullable=False)
     fallback_url: Mapped[str | None] = mapped_column(Text)
@@ -67,10 +65,8 @@ class Upload(db.Model):  # type: ignore[name-defined,misc]
     """A preview image, stored by the app and served at a public URL for og:image."""
 
     __tablename__ = "uploads"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column()
     public_id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
     content_type: Mapped[str] = mapped_column(String(32), nullable=False)
     width: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
@@ -82,10 +78,8 @@ class Upload(db.Model):  # type: ignore[name-defined,misc]
 
 class Link(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "links"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column()
     domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id"), index=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
     destination: Mapped[str] = mapped_column(Text, nullable=False)
@@ -117,7 +111,7 @@ class IssuedCode(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "issued_codes"
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = org_column(index=False)
     link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = now_column()

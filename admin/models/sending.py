@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -21,15 +20,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admin.extensions import db
-from admin.models.base import now_column
+from admin.models.base import id_column, now_column, org_column
 
 
 class Webhook(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "webhooks"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column()
     url: Mapped[str] = mapped_column(Text, nullable=False)
     secret: Mapped[str] = mapped_column(Text, nullable=False)  # HMAC key, encrypted: sync.crypto
     description: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
@@ -41,9 +38,9 @@ class WebhookDelivery(db.Model):  # type: ignore[name-defined,misc]
     """One click for one endpoint: its own queue, so a slow endpoint never slows drain."""
 
     __tablename__ = "webhook_deliveries"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = id_column()
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = org_column(index=False)
     click_id: Mapped[str] = mapped_column(String(40), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
@@ -65,10 +62,8 @@ class WebhookDelivery(db.Model):  # type: ignore[name-defined,misc]
 
 class Broadcast(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "broadcasts"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column()
     link_id: Mapped[int | None] = mapped_column(ForeignKey("links.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text, nullable=False)
     audience: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
@@ -87,10 +82,8 @@ class LibraryAction(db.Model):  # type: ignore[name-defined,misc]
     """A saved reply holding a smart link; sent from a conversation or fired by a keyword."""
 
     __tablename__ = "library_actions"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column()
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     link_id: Mapped[int | None] = mapped_column(ForeignKey("links.id", ondelete="SET NULL"))
@@ -109,8 +102,8 @@ class LibraryAction(db.Model):  # type: ignore[name-defined,misc]
 
 class Message(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "messages"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column(index=False)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     broadcast_id: Mapped[int | None] = mapped_column(
         ForeignKey("broadcasts.id", ondelete="CASCADE")
@@ -150,10 +143,8 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
 
 class ImportJob(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "import_jobs"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    org_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = id_column()
+    org_id: Mapped[int] = org_column()
     filename: Mapped[str] = mapped_column(String(255), nullable=False, server_default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="queued")
     total_rows: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")

@@ -16,14 +16,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admin.extensions import db
-from admin.models.base import now_column
+from admin.models.base import id_column, now_column
 
 
 class SyncOutbox(db.Model):  # type: ignore[name-defined,misc]
     """Written in the same transaction as each change that Redis must learn about."""
 
     __tablename__ = "sync_outbox"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = id_column()
     entity: Mapped[str] = mapped_column(
         String(16), nullable=False
     )  # domain | link | contact | codes

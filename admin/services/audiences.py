@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Mapped
 
 from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
@@ -19,28 +21,44 @@ _SEPARATORS = re.compile(r"[\r\n,;]+")
 
 def list_member_ids(org_id: int, list_name: str) -> list[int]:
     """The members of the organisation's list named ``list_name`` (none if there is none)."""
-    name = list_name.replace("\x00", "")  # no name holds NUL (Postgres text cannot)
-    return list(
-        db.session.scalars(
-            select(ListMember.contact_id)
-            .join(ContactList, ContactList.id == ListMember.list_id)
-            .where(ContactList.org_id == org_id, ContactList.name == name)
-            .order_by(ListMember.contact_id)
-        )
-    )
+    return _ids(list_members(org_id, _no_nul(list_name)))
 
 
 def tag_contact_ids(org_id: int, tag_name: str) -> list[int]:
     """The contacts with the organisation's tag named ``tag_name`` (none if there is none)."""
-    name = tag_name.replace("\x00", "")
-    return list(
-        db.session.scalars(
-            select(ContactTag.contact_id)
-            .join(Tag, Tag.id == ContactTag.tag_id)
-            .where(Tag.org_id == org_id, Tag.name == name)
-            .order_by(ContactTag.contact_id)
-        )
+    return _ids(tag_members(org_id, _no_nul(tag_name)))
+
+
+def list_members(org_id: int, list_name: str) -> Select[Any]:
+    """The query of the contact ids on the organisation's list named ``list_name``."""
+    return _members(ListMember.contact_id, ListMember.list_id, ContactList, org_id, list_name)
+
+
+def tag_members(org_id: int, tag_name: str) -> Select[Any]:
+    """The query of the contact ids with the organisation's tag named ``tag_name``."""
+    return _members(ContactTag.contact_id, ContactTag.tag_id, Tag, org_id, tag_name)
+
+
+def _members(
+    contact_id: Mapped[int],
+    group_id: Mapped[int],
+    group: type[ContactList] | type[Tag],
+    org_id: int,
+    name: str,
+) -> Select[Any]:
+    return (
+        select(contact_id)
+        .join(group, group.id == group_id)
+        .where(group.org_id == org_id, group.name == name)
     )
+
+
+def _no_nul(name: str) -> str:
+    return name.replace("\x00", "")  # no name holds NUL (Postgres text cannot)
+
+
+def _ids(members: Select[Any]) -> list[int]:
+    return list(db.session.scalars(members.order_by(members.selected_columns[0])))
 
 
 @dataclass(frozen=True)

@@ -168,22 +168,19 @@ def list_contacts(
 def memberships(contact_ids: list[int]) -> dict[int, tuple[list[str], list[str]]]:
     """Tag names and list names of each contact (two queries for any number of contacts)."""
     found: dict[int, tuple[list[str], list[str]]] = {cid: ([], []) for cid in contact_ids}
-    tags = db.session.execute(
-        select(ContactTag.contact_id, Tag.name)
-        .join(Tag, ContactTag.tag_id == Tag.id)
-        .where(ContactTag.contact_id.in_(contact_ids))
-        .order_by(Tag.name)
+    groups: tuple[tuple[Any, Any, type[Tag] | type[ContactList]], ...] = (
+        (ContactTag.contact_id, ContactTag.tag_id, Tag),  # found[...][0]
+        (ListMember.contact_id, ListMember.list_id, ContactList),  # found[...][1]
     )
-    for contact_id, name in tags:
-        found[contact_id][0].append(name)
-    lists = db.session.execute(
-        select(ListMember.contact_id, ContactList.name)
-        .join(ContactList, ListMember.list_id == ContactList.id)
-        .where(ListMember.contact_id.in_(contact_ids))
-        .order_by(ContactList.name)
-    )
-    for contact_id, name in lists:
-        found[contact_id][1].append(name)
+    for slot, (member_id, group_id, group) in enumerate(groups):
+        rows = db.session.execute(
+            select(member_id, group.name)
+            .join(group, group_id == group.id)
+            .where(member_id.in_(contact_ids))
+            .order_by(group.name)
+        )
+        for contact_id, name in rows:
+            found[contact_id][slot].append(name)
     return found
 
 

@@ -48,43 +48,17 @@ class Named:
 
 def add_tag(org_id: int, contact_id: int, tag: Any) -> Contact:
     """Tag the contact (creating the tag if new); tagging twice changes nothing."""
-    contact = contacts.get_contact(org_id, contact_id)
-    tag_name = name("tag", tag)
-    db.session.execute(insert(Tag).values(org_id=org_id, name=tag_name).on_conflict_do_nothing())
-    tag_id = db.session.scalar(select(Tag.id).where(Tag.org_id == org_id, Tag.name == tag_name))
-    _add_member(ContactTag, {"contact_id": contact.id, "tag_id": tag_id}, "tag", tag_name)
-    return contact
+    return _join(Tag, ContactTag, "tag_id", org_id, contact_id, "tag", tag)
 
 
 def remove_tag(org_id: int, contact_id: int, tag: Any) -> Contact:
     """Untag the contact; a tag the contact does not have is fine, an unknown tag is not."""
-    contact = contacts.get_contact(org_id, contact_id)
-    tag_id = _tag_id(org_id, name("tag", tag))
-    db.session.execute(
-        delete(ContactTag).where(ContactTag.contact_id == contact.id, ContactTag.tag_id == tag_id)
-    )
-    db.session.commit()
-    return contact
-
-
-def _tag_id(org_id: int, tag_name: str) -> int:
-    found = db.session.scalar(select(Tag.id).where(Tag.org_id == org_id, Tag.name == tag_name))
-    if found is None:
-        raise NotFound("tag", f"no tag named {tag_name!r}")
-    return int(found)
+    return _leave(Tag, ContactTag, ContactTag.tag_id, org_id, contact_id, "tag", tag)
 
 
 def list_tags(org_id: int) -> list[Named]:
     """The organisation's tags by name, with how many contacts have each."""
-    count = func.count(ContactTag.contact_id)
-    rows = db.session.execute(
-        select(Tag.id, Tag.name, count)
-        .outerjoin(ContactTag, ContactTag.tag_id == Tag.id)
-        .where(Tag.org_id == org_id)
-        .group_by(Tag.id)
-        .order_by(Tag.name)
-    )
-    return [Named(i, n, c) for i, n, c in rows]
+    return _counted(Tag, ContactTag, ContactTag.tag_id, org_id)
 
 
 # -- a contact's lists --------------------------------------------------------------------------
@@ -92,26 +66,54 @@ def list_tags(org_id: int) -> list[Named]:
 
 def add_to_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
     """Put the contact on the list (creating the list if new); twice changes nothing."""
-    contact = contacts.get_contact(org_id, contact_id)
-    wanted = name("list", list_name)
-    db.session.execute(
-        insert(ContactList).values(org_id=org_id, name=wanted).on_conflict_do_nothing()
-    )
-    list_id = db.session.scalar(
-        select(ContactList.id).where(ContactList.org_id == org_id, ContactList.name == wanted)
-    )
-    _add_member(ListMember, {"contact_id": contact.id, "list_id": list_id}, "list", wanted)
-    return contact
+    return _join(ContactList, ListMember, "list_id", org_id, contact_id, "list", list_name)
 
 
 def remove_from_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
     """Take the contact off the list; not being on it is fine, an unknown list is not."""
+    return _leave(ContactList, ListMember, ListMember.list_id, org_id, contact_id, "list", list_name)
+
+
+def _join(
+    group: type[Tag] | type[ContactList],
+    member: type[ContactTag] | type[ListMember],
+    group_column: str,
+    org_id: int,
+    contact_id: int,
+    field: str,
+    value: Any,
+) -> Contact:
+    """Put the contact in the tag or list (``group``) named ``value``, creating it if new."""
     contact = contacts.get_contact(org_id, contact_id)
-    found = _list_by_name(org_id, name("list", list_name))
+    wanted = name(field, value)
+    db.session.execute(insert(group).values(org_id=org_id, name=wanted).on_conflict_do_nothing())
+    group_id = db.session.scalar(
+        select(group.id).where(group.org_id == org_id, group.name == wanted)
+    )
+    _add_member(member, {"contact_id": contact.id, group_column: group_id}, field, wanted)
+    return contact
+
+
+def _leave(
+    group: type[Tag] | type[ContactList],
+    member: type[ContactTag] | type[ListMember],
+    member_group_id: Any,
+    org_id: int,
+    contact_id: int,
+    field: str,
+    value: Any,
+) -> Contact:
+    """Take the contact out of the tag or list (``group``) named ``value``; NotFound for a
+    group the organisation does not have."""
+    contact = contacts.get_contact(org_id, contact_id)
+    wanted = name(field, value)
+    group_id = db.session.scalar(
+        select(group.id).where(group.org_id == org_id, group.name == wanted)
+    )
+    if group_id is None:
+        raise NotFound(field, f"no {field} named {wanted!r}")
     db.session.execute(
-        delete(ListMember).where(
-            ListMember.contact_id == contact.id, ListMember.list_id == found.id
-        )
+        delete(member).where(member.contact_id == contact.id, member_group_id == group_id)
     )
     db.session.commit()
     return contact
@@ -131,13 +133,24 @@ def _add_member(table: Any, row: dict[str, Any], field: str, what: str) -> None:
 
 def list_lists(org_id: int) -> list[Named]:
     """The organisation's lists by name, with how many contacts are on each."""
-    count = func.count(ListMember.contact_id)
+    return _counted(ContactList, ListMember, ListMember.list_id, org_id)
+
+
+def _counted(
+    group: type[Tag] | type[ContactList],
+    member: type[ContactTag] | type[ListMember],
+    member_group_id: Any,
+    org_id: int,
+) -> list[Named]:
+    """The organisation's tags or lists (``group``) by name, each with its contacts counted
+    (``member`` rows whose ``member_group_id`` is the group's)."""
+    count = func.count(member.contact_id)
     rows = db.session.execute(
-        select(ContactList.id, ContactList.name, count)
-        .outerjoin(ListMember, ListMember.list_id == ContactList.id)
-        .where(ContactList.org_id == org_id)
-        .group_by(ContactList.id)
-        .order_by(ContactList.name)
+        select(group.id, group.name, count)
+        .outerjoin(member, member_group_id == group.id)
+        .where(group.org_id == org_id)
+        .group_by(group.id)
+        .order_by(group.name)
     )
     return [Named(i, n, c) for i, n, c in rows]
 
@@ -152,15 +165,6 @@ def get_list(org_id: int, list_id: int) -> Named:
         select(func.count()).select_from(ListMember).where(ListMember.list_id == found.id)
     )
     return Named(found.id, found.name, int(members or 0))
-
-
-def _list_by_name(org_id: int, list_name: str) -> ContactList:
-    found = db.session.scalar(
-        select(ContactList).where(ContactList.org_id == org_id, ContactList.name == list_name)
-    )
-    if found is None:
-        raise NotFound("list", f"no list named {list_name!r}")
-    return found
 
 
 def _name_taken(list_name: str) -> Conflict:

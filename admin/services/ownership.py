@@ -99,7 +99,7 @@ def check_now(
     org_id: int, domain_id: int, cname_target: str, resolver_setting: str
 ) -> tuple[Domain, Check]:
     """``POST /api/v1/domains/{id}/verify``: look DNS up now and act on what it shows.
-    ``cname_target`` and ``resolver_setting`` are the EDGE_CNAME_TARGET and DNS_RESOLVER
+    ``cname_target`` and ``resolver_setting`` are the EDGE_CNAME_TARGET and DNS_SERVERS
     settings."""
     domain = domains.get_domain(org_id, domain_id)
     target = domainproof.edge_target(cname_target)

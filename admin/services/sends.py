@@ -171,6 +171,20 @@ def driver_connection() -> Any:
     return db.session.connection().connection.driver_connection
 
 
+# The id of an organisation's list or tag by its name, by the field that names it.
+_ID_BY_NAME = {
+    "list": text("SELECT id FROM contact_lists WHERE org_id = :o AND name = :n"),
+    "tag": text("SELECT id FROM tags WHERE org_id = :o AND name = :n"),
+}
+
+
+def _id_named(org_id: int, field: str, name: str) -> int:
+    found: int | None = db.session.scalar(_ID_BY_NAME[field], {"o": org_id, "n": name})
+    if found is None:
+        raise NotFound(field, f"no {field} named {name!r}")
+    return found
+
+
 @dataclass(frozen=True)
 class Recipients:
     chosen: list[Row]
@@ -182,21 +196,8 @@ def recipients(org_id: int, audience: Audience, with_fields: bool = True) -> Rec
     """The rows of the contacts to send to (see Row), and how many were left out because they
     opted out or are unreachable. ``with_fields=False`` leaves the fields out (None) when
     neither the body nor quiet hours need them."""
-    list_id = tag_id = None
-    if audience.list_name:
-        list_id = db.session.scalar(
-            text("SELECT id FROM contact_lists WHERE org_id = :o AND name = :n"),
-            {"o": org_id, "n": audience.list_name},
-        )
-        if list_id is None:
-            raise NotFound("list", f"no list named {audience.list_name!r}")
-    if audience.tag:
-        tag_id = db.session.scalar(
-            text("SELECT id FROM tags WHERE org_id = :o AND name = :n"),
-            {"o": org_id, "n": audience.tag},
-        )
-        if tag_id is None:
-            raise NotFound("tag", f"no tag named {audience.tag!r}")
+    list_id = _id_named(org_id, "list", audience.list_name) if audience.list_name else None
+    tag_id = _id_named(org_id, "tag", audience.tag) if audience.tag else None
     sql = _RECIPIENTS_SQL.format(fields="c.fields" if with_fields else "NULL")
     with driver_connection().cursor() as cur:
         cur.execute(

@@ -12,8 +12,8 @@ from flask_login import login_required
 from sqlalchemy import func, or_, select
 
 from admin.extensions import db
-from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
-from admin.services import contacts, conversations
+from admin.models import Contact
+from admin.services import audiences, contacts, conversations
 from admin.services.errors import NotFound, ServiceError, ValidationError
 from admin.web import queries
 from admin.web.auth import current_org_id
@@ -45,21 +45,9 @@ def search_query(org_id: int, q: str, tag: str = "", list_name: str = "") -> Any
             terms.append(Contact.phone.like("%" + digits + "%"))
         query = query.where(or_(*terms))
     if tag:
-        query = query.where(
-            Contact.id.in_(
-                select(ContactTag.contact_id)
-                .join(Tag, Tag.id == ContactTag.tag_id)
-                .where(Tag.org_id == org_id, Tag.name == tag)
-            )
-        )
+        query = query.where(Contact.id.in_(audiences.tag_members(org_id, tag)))
     if list_name:
-        query = query.where(
-            Contact.id.in_(
-                select(ListMember.contact_id)
-                .join(ContactList, ContactList.id == ListMember.list_id)
-                .where(ContactList.org_id == org_id, ContactList.name == list_name)
-            )
-        )
+        query = query.where(Contact.id.in_(audiences.list_members(org_id, list_name)))
     return query
 
 

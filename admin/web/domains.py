@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request
 from flask_login import login_required
 
-from admin.appsettings import dns_resolver, edge_cname_target
+from admin.appsettings import dns_servers, edge_cname_target
 from admin.extensions import db
 from admin.models import Domain
 from admin.services import domains as domain_service
@@ -112,6 +112,6 @@ def domain_fallback(domain_id: int) -> Any:
 @role_required("admin")
 def domain_verify(domain_id: int) -> Any:
     domain, result = ownership.check_now(
-        current_org_id(), _domain(domain_id).id, edge_cname_target(), dns_resolver()
+        current_org_id(), _domain(domain_id).id, edge_cname_target(), dns_servers()
     )
     return _detail(domain, _saved_fallback(domain), result=result, checked=request.method == "POST")

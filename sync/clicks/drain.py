@@ -49,7 +49,7 @@ from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, reco
 from sync.clicks.trim import Trimmer
 from sync.clicks.useragents import describe
 from sync.connections import servers
-from sync.worker import TRANSIENT, Worker, is_transient, next_backoff
+from sync.worker import TRANSIENT, Worker, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -448,17 +448,8 @@ class Lane:
                     if not done and self.burst:
                         return
                 except Exception as exc:
-                    if self.burst or not is_transient(exc):
-                        raise
-                    backoff = next_backoff(backoff)
-                    logs.event(
-                        log,
-                        "transient failure, retrying",
-                        logging.WARNING,
-                        consumer=self.drain.consumer,
-                        error=repr(exc),
-                        retry_in=backoff,
-                    )
+                    consumer = self.drain.consumer
+                    backoff = retry_after(exc, self.burst, backoff, log, consumer=consumer)
                     time.sleep(backoff)
                     with contextlib.suppress(*TRANSIENT):
                         self.drain.reconnect()

@@ -15,20 +15,23 @@ trusting NOTIFY alone: a notification sent while we were reconnecting is simply 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import redis
 
 from core import config, keys, logs
-from core.records import DomainRecord
+from core.records import ContactRecord, DomainRecord, LinkRecord
 from sync.connections import servers
 from sync.publish import domaincheck, reconcile, snapshots
 from sync.publish.store import RecordStore
 from sync.worker import Worker
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R", LinkRecord, ContactRecord)
 
 NOTIFY_CHANNEL = "sync_outbox"  # admin.services.outbox.NOTIFY_CHANNEL (sync imports no admin)
 IDLE_WAIT_SECONDS = 0.5  # the polling backstop
@@ -98,8 +101,16 @@ def publish_batch(
             batch.add(*row)
         pipe = store.client.pipeline(transaction=False)
         _queue_domains(conn, store, pipe, batch)
-        _queue_links(conn, store, pipe, batch)
-        _queue_contacts(conn, store, pipe, batch)
+        links, contacts = batch.links, batch.contacts
+        _queue(conn, pipe, links, snapshots.load_links, snapshots.link_tombstone, store.put_link)
+        _queue(
+            conn,
+            pipe,
+            contacts,
+            snapshots.load_contacts,
+            snapshots.contact_tombstone,
+            store.put_contact,
+        )
         _queue_codes(conn, store, pipe, batch.code_rows)
         pipe.execute()  # raises on any error: the transaction rolls back, the rows stay pending
         conn.execute(
@@ -146,25 +157,21 @@ def _queue_domains(
         pipe.hdel(keys.SYNC_DOMAIN_HOSTS, str(domain_id))
 
 
-def _queue_links(
-    conn: psycopg.Connection, store: RecordStore, pipe: redis.client.Pipeline, batch: Batch
+def _queue(
+    conn: psycopg.Connection,
+    pipe: redis.client.Pipeline,
+    versions: dict[int, int],
+    load: Callable[[psycopg.Connection, dict[int, int]], dict[int, R]],
+    tombstone: Callable[[int, int], R],
+    put: Callable[[R, redis.client.Pipeline], object],
 ) -> None:
-    if not batch.links:
+    """Each record of ``versions`` (id: version) as its row is now, or its tombstone where
+    the row is gone."""
+    if not versions:
         return
-    current = snapshots.load_links(conn, batch.links)
-    for link_id, version in batch.links.items():
-        store.put_link(current.get(link_id) or snapshots.link_tombstone(link_id, version), pipe)
-
-
-def _queue_contacts(
-    conn: psycopg.Connection, store: RecordStore, pipe: redis.client.Pipeline, batch: Batch
-) -> None:
-    if not batch.contacts:
-        return
-    current = snapshots.load_contacts(conn, batch.contacts)
-    for contact_id, version in batch.contacts.items():
-        rec = current.get(contact_id) or snapshots.contact_tombstone(contact_id, version)
-        store.put_contact(rec, pipe)
+    current = load(conn, versions)
+    for record_id, version in versions.items():
+        put(current.get(record_id) or tombstone(record_id, version), pipe)
 
 
 def _queue_codes(
@@ -290,7 +297,7 @@ def main(settings: config.Settings, full: bool = False, burst: bool = False) -> 
         publisher.database_url,
         settings.sync.domain_recheck_seconds,
         settings.edge.cname_target,
-        settings.dns_resolver,
+        settings.dns_servers,
     )
     try:
         return publisher.run(full=full, burst=burst)

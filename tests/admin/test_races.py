@@ -16,6 +16,7 @@ from admin.extensions import db
 from admin.models import User
 from core import config
 from tests.conftest import Api, Servers
+from tests.helpers.threads import in_threads
 from tests.helpers.web import Web
 
 
@@ -65,11 +66,7 @@ def test_four_people_accepting_one_invitation(
         answers[i] = people[i].client.post(path, data=forms[i]).status_code
 
     caplog.set_level(logging.INFO)
-    threads = [threading.Thread(target=accept, args=(i,)) for i in range(len(people))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    in_threads(accept, range(len(people)), timeout=30)
     assert sorted(answers.values()) == [302, 400, 400, 400], answers
     db.session.rollback()
     assert db.session.query(User).filter(User.email == "new@acme.test").count() == 1

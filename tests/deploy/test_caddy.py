@@ -18,8 +18,8 @@ import pytest
 
 from admin.services.ownership import operator_verify
 from smartlinks.embedded import free_port, wait_for_port
-from sync.publish.publisher import Publisher
 from tests.conftest import Api, Servers
+from tests.helpers.publish import publish_once
 from tests.servers import ROOT, Process, http_role
 
 pytestmark = pytest.mark.slow
@@ -104,12 +104,7 @@ def served(api: Api, clean: Servers) -> str:
     operator_verify(VERIFIED)
     link = api.post("/api/v1/links", {"destination": "https://example.org/rsvp", "domain": VERIFIED})
     api.post("/api/v1/links", {"destination": "https://example.org/other", "domain": PENDING})
-    pub = Publisher(clean.database_url, clean.redis_url)
-    try:
-        assert pub.run(burst=True) == 0
-    finally:
-        pub.close()
-        pub.client.close()
+    publish_once(clean)
     return urlsplit(link.get_json()["url"]).path
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import msgspec
 import pytest
 import redis
 
@@ -16,6 +17,8 @@ from core.records import ClickAmendment, ClickEvent, ContactRecord, DomainRecord
 from sync.publish.store import RecordStore
 from tests.conftest import Servers
 from tests.servers import Process, http_role
+
+R = TypeVar("R", LinkRecord, ContactRecord, DomainRecord)
 
 HOST = "go.example.test"
 IPHONE = (
@@ -99,26 +102,25 @@ class World:
             if records.STREAM_AMEND.encode() in fields
         ]
 
-    def put_link(self, **changes: object) -> LinkRecord:
-        fields = {f: getattr(self.link, f) for f in self.link.__struct_fields__}
-        fields.update(changes, version=self.link.version + 1)
-        self.link = LinkRecord(**fields)  # type: ignore[arg-type]
+    def put_link(self, **changes: Any) -> LinkRecord:
+        self.link = _next_version(self.link, changes)
         self.store.put_link(self.link)
         return self.link
 
-    def put_contact(self, **changes: object) -> ContactRecord:
-        fields = {f: getattr(self.contact, f) for f in self.contact.__struct_fields__}
-        fields.update(changes, version=self.contact.version + 1)
-        self.contact = ContactRecord(**fields)  # type: ignore[arg-type]
+    def put_contact(self, **changes: Any) -> ContactRecord:
+        self.contact = _next_version(self.contact, changes)
         self.store.put_contact(self.contact)
         return self.contact
 
-    def put_domain(self, **changes: object) -> DomainRecord:
-        fields = {f: getattr(self.domain, f) for f in self.domain.__struct_fields__}
-        fields.update(changes, version=self.domain.version + 1)
-        self.domain = DomainRecord(**fields)  # type: ignore[arg-type]
+    def put_domain(self, **changes: Any) -> DomainRecord:
+        self.domain = _next_version(self.domain, changes)
         self.store.put_domain(self.domain)
         return self.domain
+
+
+def _next_version(record: R, changes: dict[str, Any]) -> R:
+    """``record`` with ``changes``, one version newer (as sync publishes an edit)."""
+    return msgspec.structs.replace(record, **changes, version=record.version + 1)
 
 
 @pytest.fixture

@@ -1,10 +1,18 @@
-"""Debian's Chromium for the Playwright tests, and where their screenshots go."""
+"""Debian's Chromium for the Playwright tests, where their screenshots go, and the one
+organisation a stack of real processes serves."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from admin import create_app
+from admin.extensions import db
+from admin.services.orgs import NewOrg, create_org
+from tests.conftest import Servers, _app_config, _reset
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -29,3 +37,29 @@ def find_chromium() -> str | None:
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def fresh_org(servers: Servers, name: str, email: str, password: str) -> NewOrg:
+    """Empty ``servers`` and create one organisation (its owner signs in with ``email``), for
+    tests that drive real admin, edge and worker processes."""
+    _reset(servers)
+    app = create_app(_app_config(servers))
+    with app.app_context():
+        org = create_org(name, email, password)
+        db.engine.dispose()  # the processes under test connect on their own
+    return org
+
+
+@contextmanager
+def watched_page(browser: Any, base_url: str, height: int) -> Iterator[Any]:
+    """A page in a new browser context (1280 wide), closed after; an error in its console (a
+    CSP violation or a script error shows up there) fails the test."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert not errors, errors

@@ -1,9 +1,11 @@
-"""A real DNS server for tests (dnslib, UDP on 127.0.0.1): domain checks run offline against
-it through ``DNS_RESOLVER``. Records are set per test; a CNAME is followed for A/AAAA
-queries as a recursive resolver would, and a name with no record at all is NXDOMAIN."""
+"""A real DNS server for tests (dnslib, UDP on 127.0.0.1): domain checks and the guarded
+outbound client run offline against it through ``DNS_SERVERS``. Records are set per test
+(``set_addresses`` points public-looking names at private addresses); a CNAME is followed for
+A/AAAA queries as a recursive resolver would, and a name with no record at all is NXDOMAIN."""
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +16,13 @@ import pytest
 from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, TXT, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
-_RDATA = {"A": A, "AAAA": AAAA, "CNAME": CNAME, "TXT": TXT}
+_RDATA = {
+    "A": A,
+    # From the packed form: dnslib does not read every spelling (``::ffff:127.0.0.1``).
+    "AAAA": lambda value: AAAA(list(ipaddress.IPv6Address(value).packed)),
+    "CNAME": CNAME,
+    "TXT": TXT,
+}
 
 
 class Zone(BaseResolver):  # type: ignore[misc]
@@ -23,7 +31,7 @@ class Zone(BaseResolver):  # type: ignore[misc]
         self._lock = threading.Lock()
         self.queries: list[tuple[str, str]] = []
         self.delay = 0.0  # seconds before each answer: a slow resolver
-        self.address = ""  # host:port it serves on: the DNS_RESOLVER setting that asks it
+        self.address = ""  # ip:port it serves on: the DNS_SERVERS setting that asks it
 
     @staticmethod
     def _key(name: str, rtype: str) -> tuple[str, str]:
@@ -36,6 +44,14 @@ class Zone(BaseResolver):  # type: ignore[misc]
                 self._records[self._key(name, rtype)] = list(values)
             else:
                 self._records.pop(self._key(name, rtype), None)
+
+    def set_addresses(self, names: dict[str, list[str]]) -> None:
+        """Point each name at its addresses (A records for IPv4, AAAA for IPv6), replacing
+        what it had."""
+        for name, addresses in names.items():
+            ips = [ipaddress.ip_address(a) for a in addresses]
+            self.set(name, "A", *[str(ip) for ip in ips if ip.version == 4])
+            self.set(name, "AAAA", *[str(ip) for ip in ips if ip.version == 6])
 
     def clear(self) -> None:
         with self._lock:
@@ -73,9 +89,10 @@ class Zone(BaseResolver):  # type: ignore[misc]
 
 
 @contextmanager
-def dns_server() -> Iterator[tuple[Zone, str]]:
-    """(zone, "127.0.0.1:PORT") while the server runs."""
+def dns_server(names: dict[str, list[str]] | None = None) -> Iterator[tuple[Zone, str]]:
+    """(zone, "127.0.0.1:PORT") while the server runs; ``names``: addresses to start with."""
     zone = Zone()
+    zone.set_addresses(names or {})
     quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
     server = DNSServer(zone, address="127.0.0.1", port=0, logger=quiet)
     server.start_thread()
@@ -105,8 +122,8 @@ def dns(dns_session: tuple[Zone, str], app: Any, monkeypatch: pytest.MonkeyPatch
     zone, address = dns_session
     zone.clear()
     zone.set(EDGE_NAME, "A", EDGE_ADDRESS)
-    monkeypatch.setitem(app.config, "DNS_RESOLVER", address)
+    monkeypatch.setitem(app.config, "DNS_SERVERS", address)
     monkeypatch.setitem(app.config, "EDGE_CNAME_TARGET", EDGE_NAME)
-    monkeypatch.setenv("DNS_RESOLVER", address)
+    monkeypatch.setenv("DNS_SERVERS", address)
     monkeypatch.setenv("EDGE_CNAME_TARGET", EDGE_NAME)
     return zone

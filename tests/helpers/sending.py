@@ -52,34 +52,29 @@ def make_contact(api: Any) -> Callable[..., dict[str, Any]]:
     return make
 
 
+# For a tag and for a list: create it by name, then put the contact in it.
+_PUT_IN = {
+    "tag": (
+        "INSERT INTO tags (org_id, name) VALUES (:o, :n) ON CONFLICT DO NOTHING",
+        "INSERT INTO contact_tags (contact_id, tag_id) "
+        "SELECT :c, id FROM tags WHERE org_id = :o AND name = :n",
+    ),
+    "list": (
+        "INSERT INTO contact_lists (org_id, name) VALUES (:o, :n) ON CONFLICT DO NOTHING",
+        "INSERT INTO list_members (list_id, contact_id) "
+        "SELECT id, :c FROM contact_lists WHERE org_id = :o AND name = :n",
+    ),
+}
+
+
 def put_in(
     org_id: int, contact_id: int, *, tag: str | None = None, list_: str | None = None
 ) -> None:
     """Tag a contact or add it to a list (by name, created when missing) with plain SQL."""
-    if tag:
-        db.session.execute(
-            text("INSERT INTO tags (org_id, name) VALUES (:o, :n) ON CONFLICT DO NOTHING"),
-            {"o": org_id, "n": tag},
-        )
-        db.session.execute(
-            text(
-                "INSERT INTO contact_tags (contact_id, tag_id) "
-                "SELECT :c, id FROM tags WHERE org_id = :o AND name = :n"
-            ),
-            {"c": contact_id, "o": org_id, "n": tag},
-        )
-    if list_:
-        db.session.execute(
-            text("INSERT INTO contact_lists (org_id, name) VALUES (:o, :n) ON CONFLICT DO NOTHING"),
-            {"o": org_id, "n": list_},
-        )
-        db.session.execute(
-            text(
-                "INSERT INTO list_members (list_id, contact_id) "
-                "SELECT id, :c FROM contact_lists WHERE org_id = :o AND name = :n"
-            ),
-            {"c": contact_id, "o": org_id, "n": list_},
-        )
+    for name, (create, put) in ((tag, _PUT_IN["tag"]), (list_, _PUT_IN["list"])):
+        if name:
+            db.session.execute(text(create), {"o": org_id, "n": name})
+            db.session.execute(text(put), {"c": contact_id, "o": org_id, "n": name})
     db.session.commit()
 
 

@@ -15,7 +15,7 @@ TOKEN = "0123456789abcdef"
 
 
 def check(zone: Zone, target: str = EDGE_NAME, setting: str | None = None) -> domainproof.Proof:
-    """One check against the test DNS server (``setting``: another DNS_RESOLVER)."""
+    """One check against the test DNS server (``setting``: another DNS_SERVERS)."""
     return domainproof.check(HOST, TOKEN, target, zone.address if setting is None else setting)
 
 
@@ -36,7 +36,7 @@ def test_each_proof_and_what_was_found(dns: Zone) -> None:
 @pytest.mark.parametrize("setting", ["not-a-port:x", "[::1]:notaport"])
 def test_an_unusable_resolver_setting_is_an_error_not_a_crash(setting: str) -> None:
     proof = domainproof.check(HOST, TOKEN, EDGE_NAME, setting)
-    assert proof.error.startswith("DNS_RESOLVER is not usable")
+    assert proof.error.startswith("DNS_SERVERS is not usable")
 
 
 def test_a_slow_resolver_is_cut_at_the_deadline(dns: Zone, monkeypatch) -> None:

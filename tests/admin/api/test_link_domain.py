@@ -4,7 +4,6 @@ then a real edge serves that code on the new hostname and no longer on the old o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,8 +11,8 @@ import httpx
 import pytest
 
 from admin.services.ownership import operator_verify
-from sync.publish.publisher import Publisher
 from tests.conftest import Servers
+from tests.helpers.publish import publish
 from tests.servers import http_role
 
 OLD, NEW = "go.old.test", "go.new.test"
@@ -34,22 +33,6 @@ def link(api):
     resp = api.post("/api/v1/links", {"destination": DESTINATION, "domain": OLD})
     assert resp.status_code == 201
     return resp.get_json()
-
-
-@pytest.fixture
-def publish(clean: Servers) -> Iterator[object]:
-    """Publish everything pending to Redis, as the sync worker does (in this process)."""
-    made: list[Publisher] = []
-
-    def run() -> None:
-        pub = Publisher(clean.database_url, clean.redis_url)
-        made.append(pub)
-        assert pub.run(burst=True) == 0
-
-    yield run
-    for pub in made:
-        pub.close()
-        pub.client.close()
 
 
 def test_domain_change_is_refused_once_contacts_urls_were_issued(api, link):
@@ -108,3 +91,6 @@ def test_generic_code_moves_to_the_new_domain_at_the_edge(
         # The old URL is now an unknown code on the old domain: its fallback.
         on_old = visit(OLD)
         assert (on_old.status_code, on_old.headers.get("location")) == (302, OLD_FALLBACK)
+
+
+__all__ = ["publish"]  # fixtures

@@ -1,5 +1,5 @@
 """Domain ownership tests: a real DNS server (tests/helpers/dns_server.py) that the admin's checks
-ask through DNS_RESOLVER, and the edge's public name they compare CNAMEs with."""
+ask through DNS_SERVERS, and the edge's public name they compare CNAMEs with."""
 
 from __future__ import annotations
 

@@ -132,7 +132,7 @@ def test_a_dns_server_that_does_not_answer_changes_nothing(
     api, app, dns: Zone, monkeypatch
 ) -> None:
     body = api.post("/api/v1/domains", {"hostname": HOST}).get_json()
-    monkeypatch.setitem(app.config, "DNS_RESOLVER", "127.0.0.1:9")  # nothing listens there
+    monkeypatch.setitem(app.config, "DNS_SERVERS", "127.0.0.1:9")  # nothing listens there
     answer = _verify(api, body["id"])
     assert answer["status"] == "pending"
     assert "DNS did not answer" in answer["check"]["message"]

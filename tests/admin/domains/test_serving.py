@@ -3,18 +3,16 @@ organisation's claim of a verified hostname never disturbs what the edge serves 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 import redis
 
 from core import keys
-from sync.publish.publisher import Publisher
 from tests.conftest import Servers
 from tests.helpers.dns_server import Zone
+from tests.helpers.publish import publish
 from tests.servers import http_role
 
 HOST = "go.acme.test"
@@ -22,21 +20,6 @@ IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 )
-
-
-@pytest.fixture
-def publish(clean: Servers) -> Iterator[object]:
-    made: list[Publisher] = []
-
-    def run() -> None:
-        pub = Publisher(clean.database_url, clean.redis_url)
-        made.append(pub)
-        assert pub.run(burst=True) == 0
-
-    yield run
-    for pub in made:
-        pub.close()
-        pub.client.close()
 
 
 def test_pending_serves_404_verified_redirects_and_a_rival_claim_changes_nothing(
@@ -81,3 +64,6 @@ def test_pending_serves_404_verified_redirects_and_a_rival_claim_changes_nothing
         assert visit(f"/{code}").headers.get("location") == "https://example.org/mine"
         rival_code = urlsplit(rival_link["url"]).path.strip("/")
         assert visit(f"/{rival_code}").status_code == 404  # the rival's link never serves
+
+
+__all__ = ["publish"]  # fixtures

@@ -5,24 +5,14 @@ request reaching the local server; and a message's error never shows another ser
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from admin.sender.worker import Sender
+from core import config
 from sync import outbound
 from tests.admin.sender.test_sender import SID, TOKEN, broadcast, messages, run
-from tests.outbound.dnsserver import DnsServer
-from tests.outbound.trap import Trap
+from tests.helpers.dns_server import dns_server
+from tests.helpers.trap import trap
 
 GOOD = {"provider": "twilio", "account_sid": SID, "auth_token": TOKEN, "from": "+15550001111"}
-
-
-@pytest.fixture
-def trap() -> Iterator[Trap]:
-    t = Trap()
-    yield t
-    t.close()
 
 
 def _put(api, body):
@@ -44,16 +34,13 @@ def test_base_url_is_twilio_unless_the_operator_allows_others(api, monkeypatch):
 def test_a_provider_url_resolving_to_a_private_address_is_not_called(
     api, make_contact, trap, monkeypatch
 ):
-    dns = DnsServer({"sms.attacker.test": ["127.0.0.1"]})
-    try:
+    with dns_server({"sms.attacker.test": ["127.0.0.1"]}) as (_, nameserver):
         monkeypatch.setenv("SMS_PROVIDER_BASE_URLS", "*")
         assert _put(api, {**GOOD, "base_url": f"http://sms.attacker.test:{trap.port}"}).status_code == 200
         broadcast(api, [make_contact("Ana")["id"]])
-        policy = outbound.Policy(nameservers=outbound.parse_nameservers(dns.nameserver))
+        policy = outbound.Policy(nameservers=config.parse_dns_servers(nameserver))
         with outbound.client(policy) as http:
             run(Sender(http=http, public_admin_url="http://x", backoff_base=0.01, max_attempts=3))
-    finally:
-        dns.close()
     (message,) = messages()
     assert message.status == "failed" and message.attempts == 1  # no retry makes it public
     assert message.error == f"twilio {outbound.BLOCKED_ERROR}"
@@ -69,3 +56,6 @@ def test_a_message_error_never_shows_another_servers_body(api, make_contact, tra
     (message,) = messages()
     assert len(trap.hits) == 1 and message.status == "failed"
     assert "internal secret" not in message.error and "404" in message.error
+
+
+__all__ = ["trap"]  # fixtures

@@ -13,11 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from admin import create_app
-from admin.extensions import db
-from admin.services.orgs import create_org
-from tests.conftest import Servers, _app_config, _reset
-from tests.helpers.browser import screenshot
+from tests.conftest import Servers
+from tests.helpers.browser import fresh_org, screenshot, watched_page
 from tests.servers import http_role, smartlinks_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,11 +32,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _reset(servers)
-    app = create_app(_app_config(servers))
-    with app.app_context():
-        org = create_org("Sending Campaign", EMAIL, PASSWORD)
-        db.engine.dispose()
+    org = fresh_org(servers, "Sending Campaign", EMAIL, PASSWORD)
     logs = tmp_path_factory.mktemp("sending-stack")
     env = servers.env()
     with (
@@ -67,20 +60,13 @@ def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture
 def page(browser: Any, stack: Stack) -> Iterator[Any]:  # noqa: F811
-    context = browser.new_context(base_url=stack.admin, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto("/login")
-    page.fill("input[name=email]", EMAIL)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/links")
-    yield page
-    context.close()
-    assert not errors, errors  # a CSP violation or a script error shows in the console
+    with watched_page(browser, stack.admin, 900) as page:
+        page.goto("/login")
+        page.fill("input[name=email]", EMAIL)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/links")
+        yield page
 
 
 def test_compose_with_live_count_and_send(page: Any, stack: Stack) -> None:

@@ -4,6 +4,7 @@ limiting, security headers (Flask test client, CSRF on)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
@@ -102,6 +103,16 @@ def test_static_assets_are_served(client: FlaskClient) -> None:
         assert response.status_code == 200, asset
 
 
+def _login_from(web: Web, password: str, forwarded_for: str) -> Any:
+    """The owner's sign-in with ``password``, saying it came from ``forwarded_for``."""
+    return web.post(
+        "/login",
+        {"email": OWNER_EMAIL, "password": password},
+        page="/login",
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+
+
 def test_rate_limit_counts_the_forwarded_client_behind_a_trusted_proxy(
     app: Flask, client: FlaskClient, org: NewOrg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -112,23 +123,11 @@ def test_rate_limit_counts_the_forwarded_client_behind_a_trusted_proxy(
     web = Web(client)
     attacker = {"X-Forwarded-For": "203.0.113.7"}
     for _ in range(2):
-        response = web.post(
-            "/login", {"email": OWNER_EMAIL, "password": "wrong"}, page="/login", headers=attacker
-        )
+        response = _login_from(web, "wrong", attacker["X-Forwarded-For"])
         assert response.status_code == 401
-    blocked = web.post(
-        "/login",
-        {"email": OWNER_EMAIL, "password": OWNER_PASSWORD},
-        page="/login",
-        headers=attacker,
-    )
+    blocked = _login_from(web, OWNER_PASSWORD, attacker["X-Forwarded-For"])
     assert blocked.status_code == 429
-    other = web.post(
-        "/login",
-        {"email": OWNER_EMAIL, "password": OWNER_PASSWORD},
-        page="/login",
-        headers={"X-Forwarded-For": "198.51.100.9"},
-    )
+    other = _login_from(web, OWNER_PASSWORD, "198.51.100.9")
     assert other.status_code == 302
 
 
@@ -140,19 +139,9 @@ def test_forwarded_for_from_loopback_is_not_believed_by_default(
     app.config["LOGIN_MAX_FAILURES"] = 2
     web = Web(client)
     for n in range(2):
-        response = web.post(
-            "/login",
-            {"email": OWNER_EMAIL, "password": "wrong"},
-            page="/login",
-            headers={"X-Forwarded-For": f"203.0.113.{n + 1}"},
-        )
+        response = _login_from(web, "wrong", f"203.0.113.{n + 1}")
         assert response.status_code == 401
-    blocked = web.post(
-        "/login",
-        {"email": OWNER_EMAIL, "password": OWNER_PASSWORD},
-        page="/login",
-        headers={"X-Forwarded-For": "203.0.113.99"},
-    )
+    blocked = _login_from(web, OWNER_PASSWORD, "203.0.113.99")
     assert blocked.status_code == 429
 
 

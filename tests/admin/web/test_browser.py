@@ -18,12 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from admin import create_app
-from admin.extensions import db
-from admin.services.orgs import create_org
-from tests.conftest import Servers, _app_config, _reset
+from tests.conftest import Servers
 from tests.helpers import images
-from tests.helpers.browser import screenshot
+from tests.helpers.browser import fresh_org, screenshot, watched_page
 from tests.helpers.dns_server import EDGE_ADDRESS, EDGE_NAME, dns_server
 from tests.servers import http_role, smartlinks_process
 
@@ -48,17 +45,13 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _reset(servers)
-    app = create_app(_app_config(servers))
-    with app.app_context():
-        org = create_org("Browser Campaign", EMAIL, PASSWORD)
-        db.engine.dispose()
+    org = fresh_org(servers, "Browser Campaign", EMAIL, PASSWORD)
     logs = tmp_path_factory.mktemp("browser-stack")
     with dns_server() as (zone, resolver):
         # The domain's DNS, as its owner set it up: the admin's check asks this server.
         zone.set(EDGE_NAME, "A", EDGE_ADDRESS)
         zone.set(HOST, "CNAME", EDGE_NAME)
-        env = servers.env(DNS_RESOLVER=resolver, EDGE_CNAME_TARGET=EDGE_NAME)
+        env = servers.env(DNS_SERVERS=resolver, EDGE_CNAME_TARGET=EDGE_NAME)
         yield from _processes(env, logs, org.org_id)
 
 
@@ -74,16 +67,8 @@ def _processes(env: dict[str, str], logs: Path, org_id: int) -> Iterator[Stack]:
 
 @pytest.fixture
 def page(browser: Any, stack: Stack) -> Iterator[Any]:
-    context = browser.new_context(base_url=stack.admin, viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    # A CSP violation or a script error shows up in the console.
-    assert not errors, errors
+    with watched_page(browser, stack.admin, 860) as page:
+        yield page
 
 
 def login(page: Any) -> None:

@@ -4,7 +4,6 @@ entries, redelivery, reclaim, dead letters, trimming and concurrent consumers.""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,7 @@ from admin.extensions import db
 from admin.services.orgs import NewOrg
 from core import keys, records
 from sync.clicks.drain import Drain
+from tests.helpers.threads import in_threads
 from tests.sync.clicks.helpers import (
     ACTIONS,
     ANDROID,
@@ -352,11 +352,7 @@ def test_concurrent_consumers_record_each_click_once(
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(d,)) for d in drains]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    in_threads(work, drains)
     assert not errors
     human = 2700
     assert scalar("SELECT count(*) FROM clicks") == 3000

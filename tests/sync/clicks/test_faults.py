@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from loadtest.drain_throughput import append_events
-from tests.faults import FaultyServers, faulty, seeded, survives_every_fault, wait_until
+from tests.helpers.faults import FaultyServers, faulty, seeded, survives_every_fault, wait_until
 from tests.servers import smartlinks_process
 
 __all__ = ["faulty"]

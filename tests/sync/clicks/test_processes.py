@@ -6,7 +6,8 @@ from __future__ import annotations
 import signal
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import redis
 from flask import Flask
 from sqlalchemy import text
+from sqlalchemy.engine import Transaction
 
 from admin.extensions import db
 from admin.models import Webhook
@@ -21,7 +23,7 @@ from admin.services.orgs import NewOrg
 from core import keys
 from sync.clicks.drain import Drain
 from tests.conftest import Api, Servers
-from tests.servers import smartlinks_process
+from tests.servers import Process, smartlinks_process
 from tests.sync.clicks.helpers import (
     ACTIONS,
     click_fields,
@@ -41,6 +43,24 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, log: str 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}\n{log[-4000:]}")
         time.sleep(0.02)
+
+
+@contextmanager
+def _stopping_mid_batch(
+    link: int, env: dict[str, str], logs: Path, blocked: Callable[[], bool]
+) -> Iterator[tuple[Transaction, Process]]:
+    """A drain process whose batch waits for the link's counter row (locked here until
+    ``lock.rollback()``), asked for a warm stop (SIGTERM) while it waits."""
+    with db.engine.connect() as locker:
+        lock = locker.begin()
+        locker.execute(
+            text("SELECT 1 FROM link_counters WHERE link_id = :l FOR UPDATE"), {"l": link}
+        )
+        with smartlinks_process(["drain"], env, logs) as drain:
+            wait_for(blocked, 30, "the batch to wait", drain.log())
+            drain.proc.send_signal(signal.SIGTERM)
+            wait_for(lambda: "warm stop requested" in drain.log(), 5, "the signal", drain.log())
+            yield lock, drain
 
 
 def _pending(rdb: redis.Redis) -> int:
@@ -169,35 +189,19 @@ def test_warm_stop_finishes_the_batch_and_cold_stop_is_immediate(
         return scalar("SELECT count(*) FROM pg_locks WHERE NOT granted") >= lanes
 
     # Hold the link's counter row: the drain's batch waits for it, mid-transaction.
-    with db.engine.connect() as locker:
-        lock = locker.begin()
-        locker.execute(
-            text("SELECT 1 FROM link_counters WHERE link_id = :l FOR UPDATE"), {"l": link}
-        )
-        with smartlinks_process(["drain"], env, logs) as drain:
-            wait_for(blocked_on_lock, 30, "the batch to wait", drain.log())
-            drain.proc.send_signal(signal.SIGTERM)
-            wait_for(lambda: "warm stop requested" in drain.log(), 5, "the signal", drain.log())
-            time.sleep(0.3)
-            assert drain.proc.poll() is None  # still finishing its batch
-            lock.rollback()  # the batch can go on: it commits, acknowledges and stops
-            assert drain.proc.wait(10) == 0
+    with _stopping_mid_batch(link, env, logs, blocked_on_lock) as (lock, drain):
+        time.sleep(0.3)
+        assert drain.proc.poll() is None  # still finishing its batch
+        lock.rollback()  # the batch can go on: it commits, acknowledges and stops
+        assert drain.proc.wait(10) == 0
     stopped_at = scalar("SELECT count(*) FROM clicks")
     assert stopped_at == 200 * lanes  # exactly the batches in hand
     assert _pending(rdb) == 0
 
-    with db.engine.connect() as locker:
-        lock = locker.begin()
-        locker.execute(
-            text("SELECT 1 FROM link_counters WHERE link_id = :l FOR UPDATE"), {"l": link}
-        )
-        with smartlinks_process(["drain"], env, logs) as drain:
-            wait_for(blocked_on_lock, 30, "the batch to wait", drain.log())
-            drain.proc.send_signal(signal.SIGTERM)
-            wait_for(lambda: "warm stop requested" in drain.log(), 5, "the signal", drain.log())
-            drain.proc.send_signal(signal.SIGTERM)
-            assert drain.proc.wait(5) != 0  # gone without waiting for the lock
-            assert "cold stop" in drain.log()
+    with _stopping_mid_batch(link, env, logs, blocked_on_lock) as (lock, drain):
+        drain.proc.send_signal(signal.SIGTERM)
+        assert drain.proc.wait(5) != 0  # gone without waiting for the lock
+        assert "cold stop" in drain.log()
         lock.rollback()
     # The abandoned batches were rolled back and are still pending: reclaimed, recorded once.
     assert scalar("SELECT count(*) FROM clicks") == stopped_at

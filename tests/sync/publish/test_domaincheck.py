@@ -74,7 +74,7 @@ def test_the_sync_worker_rechecks_on_its_schedule(
     assert api.post(f"/api/v1/domains/{body['id']}/verify").get_json()["status"] == "verified"
     dns.set(HOST, "CNAME", "another-shortener.example.test")
     env = clean.env(
-        DNS_RESOLVER=dns_session[1], EDGE_CNAME_TARGET=EDGE_NAME, DOMAIN_RECHECK_SECONDS="1"
+        DNS_SERVERS=dns_session[1], EDGE_CNAME_TARGET=EDGE_NAME, DOMAIN_RECHECK_SECONDS="1"
     )
     with smartlinks_process(["sync"], env, tmp_path) as proc:
         sync_ready(rdb, proc)

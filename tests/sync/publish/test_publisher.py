@@ -3,7 +3,6 @@ leave tombstones, outbox rows are marked processed, and two publishers share the
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import psycopg
@@ -18,6 +17,7 @@ from core import keys
 from core.config import to_libpq
 from sync.publish.publisher import Publisher, publish_batch
 from tests.conftest import Servers
+from tests.helpers.threads import in_threads
 from tests.sync import factory
 from tests.sync.publish.helpers import code_in, contact_in, domain_in, link_in, version_in
 
@@ -188,11 +188,7 @@ def test_two_publishers_share_the_outbox_without_loss(
             n += k
         done.append(n)
 
-    threads = [threading.Thread(target=drain, args=(p,)) for p in pubs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    in_threads(drain, pubs)
     for p in pubs:
         p.close()
     assert sum(done) == 1 + 300  # the domain, 150 creates, 150 edits: each row once

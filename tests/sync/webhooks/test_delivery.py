@@ -66,6 +66,20 @@ def _register(api: Api, url: str) -> dict[str, str]:
     return body
 
 
+def _endpoints(app: Flask, api: Api, receiver: Receiver, *paths: str) -> None:
+    """Register one loopback webhook per receiver path, the receiver knowing each secret."""
+    app.config["WEBHOOK_ALLOW_HTTP_LOOPBACK"] = True
+    for path in paths:
+        receiver.secrets[path] = _register(api, receiver.url(path))["secret"]
+
+
+def _clicks(org: NewOrg, rdb: redis.Redis, count: int) -> None:
+    """``count`` generic clicks on a new link of ``org``, in the stream."""
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain)
+    xadd(rdb, [click_fields(link, None, domain) for _ in range(count)])
+
+
 def _statuses() -> list[tuple[str, int]]:
     db.session.rollback()
     rows = db.session.execute(
@@ -126,10 +140,7 @@ def test_human_clicks_are_posted_signed_to_every_endpoint(
     make_drain: Callable[..., Drain],
     make_deliverer: Callable[..., Deliverer],
 ) -> None:
-    app.config["WEBHOOK_ALLOW_HTTP_LOOPBACK"] = True
-    first = _register(api, receiver.url("/one"))
-    second = _register(api, receiver.url("/two"))
-    receiver.secrets.update({"/one": first["secret"], "/two": second["secret"]})
+    _endpoints(app, api, receiver, "/one", "/two")
     domain = make_domain(org.org_id)
     link = make_link(org.org_id, domain, name="Gala RSVP")
     (a,) = make_contacts(org.org_id, 1)
@@ -188,14 +199,9 @@ def test_failures_are_retried_with_backoff_then_given_up(
     make_drain: Callable[..., Drain],
     make_deliverer: Callable[..., Deliverer],
 ) -> None:
-    app.config["WEBHOOK_ALLOW_HTTP_LOOPBACK"] = True
-    flaky = _register(api, receiver.url("/flaky"))
-    broken = _register(api, receiver.url("/broken"))
-    receiver.secrets.update({"/flaky": flaky["secret"], "/broken": broken["secret"]})
+    _endpoints(app, api, receiver, "/flaky", "/broken")
     receiver.fail_first.update({"/flaky": 2, "/broken": 1000})
-    domain = make_domain(org.org_id)
-    link = make_link(org.org_id, domain)
-    xadd(rdb, [click_fields(link, None, domain)])
+    _clicks(org, rdb, 1)
     run_burst(make_drain())
     deliverer = make_deliverer(max_attempts=3, retry_base=0.1)
     run_until(deliverer, lambda: {s for s, _ in _statuses()} == {"delivered", "failed"})
@@ -227,14 +233,9 @@ def test_a_slow_endpoint_holds_up_no_other(
     make_drain: Callable[..., Drain],
     make_deliverer: Callable[..., Deliverer],
 ) -> None:
-    app.config["WEBHOOK_ALLOW_HTTP_LOOPBACK"] = True
-    slow = _register(api, receiver.url("/slow"))
-    fast = _register(api, receiver.url("/fast"))
-    receiver.secrets.update({"/slow": slow["secret"], "/fast": fast["secret"]})
+    _endpoints(app, api, receiver, "/slow", "/fast")
     receiver.delay["/slow"] = 3.0
-    domain = make_domain(org.org_id)
-    link = make_link(org.org_id, domain)
-    xadd(rdb, [click_fields(link, None, domain) for _ in range(5)])
+    _clicks(org, rdb, 5)
     started = time.monotonic()
     run_burst(make_drain())
     assert time.monotonic() - started < 2  # the drain never waits for an endpoint

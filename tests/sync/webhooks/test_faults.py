@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import FaultyServers, faulty, seeded, survives_every_fault, wait_until
+from tests.helpers.faults import FaultyServers, faulty, seeded, survives_every_fault, wait_until
 from tests.servers import smartlinks_process
 from tests.sync.webhooks.receiver import Receiver
 

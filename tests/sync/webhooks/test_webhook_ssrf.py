@@ -20,8 +20,8 @@ from sync import outbound
 from sync.clicks.drain import Drain
 from sync.webhooks.delivery import Deliverer, WebhookSettings
 from tests.conftest import Api, Servers
-from tests.outbound.dnsserver import DnsServer
-from tests.outbound.trap import Trap
+from tests.helpers.dns_server import Zone, dns_server
+from tests.helpers.trap import Trap, trap
 from tests.sync.clicks.helpers import click_fields, make_domain, make_link, run_burst
 from tests.sync.clicks.helpers import xadd_all as xadd
 
@@ -29,27 +29,18 @@ PUBLIC = "93.184.215.14"
 
 
 @pytest.fixture
-def dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[DnsServer]:
-    server = DnsServer(
-        {
-            "loopback.attacker.test": ["127.0.0.1"],
-            "nat64.attacker.test": ["64:ff9b::7f00:1"],
-            "private.attacker.test": ["10.0.0.8"],
-            "rebind.attacker.test": [PUBLIC],
-        }
-    )
-    monkeypatch.setenv("OUTBOUND_DNS_SERVERS", server.nameserver)
-    monkeypatch.delenv("WEBHOOK_ALLOW_HTTP_LOOPBACK", raising=False)
-    monkeypatch.delenv("OUTBOUND_ALLOW_NETWORKS", raising=False)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def trap() -> Iterator[Trap]:
-    t = Trap()
-    yield t
-    t.close()
+def dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[Zone]:
+    names = {
+        "loopback.attacker.test": ["127.0.0.1"],
+        "nat64.attacker.test": ["64:ff9b::7f00:1"],
+        "private.attacker.test": ["10.0.0.8"],
+        "rebind.attacker.test": [PUBLIC],
+    }
+    with dns_server(names) as (zone, address):
+        monkeypatch.setenv("DNS_SERVERS", address)
+        monkeypatch.delenv("WEBHOOK_ALLOW_HTTP_LOOPBACK", raising=False)
+        monkeypatch.delenv("OUTBOUND_ALLOW_NETWORKS", raising=False)
+        yield zone
 
 
 @pytest.fixture
@@ -82,7 +73,7 @@ def _click(org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]) -> N
 
 
 def test_registration_refuses_names_of_private_addresses(
-    app: Flask, api: Api, dns: DnsServer, trap: Trap
+    app: Flask, api: Api, dns: Zone, trap: Trap
 ) -> None:
     for name in ("loopback.attacker.test", "nat64.attacker.test", "private.attacker.test"):
         r = api.post("/api/v1/webhooks", json={"url": f"https://{name}:{trap.port}/hook"})
@@ -100,14 +91,14 @@ def test_a_name_that_turns_private_is_refused_at_delivery(
     org: NewOrg,
     api: Api,
     rdb: redis.Redis,
-    dns: DnsServer,
+    dns: Zone,
     trap: Trap,
     make_drain: Callable[..., Drain],
     deliverer: Deliverer,
 ) -> None:
     url = f"https://rebind.attacker.test:{trap.port}/hook"
     assert api.post("/api/v1/webhooks", json={"url": url}).status_code == 201
-    dns.zone.names["rebind.attacker.test"] = ["127.0.0.1"]  # after the check at registration
+    dns.set_addresses({"rebind.attacker.test": ["127.0.0.1"]})  # after the check at registration
     _click(org, rdb, make_drain)
     assert _deliver_all(deliverer) == [("failed", outbound.BLOCKED_ERROR)]
     assert trap.hits == []
@@ -147,3 +138,6 @@ def test_last_error_does_not_tell_closed_from_open_ports(
     finally:
         d.drain_in_flight()
         d.close()
+
+
+__all__ = ["trap"]  # fixtures

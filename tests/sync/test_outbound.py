@@ -7,17 +7,41 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from core import config
 from sync import outbound
-from tests.outbound.dnsserver import DnsServer
-from tests.outbound.trap import Trap
+from tests.helpers.dns_server import Zone, dns_server
+from tests.helpers.trap import Trap, trap
+
+# What the test's own DNS server answers: public-looking names for private addresses.
+ATTACKER_NAMES = {
+    "loopback.attacker.test": ["127.0.0.1"],
+    "ten.attacker.test": ["10.1.2.3"],
+    "v6loop.attacker.test": ["::1"],
+    "nat64.attacker.test": ["64:ff9b::7f00:1"],
+    "sixtofour.attacker.test": ["2002:7f00:1::"],
+    "mapped.attacker.test": ["::ffff:127.0.0.1"],
+    "cgnat.attacker.test": ["100.64.0.1"],
+    "linklocal.attacker.test": ["169.254.169.254"],
+    "mixed.attacker.test": ["93.184.215.14", "127.0.0.1"],
+    # A receiver the operator allows (OUTBOUND_ALLOW_NETWORKS), known to this DNS server only.
+    "receiver.local.test": ["127.0.0.1"],
+}
 
 
-def _policy(dns: DnsServer, **kw: object) -> outbound.Policy:
-    return outbound.Policy(nameservers=outbound.parse_nameservers(dns.nameserver), **kw)  # type: ignore[arg-type]
+
+@pytest.fixture
+def dns() -> Iterator[Zone]:
+    with dns_server(ATTACKER_NAMES) as (zone, _):
+        yield zone
+
+
+def _policy(dns: Zone, **kw: object) -> outbound.Policy:
+    return outbound.Policy(nameservers=config.parse_dns_servers(dns.address), **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -35,7 +59,7 @@ def _policy(dns: DnsServer, **kw: object) -> outbound.Policy:
     ],
 )
 def test_a_name_resolving_to_a_private_address_is_refused(
-    dns: DnsServer, trap: Trap, name: str
+    dns: Zone, trap: Trap, name: str
 ) -> None:
     with outbound.client(_policy(dns)) as http, pytest.raises(outbound.Blocked) as caught:
         http.post(f"http://{name}:{trap.port}/hook", content=b"{}")
@@ -60,7 +84,7 @@ def test_a_name_resolving_to_a_private_address_is_refused(
         "app.localhost",
     ],
 )
-def test_every_spelling_of_loopback_is_refused(dns: DnsServer, trap: Trap, host: str) -> None:
+def test_every_spelling_of_loopback_is_refused(dns: Zone, trap: Trap, host: str) -> None:
     with outbound.client(_policy(dns)) as http, pytest.raises(httpx.HTTPError) as caught:
         http.get(f"http://{host}:{trap.port}/")
     assert outbound.public_error(caught.value) in (
@@ -71,7 +95,7 @@ def test_every_spelling_of_loopback_is_refused(dns: DnsServer, trap: Trap, host:
 
 
 def test_an_allowed_receiver_is_reached_at_the_checked_address_under_its_name(
-    dns: DnsServer, trap: Trap
+    dns: Zone, trap: Trap
 ) -> None:
     # The system resolver does not know this name: reaching the server proves the connection
     # went to the address our own resolution checked, and the Host header kept the name.
@@ -84,7 +108,7 @@ def test_an_allowed_receiver_is_reached_at_the_checked_address_under_its_name(
     assert trap.hits[0][2]["Host"] == f"receiver.local.test:{trap.port}"
 
 
-def test_redirects_are_not_followed_and_each_hop_is_checked(dns: DnsServer, trap: Trap) -> None:
+def test_redirects_are_not_followed_and_each_hop_is_checked(dns: Zone, trap: Trap) -> None:
     allowed = Trap(host="127.0.0.2")  # the operator allows 127.0.0.2 only
     try:
         allowed.redirect["/go"] = f"http://127.0.0.1:{trap.port}/internal"
@@ -98,7 +122,7 @@ def test_redirects_are_not_followed_and_each_hop_is_checked(dns: DnsServer, trap
         allowed.close()
 
 
-def test_response_size_and_time_are_bounded(dns: DnsServer, trap: Trap) -> None:
+def test_response_size_and_time_are_bounded(dns: Zone, trap: Trap) -> None:
     trap.body["/big"] = b"x" * 50_000
     trap.delay["/slow"] = 2.0
     policy = _policy(dns, allow=outbound.LOOPBACK, max_response_bytes=10_000, read_timeout=0.5)
@@ -111,7 +135,7 @@ def test_response_size_and_time_are_bounded(dns: DnsServer, trap: Trap) -> None:
         assert outbound.public_error(slow.value) == outbound.NETWORK_ERROR
 
 
-def test_network_failures_all_read_the_same(dns: DnsServer, trap: Trap) -> None:
+def test_network_failures_all_read_the_same(dns: Zone, trap: Trap) -> None:
     """Refused, TLS against plain HTTP, timeout, no such name: one message, so that a tenant
     cannot tell a closed port from an open one."""
     closed = socket.socket()
@@ -169,3 +193,6 @@ def test_network_failures_all_read_the_same(dns: DnsServer, trap: Trap) -> None:
 )
 def test_is_public(address: str, public: bool) -> None:
     assert outbound.is_public(ipaddress.ip_address(address)) is public
+
+
+__all__ = ["trap"]  # fixtures

@@ -1,13 +1,17 @@
 """A real local HTTP server that records every request it gets; SSRF tests assert that it got
-none. Per path it can also redirect, answer slowly or answer a large body."""
+none. Per path it can also redirect, answer slowly or answer a large body. The ``trap`` fixture
+is one per test (import it into a test module to use it)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 
 @dataclass
@@ -57,3 +61,10 @@ class Trap:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def trap() -> Iterator[Trap]:
+    t = Trap()
+    yield t
+    t.close()
