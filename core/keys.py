@@ -8,6 +8,9 @@ compact listpack encoding (see docs/decisions/0003-code-scheme.md).
 
 from __future__ import annotations
 
+import binascii
+import functools
+
 PREFIX = "sl:"
 CLICK_STREAM = "sl:clicks"
 DEAD_LETTER_STREAM = "sl:clicks:dead"
@@ -50,3 +53,52 @@ F_DATA = "d"
 F_DOMAIN_ID = "dom"
 F_STATE = "s"  # "a" active, "x" archived or deleted (a tombstone keeps its version)
 F_EXPIRES = "e"  # links: Unix ms after which the link is expired; "0" never
+
+
+# Redis Cluster layout (docs/decisions/0011-cluster-layout.md). Keys are grouped into
+# ``partitions``; every key of one partition carries the same hash tag, so one partition is
+# one slot and a script may touch any of its keys. With one partition (a single Redis, the
+# default) the names are exactly the ones above: nothing moves and nothing costs more.
+SLOTS = 16384
+
+
+def slot(key: str | bytes) -> int:
+    """The cluster slot of ``key``: CRC16 (XMODEM, which is binascii's crc_hqx) of the hash
+    tag if the key has a non-empty one, else of the whole key, modulo 16,384."""
+    raw = key.encode() if isinstance(key, str) else key
+    start = raw.find(b"{")
+    if start != -1:
+        end = raw.find(b"}", start + 1)
+        if end > start + 1:
+            raw = raw[start + 1 : end]
+    return binascii.crc_hqx(raw, 0) % SLOTS
+
+
+@functools.cache
+def partition_tag(partition: int, partitions: int) -> str:
+    """The hash tag of ``partition``: the shortest ``p<n>`` spelling (n counting up from the
+    partition number in steps of ``partitions``) whose slot lies in the partition's own
+    1/``partitions`` of the slot space, so that partitions spread evenly over any even
+    division of slots between masters (64 partitions on 3 masters: 22, 21, 21)."""
+    if not 0 <= partition < partitions:
+        raise ValueError(f"partition {partition} is not in 0..{partitions - 1}")
+    low = partition * SLOTS // partitions
+    high = (partition + 1) * SLOTS // partitions
+    n = partition
+    while True:
+        tag = f"p{n}"
+        if low <= slot(tag) < high:
+            return tag
+        n += partitions
+
+
+def click_stream(partition: int, partitions: int) -> str:
+    """The click stream shard of ``partition``; the one stream of today with one partition."""
+    if partitions == 1:
+        return CLICK_STREAM
+    return f"sl:{{{partition_tag(partition, partitions)}}}:clicks"
+
+
+def click_streams(partitions: int) -> list[str]:
+    """Every click stream shard, in partition order: what the drain reads."""
+    return [click_stream(p, partitions) for p in range(partitions)]
