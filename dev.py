@@ -117,6 +117,20 @@ def ensure_caddy() -> None:
     print("note: no caddy found; the HTTPS test will be skipped", flush=True)
 
 
+def run_tests(args: list[str]) -> int:
+    """pytest's exit code is the command's. With arguments, one pytest run with them. Without,
+    the whole suite in two phases: most tests in two processes (pytest-xdist; they wait on
+    servers and subprocesses more than they compute, so two processes share two cores well),
+    then the tests marked ``serial`` alone, because they time what
+    they measure or load the whole machine themselves."""
+    pytest = str(BIN / "pytest")
+    if args:
+        return subprocess.run([pytest, *args], cwd=ROOT).returncode
+    parallel = subprocess.run([pytest, "-n", "2", "-m", "not serial"], cwd=ROOT).returncode
+    alone = subprocess.run([pytest, "-m", "serial"], cwd=ROOT).returncode
+    return parallel or alone
+
+
 def main(argv: list[str]) -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 (this script may be run by an older python3)
         print(f"dev.py: Smart Links needs Python 3.11 or newer, not {sys.version.split()[0]}")
@@ -134,8 +148,7 @@ def main(argv: list[str]) -> int:
             ensure_caddy()
             _run(BIN / "ruff", "check", ".")
             _run(BIN / "mypy", "core", "edge", "admin", "sync", "smartlinks")
-            # pytest's own exit code is the command's exit code.
-            return subprocess.run([str(BIN / "pytest"), *argv[1:]], cwd=ROOT).returncode
+            return run_tests(argv[1:])
     except StepFailed as exc:
         print(f"dev.py: {exc}", file=sys.stderr, flush=True)
         return exc.code

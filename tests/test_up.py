@@ -21,6 +21,9 @@ from smartlinks.embedded import free_port
 from smartlinks.supervisor import BROWSER_UA
 from tests.servers import SMARTLINKS, Process
 
+# Times what it measures or loads the whole machine: runs alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
 CURL = re.compile(r"curl -i -A '[^']+' -H 'Host: ([^']+)' (http://127\.0\.0\.1:\d+(/\S+))")
 READY = re.compile(r"ready in ([0-9.]+)s")
 LOGIN = re.compile(r"login:\s+(\S+)\s+password: (\S+)")

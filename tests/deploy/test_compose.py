@@ -22,6 +22,9 @@ from tests.conftest import Servers
 from tests.deploy import composefile
 from tests.servers import ROOT, SMARTLINKS, Process
 
+# Times what it measures or loads the whole machine: runs alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
 SCHEMA = json.loads((Path(__file__).parent / "compose-spec.json").read_text())
 ROLES = ("admin", "edge", "sync", "drain", "webhooks", "sender")
 SUBSTITUTED = ("postgres", "valkey", "caddy")  # local servers here; Caddy: test_caddy.py

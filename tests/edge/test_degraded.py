@@ -30,6 +30,9 @@ from tests.edge.faults import (
     wait_until,
 )
 
+# Times what it measures or loads the whole machine: runs alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
 
 @pytest.fixture
 def valkey(tmp_path: Path) -> Iterator[Valkey]:

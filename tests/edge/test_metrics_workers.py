@@ -15,6 +15,9 @@ from edge.metrics import FOLDER_PREFIX
 from tests.conftest import Servers
 from tests.edge.conftest import Edge, World, start_edge
 
+# Times what it measures or loads the whole machine: runs alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
 
 @pytest.fixture(scope="module")
 def edge(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:

@@ -14,6 +14,9 @@ from tests.conftest import Servers
 from tests.edge.conftest import IPHONE
 from tests.servers import smartlinks_process
 
+# Times what it measures or loads the whole machine: runs alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
 
 def _edge(servers: Servers, redis_url: str, log_dir) -> Iterator[str]:
     port = free_port()

@@ -12,6 +12,9 @@ import pytest
 
 from tests.conftest import Servers
 
+# Times what it measures or loads the whole machine: runs alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

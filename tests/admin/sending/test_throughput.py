@@ -16,6 +16,9 @@ from admin.extensions import db
 from core import config, keys
 from sync.publish import publisher
 
+# Times what it measures or loads the whole machine: runs alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
 N = 100_000
 
 

@@ -18,6 +18,9 @@ from tests.conftest import Servers
 from tests.servers import smartlinks_process
 from tests.sync.clicks.helpers import make_contacts, make_domain, make_link, scalar
 
+# Times what it measures or loads the whole machine: runs alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
 BATCH = 500
 MAX_LAG = 5_000
 

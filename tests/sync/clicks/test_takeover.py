@@ -33,6 +33,9 @@ from tests.sync.clicks.helpers import (
 )
 from tests.sync.clicks.test_processes import wait_for
 
+# Times what it measures or loads the whole machine: runs alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
 
 def _heartbeat(rdb: redis.Redis, worker_id: str, pid: int, **where: str) -> None:
     info = {"role": "drain", "pid": pid, **liveness.identity(), "started_at": time.time()}

@@ -7,6 +7,9 @@ import pytest
 from loadtest.drain_throughput import measure
 from tests.conftest import Servers
 
+# Times what it measures or loads the whole machine: runs alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
 
 @pytest.mark.slow
 def test_drain_throughput_with_actions(clean: Servers) -> None:
