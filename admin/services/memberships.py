@@ -22,6 +22,7 @@ from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, Link, ListMember, Tag
 from admin.services import contacts, inputs
 from admin.services.errors import Conflict, NotFound, ValidationError
+from admin.services.lookup import owned
 from core.names import NAME_MAX, normalize_name
 
 
@@ -156,11 +157,7 @@ def _counted(
 
 
 def get_list(org_id: int, list_id: int) -> Named:
-    found = inputs.is_id(list_id) and db.session.scalar(
-        select(ContactList).where(ContactList.id == list_id, ContactList.org_id == org_id)
-    )
-    if not found:
-        raise NotFound("list_id", "no such list")
+    found = owned(ContactList, org_id, list_id, "list_id", "no such list")
     members = db.session.scalar(
         select(func.count()).select_from(ListMember).where(ListMember.list_id == found.id)
     )
