@@ -3,7 +3,7 @@ their CSV export."""
 
 from __future__ import annotations
 
-from flask import Response, stream_with_context
+from flask import Response
 
 from admin.api.auth import org_id
 from admin.api.blueprint import bp
@@ -11,6 +11,7 @@ from admin.api.bodies import respond
 from admin.api.errors import ApiError, not_found
 from admin.api.openapi import Query, doc
 from admin.api.params import invalid, query_choice, query_datetime, query_int
+from admin.downloads import csv_attachment
 from admin.schemas.metrics import (
     BreakdownOut,
     BroadcastCountOut,
@@ -124,11 +125,4 @@ def link_export(link_id: int) -> Response:
     _link_id_in_org(link_id)
     metric = _metric()
     chunks = metrics.export_csv(org_id(), link_id, metric)
-    return Response(
-        stream_with_context(chunks),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="link-{link_id}-{metric}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_attachment(chunks, f"link-{link_id}-{metric}.csv")

@@ -7,11 +7,12 @@ import csv
 import io
 from typing import Any
 
-from flask import Response, abort, jsonify, redirect, render_template
+from flask import abort, jsonify, redirect, render_template
 from flask_login import login_required
 from werkzeug.datastructures import FileStorage
 
 from admin.appsettings import running_app
+from admin.downloads import csv_attachment
 from admin.extensions import db
 from admin.models import ImportJob
 from admin.services import import_policy, imports, metrics
@@ -118,11 +119,4 @@ def import_rejected_csv(job_id: int) -> Any:
         # Cells go back as they came, except that a formula-like one is defused.
         cells = [metrics.neutralise(str(c)) for c in e.get("cells", [])]
         writer.writerow([e.get("line", ""), e.get("message", ""), *cells])
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="import-{job.id}-rejected.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_attachment(out.getvalue(), f"import-{job.id}-rejected.csv")

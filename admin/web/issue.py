@@ -12,10 +12,11 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, abort, render_template, request, stream_with_context
+from flask import Response, abort, render_template, request
 from flask_login import login_required
 
 from admin.appsettings import short_url_scheme
+from admin.downloads import csv_attachment
 from admin.extensions import db
 from admin.models import Link
 from admin.services import audiences, codes, links, metrics
@@ -131,11 +132,4 @@ def link_issue_csv(link_id: int) -> Any:
             out.seek(0)
             out.truncate()
 
-    return Response(
-        stream_with_context(rows()),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="link-{link_id}-urls.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_attachment(rows(), f"link-{link_id}-urls.csv")
