@@ -11,6 +11,7 @@ from admin.api.broadcasts import message_out
 from admin.api.openapi import doc
 from admin.appsettings import short_url_scheme
 from admin.models import LibraryAction
+from admin.schemas import from_row
 from admin.schemas.sending import (
     LibraryActionCreate,
     LibraryActionList,
@@ -23,14 +24,7 @@ from admin.services import conversations, library
 
 
 def action_out(action: LibraryAction) -> LibraryActionOut:
-    return LibraryActionOut(
-        id=action.id,
-        name=action.name,
-        body=action.body,
-        link_id=action.link_id,
-        keyword=action.keyword,
-        created_at=action.created_at,
-    )
+    return from_row(LibraryActionOut, action)
 
 
 @bp.get("/library")

@@ -16,7 +16,6 @@ from admin.schemas.metrics import (
     BreakdownOut,
     BroadcastCountOut,
     CountOut,
-    MetricContactOut,
     MetricContactsOut,
     MetricsOut,
     PointOut,
@@ -109,7 +108,7 @@ def link_contacts(link_id: int) -> Response:
     return respond(
         MetricContactsOut(
             metric=metric,
-            contacts=[MetricContactOut(**vars(r)) for r in rows],
+            contacts=rows,
             next=str(next_after) if next_after is not None else None,
         )
     )

@@ -17,6 +17,7 @@ from admin.api.openapi import Query, doc
 from admin.api.params import query_int
 from admin.appsettings import webhook_allow_http_loopback
 from admin.models import Webhook, WebhookDelivery
+from admin.schemas import from_row
 from admin.schemas.webhooks import (
     WebhookCreate,
     WebhookCreated,
@@ -29,20 +30,11 @@ from admin.services import webhooks
 
 
 def _out(w: Webhook) -> WebhookOut:
-    return WebhookOut(w.id, w.url, w.description, w.active, w.created_at)
+    return from_row(WebhookOut, w)
 
 
 def _delivery_out(d: WebhookDelivery) -> WebhookDeliveryOut:
-    return WebhookDeliveryOut(
-        d.id,
-        d.click_id,
-        d.status,
-        d.attempts,
-        d.last_status,
-        d.last_error,
-        d.next_attempt_at,
-        d.delivered_at,
-    )
+    return from_row(WebhookDeliveryOut, d)
 
 
 @bp.post("/webhooks")

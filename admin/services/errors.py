@@ -7,6 +7,16 @@ message next to the field. A service never raises an HTTP error itself.
 from __future__ import annotations
 
 
+class FieldError(ValueError):
+    """A value a module checks below the services (a provider's settings, a metric's query)
+    refuses; ``field`` names it, and the service or route turns it into a ServiceError."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
 class ServiceError(Exception):
     """Base of every error a service raises on purpose; ``field`` names the input at fault."""
 

@@ -9,13 +9,11 @@ from sqlalchemy import select
 from admin.extensions import db
 from admin.models import ApiToken, Organisation, User
 from admin.security import hash_password, new_api_token
+from admin.services.errors import FieldError
 
 
-class OrgError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class OrgError(FieldError):
+    """An organisation or its owner that cannot be created as given."""
 
 
 @dataclass(frozen=True)
