@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Any
 
-from flask import abort, jsonify, redirect, render_template
+from flask import jsonify, redirect, render_template
 from flask_login import login_required
 from werkzeug.datastructures import FileStorage
 
@@ -16,10 +16,10 @@ from admin.downloads import csv_attachment
 from admin.extensions import db
 from admin.models import ImportJob
 from admin.services import import_policy, imports, metrics
-from admin.services.errors import NotFound, ServiceError
+from admin.services.errors import ServiceError
 from admin.web import queries
 from admin.web.auth import current_org_id
-from admin.web.blueprint import bp
+from admin.web.blueprint import bp, or_404
 from admin.web.forms import ImportForm
 from admin.web.plain import plain
 
@@ -83,10 +83,7 @@ def contacts_import() -> Any:
 
 
 def _job(job_id: int) -> ImportJob:
-    try:
-        return imports.get_job(current_org_id(), job_id)
-    except NotFound:
-        abort(404)
+    return or_404(imports.get_job, current_org_id(), job_id)
 
 
 @bp.get("/contacts/imports/<int:job_id>")
