@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from admin.errors import BadValue
 from admin.extensions import db
 from admin.models import Link
 from admin.schemas.metrics import MetricContactOut
-from admin.services.errors import FieldError
 from core.clicks import BOT, PREVIEW_KINDS, sql_list
 from sync.clicks import rollups
 
@@ -56,7 +56,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
-class MetricsError(FieldError):
+class MetricsError(BadValue):
     """A metric, bucket or range the metrics cannot answer."""
 
 

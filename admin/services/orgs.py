@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from admin.errors import BadValue
 from admin.extensions import db
 from admin.models import ApiToken, Organisation, User
 from admin.security import hash_password, new_api_token
-from admin.services.errors import FieldError
 
 
-class OrgError(FieldError):
+class OrgError(BadValue):
     """An organisation or its owner that cannot be created as given."""
 
 
