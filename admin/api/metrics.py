@@ -27,6 +27,9 @@ from admin.services.metrics import MetricsError
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 
+# Which metric's contacts: the drill-down and its CSV take the same parameter.
+METRIC_QUERY = Query("metric", "string", "clicks | unique_clicks | previews | bots (default clicks)")
+
 
 def _link_id_in_org(link_id: int) -> int:
     if metrics.link_in_org(org_id(), link_id) is None:
@@ -94,7 +97,7 @@ def link_breakdown(link_id: int) -> Response:
     "The contacts behind a metric, one each, in pages",
     response=MetricContactsOut,
     query=(
-        Query("metric", "string", "clicks | unique_clicks | previews | bots (default clicks)"),
+        METRIC_QUERY,
         Query("limit", "integer", f"page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})"),
         Query("cursor", "string", "the next of the previous page"),
     ),
@@ -117,7 +120,7 @@ def link_contacts(link_id: int) -> Response:
 @bp.get("/links/<int:link_id>/export.csv")
 @doc(
     "The contacts behind a metric as CSV (streamed; formula-like cells start with ')",
-    query=(Query("metric", "string", "clicks | unique_clicks | previews | bots (default clicks)"),),
+    query=(METRIC_QUERY,),
     response_media={"text/csv": {"schema": {"type": "string"}}},
 )
 def link_export(link_id: int) -> Response:
