@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit
@@ -83,28 +84,36 @@ def _encode(value: str, place: Place) -> str:
     return encoded
 
 
-def _split_placeholders(text: str) -> list[str | tuple[str, str, int]]:
-    """Literal strings and (name, default, offset) tuples; raises TemplateError."""
-    pieces: list[str | tuple[str, str, int]] = []
+def scan_placeholders(text: str, error: type[ValueError]) -> Iterator[str | tuple[str, int]]:
+    """The literal text (maybe empty) and the (inner text, offset) of each ``{{...}}``, in order;
+    raises ``error`` at a ``}}`` that closes nothing or a ``{{`` never closed. Lazy, so that a
+    caller's check of one placeholder comes before the scan of what follows it."""
     pos = 0
     while True:
         start = text.find("{{", pos)
         stray_close = text.find("}}", pos)
         if stray_close != -1 and (start == -1 or stray_close < start):
-            raise TemplateError(f"'}}}}' at character {stray_close + 1} closes no placeholder")
+            raise error(f"'}}}}' at character {stray_close + 1} closes no placeholder")
         if start == -1:
-            pieces.append(text[pos:])
-            return pieces
+            yield text[pos:]
+            return
         end = text.find("}}", start + 2)
-        if end == -1:
-            raise TemplateError(
-                f"the placeholder at character {start + 1} is not closed with '}}}}'"
-            )
-        inner = text[start + 2 : end]
-        if "{{" in inner:
-            raise TemplateError(
-                f"the placeholder at character {start + 1} is not closed with '}}}}'"
-            )
+        inner = text[start + 2 : end] if end != -1 else ""
+        if end == -1 or "{{" in inner:
+            raise error(f"the placeholder at character {start + 1} is not closed with '}}}}'")
+        yield text[pos:start]
+        yield inner, start
+        pos = end + 2
+
+
+def _split_placeholders(text: str) -> list[str | tuple[str, str, int]]:
+    """Literal strings and (name, default, offset) tuples; raises TemplateError."""
+    pieces: list[str | tuple[str, str, int]] = []
+    for piece in scan_placeholders(text, TemplateError):
+        if isinstance(piece, str):
+            pieces.append(piece)
+            continue
+        inner, start = piece
         name, bar, default = inner.partition("|")
         name = name.strip()
         if name not in BUILTIN_NAMES and not _FIELD_NAME.match(name):
@@ -114,9 +123,8 @@ def _split_placeholders(text: str) -> list[str | tuple[str, str, int]]:
             )
         if bar and _FORBIDDEN_IN_DEFAULT.search(default):
             raise TemplateError(f"the default of {{{{{name}}}}} has a brace or control character")
-        pieces.append(text[pos:start])
         pieces.append((name, default, start))
-        pos = end + 2
+    return pieces
 
 
 def _valid_host(host: str) -> bool:

@@ -17,7 +17,6 @@ Prints a table, writes JSON to loadtest/results/, exits 1 if a served click is m
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -32,7 +31,7 @@ import psycopg
 import redis
 
 from core import config, keys
-from loadtest import machine, profile, report, seed, stack, traffic
+from loadtest import machine, profile, report, script_parser, seed, stack, traffic
 from loadtest.wrk import WrkRun, run_wrk
 
 RESULTS_DIR = Path(__file__).with_name("results")
@@ -71,11 +70,7 @@ class Result:
 
 
 def parse_args(argv: list[str] | None) -> Options:
-    p = argparse.ArgumentParser(
-        prog="python -m loadtest.bench",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = script_parser("loadtest.bench", __doc__)
     p.add_argument("--contacts", type=int, default=100_000, help="contacts and issued codes")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each measured run")
     p.add_argument("--warmup", type=float, default=3.0, help="unmeasured run per server first")

@@ -42,7 +42,7 @@ import httpx
 import redis
 
 from core import keys, records
-from loadtest import machine, stack, traffic
+from loadtest import machine, script_parser, stack, traffic
 from loadtest.hotpath import HOST, seed_redis
 from loadtest.wrk import WrkRun, run_wrk
 from smartlinks.embedded import EmbeddedRedis, free_port, wait_for_port
@@ -198,11 +198,7 @@ def trial(fault: str, args: argparse.Namespace, work: Path, wrk: str) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m loadtest.edge_faults",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = script_parser("loadtest.edge_faults", __doc__)
     p.add_argument("--fault", choices=("stop", "kill", "both"), default="both")
     p.add_argument("--rate", type=float, default=1000)
     p.add_argument("--seconds", type=float, default=20)

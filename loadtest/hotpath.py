@@ -20,7 +20,6 @@ client_ip, read_headers). CPU time is this process's (Valkey's own work is not i
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import functools
 import os
@@ -39,6 +38,7 @@ from starlette.types import ASGIApp
 from core import keys
 from core.clicks import HUMAN
 from core.records import ContactRecord, DomainRecord, LinkRecord
+from loadtest import script_parser
 from loadtest.traffic import PHONE_USER_AGENTS, PREVIEW_USER_AGENTS, unknown_code
 from loadtest.variant_apps import hot_dispatch
 from smartlinks.embedded import EmbeddedRedis, free_port
@@ -333,11 +333,7 @@ def _deadline(resolver: Any) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m loadtest.hotpath",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = script_parser("loadtest.hotpath", __doc__)
     p.add_argument("--requests", type=int, default=20_000)
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--contacts", type=int, default=5_000)

@@ -23,7 +23,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtest import machine, stack, traffic
+from loadtest import machine, script_parser, stack, traffic
 from loadtest.hotpath import HOST, seed_redis
 from loadtest.wrk import WrkRun, run_wrk
 from smartlinks.embedded import EmbeddedRedis, free_port, wait_for_port
@@ -89,11 +89,7 @@ def serve_args(v: Variant, port: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m loadtest.variants",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = script_parser("loadtest.variants", __doc__)
     p.add_argument("--seconds", type=float, default=6)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--connections", type=int, default=64)

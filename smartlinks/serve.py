@@ -44,9 +44,25 @@ def granian_log_level(level: str) -> LogLevels:
         return LogLevels.info
 
 
-def serve_edge(settings: config.Settings) -> None:
+def _serve(role: str, target: str, settings: config.Settings, **options: Any) -> None:
+    """Granian serving ``target`` as ``smartlinks <role>`` in the foreground, with the settings
+    both roles share: our log format and level, failed workers respawned, no websockets."""
     Granian(
+        target,
+        log_level=granian_log_level(settings.log_level),
+        log_dictconfig=granian_logging(role, settings.log_level),
+        respawn_failed_workers=True,
+        process_name=f"smartlinks {role}",
+        websockets=False,
+        **options,
+    ).serve()
+
+
+def serve_edge(settings: config.Settings) -> None:
+    _serve(
+        "edge",
         "edge.app:create_app",
+        settings,
         factory=True,
         address=settings.edge.host,
         port=settings.edge.port,
@@ -55,25 +71,17 @@ def serve_edge(settings: config.Settings) -> None:
         http1_settings=EDGE_HTTP1,
         backlog=2048,
         log_access=False,
-        log_level=granian_log_level(settings.log_level),
-        log_dictconfig=granian_logging("edge", settings.log_level),
-        respawn_failed_workers=True,
-        process_name="smartlinks edge",
-        websockets=False,
-    ).serve()
+    )
 
 
 def serve_admin(settings: config.Settings) -> None:
-    Granian(
+    _serve(
+        "admin",
         "admin.wsgi:app",
+        settings,
         address=settings.admin.host,
         port=settings.admin.port,
         interface=Interfaces.WSGI,
         workers=settings.admin.workers,
         blocking_threads=16,
-        log_level=granian_log_level(settings.log_level),
-        log_dictconfig=granian_logging("admin", settings.log_level),
-        respawn_failed_workers=True,
-        process_name="smartlinks admin",
-        websockets=False,
-    ).serve()
+    )

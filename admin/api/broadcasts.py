@@ -14,6 +14,7 @@ from admin.api.openapi import Query, doc
 from admin.api.params import query_int
 from admin.appsettings import short_url_scheme
 from admin.models import Broadcast, Message
+from admin.schemas import from_row
 from admin.schemas.sending import (
     BroadcastCanceled,
     BroadcastCreate,
@@ -33,19 +34,12 @@ MAX_BROADCAST_JSON = 8 * 1024 * 1024
 
 
 def broadcast_out(broadcast: Broadcast) -> BroadcastOut:
-    return BroadcastOut(
-        id=broadcast.id,
-        body=broadcast.body,
-        link_id=broadcast.link_id,
-        audience=broadcast.audience,
-        status=broadcast.status,
-        source=broadcast.source,
-        send_at=broadcast.send_at,
-        quiet_hours=broadcast.quiet_hours,
+    return from_row(
+        BroadcastOut,
+        broadcast,
         messages=broadcast.total,
         opted_out=broadcast.skipped,
         statuses=conversations.status_counts(broadcast.org_id, broadcast.id),
-        created_at=broadcast.created_at,
     )
 
 

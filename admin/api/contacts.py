@@ -10,6 +10,7 @@ from admin.api.bodies import as_changes, read_json, respond
 from admin.api.openapi import Query, doc
 from admin.api.params import query_int, query_str
 from admin.models import Contact
+from admin.schemas import from_row
 from admin.schemas.resources import (
     ContactCreate,
     ContactOut,
@@ -26,20 +27,7 @@ MAX_PAGE = 1000
 def contacts_out(rows: list[Contact]) -> list[ContactOut]:
     member_of = contacts.memberships([c.id for c in rows])
     return [
-        ContactOut(
-            id=c.id,
-            phone=c.phone,
-            first_name=c.first_name,
-            last_name=c.last_name,
-            email=c.email,
-            fields=c.fields,
-            tags=member_of[c.id][0],
-            lists=member_of[c.id][1],
-            opted_out=c.opted_out,
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-        )
-        for c in rows
+        from_row(ContactOut, c, tags=member_of[c.id][0], lists=member_of[c.id][1]) for c in rows
     ]
 
 

@@ -10,7 +10,7 @@ from admin.api.bodies import as_changes, read_json, respond
 from admin.api.broadcasts import message_out
 from admin.api.openapi import doc
 from admin.appsettings import short_url_scheme
-from admin.models import LibraryAction
+from admin.schemas import from_row
 from admin.schemas.sending import (
     LibraryActionCreate,
     LibraryActionList,
@@ -22,22 +22,11 @@ from admin.schemas.sending import (
 from admin.services import conversations, library
 
 
-def action_out(action: LibraryAction) -> LibraryActionOut:
-    return LibraryActionOut(
-        id=action.id,
-        name=action.name,
-        body=action.body,
-        link_id=action.link_id,
-        keyword=action.keyword,
-        created_at=action.created_at,
-    )
-
-
 @bp.get("/library")
 @doc("Library actions (saved replies with a smart link)", response=LibraryActionList)
 def list_library() -> Response:
     return respond(
-        LibraryActionList(actions=[action_out(a) for a in library.list_actions(org_id())])
+        LibraryActionList(actions=[from_row(LibraryActionOut, a) for a in library.list_actions(org_id())])
     )
 
 
@@ -45,13 +34,13 @@ def list_library() -> Response:
 @doc("Save a library action", LibraryActionCreate, LibraryActionOut, 201)
 def create_library_action() -> Response:
     action = library.create_action(org_id(), as_changes(read_json(LibraryActionCreate)))
-    return respond(action_out(action), 201)
+    return respond(from_row(LibraryActionOut, action), 201)
 
 
 @bp.get("/library/<int:action_id>")
 @doc("One library action", response=LibraryActionOut)
 def get_library_action(action_id: int) -> Response:
-    return respond(action_out(library.get_action(org_id(), action_id)))
+    return respond(from_row(LibraryActionOut, library.get_action(org_id(), action_id)))
 
 
 @bp.patch("/library/<int:action_id>")
@@ -59,7 +48,7 @@ def get_library_action(action_id: int) -> Response:
 def update_library_action(action_id: int) -> Response:
     library.get_action(org_id(), action_id)  # 404 before looking at the body
     changes = as_changes(read_json(LibraryActionUpdate))
-    return respond(action_out(library.update_action(org_id(), action_id, changes)))
+    return respond(from_row(LibraryActionOut, library.update_action(org_id(), action_id, changes)))
 
 
 @bp.delete("/library/<int:action_id>")

@@ -3,7 +3,7 @@ their CSV export."""
 
 from __future__ import annotations
 
-from flask import Response, stream_with_context
+from flask import Response
 
 from admin.api.auth import org_id
 from admin.api.blueprint import bp
@@ -11,11 +11,11 @@ from admin.api.bodies import respond
 from admin.api.errors import ApiError, not_found
 from admin.api.openapi import Query, doc
 from admin.api.params import invalid, query_choice, query_datetime, query_int
+from admin.downloads import csv_attachment
 from admin.schemas.metrics import (
     BreakdownOut,
     BroadcastCountOut,
     CountOut,
-    MetricContactOut,
     MetricContactsOut,
     MetricsOut,
     PointOut,
@@ -26,6 +26,9 @@ from admin.services.metrics import MetricsError
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+
+# Which metric's contacts: the drill-down and its CSV take the same parameter.
+METRIC_QUERY = Query("metric", "string", "clicks | unique_clicks | previews | bots (default clicks)")
 
 
 def _link_id_in_org(link_id: int) -> int:
@@ -94,7 +97,7 @@ def link_breakdown(link_id: int) -> Response:
     "The contacts behind a metric, one each, in pages",
     response=MetricContactsOut,
     query=(
-        Query("metric", "string", "clicks | unique_clicks | previews | bots (default clicks)"),
+        METRIC_QUERY,
         Query("limit", "integer", f"page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})"),
         Query("cursor", "string", "the next of the previous page"),
     ),
@@ -108,7 +111,7 @@ def link_contacts(link_id: int) -> Response:
     return respond(
         MetricContactsOut(
             metric=metric,
-            contacts=[MetricContactOut(**vars(r)) for r in rows],
+            contacts=rows,
             next=str(next_after) if next_after is not None else None,
         )
     )
@@ -117,18 +120,11 @@ def link_contacts(link_id: int) -> Response:
 @bp.get("/links/<int:link_id>/export.csv")
 @doc(
     "The contacts behind a metric as CSV (streamed; formula-like cells start with ')",
-    query=(Query("metric", "string", "clicks | unique_clicks | previews | bots (default clicks)"),),
+    query=(METRIC_QUERY,),
     response_media={"text/csv": {"schema": {"type": "string"}}},
 )
 def link_export(link_id: int) -> Response:
     _link_id_in_org(link_id)
     metric = _metric()
     chunks = metrics.export_csv(org_id(), link_id, metric)
-    return Response(
-        stream_with_context(chunks),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="link-{link_id}-{metric}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_attachment(chunks, f"link-{link_id}-{metric}.csv")

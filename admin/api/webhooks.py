@@ -16,7 +16,7 @@ from admin.api.bodies import read_json, respond
 from admin.api.openapi import Query, doc
 from admin.api.params import query_int
 from admin.appsettings import webhook_allow_http_loopback
-from admin.models import Webhook, WebhookDelivery
+from admin.schemas import from_row
 from admin.schemas.webhooks import (
     WebhookCreate,
     WebhookCreated,
@@ -26,23 +26,6 @@ from admin.schemas.webhooks import (
     WebhookOut,
 )
 from admin.services import webhooks
-
-
-def _out(w: Webhook) -> WebhookOut:
-    return WebhookOut(w.id, w.url, w.description, w.active, w.created_at)
-
-
-def _delivery_out(d: WebhookDelivery) -> WebhookDeliveryOut:
-    return WebhookDeliveryOut(
-        d.id,
-        d.click_id,
-        d.status,
-        d.attempts,
-        d.last_status,
-        d.last_error,
-        d.next_attempt_at,
-        d.delivered_at,
-    )
 
 
 @bp.post("/webhooks")
@@ -72,13 +55,13 @@ def create_webhook() -> Response:
 @bp.get("/webhooks")
 @doc("The organisation's webhook endpoints (without their secrets)", response=WebhookList)
 def list_webhooks() -> Response:
-    return respond(WebhookList([_out(w) for w in webhooks.list_webhooks(org_id())]))
+    return respond(WebhookList([from_row(WebhookOut, w) for w in webhooks.list_webhooks(org_id())]))
 
 
 @bp.get("/webhooks/<int:webhook_id>")
 @doc("One webhook endpoint", response=WebhookOut)
 def get_webhook(webhook_id: int) -> Response:
-    return respond(_out(webhooks.get_webhook(org_id(), webhook_id)))
+    return respond(from_row(WebhookOut, webhooks.get_webhook(org_id(), webhook_id)))
 
 
 @bp.delete("/webhooks/<int:webhook_id>")
@@ -97,4 +80,4 @@ def delete_webhook(webhook_id: int) -> Response:
 def list_deliveries(webhook_id: int) -> Response:
     limit = query_int("limit", 100, 1, 1000)
     found = webhooks.deliveries(org_id(), webhook_id, limit)
-    return respond(WebhookDeliveryList([_delivery_out(d) for d in found]))
+    return respond(WebhookDeliveryList([from_row(WebhookDeliveryOut, d) for d in found]))

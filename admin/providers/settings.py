@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from admin.errors import BadValue
 from admin.providers.base import OutgoingMessage, Provider, ProviderError, Submitted
 from admin.providers.outbox import OutboxProvider
 from admin.providers.twilio import BASE_URLS, DEFAULT_BASE_URL, TwilioProvider
@@ -28,11 +29,8 @@ _SID = re.compile(r"^AC[0-9a-zA-Z]{8,40}$")
 _SENDER = re.compile(r"^(\+[1-9][0-9]{6,14}|MG[0-9a-zA-Z]{8,40}|[A-Za-z0-9 ]{1,11})$")
 
 
-class ProviderSettingsError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class ProviderSettingsError(BadValue):
+    """Provider settings that cannot be used; ``field`` names the setting at fault."""
 
 
 def validate(data: Any, current: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from admin.extensions import db
-from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
-from admin.services.errors import NotFound, ValidationError
-from admin.services.memberships import name
+from admin.models import Contact
+from admin.services.errors import ValidationError
+from admin.services.memberships import LISTS, TAGS, Grouping, name
 
 MAX_CONTACTS = 100_000
 
@@ -30,63 +30,43 @@ def _owned(org_id: int, contact_ids: Sequence[int]) -> list[int]:
 
 def add_tag(org_id: int, contact_ids: Sequence[int], tag: str) -> int:
     """Tag the contacts (creating the tag); returns how many of them are the organisation's."""
-    tag_name = name("tag", tag)
-    ids = _owned(org_id, contact_ids)
-    db.session.execute(insert(Tag).values(org_id=org_id, name=tag_name).on_conflict_do_nothing())
-    tag_id = db.session.scalar(select(Tag.id).where(Tag.org_id == org_id, Tag.name == tag_name))
-    if ids:
-        db.session.execute(
-            insert(ContactTag)
-            .values([{"contact_id": i, "tag_id": tag_id} for i in ids])
-            .on_conflict_do_nothing()
-        )
-    db.session.commit()
-    return len(ids)
+    return _add(TAGS, org_id, contact_ids, tag)
 
 
 def remove_tag(org_id: int, contact_ids: Sequence[int], tag: str) -> int:
-    tag_name = name("tag", tag)
-    tag_id = db.session.scalar(select(Tag.id).where(Tag.org_id == org_id, Tag.name == tag_name))
-    if tag_id is None:
-        raise NotFound("tag", f"no tag named {tag_name!r}")
-    ids = _owned(org_id, contact_ids)
-    db.session.execute(
-        delete(ContactTag).where(ContactTag.tag_id == tag_id, ContactTag.contact_id.in_(ids))
-    )
-    db.session.commit()
-    return len(ids)
+    return _remove(TAGS, org_id, contact_ids, tag)
 
 
 def add_to_list(org_id: int, contact_ids: Sequence[int], list_name: str) -> int:
     """Put the contacts on the list (creating it); returns how many are the organisation's."""
-    wanted = name("list", list_name)
+    return _add(LISTS, org_id, contact_ids, list_name)
+
+
+def remove_from_list(org_id: int, contact_ids: Sequence[int], list_name: str) -> int:
+    return _remove(LISTS, org_id, contact_ids, list_name)
+
+
+def _add(kind: Grouping, org_id: int, contact_ids: Sequence[int], value: str) -> int:
+    wanted = name(kind.field, value)
     ids = _owned(org_id, contact_ids)
-    db.session.execute(
-        insert(ContactList).values(org_id=org_id, name=wanted).on_conflict_do_nothing()
-    )
-    list_id = db.session.scalar(
-        select(ContactList.id).where(ContactList.org_id == org_id, ContactList.name == wanted)
-    )
+    group_id = kind.ensure(org_id, wanted)
     if ids:
         db.session.execute(
-            insert(ListMember)
-            .values([{"contact_id": i, "list_id": list_id} for i in ids])
+            insert(kind.member)
+            .values([{"contact_id": i, kind.column: group_id} for i in ids])
             .on_conflict_do_nothing()
         )
     db.session.commit()
     return len(ids)
 
 
-def remove_from_list(org_id: int, contact_ids: Sequence[int], list_name: str) -> int:
-    wanted = name("list", list_name)
-    list_id = db.session.scalar(
-        select(ContactList.id).where(ContactList.org_id == org_id, ContactList.name == wanted)
-    )
-    if list_id is None:
-        raise NotFound("list", f"no list named {wanted!r}")
+def _remove(kind: Grouping, org_id: int, contact_ids: Sequence[int], value: str) -> int:
+    group_id = kind.existing(org_id, name(kind.field, value))
     ids = _owned(org_id, contact_ids)
     db.session.execute(
-        delete(ListMember).where(ListMember.list_id == list_id, ListMember.contact_id.in_(ids))
+        delete(kind.member).where(
+            kind.member_group_id == group_id, kind.member.contact_id.in_(ids)
+        )
     )
     db.session.commit()
     return len(ids)

@@ -10,16 +10,11 @@ from sqlalchemy import func, select
 
 from admin.extensions import db
 from admin.models import Broadcast, HistoryEvent, Link, Message
-from admin.services.errors import NotFound
+from admin.services.lookup import owned
 
 
 def get_broadcast(org_id: int, broadcast_id: int) -> Broadcast:
-    broadcast = db.session.scalar(
-        select(Broadcast).where(Broadcast.id == broadcast_id, Broadcast.org_id == org_id)
-    )
-    if broadcast is None:
-        raise NotFound("broadcast_id", "no such broadcast")
-    return broadcast
+    return owned(Broadcast, org_id, broadcast_id, "broadcast_id", "no such broadcast")
 
 
 def list_broadcasts(org_id: int, limit: int = 100) -> list[Broadcast]:
@@ -57,12 +52,7 @@ def broadcast_messages(
 
 
 def get_message(org_id: int, message_id: int) -> Message:
-    message = db.session.scalar(
-        select(Message).where(Message.id == message_id, Message.org_id == org_id)
-    )
-    if message is None:
-        raise NotFound("message_id", "no such message")
-    return message
+    return owned(Message, org_id, message_id, "message_id", "no such message")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from admin.extensions import db
 from admin.models import Domain
 from admin.services import inputs, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
+from admin.services.lookup import owned
 from core.hostnames import HostnameError, normalize_hostname
 
 
@@ -67,12 +68,7 @@ def update_domain(org_id: int, domain_id: int, changes: Mapping[str, Any]) -> Do
 
 
 def get_domain(org_id: int, domain_id: int) -> Domain:
-    domain = inputs.is_id(domain_id) and db.session.scalar(
-        select(Domain).where(Domain.id == domain_id, Domain.org_id == org_id)
-    )
-    if not domain:
-        raise NotFound("domain_id", "no such domain")
-    return domain
+    return owned(Domain, org_id, domain_id, "domain_id", "no such domain")
 
 
 def list_domains(org_id: int) -> list[Domain]:

@@ -6,35 +6,31 @@ message next to the field. A service never raises an HTTP error itself.
 
 from __future__ import annotations
 
+from admin.errors import FieldError
 
-class ServiceError(Exception):
-    """Base of every error a service raises on purpose; ``field`` names the input at fault."""
+
+class ServiceError(FieldError):
+    """Base of every error a service raises on purpose; ``field`` names the input at fault.
+    A kind of error gives its HTTP ``status`` and ``code`` in its class line."""
 
     status = 400
     code = "bad_request"
 
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    def __init_subclass__(cls, status: int | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
 
-class ValidationError(ServiceError):
+class ValidationError(ServiceError, status=422, code="invalid"):
     """The input breaks a rule (shape, syntax, limit)."""
 
-    status = 422
-    code = "invalid"
 
-
-class NotFound(ServiceError):
+class NotFound(ServiceError, status=404, code="not_found"):
     """No such object in the caller's organisation (another organisation's object included)."""
 
-    status = 404
-    code = "not_found"
 
-
-class Conflict(ServiceError):
+class Conflict(ServiceError, status=409, code="conflict"):
     """The input is valid but clashes with what exists (a taken hostname or phone)."""
-
-    status = 409
-    code = "conflict"

@@ -15,26 +15,28 @@ from typing import Any
 from admin.services import contacts, inputs, memberships
 from admin.services.errors import ServiceError, ValidationError
 
+
+def _merge(wins: str, fills: str) -> str:
+    """The ON CONFLICT clause that keeps ``wins``'s non-empty names and email (``fills``'s
+    where they are empty) and merges custom fields, ``wins``'s over ``fills``'s."""
+    names = "".join(
+        f"\n            {c} = COALESCE(NULLIF({wins}.{c}, ''), {fills}.{c}),"
+        for c in ("first_name", "last_name", "email")
+    )
+    return f"""DO UPDATE SET{names}
+            fields = {fills}.fields || {wins}.fields,
+            version = EXCLUDED.version,
+            updated_at = now()"""
+
+
 # The ON CONFLICT clause of each policy (constants: never built from input).
 DUPLICATES = {
     # The file wins: non-empty cells replace the contact's values, custom fields merge.
-    "update": """DO UPDATE SET
-            first_name = COALESCE(NULLIF(EXCLUDED.first_name, ''), contacts.first_name),
-            last_name = COALESCE(NULLIF(EXCLUDED.last_name, ''), contacts.last_name),
-            email = COALESCE(NULLIF(EXCLUDED.email, ''), contacts.email),
-            fields = contacts.fields || EXCLUDED.fields,
-            version = EXCLUDED.version,
-            updated_at = now()""",
+    "update": _merge("EXCLUDED", "contacts"),
     # The contact is left exactly as it is.
     "skip": "DO NOTHING",
     # Both kept: the contact's values stay, the file only fills what is empty or missing.
-    "keep": """DO UPDATE SET
-            first_name = COALESCE(NULLIF(contacts.first_name, ''), EXCLUDED.first_name),
-            last_name = COALESCE(NULLIF(contacts.last_name, ''), EXCLUDED.last_name),
-            email = COALESCE(NULLIF(contacts.email, ''), EXCLUDED.email),
-            fields = EXCLUDED.fields || contacts.fields,
-            version = EXCLUDED.version,
-            updated_at = now()""",
+    "keep": _merge("contacts", "EXCLUDED"),
 }
 DUPLICATE_LABELS = {
     "update": "Update them with the file's values",

@@ -30,7 +30,8 @@ from sqlalchemy import Connection, func, select, text
 from admin.extensions import db
 from admin.models import Contact, ImportJob
 from admin.services import bulk, import_policy, inputs
-from admin.services.errors import NotFound, ServiceError, ValidationError
+from admin.services.errors import ServiceError, ValidationError
+from admin.services.lookup import owned
 from admin.services.outbox import NOTIFY_CHANNEL
 from core import logs
 
@@ -319,11 +320,7 @@ def _upsert(org_id: int, rows: list[dict[str, Any]], duplicates: str = "update")
 
 def get_job(org_id: int, job_id: int) -> ImportJob:
     """The organisation's import job; one whose thread died is marked failed first."""
-    job = inputs.is_id(job_id) and db.session.scalar(
-        select(ImportJob).where(ImportJob.id == job_id, ImportJob.org_id == org_id)
-    )
-    if not job:
-        raise NotFound("import_id", "no such import")
+    job = owned(ImportJob, org_id, job_id, "import_id", "no such import")
     if job.status in ("queued", "running") and not _worker_alive(job.id):
         db.session.refresh(job)  # it may have finished while we looked
         if job.status in ("queued", "running"):

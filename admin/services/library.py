@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from admin.extensions import db
 from admin.models import LibraryAction
 from admin.services import inputs, sends
-from admin.services.errors import Conflict, NotFound, ValidationError
+from admin.services.errors import Conflict, ValidationError
+from admin.services.lookup import owned
 
 _KEYWORD = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 # Words carriers reserve for opting out and in, and for help: never a library keyword.
@@ -104,12 +105,7 @@ def get_action(org_id: int, action_id: Any) -> LibraryAction:
         action_id = int(action_id)
     if isinstance(action_id, bool) or not isinstance(action_id, int) or not 0 < action_id < 2**63:
         raise ValidationError("library_action_id", "library_action_id must be an id")
-    action = db.session.scalar(
-        select(LibraryAction).where(LibraryAction.id == action_id, LibraryAction.org_id == org_id)
-    )
-    if action is None:
-        raise NotFound("library_action_id", "no such library action")
-    return action
+    return owned(LibraryAction, org_id, action_id, "library_action_id", "no such library action")
 
 
 def list_actions(org_id: int) -> list[LibraryAction]:

@@ -14,7 +14,8 @@ from sqlalchemy import func, select, text
 from admin.extensions import db
 from admin.models import IssuedCode, Link
 from admin.services import compliance, domains, inputs, memberships, outbox
-from admin.services.errors import Conflict, NotFound, ValidationError
+from admin.services.errors import Conflict, ValidationError
+from admin.services.lookup import owned
 from core import actions as click_actions
 from core.actions import ACTION_TYPES, DEFAULT_ACTIONS, TARGETS
 from core.codes import new_code
@@ -209,12 +210,7 @@ def add_generic_code(org_id: int, link_id: int) -> str:
 
 
 def get_link(org_id: int, link_id: int) -> Link:
-    link = inputs.is_id(link_id) and db.session.scalar(
-        select(Link).where(Link.id == link_id, Link.org_id == org_id)
-    )
-    if not link:
-        raise NotFound("link_id", "no such link")
-    return link
+    return owned(Link, org_id, link_id, "link_id", "no such link")
 
 
 def list_links(org_id: int, archived: bool | None = None) -> list[Link]:

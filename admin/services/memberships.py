@@ -22,6 +22,7 @@ from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, Link, ListMember, Tag
 from admin.services import contacts, inputs
 from admin.services.errors import Conflict, NotFound, ValidationError
+from admin.services.lookup import owned
 from core.names import NAME_MAX, normalize_name
 
 
@@ -43,22 +44,62 @@ class Named:
     contacts: int
 
 
+@dataclass(frozen=True)
+class Grouping:
+    """Tags or lists: the named group's table, the membership table and its group column."""
+
+    field: str  # "tag" or "list": the input's name and the word in messages
+    group: type[Tag] | type[ContactList]
+    member: type[ContactTag] | type[ListMember]
+    column: str  # the member table's column holding the group's id
+
+    @property
+    def member_group_id(self) -> Any:
+        return getattr(self.member, self.column)
+
+    def find(self, org_id: int, wanted: str) -> int | None:
+        """The id of the organisation's group named ``wanted`` (None: there is none)."""
+        group = self.group
+        return db.session.scalar(
+            select(group.id).where(group.org_id == org_id, group.name == wanted)
+        )
+
+    def existing(self, org_id: int, wanted: str) -> int:
+        """The id of the group named ``wanted``; NotFound naming the field when there is none."""
+        found = self.find(org_id, wanted)
+        if found is None:
+            raise NotFound(self.field, f"no {self.field} named {wanted!r}")
+        return found
+
+    def ensure(self, org_id: int, wanted: str) -> int | None:
+        """The id of the group named ``wanted``, created if new (None only when it was deleted
+        between the two statements)."""
+        db.session.execute(
+            insert(self.group).values(org_id=org_id, name=wanted).on_conflict_do_nothing()
+        )
+        return self.find(org_id, wanted)
+
+
+TAGS = Grouping("tag", Tag, ContactTag, "tag_id")
+LISTS = Grouping("list", ContactList, ListMember, "list_id")
+
+
 # -- a contact's tags ---------------------------------------------------------------------------
 
 
 def add_tag(org_id: int, contact_id: int, tag: Any) -> Contact:
     """Tag the contact (creating the tag if new); tagging twice changes nothing."""
-    return _join(Tag, ContactTag, "tag_id", org_id, contact_id, "tag", tag)
+    return _join(TAGS, org_id, contact_id, tag)
 
 
 def remove_tag(org_id: int, contact_id: int, tag: Any) -> Contact:
     """Untag the contact; a tag the contact does not have is fine, an unknown tag is not."""
-    return _leave(Tag, ContactTag, ContactTag.tag_id, org_id, contact_id, "tag", tag)
+    return _leave(TAGS, org_id, contact_id, tag)
 
 
 def list_tags(org_id: int) -> list[Named]:
     """The organisation's tags by name, with how many contacts have each."""
-    return _counted(Tag, ContactTag, ContactTag.tag_id, org_id)
+    return _counted(TAGS, org_id)
 
 
 # -- a contact's lists --------------------------------------------------------------------------
@@ -66,54 +107,31 @@ def list_tags(org_id: int) -> list[Named]:
 
 def add_to_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
     """Put the contact on the list (creating the list if new); twice changes nothing."""
-    return _join(ContactList, ListMember, "list_id", org_id, contact_id, "list", list_name)
+    return _join(LISTS, org_id, contact_id, list_name)
 
 
 def remove_from_list(org_id: int, contact_id: int, list_name: Any) -> Contact:
     """Take the contact off the list; not being on it is fine, an unknown list is not."""
-    return _leave(ContactList, ListMember, ListMember.list_id, org_id, contact_id, "list", list_name)
+    return _leave(LISTS, org_id, contact_id, list_name)
 
 
-def _join(
-    group: type[Tag] | type[ContactList],
-    member: type[ContactTag] | type[ListMember],
-    group_column: str,
-    org_id: int,
-    contact_id: int,
-    field: str,
-    value: Any,
-) -> Contact:
-    """Put the contact in the tag or list (``group``) named ``value``, creating it if new."""
+def _join(kind: Grouping, org_id: int, contact_id: int, value: Any) -> Contact:
+    """Put the contact in the tag or list named ``value``, creating it if new."""
     contact = contacts.get_contact(org_id, contact_id)
-    wanted = name(field, value)
-    db.session.execute(insert(group).values(org_id=org_id, name=wanted).on_conflict_do_nothing())
-    group_id = db.session.scalar(
-        select(group.id).where(group.org_id == org_id, group.name == wanted)
-    )
-    _add_member(member, {"contact_id": contact.id, group_column: group_id}, field, wanted)
+    wanted = name(kind.field, value)
+    group_id = kind.ensure(org_id, wanted)
+    _add_member(kind.member, {"contact_id": contact.id, kind.column: group_id}, kind.field, wanted)
     return contact
 
 
-def _leave(
-    group: type[Tag] | type[ContactList],
-    member: type[ContactTag] | type[ListMember],
-    member_group_id: Any,
-    org_id: int,
-    contact_id: int,
-    field: str,
-    value: Any,
-) -> Contact:
-    """Take the contact out of the tag or list (``group``) named ``value``; NotFound for a
-    group the organisation does not have."""
+def _leave(kind: Grouping, org_id: int, contact_id: int, value: Any) -> Contact:
+    """Take the contact out of the tag or list named ``value``; NotFound for a group the
+    organisation does not have."""
     contact = contacts.get_contact(org_id, contact_id)
-    wanted = name(field, value)
-    group_id = db.session.scalar(
-        select(group.id).where(group.org_id == org_id, group.name == wanted)
-    )
-    if group_id is None:
-        raise NotFound(field, f"no {field} named {wanted!r}")
+    group_id = kind.existing(org_id, name(kind.field, value))
+    member = kind.member
     db.session.execute(
-        delete(member).where(member.contact_id == contact.id, member_group_id == group_id)
+        delete(member).where(member.contact_id == contact.id, kind.member_group_id == group_id)
     )
     db.session.commit()
     return contact
@@ -133,21 +151,16 @@ def _add_member(table: Any, row: dict[str, Any], field: str, what: str) -> None:
 
 def list_lists(org_id: int) -> list[Named]:
     """The organisation's lists by name, with how many contacts are on each."""
-    return _counted(ContactList, ListMember, ListMember.list_id, org_id)
+    return _counted(LISTS, org_id)
 
 
-def _counted(
-    group: type[Tag] | type[ContactList],
-    member: type[ContactTag] | type[ListMember],
-    member_group_id: Any,
-    org_id: int,
-) -> list[Named]:
-    """The organisation's tags or lists (``group``) by name, each with its contacts counted
-    (``member`` rows whose ``member_group_id`` is the group's)."""
+def _counted(kind: Grouping, org_id: int) -> list[Named]:
+    """The organisation's tags or lists by name, each with its contacts counted."""
+    group, member = kind.group, kind.member
     count = func.count(member.contact_id)
     rows = db.session.execute(
         select(group.id, group.name, count)
-        .outerjoin(member, member_group_id == group.id)
+        .outerjoin(member, kind.member_group_id == group.id)
         .where(group.org_id == org_id)
         .group_by(group.id)
         .order_by(group.name)
@@ -156,11 +169,7 @@ def _counted(
 
 
 def get_list(org_id: int, list_id: int) -> Named:
-    found = inputs.is_id(list_id) and db.session.scalar(
-        select(ContactList).where(ContactList.id == list_id, ContactList.org_id == org_id)
-    )
-    if not found:
-        raise NotFound("list_id", "no such list")
+    found = owned(ContactList, org_id, list_id, "list_id", "no such list")
     members = db.session.scalar(
         select(func.count()).select_from(ListMember).where(ListMember.list_id == found.id)
     )

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.merge import scan_placeholders
+
 MAX_BODY_LENGTH = 1600  # ten GSM-7 parts; carriers reject or split longer texts
 BUILTIN_NAMES = ("first_name", "last_name", "phone", "email")
 LINK = "link"
@@ -117,18 +119,12 @@ def parse_body(source: object) -> Body:
     if bad:
         raise BodyError(f"a control character at character {bad.start() + 1}")
     parts: list[str | Field] = []
-    pos = 0
-    while True:
-        start = source.find("{{", pos)
-        stray = source.find("}}", pos)
-        if stray != -1 and (start == -1 or stray < start):
-            raise BodyError(f"'}}}}' at character {stray + 1} closes no placeholder")
-        if start == -1:
-            break
-        end = source.find("}}", start + 2)
-        inner = source[start + 2 : end] if end != -1 else ""
-        if end == -1 or "{{" in inner:
-            raise BodyError(f"the placeholder at character {start + 1} is not closed with '}}}}'")
+    for piece in scan_placeholders(source, BodyError):
+        if isinstance(piece, str):
+            if piece:
+                parts.append(piece)
+            continue
+        inner, start = piece
         name, bar, default = inner.partition("|")
         name = name.strip()
         if name == LINK and bar:
@@ -138,10 +134,5 @@ def parse_body(source: object) -> Body:
                 f"unknown placeholder {{{{{name}}}}} at character {start + 1}: use link, "
                 "first_name, last_name, phone, email or fields.NAME"
             )
-        if source[pos:start]:
-            parts.append(source[pos:start])
         parts.append(Field(name, default))
-        pos = end + 2
-    if source[pos:]:
-        parts.append(source[pos:])
     return Body(source=source, parts=tuple(parts))

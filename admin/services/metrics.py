@@ -16,14 +16,15 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
 
+from admin.errors import BadValue
 from admin.extensions import db
 from admin.models import Link
+from admin.schemas.metrics import MetricContactOut
 from core.clicks import BOT, PREVIEW_KINDS, sql_list
 from sync.clicks import rollups
 
@@ -55,24 +56,26 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
-class MetricsError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class MetricsError(BadValue):
+    """A metric, bucket or range the metrics cannot answer."""
 
 
 def link_in_org(org_id: int, link_id: int) -> Link | None:
     return db.session.scalar(select(Link).where(Link.id == link_id, Link.org_id == org_id))
 
 
+def _of_link(sql: str, org_id: int, link_id: int, **params: Any) -> Any:
+    """``sql`` run with ``:link`` and ``:org`` bound: every rollup is read by both, so that
+    another organisation's link reads as empty."""
+    return db.session.execute(text(sql), {"link": link_id, "org": org_id, **params})
+
+
 def counters(org_id: int, link_id: int) -> dict[str, Any]:
-    row = db.session.execute(
-        text(
-            "SELECT clicks, unique_clicks, previews, bots, updated_at FROM link_counters"
-            " WHERE link_id = :link AND org_id = :org"
-        ),
-        {"link": link_id, "org": org_id},
+    row = _of_link(
+        "SELECT clicks, unique_clicks, previews, bots, updated_at FROM link_counters"
+        " WHERE link_id = :link AND org_id = :org",
+        org_id,
+        link_id,
     ).first()
     if row is None:
         return {"clicks": 0, "unique_clicks": 0, "previews": 0, "bots": 0, "updated_at": None}
@@ -107,13 +110,15 @@ def series(
     # was half of a 3-day minute series.
     found = {
         row[0]: (row[1], row[2])
-        for row in db.session.execute(
-            text(
-                "SELECT extract(epoch FROM t)::bigint, clicks, previews FROM link_series"
-                " WHERE link_id = :link AND org_id = :org AND grain = :bucket"
-                " AND t >= :start AND t <= :last"
-            ),
-            {"bucket": bucket, "link": link_id, "org": org_id, "start": first, "last": last},
+        for row in _of_link(
+            "SELECT extract(epoch FROM t)::bigint, clicks, previews FROM link_series"
+            " WHERE link_id = :link AND org_id = :org AND grain = :bucket"
+            " AND t >= :start AND t <= :last",
+            org_id,
+            link_id,
+            bucket=bucket,
+            start=first,
+            last=last,
         ).all()  # one fetchall: iterating the result fetched row by row, 40 ms for 4,000 rows
     }
     first_s, step_s = int(first.timestamp()), int(step.total_seconds())
@@ -126,24 +131,22 @@ def series(
 
 def breakdown(org_id: int, link_id: int) -> dict[str, Any]:
     """Human clicks by device, OS and browser, and per broadcast (from the rollups)."""
-    rows = db.session.execute(
-        text(
-            "SELECT dimension, name, clicks FROM link_breakdown"
-            " WHERE link_id = :link AND org_id = :org AND clicks > 0"
-        ),
-        {"link": link_id, "org": org_id},
+    rows = _of_link(
+        "SELECT dimension, name, clicks FROM link_breakdown"
+        " WHERE link_id = :link AND org_id = :org AND clicks > 0",
+        org_id,
+        link_id,
     ).all()
     groups: dict[str, list[dict[str, Any]]] = {d: [] for d in rollups.DIMENSIONS}
     for row in rows:
         groups[row.dimension].append({"name": row.name or "Other", "clicks": row.clicks})
     for key in groups:
         groups[key] = sorted(groups[key], key=lambda x: (-x["clicks"], x["name"]))[:BREAKDOWN_TOP]
-    broadcasts = db.session.execute(
-        text(
-            "SELECT broadcast_id, clicks, unique_clicks FROM link_broadcast_clicks"
-            " WHERE link_id = :link AND org_id = :org ORDER BY broadcast_id"
-        ),
-        {"link": link_id, "org": org_id},
+    broadcasts = _of_link(
+        "SELECT broadcast_id, clicks, unique_clicks FROM link_broadcast_clicks"
+        " WHERE link_id = :link AND org_id = :org ORDER BY broadcast_id",
+        org_id,
+        link_id,
     ).all()
     return {
         **groups,
@@ -152,18 +155,6 @@ def breakdown(org_id: int, link_id: int) -> dict[str, Any]:
             for b in broadcasts
         ],
     }
-
-
-@dataclass(frozen=True)
-class ContactRow:
-    id: int
-    phone: str
-    first_name: str
-    last_name: str
-    email: str
-    clicks: int
-    first_at: datetime
-    last_at: datetime
 
 
 _ISO_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
@@ -209,13 +200,12 @@ def _contacts_query(metric: str, times_as_text: bool = False, page: bool = False
 
 def contacts_page(
     org_id: int, link_id: int, metric: str, after: int = 0, limit: int = 100
-) -> tuple[list[ContactRow], int | None]:
+) -> tuple[list[MetricContactOut], int | None]:
     """One page of the contacts behind ``metric`` and the cursor of the next (None: last)."""
-    rows = db.session.execute(
-        text(_contacts_query(metric, page=True)),
-        {"link": link_id, "org": org_id, "after": after, "limit": limit + 1},
+    rows = _of_link(
+        _contacts_query(metric, page=True), org_id, link_id, after=after, limit=limit + 1
     ).all()
-    page = [ContactRow(*row) for row in rows[:limit]]
+    page = [MetricContactOut(*row) for row in rows[:limit]]
     return page, (page[-1].id if len(rows) > limit else None)
 
 

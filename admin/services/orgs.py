@@ -6,16 +6,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from admin.errors import BadValue
 from admin.extensions import db
 from admin.models import ApiToken, Organisation, User
 from admin.security import hash_password, new_api_token
 
 
-class OrgError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class OrgError(BadValue):
+    """An organisation or its owner that cannot be created as given."""
 
 
 @dataclass(frozen=True)

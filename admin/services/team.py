@@ -18,6 +18,7 @@ from admin.extensions import db
 from admin.models import ROLES, ApiToken, Invitation, User
 from admin.security import hash_password, hash_token
 from admin.services.errors import Conflict, NotFound, ServiceError, ValidationError
+from admin.services.lookup import owned
 
 INVITATION_DAYS = 7
 RANK = {"member": 1, "admin": 2, "owner": 3}
@@ -50,10 +51,7 @@ def _may_grant(actor: User, role: str) -> None:
 
 
 def _member(org_id: int, user_id: int) -> User:
-    user = db.session.scalar(select(User).where(User.org_id == org_id, User.id == user_id))
-    if user is None:
-        raise NotFound("user", "no such team member")
-    return user
+    return owned(User, org_id, user_id, "user", "no such team member")
 
 
 def _owners_left(org_id: int, without: int) -> int:

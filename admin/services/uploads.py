@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from admin.extensions import db
 from admin.models import Upload
-from admin.services.errors import NotFound, ValidationError
+from admin.services.errors import ValidationError
+from admin.services.lookup import owned
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_SIDE = 30_000  # beyond this a header is lying or the image is useless as a card
@@ -149,12 +150,7 @@ def public_url(upload: Upload, public_admin_url: str) -> str:
 
 
 def get_upload(org_id: int, upload_id: int) -> Upload:
-    upload = db.session.scalar(
-        select(Upload).where(Upload.org_id == org_id, Upload.id == upload_id)
-    )
-    if upload is None:
-        raise NotFound("upload", "no such upload")
-    return upload
+    return owned(Upload, org_id, upload_id, "upload", "no such upload")
 
 
 def find_public(public_id: str, extension: str) -> Upload | None:

@@ -19,7 +19,8 @@ from sqlalchemy import delete, func, select
 
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
-from admin.services.errors import NotFound, ValidationError
+from admin.services.errors import ValidationError
+from admin.services.lookup import owned
 from sync import crypto, outbound
 
 MAX_WEBHOOKS = 20
@@ -95,12 +96,7 @@ def list_webhooks(org_id: int) -> list[Webhook]:
 
 
 def get_webhook(org_id: int, webhook_id: int) -> Webhook:
-    found = db.session.scalar(
-        select(Webhook).where(Webhook.id == webhook_id, Webhook.org_id == org_id)
-    )
-    if found is None:
-        raise NotFound(None, "no such webhook")
-    return found
+    return owned(Webhook, org_id, webhook_id, None, "no such webhook")
 
 
 def delete_webhook(org_id: int, webhook_id: int) -> None:

@@ -3,7 +3,14 @@ registers them, so no module imports the package that imports it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort, request
+
+from admin.services.errors import NotFound
+
+Row = TypeVar("Row")
 
 
 class WebBlueprint(Blueprint):
@@ -19,3 +26,12 @@ bp = WebBlueprint(
     static_folder="static",
     static_url_path="/assets",  # the app keeps /static for itself
 )
+
+
+def or_404(get: Callable[..., Row], *args: Any) -> Row:
+    """``get(*args)`` (a service's getter), or the 404 page where it finds nothing: another
+    organisation's object is no such page."""
+    try:
+        return get(*args)
+    except NotFound:
+        abort(404)

@@ -7,17 +7,17 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import abort, flash, jsonify, redirect, render_template, request
+from flask import flash, jsonify, redirect, render_template, request
 from flask_login import login_required
 from sqlalchemy import func, or_, select
 
 from admin.extensions import db
 from admin.models import Contact
 from admin.services import audiences, contacts, conversations
-from admin.services.errors import NotFound, ServiceError, ValidationError
+from admin.services.errors import ServiceError, ValidationError
 from admin.web import queries
 from admin.web.auth import current_org_id
-from admin.web.blueprint import bp
+from admin.web.blueprint import bp, or_404
 from admin.web.forms import ContactForm
 from admin.web.plain import plain
 
@@ -122,10 +122,7 @@ def contacts_search() -> Any:
 @login_required
 def contact_page(contact_id: int) -> Any:
     org_id = current_org_id()
-    try:
-        contact = contacts.get_contact(org_id, contact_id)
-    except NotFound:
-        abort(404)
+    contact = or_404(contacts.get_contact, org_id, contact_id)
     tags, lists = contacts.memberships([contact.id])[contact.id]
     return render_template(
         "contacts/detail.html",
@@ -210,10 +207,7 @@ def contacts_new() -> Any:
 @bp.route("/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
 @login_required
 def contacts_edit(contact_id: int) -> Any:
-    try:
-        contact = contacts.get_contact(current_org_id(), contact_id)
-    except NotFound:
-        abort(404)
+    contact = or_404(contacts.get_contact, current_org_id(), contact_id)
     form = ContactForm()
     if request.method == "GET":
         form.phone.data = contact.phone

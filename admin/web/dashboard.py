@@ -13,7 +13,7 @@ from flask import flash, redirect, render_template, request
 from flask_login import login_required
 
 from admin.extensions import db
-from admin.services import zones
+from admin.services import conversations, zones
 from admin.services.errors import ServiceError
 from admin.web import queries
 from admin.web.auth import current_org_id, web_user
@@ -82,7 +82,7 @@ def dashboard() -> Any:
         people=queries.people_in_range(org_id, start, end, link.id if link else None),
         anonymous=queries.anonymous_clicks(org_id, start, end, link.id if link else None),
         top_links=[] if link else queries.top_links(org_id, start, end, 10),
-        broadcasts=queries.recent_broadcasts(org_id, 5),
+        broadcasts=conversations.list_broadcasts(org_id, 5),
         referrers=queries.top_referrers(org_id, start, end, link.id if link else None, 8),
         presets=[(label, today - timedelta(days=n - 1), today) for label, n in
                  (("7 days", 7), ("30 days", 30), ("90 days", 90))],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request
+from flask import flash, redirect, render_template, request
 from flask_login import login_required
 
 from admin.appsettings import dns_servers, edge_cname_target
@@ -12,18 +12,15 @@ from admin.extensions import db
 from admin.models import Domain
 from admin.services import domains as domain_service
 from admin.services import ownership
-from admin.services.errors import NotFound, ServiceError
+from admin.services.errors import ServiceError
 from admin.web.auth import current_org_id, role_required, web_user
-from admin.web.blueprint import bp
+from admin.web.blueprint import bp, or_404
 from admin.web.forms import DomainForm, FallbackForm
 from admin.web.plain import plain
 
 
 def _domain(domain_id: int) -> Domain:
-    try:
-        return domain_service.get_domain(current_org_id(), domain_id)
-    except NotFound:
-        abort(404)
+    return or_404(domain_service.get_domain, current_org_id(), domain_id)
 
 
 def _list(form: DomainForm | None = None, status: int = 200) -> Any:

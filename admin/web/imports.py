@@ -7,18 +7,19 @@ import csv
 import io
 from typing import Any
 
-from flask import Response, abort, jsonify, redirect, render_template
+from flask import jsonify, redirect, render_template
 from flask_login import login_required
 from werkzeug.datastructures import FileStorage
 
 from admin.appsettings import running_app
+from admin.downloads import csv_attachment
 from admin.extensions import db
 from admin.models import ImportJob
 from admin.services import import_policy, imports, metrics
-from admin.services.errors import NotFound, ServiceError
+from admin.services.errors import ServiceError
 from admin.web import queries
 from admin.web.auth import current_org_id
-from admin.web.blueprint import bp
+from admin.web.blueprint import bp, or_404
 from admin.web.forms import ImportForm
 from admin.web.plain import plain
 
@@ -82,10 +83,7 @@ def contacts_import() -> Any:
 
 
 def _job(job_id: int) -> ImportJob:
-    try:
-        return imports.get_job(current_org_id(), job_id)
-    except NotFound:
-        abort(404)
+    return or_404(imports.get_job, current_org_id(), job_id)
 
 
 @bp.get("/contacts/imports/<int:job_id>")
@@ -118,11 +116,4 @@ def import_rejected_csv(job_id: int) -> Any:
         # Cells go back as they came, except that a formula-like one is defused.
         cells = [metrics.neutralise(str(c)) for c in e.get("cells", [])]
         writer.writerow([e.get("line", ""), e.get("message", ""), *cells])
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="import-{job.id}-rejected.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_attachment(out.getvalue(), f"import-{job.id}-rejected.csv")

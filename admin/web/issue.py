@@ -12,17 +12,18 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, abort, render_template, request, stream_with_context
+from flask import Response, render_template, request
 from flask_login import login_required
 
 from admin.appsettings import short_url_scheme
+from admin.downloads import csv_attachment
 from admin.extensions import db
 from admin.models import Link
 from admin.services import audiences, codes, links, metrics
-from admin.services.errors import NotFound, ServiceError, ValidationError
+from admin.services.errors import ServiceError, ValidationError
 from admin.web import queries
 from admin.web.auth import current_org_id
-from admin.web.blueprint import bp
+from admin.web.blueprint import bp, or_404
 from admin.web.metrics import detail_context
 from admin.web.plain import plain
 
@@ -32,10 +33,7 @@ CSV_CHUNK = 1000
 
 
 def _link(org_id: int, link_id: int) -> Link:
-    try:
-        return links.get_link(org_id, link_id)
-    except NotFound:
-        abort(404)
+    return or_404(links.get_link, org_id, link_id)
 
 
 def _audience(org_id: int) -> audiences.Typed:
@@ -131,11 +129,4 @@ def link_issue_csv(link_id: int) -> Any:
             out.seek(0)
             out.truncate()
 
-    return Response(
-        stream_with_context(rows()),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="link-{link_id}-urls.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_attachment(rows(), f"link-{link_id}-urls.csv")

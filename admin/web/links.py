@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import abort, flash, jsonify, redirect, render_template, request
+from flask import flash, jsonify, redirect, render_template, request
 from flask_login import login_required
 from werkzeug.datastructures import FileStorage
 from wtforms import SelectChoice
@@ -17,10 +17,10 @@ from admin.appsettings import public_admin_url, short_url_scheme
 from admin.extensions import db
 from admin.models import Link
 from admin.services import codes, links, uploads
-from admin.services.errors import NotFound, ServiceError
+from admin.services.errors import ServiceError
 from admin.web import queries
 from admin.web.auth import current_org_id
-from admin.web.blueprint import bp
+from admin.web.blueprint import bp, or_404
 from admin.web.forms import LinkForm
 from admin.web.link_glance import glances
 from admin.web.plain import plain
@@ -41,10 +41,7 @@ _ACTION_FIELD = re.compile(r"^actions\[(\d+)\](?:\.(\w+))?$")
 
 
 def _get_link(link_id: int) -> Link:
-    try:
-        return links.get_link(current_org_id(), link_id)
-    except NotFound:
-        abort(404)
+    return or_404(links.get_link, current_org_id(), link_id)
 
 
 @bp.get("/links")

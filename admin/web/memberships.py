@@ -14,7 +14,7 @@ from admin.extensions import db
 from admin.services import contacts, memberships
 from admin.services.errors import NotFound, ServiceError
 from admin.web.auth import current_org_id
-from admin.web.blueprint import bp
+from admin.web.blueprint import bp, or_404
 from admin.web.plain import plain
 
 LISTS_PAGE = "/lists"
@@ -45,10 +45,7 @@ def _change_contact(
     contact_id: int, change: Callable[[int, int, Any], Any], field: str, done: str
 ) -> Any:
     org_id = current_org_id()
-    try:
-        contacts.get_contact(org_id, contact_id)
-    except NotFound:
-        abort(404)
+    or_404(contacts.get_contact, org_id, contact_id)
     raw = _field(field)
     return _attempt(
         lambda: change(org_id, contact_id, raw),

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, abort, jsonify, render_template, request, stream_with_context
+from flask import abort, jsonify, render_template, request
 from flask_login import login_required
 from sqlalchemy import text
 
 from admin.appsettings import short_url_scheme
+from admin.downloads import csv_attachment
 from admin.extensions import db
 from admin.models import Link
 from admin.services import codes, links, metrics
@@ -148,11 +149,4 @@ def link_export(link_id: int) -> Any:
     link = _link(link_id)
     metric = _metric()
     chunks = metrics.export_csv(current_org_id(), link.id, metric)
-    return Response(
-        stream_with_context(chunks),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="link-{link.id}-{metric}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_attachment(chunks, f"link-{link.id}-{metric}.csv")

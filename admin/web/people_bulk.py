@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, flash, redirect, request, stream_with_context
+from flask import Response, flash, redirect, request
 from flask_login import login_required
 from sqlalchemy import select
 
+from admin.downloads import csv_attachment
 from admin.extensions import db
 from admin.models import Contact
 from admin.services import bulk, contacts, metrics
@@ -169,11 +170,4 @@ def _export(org_id: int, ids: list[int]) -> Response:
             out.truncate()
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    return Response(
-        stream_with_context(rows()),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="people-{stamp}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_attachment(rows(), f"people-{stamp}.csv")

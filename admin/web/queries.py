@@ -9,7 +9,6 @@ from sqlalchemy import String, cast, func, or_, select, text
 
 from admin.extensions import db
 from admin.models import (
-    Broadcast,
     Click,
     Contact,
     ContactList,
@@ -301,17 +300,6 @@ def top_links(org_id: int, start: datetime, end: datetime, limit: int) -> list[t
         .limit(limit)
     ).all()
     return [(r[0], int(r[1])) for r in rows]
-
-
-def recent_broadcasts(org_id: int, limit: int) -> list[Broadcast]:
-    return list(
-        db.session.scalars(
-            select(Broadcast)
-            .where(Broadcast.org_id == org_id)
-            .order_by(Broadcast.id.desc())
-            .limit(limit)
-        )
-    )
 
 
 def top_referrers(

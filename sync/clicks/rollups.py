@@ -180,22 +180,17 @@ _BACKFILL = (
     FROM clicks WHERE %(link)s::bigint IS NULL OR link_id = %(link)s::bigint
     GROUP BY link_id, 3, org_id ORDER BY link_id, 3
     """,
-    """
+    *(
+        f"""
     INSERT INTO link_series (link_id, grain, t, org_id, clicks, previews, bots)
-    SELECT link_id, 'hour', date_trunc('hour', t, 'UTC'), org_id,
+    SELECT link_id, '{coarse}', date_trunc('{coarse}', t, 'UTC'), org_id,
            sum(clicks), sum(previews), sum(bots)
     FROM link_series
-    WHERE grain = 'minute' AND (%(link)s::bigint IS NULL OR link_id = %(link)s::bigint)
+    WHERE grain = '{fine}' AND (%(link)s::bigint IS NULL OR link_id = %(link)s::bigint)
     GROUP BY link_id, 3, org_id ORDER BY link_id, 3
-    """,
     """
-    INSERT INTO link_series (link_id, grain, t, org_id, clicks, previews, bots)
-    SELECT link_id, 'day', date_trunc('day', t, 'UTC'), org_id,
-           sum(clicks), sum(previews), sum(bots)
-    FROM link_series
-    WHERE grain = 'hour' AND (%(link)s::bigint IS NULL OR link_id = %(link)s::bigint)
-    GROUP BY link_id, 3, org_id ORDER BY link_id, 3
-    """,
+        for fine, coarse in (("minute", "hour"), ("hour", "day"))
+    ),
     """
     INSERT INTO link_breakdown (link_id, dimension, name, org_id, clicks)
     SELECT link_id, d.dimension, d.name, org_id, count(*)

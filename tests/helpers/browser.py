@@ -9,10 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+from flask import Flask
+
 from admin import create_app
 from admin.extensions import db
 from admin.services.orgs import NewOrg, create_org
-from tests.conftest import Servers, _app_config, _reset
+from tests.conftest import Api, Servers, _app_config, _reset
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -39,15 +42,45 @@ def screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def fresh_org(servers: Servers, name: str, email: str, password: str) -> NewOrg:
-    """Empty ``servers`` and create one organisation (its owner signs in with ``email``), for
-    tests that drive real admin, edge and worker processes."""
+# A person's phone, as the edge sees it: a click by a human.
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+)
+
+
+@contextmanager
+def org_app(servers: Servers, name: str, email: str, password: str) -> Iterator[tuple[Flask, NewOrg, Api]]:
+    """Empty ``servers`` and create one organisation (its owner signs in with ``email``); inside,
+    the app's context and the organisation's API client, to seed what the test needs."""
     _reset(servers)
     app = create_app(_app_config(servers))
     with app.app_context():
         org = create_org(name, email, password)
+        yield app, org, Api(app.test_client(), org.api_token)
         db.engine.dispose()  # the processes under test connect on their own
-    return org
+
+
+def fresh_org(servers: Servers, name: str, email: str, password: str) -> NewOrg:
+    """Empty ``servers`` and create one organisation, for tests that drive real admin, edge and
+    worker processes."""
+    with org_app(servers, name, email, password) as (_app, org, _api):
+        return org
+
+
+def sign_in(page: Any, email: str, password: str) -> None:
+    """Sign in on the login page; the links list greets the person."""
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/links")
+
+
+def edge_get(edge_url: str, url: str) -> httpx.Response:
+    """GET a short URL at the edge from a phone (plain HTTP, routed on the Host header)."""
+    host, _, path = url.split("://", 1)[1].partition("/")
+    return httpx.get(f"{edge_url}/{path}", headers={"Host": host, "User-Agent": IPHONE}, timeout=5)
 
 
 @contextmanager

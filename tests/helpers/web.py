@@ -12,6 +12,7 @@ OWNER_EMAIL = "owner@acme.test"
 OWNER_PASSWORD = "correct horse battery"  # the `org` fixture's owner
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+_INVITE_LINK = re.compile(r'id="invite-link">([^<]+)<')
 
 
 def csrf_from(html: str) -> str:
@@ -54,3 +55,14 @@ class Web:
 
     def login(self, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD) -> Any:
         return self.post("/login", {"email": email, "password": password}, page="/login")
+
+    def invite(self, email: str, role: str) -> str:
+        """Invite ``email`` from the team page: the path of the invitation link it shows."""
+        page = self.post("/team/invite", {"email": email, "role": role}, page="/team")
+        link = _INVITE_LINK.search(page.get_data(as_text=True))
+        assert link, (page.status_code, page.get_data(as_text=True))
+        return "/" + link.group(1).split("://", 1)[1].split("/", 1)[1]
+
+    def accept(self, path: str, name: str, password: str) -> Any:
+        """Accept the invitation at ``path`` as ``name``, choosing ``password``."""
+        return self.post(path, {"name": name, "password": password, "confirm": password})

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import Servers
-from tests.helpers.browser import fresh_org, screenshot, watched_page
+from tests.helpers.browser import fresh_org, screenshot, sign_in, watched_page
 from tests.servers import http_role, smartlinks_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -61,11 +61,7 @@ def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 @pytest.fixture
 def page(browser: Any, stack: Stack) -> Iterator[Any]:  # noqa: F811
     with watched_page(browser, stack.admin, 900) as page:
-        page.goto("/login")
-        page.fill("input[name=email]", EMAIL)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/links")
+        sign_in(page, EMAIL, PASSWORD)
         yield page
 
 

@@ -10,12 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import redis
 
-from sync.clicks.drain import Drain
 from tests.admin.sending.test_browser import Stack, page, stack
 from tests.helpers.browser import screenshot
-from tests.sync.clicks.helpers import click_fields, run_burst, settings, xadd_all
+from tests.sync.clicks.helpers import click_fields, record_clicks
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 __all__ = ["page", "stack"]  # the fixtures, shared with the composer's browser tests
@@ -84,14 +82,8 @@ def test_follow_up_to_those_who_did_not_click(page: Any, stack: Stack, servers: 
         time.sleep(0.2)
     # Ana clicks her link: the edge's stream entry, recorded by the drain.
     domain = stack.api.get("/api/v1/domains").json()["domains"][0]
-    client = redis.Redis.from_url(servers.redis_url)
-    xadd_all(client, [click_fields(stack.link["id"], stack.ana["id"], domain["id"])])
-    drain = Drain(client, servers.database_url, "browser-test", settings())
-    try:
-        run_burst(drain)
-    finally:
-        drain.close()
-        client.close()
+    clicks = [click_fields(stack.link["id"], stack.ana["id"], domain["id"])]
+    record_clicks(servers.redis_url, servers.database_url, clicks)
     page.goto(f"/broadcasts/{first['id']}")
     assert page.inner_text("[data-result=clicked]") == "1"
     assert page.inner_text("[data-result=click_rate]") == "50.0%"

@@ -5,30 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from sqlalchemy import select
 
 from admin.extensions import db
 from admin.models import Domain, Message
 from admin.sender.worker import Sender
 from admin.services import provider_events
-from sync.clicks.drain import Drain
-from tests.sync.clicks.helpers import click_fields, run_burst, settings, xadd_all
+from tests.sync.clicks.helpers import click_fields, record_clicks
 
 
 def clicks(clean: Any, org_id: int, link: dict[str, Any], contact_ids: list[int]) -> None:
     """People's clicks on their own URLs, through the edge's stream format and the drain."""
     domain_id = db.session.scalar(select(Domain.id).where(Domain.hostname == link["domain"]))
-    client = redis.Redis.from_url(clean.redis_url)
     entries = [click_fields(link["id"], c, domain_id) for c in contact_ids]
     entries.append(click_fields(link["id"], contact_ids[0], domain_id))  # twice: one unique
-    xadd_all(client, entries)
-    drain = Drain(client, clean.database_url, "results-test", settings())
-    try:
-        run_burst(drain)
-    finally:
-        drain.close()
-        client.close()
+    record_clicks(clean.redis_url, clean.database_url, entries)
 
 
 def deliver(org_id: int, broadcast_id: int, statuses: dict[int, str]) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import Servers
 from tests.helpers import images
-from tests.helpers.browser import fresh_org, screenshot, watched_page
+from tests.helpers.browser import edge_get, fresh_org, screenshot, sign_in, watched_page
 from tests.helpers.dns_server import EDGE_ADDRESS, EDGE_NAME, dns_server
 from tests.servers import http_role, smartlinks_process
 
@@ -29,10 +29,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 EMAIL = "browser@acme.test"
 PASSWORD = "a browser password"
 HOST = "go.browser.test"
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
 
 
 @dataclass
@@ -71,28 +67,12 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
         yield page
 
 
-def login(page: Any) -> None:
-    page.goto("/login")
-    page.fill("input[name=email]", EMAIL)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/links")
-
-
-def edge_get(stack: Stack, url: str) -> httpx.Response:
-    """GET a short URL at the edge (plain HTTP, routed on the Host header)."""
-    host, _, path = url.split("://", 1)[1].partition("/")
-    return httpx.get(
-        f"{stack.edge}/{path}", headers={"Host": host, "User-Agent": IPHONE}, timeout=5
-    )
-
-
 def test_link_journey_from_login_to_a_live_click(page: Any, stack: Stack) -> None:
     from playwright.sync_api import expect
 
     page.goto("/login")
     screenshot(page, "01-login")
-    login(page)
+    sign_in(page, EMAIL, PASSWORD)
 
     # A domain.
     page.goto("/domains")
@@ -187,7 +167,7 @@ def test_link_journey_from_login_to_a_live_click(page: Any, stack: Stack) -> Non
 
     # Sync publishes the code to Redis; then a person's click at the edge.
     deadline = time.monotonic() + 15
-    while (answer := edge_get(stack, short_url)).status_code != 302:
+    while (answer := edge_get(stack.edge, short_url)).status_code != 302:
         assert time.monotonic() < deadline, f"the edge never served the code: {answer.status_code}"
         time.sleep(0.1)
     clicked_at = time.time() * 1000
@@ -233,7 +213,7 @@ def test_main_pages_on_a_laptop_and_a_phone(browser: Any, stack: Stack) -> None:
         page.set_default_timeout(10_000)
         errors: list[str] = []
         page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
-        login(page)
+        sign_in(page, EMAIL, PASSWORD)
         for path, shot in (
             ("/links", "links"),
             ("/contacts", "contacts"),

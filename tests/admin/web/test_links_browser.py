@@ -11,17 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
-from admin import create_app
-from admin.extensions import db
-from admin.services.orgs import create_org
 from admin.services.ownership import operator_verify
 from core import keys
-from tests.conftest import Api, Servers, _app_config, _reset
-from tests.helpers.browser import screenshot
+from tests.conftest import Servers
+from tests.helpers.browser import edge_get, org_app, screenshot, sign_in
 from tests.helpers.pages import axe_violations
 from tests.servers import http_role, smartlinks_process
 
@@ -30,10 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 EMAIL = "glance@acme.test"
 PASSWORD = "a glance password"
 HOST = "go.glance.test"
-PERSON = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
 
 
 @dataclass
@@ -46,11 +38,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _reset(servers)
-    app = create_app(_app_config(servers))
-    with app.app_context():
-        org = create_org("Glance Campaign", EMAIL, PASSWORD)
-        api = Api(app.test_client(), org.api_token)
+    with org_app(servers, "Glance Campaign", EMAIL, PASSWORD) as (_app, _org, api):
         api.post("/api/v1/domains", {"hostname": HOST})
         operator_verify(HOST)  # only a verified domain serves (docs/decisions/0007)
         made = {}
@@ -62,7 +50,6 @@ def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 {"name": name, "destination": "https://example.org/" + name[:3], "domain": HOST},
             )
             made[name] = answer.get_json()
-        db.engine.dispose()
     logs = tmp_path_factory.mktemp("glance")
     env = servers.env()
     with (
@@ -81,18 +68,9 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
     )
     page = context.new_page()
     page.set_default_timeout(10_000)
-    page.goto("/login")
-    page.fill("input[name=email]", EMAIL)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/links")
+    sign_in(page, EMAIL, PASSWORD)
     yield page
     context.close()
-
-
-def _edge_get(stack: Stack, url: str) -> httpx.Response:
-    host, _, path = url.split("://", 1)[1].partition("/")
-    return httpx.get(f"{stack.edge}/{path}", headers={"Host": host, "User-Agent": PERSON})
 
 
 def _until(check: Any, what: str, seconds: float = 15) -> Any:
@@ -137,7 +115,7 @@ def test_bulk_archive_from_the_list(page: Any, stack: Stack) -> None:
     screenshot(page, "glance-links-after-bulk-archive")
     # Sync publishes the archive: the edge answers 410 for both.
     for link in (old, older):
-        _until(lambda link=link: _edge_get(stack, link["url"]).status_code == 410, "archived")
+        _until(lambda link=link: edge_get(stack.edge, link["url"]).status_code == 410, "archived")
 
 
 def test_an_expiry_set_in_the_form_holds_at_the_edge(page: Any, stack: Stack) -> None:
@@ -145,7 +123,7 @@ def test_an_expiry_set_in_the_form_holds_at_the_edge(page: Any, stack: Stack) ->
 
     poster = stack.links["Poster"]
     rdb = redis.Redis.from_url(stack.redis_url)
-    _until(lambda: _edge_get(stack, poster["url"]).status_code == 302, "the edge serves it")
+    _until(lambda: edge_get(stack.edge, poster["url"]).status_code == 302, "the edge serves it")
     recorded = rdb.xlen(keys.CLICK_STREAM)
     assert recorded >= 1  # a person's click before the expiry is recorded
     page.goto(f"/links/{poster['id']}/edit")
@@ -154,10 +132,10 @@ def test_an_expiry_set_in_the_form_holds_at_the_edge(page: Any, stack: Stack) ->
     expect(page.locator("#link-expiry")).to_contain_text("2024-01-01 09:00")
     expect(page.locator("#link-expiry .badge")).to_have_text("expired")
     answer = _until(
-        lambda: (r := _edge_get(stack, poster["url"])).status_code == 410 and r, "the expiry"
+        lambda: (r := edge_get(stack.edge, poster["url"])).status_code == 410 and r, "the expiry"
     )
     assert answer.status_code == 410
-    _edge_get(stack, poster["url"])
+    edge_get(stack.edge, poster["url"])
     assert rdb.xlen(keys.CLICK_STREAM) == recorded  # no click after the expiry
     page.goto("/links?show=all")
     expect(page.locator(f'tr[data-link-id="{poster["id"]}"] [data-expired]')).to_be_visible()
@@ -201,7 +179,7 @@ def test_bulk_add_to_list_from_a_drill_down(page: Any, stack: Stack) -> None:
 
     link = stack.links["Issue me"]
     ada_url = link["issued"][0]  # Ada's URL, issued by the test above
-    _until(lambda: _edge_get(stack, ada_url).status_code == 302, "the edge serves Ada's URL")
+    _until(lambda: edge_get(stack.edge, ada_url).status_code == 302, "the edge serves Ada's URL")
     page.goto(f"/links/{link['id']}")
     expect(page.locator('[data-stat="clicks"] [data-value]')).not_to_have_text("0")
     page.click('[data-stat="clicks"]')

@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from admin import create_app
 from admin.extensions import db
 from admin.models import User
 from admin.services import team
-from admin.services.orgs import create_org
-from tests.conftest import Api, Servers, _app_config, _reset
+from tests.conftest import Servers
+from tests.helpers.browser import org_app, sign_in
 from tests.helpers.pages import SIZES, check_page, page_paths, shot_name
 from tests.helpers.routes import seed_theirs
 from tests.servers import http_role
@@ -39,11 +38,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The admin on real processes, with one of everything each page shows."""
-    _reset(servers)
-    app = create_app(_app_config(servers))
-    with app.app_context():
-        org = create_org("Pages Campaign", EMAIL, PASSWORD)
-        api = Api(app.test_client(), org.api_token)
+    with org_app(servers, "Pages Campaign", EMAIL, PASSWORD) as (app, org, api):
         ids = seed_theirs(api)
         contact = api.post(
             "/api/v1/contacts",
@@ -64,7 +59,6 @@ def site(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         db.session.commit()
         ids.update(user_id=org.user_id, org_id=org.org_id)
         paths = page_paths(app, ids)
-        db.engine.dispose()
     logs = tmp_path_factory.mktemp("pages")
     with http_role("admin", servers.env(), logs, "ADMIN_PORT") as (_admin, url):
         yield Site(url, paths, ids, logs)
@@ -80,14 +74,6 @@ def _context(browser: Any, site: Site, size: str) -> Any:
     )
 
 
-def _login(page: Any) -> None:
-    page.goto("/login")
-    page.fill("input[name=email]", EMAIL)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/links")
-
-
 @pytest.mark.parametrize("size", ["laptop", "phone"])
 def test_every_page_is_accessible_and_fits(browser: Any, site: Site, size: str) -> None:
     context = _context(browser, site, size)
@@ -98,7 +84,7 @@ def test_every_page_is_accessible_and_fits(browser: Any, site: Site, size: str) 
     problems: list[str] = []
     page.goto("/login")
     problems += check_page(page, size, "login")
-    _login(page)
+    sign_in(page, EMAIL, PASSWORD)
     assert len(site.paths) >= 15, site.paths  # the sweep found the pages
     for path in site.paths:
         answer = page.goto(path)
@@ -115,7 +101,7 @@ def test_the_menu_fits_a_phone_and_folds(browser: Any, site: Site) -> None:
 
     context = _context(browser, site, "phone")
     page = context.new_page()
-    _login(page)
+    sign_in(page, EMAIL, PASSWORD)
     nav = page.locator("#main-nav a")
     toggle = page.locator("#menu-toggle")
     expect(toggle).to_be_visible()
@@ -144,7 +130,7 @@ def test_skip_link_reaches_the_content(browser: Any, site: Site) -> None:
 
     context = _context(browser, site, "laptop")
     page = context.new_page()
-    _login(page)
+    sign_in(page, EMAIL, PASSWORD)
     # On a laptop the whole menu shows, and no Menu button.
     expect(page.locator("#menu-toggle")).to_be_hidden()
     expect(page.locator("#main-nav a").last).to_be_visible()
@@ -162,7 +148,7 @@ def test_the_link_picker_by_keyboard(browser: Any, site: Site) -> None:
 
     context = _context(browser, site, "laptop")
     page = context.new_page()
-    _login(page)
+    sign_in(page, EMAIL, PASSWORD)
     page.goto(f"/contacts/{site.ids['contact_id']}/conversation")
     body = page.locator("#composer-body")
     counter = page.locator("#composer-count")

@@ -4,8 +4,6 @@ change or a new password no longer logs anyone in, and a deactivated member's AP
 
 from __future__ import annotations
 
-import re
-
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
@@ -31,12 +29,8 @@ def _replay(app: Flask, cookie: str, path: str = "/links") -> int:
 
 
 def _member(web: Web, app: Flask, email: str, role: str = "member") -> tuple[Web, int]:
-    page = web.post("/team/invite", {"email": email, "role": role}, page="/team")
-    link = re.search(r'id="invite-link">([^<]+)<', page.get_data(as_text=True))
-    assert link
-    path = "/" + link.group(1).split("://", 1)[1].split("/", 1)[1]
     person = Web(app.test_client())
-    done = person.post(path, {"name": "Tim", "password": "temp password", "confirm": "temp password"})
+    done = person.accept(web.invite(email, role), "Tim", "temp password")
     assert done.status_code == 302
     user_id = db.session.query(User.id).filter(User.email == email).scalar()
     return person, int(user_id)

@@ -146,6 +146,20 @@ def run_burst(drain: Drain) -> int:
     return total
 
 
+def record_clicks(redis_url: str, database_url: str, entries: list[dict[str, bytes]]) -> None:
+    """XADD ``entries`` as the edge does and record them with a burst of a drain of their own."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        xadd_all(client, entries)
+        drain = Drain(client, database_url, "record-clicks", settings())
+        try:
+            run_burst(drain)
+        finally:
+            drain.close()
+    finally:
+        client.close()
+
+
 def scalar(sql: str, **params: Any) -> Any:
     db.session.rollback()  # a fresh snapshot: the drain committed in its own connection
     return db.session.execute(text(sql), params).scalar()

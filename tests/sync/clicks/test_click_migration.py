@@ -16,17 +16,7 @@ from admin import MIGRATIONS_DIR
 from admin.extensions import db
 from admin.services.orgs import NewOrg
 from sync.clicks.drain import Drain
-from tests.sync.clicks.helpers import (
-    ANDROID,
-    IPHONE,
-    click_fields,
-    make_contacts,
-    make_domain,
-    make_link,
-    run_burst,
-    scalar,
-    xadd_all,
-)
+from tests.sync.clicks import helpers
 from tests.sync.clicks.oracle import assert_rollups_match_clicks, rows
 
 REVISION = "0005_click_rollups"
@@ -40,24 +30,24 @@ ROLLUPS = (
 def test_downgrade_then_upgrade_keeps_every_click_and_rebuilds_the_rollups(
     app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
 ) -> None:
-    domain = make_domain(org.org_id)
-    link = make_link(org.org_id, domain)
-    contacts = make_contacts(org.org_id, 5)
+    domain = helpers.make_domain(org.org_id)
+    link = helpers.make_link(org.org_id, domain)
+    contacts = helpers.make_contacts(org.org_id, 5)
     rng = random.Random(11)
     t0 = datetime(2026, 10, 31, 22, 0, tzinfo=UTC)
-    xadd_all(
+    helpers.xadd_all(
         rdb,
         [
-            click_fields(
+            helpers.click_fields(
                 link, rng.choice([*contacts, None]), domain,
                 kind=rng.choice(("human", "human", "preview", "bot")),
                 ts_ms=int((t0 + timedelta(minutes=rng.randrange(0, 6000))).timestamp() * 1000),
-                user_agent=rng.choice((IPHONE, ANDROID)),
+                user_agent=rng.choice((helpers.IPHONE, helpers.ANDROID)),
             )
             for _ in range(60)
         ],
     )
-    run_burst(make_drain())
+    helpers.run_burst(make_drain())
     clicks = rows("SELECT click_id, at, kind, contact_id FROM clicks ORDER BY click_id")
     before = [rows(sql) for sql in ROLLUPS]
     assert before[0]
@@ -66,20 +56,20 @@ def test_downgrade_then_upgrade_keeps_every_click_and_rebuilds_the_rollups(
     db.session.close()
     try:
         downgrade(directory=str(MIGRATIONS_DIR), revision=str(down))
-        assert scalar("SELECT relkind FROM pg_class WHERE relname = 'clicks'") == "r"
-        assert scalar("SELECT to_regclass('link_series') IS NULL")
+        assert helpers.scalar("SELECT relkind FROM pg_class WHERE relname = 'clicks'") == "r"
+        assert helpers.scalar("SELECT to_regclass('link_series') IS NULL")
         assert rows("SELECT click_id, at, kind, contact_id FROM clicks ORDER BY click_id") == clicks
     finally:
         db.session.close()
         upgrade(directory=str(MIGRATIONS_DIR))
-    assert scalar("SELECT relkind FROM pg_class WHERE relname = 'clicks'") == "p"
-    assert scalar("SELECT count(*) FROM clicks_p202611") > 0  # the data's months, partitioned
+    assert helpers.scalar("SELECT relkind FROM pg_class WHERE relname = 'clicks'") == "p"
+    assert helpers.scalar("SELECT count(*) FROM clicks_p202611") > 0  # the data's months, partitioned
     assert rows("SELECT click_id, at, kind, contact_id FROM clicks ORDER BY click_id") == clicks
     assert [rows(sql) for sql in ROLLUPS] == before
     assert_rollups_match_clicks()
     # The drain goes on against the new table: a redelivery conflicts, a new click counts.
-    again = click_fields(link, contacts[0], domain, ts_ms=int(t0.timestamp() * 1000))
-    xadd_all(rdb, [again, again])
-    run_burst(make_drain("after"))
-    assert scalar("SELECT count(*) FROM clicks") == len(clicks) + 1
+    again = helpers.click_fields(link, contacts[0], domain, ts_ms=int(t0.timestamp() * 1000))
+    helpers.xadd_all(rdb, [again, again])
+    helpers.run_burst(make_drain("after"))
+    assert helpers.scalar("SELECT count(*) FROM clicks") == len(clicks) + 1
     assert_rollups_match_clicks()

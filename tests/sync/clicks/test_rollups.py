@@ -24,18 +24,7 @@ from loadtest.seed_clicks import seed_clicks
 from sync.clicks import partitions, rollups
 from sync.clicks.drain import Drain
 from tests.conftest import Servers
-from tests.sync.clicks.helpers import (
-    ANDROID,
-    DESKTOP,
-    IPHONE,
-    click_fields,
-    make_contacts,
-    make_domain,
-    make_link,
-    run_burst,
-    scalar,
-    xadd_all,
-)
+from tests.sync.clicks import helpers
 from tests.sync.clicks.oracle import assert_rollups_match_clicks
 
 
@@ -46,9 +35,9 @@ def _ms(moment: datetime) -> int:
 def test_rollups_equal_the_clicks_after_batches_with_duplicates(
     app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
 ) -> None:
-    domain = make_domain(org.org_id)
-    links = [make_link(org.org_id, domain, name=f"Link {i}") for i in range(2)]
-    contacts = make_contacts(org.org_id, 12)
+    domain = helpers.make_domain(org.org_id)
+    links = [helpers.make_link(org.org_id, domain, name=f"Link {i}") for i in range(2)]
+    contacts = helpers.make_contacts(org.org_id, 12)
     broadcasts = []
     for link in links:
         b = Broadcast(org_id=org.org_id, link_id=link, body="Hi {{link}}")
@@ -69,29 +58,29 @@ def test_rollups_equal_the_clicks_after_batches_with_duplicates(
     for _ in range(150):
         kind = rng.choice(("human",) * 6 + ("preview", "bot"))
         entries.append(
-            click_fields(
+            helpers.click_fields(
                 rng.choice(links),
                 rng.choice([*contacts, None]),
                 domain,
                 kind=kind,
                 ts_ms=_ms(t0 + timedelta(seconds=rng.randrange(0, 4 * 3600))),
-                user_agent=rng.choice((IPHONE, ANDROID, DESKTOP, "Mozilla/5.0 (X11) Odd/1")),
+                user_agent=rng.choice((helpers.IPHONE, helpers.ANDROID, helpers.DESKTOP, "Mozilla/5.0 (X11) Odd/1")),
                 ip=f"198.51.100.{rng.randrange(1, 40)}",
             )
         )
     # Duplicates within one batch, and the same events again in later batches (redelivery).
-    xadd_all(rdb, entries[:60] + entries[:10])
-    run_burst(make_drain(batch=25))
+    helpers.xadd_all(rdb, entries[:60] + entries[:10])
+    helpers.run_burst(make_drain(batch=25))
     assert_rollups_match_clicks()
-    xadd_all(rdb, entries[40:] + entries[:50])
-    run_burst(make_drain("second", batch=30))
-    assert scalar("SELECT count(*) FROM clicks") == 150
-    assert scalar("SELECT count(DISTINCT click_id) FROM clicks") == 150
+    helpers.xadd_all(rdb, entries[40:] + entries[:50])
+    helpers.run_burst(make_drain("second", batch=30))
+    assert helpers.scalar("SELECT count(*) FROM clicks") == 150
+    assert helpers.scalar("SELECT count(DISTINCT click_id) FROM clicks") == 150
     assert_rollups_match_clicks()
-    human = scalar("SELECT count(*) FROM clicks WHERE kind = 'human'")
-    assert scalar("SELECT sum(clicks) FROM link_series WHERE grain = 'day'") == human
-    assert scalar("SELECT sum(clicks) FROM link_counters") == human
-    assert scalar("SELECT count(*) FROM link_broadcast_clicks") == 2
+    human = helpers.scalar("SELECT count(*) FROM clicks WHERE kind = 'human'")
+    assert helpers.scalar("SELECT sum(clicks) FROM link_series WHERE grain = 'day'") == human
+    assert helpers.scalar("SELECT sum(clicks) FROM link_counters") == human
+    assert helpers.scalar("SELECT count(*) FROM link_broadcast_clicks") == 2
 
 
 def _old_series(org_id: int, link_id: int, bucket: str, start: datetime, end: datetime) -> list:
@@ -195,27 +184,27 @@ def test_partitions_are_made_ahead_and_a_month_without_one_never_fails(
             assert month in have
             month = partitions.next_month(month)
 
-    domain = make_domain(org.org_id)
-    link = make_link(org.org_id, domain)
+    domain = helpers.make_domain(org.org_id)
+    link = helpers.make_link(org.org_id, domain)
     far = datetime(2031, 5, 17, 9, 30, tzinfo=UTC)  # no partition for May 2031
     with _conn(clean) as conn, conn.cursor() as cur:
         assert date(2031, 5, 1) not in partitions.months(cur)
-    entries = [click_fields(link, None, domain, ts_ms=_ms(far + timedelta(minutes=i)))
+    entries = [helpers.click_fields(link, None, domain, ts_ms=_ms(far + timedelta(minutes=i)))
                for i in range(3)]
-    xadd_all(rdb, entries)
-    run_burst(make_drain())
-    assert scalar("SELECT count(*) FROM clicks_default WHERE link_id = :l", l=link) == 3
+    helpers.xadd_all(rdb, entries)
+    helpers.run_burst(make_drain())
+    assert helpers.scalar("SELECT count(*) FROM clicks_default WHERE link_id = :l", l=link) == 3
 
     db.session.rollback()  # ATTACH waits for readers of the default partition to finish
     with _conn(clean) as conn, conn.cursor() as cur:  # the month is made: its rows move in
         assert partitions.create_month(cur, date(2031, 5, 1))
-    assert scalar("SELECT count(*) FROM clicks_default WHERE link_id = :l", l=link) == 0
-    assert scalar("SELECT count(*) FROM clicks_p203105 WHERE link_id = :l", l=link) == 3
+    assert helpers.scalar("SELECT count(*) FROM clicks_default WHERE link_id = :l", l=link) == 0
+    assert helpers.scalar("SELECT count(*) FROM clicks_p203105 WHERE link_id = :l", l=link) == 3
     # A redelivered click still conflicts in its new partition; a new one lands there.
-    xadd_all(rdb, [entries[0], click_fields(link, None, domain, ts_ms=_ms(far))])
-    run_burst(make_drain())
-    assert scalar("SELECT count(*) FROM clicks_p203105 WHERE link_id = :l", l=link) == 4
-    assert scalar("SELECT clicks FROM link_counters WHERE link_id = :l", l=link) == 4
+    helpers.xadd_all(rdb, [entries[0], helpers.click_fields(link, None, domain, ts_ms=_ms(far))])
+    helpers.run_burst(make_drain())
+    assert helpers.scalar("SELECT count(*) FROM clicks_p203105 WHERE link_id = :l", l=link) == 4
+    assert helpers.scalar("SELECT clicks FROM link_counters WHERE link_id = :l", l=link) == 4
     assert_rollups_match_clicks()
 
 
@@ -225,28 +214,28 @@ def test_retention_drops_old_months_and_keeps_their_totals(
     with _conn(clean) as conn, conn.cursor() as cur:
         for month in (date(2001, 1, 1), date(2001, 2, 1)):
             partitions.create_month(cur, month)
-    domain = make_domain(org.org_id)
-    link = make_link(org.org_id, domain)
+    domain = helpers.make_domain(org.org_id)
+    link = helpers.make_link(org.org_id, domain)
     old, newer = datetime(2001, 1, 20, tzinfo=UTC), datetime(2001, 2, 3, tzinfo=UTC)
-    xadd_all(
+    helpers.xadd_all(
         rdb,
-        [click_fields(link, None, domain, ts_ms=_ms(old), click_id=secrets.token_hex(16))
+        [helpers.click_fields(link, None, domain, ts_ms=_ms(old), click_id=secrets.token_hex(16))
          for _ in range(5)]
-        + [click_fields(link, None, domain, ts_ms=_ms(newer)) for _ in range(2)],
+        + [helpers.click_fields(link, None, domain, ts_ms=_ms(newer)) for _ in range(2)],
     )
-    run_burst(make_drain())
+    helpers.run_burst(make_drain())
     db.session.rollback()  # DROP waits for readers of the partition to finish
     with _conn(clean) as conn, conn.cursor() as cur:
         assert partitions.drop_before(cur, date(2001, 2, 1)) == ["clicks_p200101"]
         assert date(2001, 2, 1) in partitions.months(cur)
-    assert scalar("SELECT count(*) FROM clicks WHERE link_id = :l", l=link) == 2
-    assert scalar("SELECT to_regclass('clicks_p200101') IS NULL")
+    assert helpers.scalar("SELECT count(*) FROM clicks WHERE link_id = :l", l=link) == 2
+    assert helpers.scalar("SELECT to_regclass('clicks_p200101') IS NULL")
     # The totals stay: the counters and the day rollup still hold the dropped month.
-    assert scalar("SELECT clicks FROM link_counters WHERE link_id = :l", l=link) == 7
-    assert scalar(
+    assert helpers.scalar("SELECT clicks FROM link_counters WHERE link_id = :l", l=link) == 7
+    assert helpers.scalar(
         "SELECT clicks FROM link_series WHERE link_id = :l AND grain = 'day' AND t = :t",
         l=link, t=old,
     ) == 5
-    xadd_all(rdb, [click_fields(link, None, domain, ts_ms=_ms(newer))])
-    run_burst(make_drain())
-    assert scalar("SELECT count(*) FROM clicks WHERE link_id = :l", l=link) == 3
+    helpers.xadd_all(rdb, [helpers.click_fields(link, None, domain, ts_ms=_ms(newer))])
+    helpers.run_burst(make_drain())
+    assert helpers.scalar("SELECT count(*) FROM clicks WHERE link_id = :l", l=link) == 3
