@@ -57,6 +57,13 @@ class Click(db.Model):  # type: ignore[name-defined,misc]
         UniqueConstraint("click_id", "at", name="clicks_click_id_key"),
         Index("ix_clicks_link_at", "link_id", "at"),
         Index("ix_clicks_link_contact", "link_id", "contact_id"),
+        # What the retention job scans (sync/clicks/retention.py): clicks still holding them.
+        Index(
+            "ix_clicks_visitor_data",
+            "org_id",
+            "at",
+            postgresql_where=text("ip IS NOT NULL OR user_agent <> ''"),
+        ),
         {"postgresql_partition_by": "RANGE (at)"},
     )
 
