@@ -99,13 +99,14 @@ def changes(
     after: Mapping[str, Any] | None,
     secrets: Collection[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Only what differs, each side; a secret that differs is "changed" after, absent before."""
+    """Only what differs, each side; a secret that differs is "changed" after, absent before.
+    Without a ``before`` (a creation), blank values are left out."""
     old, new = dict(before or {}), dict(after or {})
     was: dict[str, Any] = {}
     now: dict[str, Any] = {}
     for name in sorted(set(old) | set(new), key=str):
         a, b = jsonable(old.get(name)), jsonable(new.get(name))
-        if a == b:
+        if a == b or (before is None and _blank(b)):  # a new thing's blank fields say nothing
             continue
         if name in secrets:
             now[name] = SECRET_CHANGED
@@ -115,6 +116,10 @@ def changes(
         if name in new:
             now[name] = b
     return was, now
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value is False or (isinstance(value, str | list | dict) and not value)
 
 
 def record(

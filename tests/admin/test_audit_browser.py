@@ -1,0 +1,81 @@
+"""The audit log page in a real browser, against a real admin process: axe-clean and fitting
+at both sizes, the kind filter, the older pages, and the retention form beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from admin import create_app
+from admin.extensions import db
+from admin.services.orgs import create_org
+from tests.conftest import Api, Servers, _app_config, _reset
+from tests.helpers.pages import SIZES, check_page
+from tests.servers import http_role
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+EMAIL = "audit@acme.test"
+PASSWORD = "an audit password"
+DOMAINS = 55  # more than a page (50)
+
+
+@pytest.fixture(scope="module")
+def admin_url(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    _reset(servers)
+    app = create_app(_app_config(servers))
+    with app.app_context():
+        org = create_org("Audit Campaign", EMAIL, PASSWORD)
+        api = Api(app.test_client(), org.api_token)
+        for n in range(DOMAINS):
+            api.post("/api/v1/domains", {"hostname": f"d{n}.audit.test"})
+        api.post(
+            "/api/v1/links",
+            {"name": "A long one", "domain": "d0.audit.test",
+             "destination": "https://example.org/" + "very-long-path/" * 12 + "?q={{first_name}}"},
+        )  # fmt: skip
+        db.engine.dispose()
+    logs = tmp_path_factory.mktemp("audit")
+    with http_role("admin", servers.env(), logs, "ADMIN_PORT") as (_admin, url):
+        yield url
+
+
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+def test_the_audit_log_in_a_browser(browser: Any, admin_url: str, size: str) -> None:
+    from playwright.sync_api import expect
+
+    width, height = SIZES[size]
+    context = browser.new_context(
+        base_url=admin_url, viewport={"width": width, "height": height}, is_mobile=size == "phone"
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto("/login")
+    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/links")
+    page.goto("/audit")
+    rows = page.locator("#audit-table tbody tr")
+    expect(rows).to_have_count(50)
+    assert check_page(page, size, "audit") == []
+
+    page.select_option("select[name=kind]", "link")  # submits itself (data-autosubmit)
+    page.wait_for_url("**/audit?kind=link")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-action", "link.create")
+    page.select_option("select[name=kind]", "domain")
+    page.wait_for_url("**/audit?kind=domain")
+    page.click("text=Older →")
+    expect(rows).to_have_count(DOMAINS - 50)
+    expect(rows.last).to_contain_text("d0.audit.test")
+    assert check_page(page, size, "audit-older") == []
+
+    days = str(SIZES[size][0] % 1000)  # another value at each size: a change each time
+    page.fill("#click_retention_days", days)
+    page.click("#retention-form button[type=submit]")
+    expect(page.locator(".flash-success")).to_contain_text(f"{days} days")
+    expect(rows.first).to_have_attribute("data-action", "settings.click_retention")
+    context.close()
