@@ -95,6 +95,8 @@ def test_team_token_and_export_events(app: Flask, org: NewOrg, api: Api, web: We
     fresh = Api(web.client, issue_api_token(org.org_id, org.user_id, "again"))
     db.session.commit()
     assert fresh.get(f"/api/v1/links/{link}/export.csv").status_code == 200
+    hook = fresh.post("/api/v1/webhooks", {"url": "https://hooks.example.org/clicks"}).get_json()
+    assert fresh.delete(f"/api/v1/webhooks/{hook['id']}").status_code == 204
 
     found = {e["action"]: e for e in _events(fresh, "?limit=200")}
     assert found["team.join"]["actor"] == "mia@acme.test (invitation)"
@@ -105,6 +107,13 @@ def test_team_token_and_export_events(app: Flask, org: NewOrg, api: Api, web: We
     assert found["export.link_contacts"]["detail"] == {"metric": "clicks"}
     assert found["export.link_contacts"]["subject"] == f"link {link}"
     assert found["token.create"]["actor"] == "system"  # made outside any request
+    assert found["webhook.create"]["after"] == {
+        "url": "https://hooks.example.org/clicks", "secret": "changed"
+    }  # fmt: skip
+    assert found["webhook.delete"]["before"]["url"] == "https://hooks.example.org/clicks"
+    db.session.rollback()
+    logged = db.session.execute(text("SELECT before::text, after::text FROM audit_events")).all()
+    assert hook["secret"] not in str(logged) and "gAAAA" not in str(logged)
     assert [e["action"] for e in _events(fresh, "?kind=team")] == [
         "team.deactivate", "team.role", "team.join", "team.invite"
     ]  # fmt: skip

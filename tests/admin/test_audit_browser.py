@@ -10,8 +10,8 @@ import pytest
 
 from admin import create_app
 from admin.extensions import db
-from admin.services.orgs import create_org
-from tests.conftest import Api, Servers, _app_config, _reset
+from tests.conftest import Api, Servers, _app_config
+from tests.helpers.browser import fresh_org, sign_in
 from tests.helpers.pages import SIZES, check_page
 from tests.servers import http_role
 
@@ -24,11 +24,9 @@ DOMAINS = 55  # more than a page (50)
 
 @pytest.fixture(scope="module")
 def admin_url(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    _reset(servers)
-    app = create_app(_app_config(servers))
-    with app.app_context():
-        org = create_org("Audit Campaign", EMAIL, PASSWORD)
-        api = Api(app.test_client(), org.api_token)
+    org = fresh_org(servers, "Audit Campaign", EMAIL, PASSWORD)
+    with create_app(_app_config(servers)).app_context() as ctx:
+        api = Api(ctx.app.test_client(), org.api_token)
         for n in range(DOMAINS):
             api.post("/api/v1/domains", {"hostname": f"d{n}.audit.test"})
         api.post(
@@ -52,11 +50,7 @@ def test_the_audit_log_in_a_browser(browser: Any, admin_url: str, size: str) -> 
     )
     page = context.new_page()
     page.set_default_timeout(10_000)
-    page.goto("/login")
-    page.fill("input[name=email]", EMAIL)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/links")
+    sign_in(page, EMAIL, PASSWORD)
     page.goto("/audit")
     rows = page.locator("#audit-table tbody tr")
     expect(rows).to_have_count(50)

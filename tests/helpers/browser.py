@@ -63,3 +63,12 @@ def watched_page(browser: Any, base_url: str, height: int) -> Iterator[Any]:
     yield page
     context.close()
     assert not errors, errors
+
+
+def sign_in(page: Any, email: str, password: str) -> None:
+    """Through the login form, as a person does; returns on the page it leads to (links)."""
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/links")
