@@ -1,4 +1,4 @@
-"""audit log with before and after; per-organisation click retention; the index it scans
+"""audit log with before and after; per-organisation click retention; indexes for both
 
 Revision ID: 0008_audit_privacy
 Revises: 0007_ui
@@ -50,9 +50,22 @@ def upgrade():
         ["org_id", "at"],
         postgresql_where=sa.text(VISITOR_DATA),
     )
+    # Deleting a contact finds their rows by contact: the clicks it clears (and the foreign
+    # keys' own ON DELETE actions, which otherwise read every partition and table in full).
+    op.create_index(
+        "ix_clicks_contact",
+        "clicks",
+        ["contact_id"],
+        postgresql_where=sa.text("contact_id IS NOT NULL"),
+    )
+    op.create_index("ix_link_contact_clicks_contact", "link_contact_clicks", ["contact_id"])
+    op.create_index("ix_link_broadcast_contacts_contact", "link_broadcast_contacts", ["contact_id"])
 
 
 def downgrade():
+    op.drop_index("ix_link_broadcast_contacts_contact", table_name="link_broadcast_contacts")
+    op.drop_index("ix_link_contact_clicks_contact", table_name="link_contact_clicks")
+    op.drop_index("ix_clicks_contact", table_name="clicks")
     op.drop_index("ix_clicks_visitor_data", table_name="clicks")
     op.drop_constraint("ck_organisations_click_retention", "organisations", type_="check")
     op.drop_column("organisations", "click_retention_days")
