@@ -82,6 +82,7 @@ def test_old_clicks_lose_visitor_data_and_keep_their_counts(
     # Cleared clicks are not read again; a later clock clears the rest, in small batches.
     assert retention.apply(drain.conn) == 0
     later = datetime.now(UTC) + timedelta(days=50)
+    assert retention.apply(drain.conn, later, batch=1, budget_seconds=0) == 0  # no time left
     assert retention.apply(drain.conn, later, batch=2) == 3  # two batches
     assert {(ip, ua) for _age, ip, ua in _visitor_data(org.org_id)} == {(False, False)}
     assert [ip for _age, ip, _ua in _visitor_data(other_org.org_id)] == [False] * 2 + [True] * 3
