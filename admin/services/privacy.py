@@ -5,8 +5,9 @@ says (``set_retention``; sync/clicks/retention.py applies it).
 Erasing keeps the numbers: clicks stay (the counts, the series, the breakdowns are built from
 them or kept beside them) with no contact, IP address, user agent or referrer; what only
 describes the person goes (their history, messages, codes, memberships) by the contacts
-table's ON DELETE CASCADE. Redis learns through the outbox, in the same transaction: a
-tombstone replaces the contact's record and their codes are removed.
+table's ON DELETE CASCADE; a rejected import row naming them is dropped. Redis learns through
+the outbox, in the same transaction: a tombstone replaces the contact's record and their codes
+are removed.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ _SCRUB_DELIVERIES = text(
     " AND (payload->'contact'->>'id')::bigint = ANY(:ids)"
 )
 
+_SCRUB_REJECTED_ROWS = text(
+    "UPDATE import_jobs SET errors = COALESCE((SELECT jsonb_agg(e ORDER BY n)"
+    " FROM jsonb_array_elements(errors) WITH ORDINALITY AS x(e, n)"
+    " WHERE NOT COALESCE(e->'cells', '[]') ?| CAST(:needles AS text[])), '[]')"
+    " WHERE org_id = :org AND jsonb_array_length(errors) > 0"
+)
+
 
 def erase_contacts(org_id: int, contact_ids: Iterable[int]) -> int:
     """Delete these contacts of the organisation and every trace of their personal data, in
@@ -46,20 +54,22 @@ def erase_contacts(org_id: int, contact_ids: Iterable[int]) -> int:
     wanted = sorted({i for i in contact_ids if inputs.is_id(i)})
     if not wanted:
         return 0
-    ids = list(  # locked: an edit or an import meanwhile waits, then finds them gone
-        db.session.scalars(
-            select(Contact.id)
-            .where(Contact.org_id == org_id, Contact.id.in_(wanted))
-            .order_by(Contact.id)
-            .with_for_update()
-        )
-    )
-    if not ids:
+    rows = db.session.execute(  # locked: an edit or an import meanwhile waits, then finds them gone
+        select(Contact.id, Contact.phone, Contact.email)
+        .where(Contact.org_id == org_id, Contact.id.in_(wanted))
+        .order_by(Contact.id)
+        .with_for_update()
+    ).all()
+    if not rows:
         return 0
+    ids = [r.id for r in rows]
+    # A rejected import row keeps its cells (for the CSV of rejected rows): one naming them goes.
+    needles = sorted({v for r in rows for v in (r.phone, r.phone.lstrip("+"), r.email) if v})
     codes = list(db.session.scalars(select(IssuedCode.code).where(IssuedCode.contact_id.in_(ids))))
     params = {"org": org_id, "ids": ids}
     db.session.execute(_SCRUB_CLICKS, params)
     db.session.execute(_SCRUB_DELIVERIES, params)
+    db.session.execute(_SCRUB_REJECTED_ROWS, {"org": org_id, "needles": needles})
     db.session.execute(delete(Contact).where(Contact.org_id == org_id, Contact.id.in_(ids)))
     for contact_id in ids:
         outbox.enqueue("contact", contact_id, outbox.next_version())

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from admin.extensions import db
-from admin.models import Webhook
+from admin.models import ImportJob, Webhook
 from admin.services import team
 from admin.services.orgs import NewOrg
 from core import keys, records
@@ -59,10 +59,14 @@ def _setup(api: Api, org: NewOrg) -> dict[str, Any]:
         {"body": "Hi {{first_name}}: {{link}}", "link_id": link["id"], "contact_ids": [person["id"]]},
     )
     assert sent.status_code == 201, sent.get_json()
-    # An endpoint, so that the drain queues webhook deliveries naming the contact.
+    # An endpoint, so that the drain queues webhook deliveries naming the contact; an import
+    # whose rejected rows (kept for their CSV) name them and someone else.
     db.session.add(
         Webhook(org_id=org.org_id, url="https://hooks.example.test/in", secret=crypto.encrypt("s"))
     )
+    rejected = [{"line": 2, "message": "bad", "cells": [PHONE.lstrip("+"), "x" * 300]},
+                {"line": 3, "message": "bad", "cells": ["+15550000000", "Someone"]}]  # fmt: skip
+    db.session.add(ImportJob(org_id=org.org_id, status="done", errors=rejected))
     db.session.commit()
     return {"domain": domain["id"], "link": link["id"], "person": person["id"],
             "other": other["id"], "codes": codes}  # fmt: skip
@@ -157,6 +161,8 @@ def test_export_then_delete_erases_the_contact_everywhere_but_the_counts(
         text("SELECT payload->'contact'->>'id' FROM webhook_deliveries")
     ).scalars().all()
     assert sorted(d or "" for d in deliveries) == ["", "", str(other)]
+    kept = db.session.execute(text("SELECT errors FROM import_jobs")).scalar_one()
+    assert [e["line"] for e in kept] == [3]
 
     publish()
     gone = records.contact_decoder.decode(rdb.hget(keys.contact(person), keys.F_DATA))
