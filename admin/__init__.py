@@ -81,9 +81,13 @@ def create_app(
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
 
     from admin import api, web
+    from admin.services import audit
 
     api.init_app(app)
     web.init_app(app)
+    # Who acted (the audit log's actor) is set per request by its authentication: forgotten
+    # after each, so a server thread's next request never inherits it.
+    app.teardown_request(lambda _exc: audit.reset())
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -6,6 +6,7 @@ from flask import Flask
 
 # Importing the resource modules registers their routes on ``bp``.
 from admin.api import (  # noqa: F401
+    audit,
     auth,
     broadcasts,
     contacts,
@@ -18,6 +19,7 @@ from admin.api import (  # noqa: F401
     messages,
     metrics,
     openapi,
+    privacy,
     provider_callbacks,
     webhooks,
 )

@@ -11,6 +11,7 @@ from admin.api.errors import ApiError
 from admin.extensions import db
 from admin.models import ApiToken, User
 from admin.security import hash_token
+from admin.services import audit
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
 
@@ -26,7 +27,14 @@ def require_token() -> None:
     # them ends their tokens with their sessions. A token of no person (user_id NULL: made by
     # the operator, `org create`, or a seed) belongs to the organisation itself.
     row = db.session.execute(
-        select(ApiToken.id, ApiToken.org_id, ApiToken.user_id, ApiToken.last_used_at)
+        select(
+            ApiToken.id,
+            ApiToken.org_id,
+            ApiToken.user_id,
+            ApiToken.last_used_at,
+            ApiToken.prefix,
+            User.email,
+        )
         .outerjoin(User, User.id == ApiToken.user_id)
         .where(
             ApiToken.token_hash == hash_token(token.strip()),
@@ -42,6 +50,9 @@ def require_token() -> None:
     g.org_id = row.org_id
     g.user_id = row.user_id
     g.token_id = row.id
+    # The audit log's "who": the token's person, else the organisation's own token.
+    label = row.email or "the organisation's token"
+    audit.act_as(audit.Actor(label, row.user_id, f"API token {row.prefix}…"))
     now = datetime.now(UTC)
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
         db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))

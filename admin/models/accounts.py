@@ -32,7 +32,17 @@ class Organisation(db.Model):  # type: ignore[name-defined,misc]
         String(64), nullable=False, server_default=text("md5(random()::text)")
     )
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    # Clicks older than this keep their counts but lose IP address and user agent
+    # (sync/clicks/retention.py, run by the drain).
+    click_retention_days: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("90")
+    )
     created_at: Mapped[datetime] = now_column()
+    __table_args__ = (
+        CheckConstraint(
+            "click_retention_days BETWEEN 1 AND 3650", name="ck_organisations_click_retention"
+        ),
+    )
 
 
 class User(db.Model):  # type: ignore[name-defined,misc]

@@ -57,6 +57,15 @@ class Click(db.Model):  # type: ignore[name-defined,misc]
         UniqueConstraint("click_id", "at", name="clicks_click_id_key"),
         Index("ix_clicks_link_at", "link_id", "at"),
         Index("ix_clicks_link_contact", "link_id", "contact_id"),
+        # What the retention job scans (sync/clicks/retention.py): clicks still holding them.
+        Index(
+            "ix_clicks_visitor_data",
+            "org_id",
+            "at",
+            postgresql_where=text("ip IS NOT NULL OR user_agent <> ''"),
+        ),
+        # A contact's clicks, when they are deleted (admin/services/privacy.py) or exported.
+        Index("ix_clicks_contact", "contact_id", postgresql_where=text("contact_id IS NOT NULL")),
         {"postgresql_partition_by": "RANGE (at)"},
     )
 
@@ -119,6 +128,8 @@ class LinkContactClicks(db.Model):  # type: ignore[name-defined,misc]
     clicks: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The primary key starts with the link: deleting a contact finds theirs by this one.
+    __table_args__ = (Index("ix_link_contact_clicks_contact", "contact_id"),)
 
 
 class LinkVisitor(db.Model):  # type: ignore[name-defined,misc]
@@ -185,3 +196,4 @@ class LinkBroadcastContact(db.Model):  # type: ignore[name-defined,misc]
     contact_id: Mapped[int] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
     )
+    __table_args__ = (Index("ix_link_broadcast_contacts_contact", "contact_id"),)

@@ -13,10 +13,12 @@ from sqlalchemy.exc import IntegrityError
 
 from admin.extensions import db
 from admin.models import Domain
-from admin.services import inputs, outbox
+from admin.services import audit, inputs, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
 from admin.services.lookup import owned
 from core.hostnames import HostnameError, normalize_hostname
+
+AUDITED = ("hostname", "fallback_url", "verified_via")  # what the audit log keeps of a domain
 
 
 def hostname(value: Any, field: str = "hostname") -> str:
@@ -50,6 +52,7 @@ def create_domain(org_id: int, hostname_text: Any, fallback_url: Any = None) -> 
         db.session.rollback()
         raise Conflict("hostname", f"{host} is already one of your domains") from None
     outbox.enqueue("domain", domain.id, version)
+    audit.record(org_id, "domain.create", host, after=audit.snapshot(domain, AUDITED))
     db.session.commit()
     return domain
 
@@ -59,10 +62,18 @@ def update_domain(org_id: int, domain_id: int, changes: Mapping[str, Any]) -> Do
     domain = get_domain(org_id, domain_id)
     if "hostname" in changes and hostname(changes["hostname"]) != domain.hostname:
         raise ValidationError("hostname", "a domain's hostname cannot change; add a new domain")
+    before = audit.snapshot(domain, AUDITED)
     if "fallback_url" in changes:
         domain.fallback_url = inputs.plain_url("fallback_url", changes["fallback_url"]) or None
     domain.version = outbox.next_version()
     outbox.enqueue("domain", domain.id, domain.version)
+    audit.record(
+        org_id,
+        "domain.update",
+        domain.hostname,
+        before=before,
+        after=audit.snapshot(domain, AUDITED),
+    )
     db.session.commit()
     return domain
 

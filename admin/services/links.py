@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from admin.extensions import db
 from admin.models import IssuedCode, Link
-from admin.services import compliance, domains, inputs, memberships, outbox
+from admin.services import audit, compliance, domains, inputs, memberships, outbox
 from admin.services.errors import Conflict, ValidationError
 from admin.services.lookup import owned
 from core import actions as click_actions
@@ -26,6 +26,11 @@ MAX_ACTIONS = 20
 NAME_LENGTH = 200
 FOLDER_LENGTH = 100
 PREVIEW_LIMITS = {"title": 300, "description": 1000}
+# What the audit log keeps of a link, before and after a change.
+AUDITED = (
+    "name", "destination", "domain_id", "extension", "preview_title", "preview_description",
+    "preview_image_url", "actions", "archived", "expires_at", "folder",
+)  # fmt: skip
 MAX_CODE_ATTEMPTS = 8  # a taken code is rare (3.5e12 codes); eight in a row never happen
 _INSERT_GENERIC = text(
     "INSERT INTO issued_codes (code, org_id, link_id, contact_id) "
@@ -150,6 +155,7 @@ def create_link(org_id: int, data: Mapping[str, Any], *, allow_shortener: bool =
     db.session.flush()
     outbox.enqueue("link", link.id, version)
     add_generic_code(org_id, link.id)
+    audit.record(org_id, "link.create", _subject(link), after=audit.snapshot(link, AUDITED))
     db.session.commit()
     return link
 
@@ -161,13 +167,21 @@ def update_link(
     values = link_values(org_id, data, link, allow_shortener=allow_shortener)
     if values.get("domain_id", link.domain_id) != link.domain_id:
         _check_domain_can_move(link)
+    before = audit.snapshot(link, AUDITED)
     for column, value in values.items():
         setattr(link, column, value)
     link.version = outbox.next_version()
     link.updated_at = func.now()
     outbox.enqueue("link", link.id, link.version)
+    audit.record(
+        org_id, "link.update", _subject(link), before=before, after=audit.snapshot(link, AUDITED)
+    )
     db.session.commit()
     return link
+
+
+def _subject(link: Link) -> str:
+    return f"link {link.id}" + (f" ({link.name})" if link.name else "")
 
 
 def _check_domain_can_move(link: Link) -> None:

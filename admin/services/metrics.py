@@ -25,6 +25,7 @@ from admin.errors import BadValue
 from admin.extensions import db
 from admin.models import Link
 from admin.schemas.metrics import MetricContactOut
+from admin.services import audit
 from core.clicks import BOT, PREVIEW_KINDS, sql_list
 from sync.clicks import rollups
 
@@ -231,6 +232,9 @@ def export_csv(org_id: int, link_id: int, metric: str, chunk_rows: int = 1000) -
     of at most ``chunk_rows`` rows and one primary-key lookup per row, whatever the statistics
     say (100,000 rows in about a second here)."""
     query = text(_contacts_query(metric, times_as_text=True, page=True))  # MetricsError first
+    # Personal data leaves the system: recorded (and committed) before the first row goes.
+    audit.record(org_id, "export.link_contacts", f"link {link_id}", detail={"metric": metric})
+    db.session.commit()
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()

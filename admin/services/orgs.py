@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -10,6 +11,7 @@ from admin.errors import BadValue
 from admin.extensions import db
 from admin.models import ApiToken, Organisation, User
 from admin.security import hash_password, new_api_token
+from admin.services import audit
 
 
 class OrgError(BadValue):
@@ -54,4 +56,23 @@ def issue_api_token(org_id: int, user_id: int | None, name: str) -> str:
     db.session.add(
         ApiToken(org_id=org_id, user_id=user_id, name=name, prefix=prefix, token_hash=token_hash)
     )
+    owner = db.session.scalar(select(User.email).where(User.id == user_id)) if user_id else None
+    audit.record(
+        org_id,
+        "token.create",
+        f"{prefix}…",
+        after={"name": name, "prefix": prefix, "person": owner},
+    )
+    return token
+
+
+def revoke_api_token(org_id: int, token_id: int) -> ApiToken | None:
+    """Revoke one of the organisation's tokens (in the caller's transaction); None when it has
+    no such token. Revoking twice changes nothing."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.org_id == org_id, ApiToken.id == token_id)
+    )
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
+        audit.record(org_id, "token.revoke", f"{token.prefix}…", detail={"name": token.name})
     return token

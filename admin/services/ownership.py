@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from admin.extensions import db
-from admin.models import AuditEvent, Domain
-from admin.services import domains, outbox
+from admin.models import Domain
+from admin.services import audit, domains, outbox
 from admin.services.errors import NotFound, ValidationError
 from core import logs
 from sync import domainproof
@@ -82,6 +82,8 @@ def mark_verified(domain: Domain, via: str) -> bool:
     domain.dns_checked_at = now
     domain.dns_lost_at = None
     _publish(domain)
+    action = "domain.verify_override" if via == "operator" else "domain.verify"
+    audit.record(domain.org_id, action, domain.hostname, after={"verified_via": via})
     try:
         db.session.commit()
     except IntegrityError:
@@ -176,16 +178,9 @@ def operator_verify(hostname_text: Any, org_id: int | None = None, actor: str = 
         orgs = ", ".join(str(d.org_id) for d in claims)
         raise ValidationError("org", f"{host} is claimed by organisations {orgs}: name one (--org)")
     domain = claims[0]
-    db.session.add(
-        AuditEvent(
-            actor=actor,
-            action="domain.verify_override",
-            org_id=domain.org_id,
-            subject=host,
-            detail={"domain_id": domain.id},
-        )
-    )
-    if not mark_verified(domain, "operator"):
+    with audit.acting(audit.Actor(actor)):
+        verified = mark_verified(domain, "operator")
+    if not verified:
         raise ValidationError("hostname", f"{host} was verified for another claim meanwhile")
     logs.event(log, "domain verified by the operator", logging.WARNING, hostname=host, actor=actor)
     return domain

@@ -12,7 +12,10 @@ from typing import Any
 from admin.extensions import db
 from admin.models import Organisation
 from admin.providers import settings as provider_settings
+from admin.services import audit
 from admin.services.errors import NotFound, ValidationError
+
+SECRET = ("auth_token",)  # stored encrypted; the audit log says only that it changed
 
 
 def _org(org_id: int) -> Organisation:
@@ -35,6 +38,8 @@ def save(org_id: int, data: Any) -> dict[str, Any]:
         sms = provider_settings.validate(data, provider_settings.of_org(org.settings))
     except provider_settings.ProviderSettingsError as exc:
         raise ValidationError(exc.field, exc.message) from None
+    before = provider_settings.of_org(org.settings)
+    audit.record(org_id, "provider.update", "SMS provider", before=before, after=sms, secrets=SECRET)
     # A new dict, so SQLAlchemy sees the JSONB column change.
     org.settings = {**(org.settings or {}), provider_settings.SETTINGS_KEY: sms}
     db.session.commit()

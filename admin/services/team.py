@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from admin.extensions import db
 from admin.models import ROLES, ApiToken, Invitation, User
 from admin.security import hash_password, hash_token
+from admin.services import audit
 from admin.services.errors import Conflict, NotFound, ServiceError, ValidationError
 from admin.services.lookup import owned
 
@@ -118,6 +119,7 @@ def invite(org_id: int, actor: User, email: str, role: str) -> NewInvitation:
     )
     db.session.add(invitation)
     db.session.flush()
+    audit.record(org_id, "team.invite", email, after={"email": email, "role": role})
     return NewInvitation(invitation=invitation, token=token)
 
 
@@ -129,6 +131,7 @@ def revoke_invitation(org_id: int, actor: User, invitation_id: int) -> None:
     if invitation is None or invitation.accepted_at is not None:
         raise NotFound("invitation", "no such pending invitation")
     invitation.expires_at = datetime.now(UTC)
+    audit.record(org_id, "team.invitation_revoke", invitation.email, detail={"role": invitation.role})
 
 
 def find_invitation(token: str, lock: bool = False) -> Invitation | None:
@@ -174,6 +177,13 @@ def accept(token: str, name: str, password: str) -> User:
             db.session.flush()
     except IntegrityError:
         raise Conflict("email", f"{invitation.email} has an account already") from None
+    audit.record(
+        user.org_id,
+        "team.join",
+        user.email,
+        after={"email": user.email, "name": user.name, "role": user.role},
+        actor=audit.Actor(user.email, user.id, "invitation"),
+    )
     return user
 
 
@@ -186,6 +196,7 @@ def change_role(org_id: int, actor: User, user_id: int, role: str) -> User:
     if user.role == "owner" and role != "owner" and _owners_left(org_id, user.id) == 0:
         raise ValidationError("role", "the organisation must keep at least one owner")
     if user.role != role:
+        audit.record(org_id, "team.role", user.email, before={"role": user.role}, after={"role": role})
         user.role = role
         user.session_generation += 1  # their sessions end: they log in again with the new role
     return user
@@ -199,6 +210,13 @@ def set_active(org_id: int, actor: User, user_id: int, active: bool) -> User:
         raise ValidationError("user", "you cannot deactivate yourself")
     if user.role == "owner" and not active and _owners_left(org_id, user.id) == 0:
         raise ValidationError("user", "the organisation must keep at least one owner")
+    audit.record(
+        org_id,
+        "team.activate" if active else "team.deactivate",
+        user.email,
+        before={"active": user.active},
+        after={"active": active},
+    )
     user.active = active
     if not active:
         # Ended for good, even if they are reactivated later: their sessions and their tokens.

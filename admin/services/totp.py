@@ -12,6 +12,7 @@ from sqlalchemy import or_, update
 
 from admin.extensions import db
 from admin.models import Organisation, User
+from admin.services import audit
 from sync import crypto
 
 ISSUER = "Smart Links"
@@ -83,6 +84,13 @@ def org_requires(org: Organisation | None) -> bool:
 
 
 def set_required(org: Organisation, required: bool) -> None:
+    audit.record(
+        org.id,
+        "settings.two_factor_required",
+        "two-factor sign-in",
+        before={"required": org_requires(org)},
+        after={"required": required},
+    )
     org.settings = {**(org.settings or {}), REQUIRE_KEY: required}
 
 

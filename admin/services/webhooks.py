@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 
 from admin.extensions import db
 from admin.models import Webhook, WebhookDelivery
+from admin.services import audit
 from admin.services.errors import ValidationError
 from admin.services.lookup import owned
 from sync import crypto, outbound
@@ -86,6 +87,14 @@ def create_webhook(
     stored = crypto.encrypt(secret)  # at rest encrypted; in clear in the answer only
     webhook = Webhook(org_id=org_id, url=url, secret=stored, description=description)
     db.session.add(webhook)
+    db.session.flush()
+    audit.record(
+        org_id,
+        "webhook.create",
+        url,
+        after={"url": url, "description": description, "secret": stored},
+        secrets=("secret",),
+    )
     db.session.commit()
     return webhook, secret
 
@@ -103,6 +112,12 @@ def delete_webhook(org_id: int, webhook_id: int) -> None:
     webhook = get_webhook(org_id, webhook_id)
     # Its pending deliveries go with it (ON DELETE CASCADE): nothing is sent after this.
     db.session.execute(delete(Webhook).where(Webhook.id == webhook.id))
+    audit.record(
+        org_id,
+        "webhook.delete",
+        webhook.url,
+        before={"url": webhook.url, "description": webhook.description},
+    )
     db.session.commit()
 
 

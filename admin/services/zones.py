@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from admin.extensions import db
 from admin.models import Organisation, User
+from admin.services import audit
 from admin.services.errors import NotFound, ValidationError
 
 DEFAULT = "UTC"
@@ -37,6 +38,8 @@ def set_org_zone(org_id: int, value: Any) -> str:
     if org is None:
         raise NotFound("org_id", "no such organisation")
     name = zone_name("time_zone", value)
+    before = {"time_zone": (org.settings or {}).get("time_zone")}
+    audit.record(org_id, "settings.time_zone", "time zone", before=before, after={"time_zone": name})
     org.settings = {**(org.settings or {}), "time_zone": name}
     db.session.commit()
     return name

@@ -14,6 +14,7 @@ from flask import Flask, render_template
 
 # Importing the view modules registers their routes on ``bp``.
 from admin.web import (  # noqa: F401
+    audit,
     auth,
     contacts,
     dashboard,

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from admin.extensions import db
 from admin.models import Organisation, User
 from admin.security import DUMMY_HASH, hash_password, password_needs_rehash, verify_password
-from admin.services import totp
+from admin.services import audit, totp
 from admin.web import ratelimit
 from admin.web.blueprint import bp
 from admin.web.clientip import client_ip
@@ -94,6 +94,7 @@ def load_user(session_id: str) -> WebUser | None:
         return None
     if totp.org_requires(org) and not user.totp_secret:
         return None  # required since they logged in: they set it up at their next login
+    audit.act_as(audit.Actor(user.email, user.id, "web"))
     return WebUser(user, org.name)
 
 

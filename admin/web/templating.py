@@ -23,7 +23,10 @@ NAV = [
     ("web.team", "Team", "/team"),
     ("web.tokens", "API tokens", "/tokens"),
     ("web.settings_page", "Settings", "/settings"),
+    ("web.audit_page", "Audit log", "/audit"),
 ]
+# Items only some roles see (the rest are everyone's).
+NAV_ROLES = {"/tokens": "admin", "/audit": "owner"}
 
 
 @cache
@@ -80,4 +83,4 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def navigation() -> dict[str, Any]:
-        return {"nav_items": NAV, "nav_section": _nav_section()}
+        return {"nav_items": NAV, "nav_roles": NAV_ROLES, "nav_section": _nav_section()}

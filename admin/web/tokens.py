@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import flash, redirect, render_template
@@ -10,7 +9,7 @@ from sqlalchemy import select
 
 from admin.extensions import db
 from admin.models import ApiToken, User
-from admin.services.orgs import issue_api_token
+from admin.services.orgs import issue_api_token, revoke_api_token
 from admin.web.auth import current_org_id, role_required, web_user
 from admin.web.blueprint import bp
 from admin.web.forms import TokenForm
@@ -58,13 +57,10 @@ def tokens_create() -> Any:
 @bp.post("/tokens/<int:token_id>/revoke")
 @role_required("admin")
 def tokens_revoke(token_id: int) -> Any:
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.org_id == current_org_id(), ApiToken.id == token_id)
-    )
+    token = revoke_api_token(current_org_id(), token_id)
     if token is None:
         flash("No such token.", "error")
-    elif token.revoked_at is None:
-        token.revoked_at = datetime.now(UTC)
+    else:
         db.session.commit()
         flash(f"The token {token.prefix}… is revoked.", "success")
     return redirect("/tokens")

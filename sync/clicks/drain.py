@@ -44,7 +44,7 @@ from core.records import (
     click_decoder,
     parse_ref,
 )
-from sync.clicks import partitions, takeover
+from sync.clicks import partitions, retention, takeover
 from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
 from sync.clicks.trim import Trimmer
 from sync.clicks.useragents import describe
@@ -200,6 +200,12 @@ class Drain:
             return
         if made:
             logs.event(log, "click partitions made", partitions=",".join(made))
+
+    def apply_retention(self) -> None:
+        """IP addresses and user agents of clicks past their organisation's retention."""
+        cleared = retention.apply(self.conn)
+        if cleared:
+            logs.event(log, "old clicks' visitor data cleared", clicks=cleared)
 
     # -- the loop's step -------------------------------------------------------------------
 
@@ -490,6 +496,7 @@ def main(settings: config.Settings, burst: bool = False) -> int:
     worker.every("reclaim", drain.settings.claim_every, drain.reclaim, at_start=True)
     worker.every("trim", TRIM_SECONDS, drain.trim)
     worker.every("partitions", PARTITION_SECONDS, drain.ensure_partitions, at_start=True)
+    worker.every("retention", retention.EVERY_SECONDS, drain.apply_retention)
     worker.every("consumers", CONSUMER_CLEANUP_SECONDS, drain.forget_stale_consumers)
     lanes = [
         Lane(
