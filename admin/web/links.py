@@ -16,7 +16,7 @@ from wtforms import SelectChoice
 from admin.appsettings import public_admin_url, short_url_scheme
 from admin.extensions import db
 from admin.models import Link
-from admin.services import codes, links, uploads
+from admin.services import codes, links, presets, uploads
 from admin.services.errors import NotFound, ServiceError
 from admin.web import queries
 from admin.web.auth import current_org_id
@@ -124,6 +124,8 @@ def _builder_context(form: LinkForm, link: Link | None) -> dict[str, Any]:
         "merge_fields": fields,
         "image_width": image_width,
         "shorteners": json.dumps(sorted(PUBLIC_SHORTENERS)),
+        "presets": presets.PRESETS,
+        "presets_json": json.dumps(presets.listing()),
         "has_domains": bool(form.domain_id.choices),
         "tags": queries.tag_names(org_id),
         "lists": queries.list_names(org_id),
