@@ -77,6 +77,12 @@ Expiry = Annotated[
 Folder = Annotated[str, Meta(max_length=100, description="a folder to group links; '' for none")]
 
 
+ALLOW_REDIRECTS = (
+    "an owner's override: allow a destination that redirects to another host (audited)"
+)
+PRESET = "add a CRM or donation page's attribution parameters: GET /api/v1/links/presets"
+
+
 class LinkCreate(Struct):
     destination: Annotated[
         str,
@@ -101,15 +107,9 @@ class LinkCreate(Struct):
         Meta(description="an owner's override: allow a public shortener as the destination"),
     ] = UNSET
     allow_redirects: Annotated[
-        bool | UnsetType,
-        Meta(description="an owner's override: allow a destination that redirects to another "
-             "host (recorded in the audit log)"),
+        bool | UnsetType, Meta(description=ALLOW_REDIRECTS)
     ] = UNSET  # fmt: skip
-    preset: Annotated[
-        str | UnsetType,
-        Meta(description="add a CRM or donation page's attribution parameters to the "
-             "destination: GET /api/v1/links/presets"),
-    ] = UNSET  # fmt: skip
+    preset: Annotated[str | UnsetType, Meta(description=PRESET)] = UNSET
     expires_at: Expiry | None | UnsetType = UNSET
     folder: Folder | UnsetType = UNSET
 
