@@ -12,11 +12,13 @@ from sqlalchemy import select
 
 from admin.extensions import db
 from admin.models import AuditEvent, Link, User
+from admin.security import hash_password
 from admin.services import presets
 from admin.services.orgs import issue_api_token
 from tests.conftest import Api
 from tests.helpers.dns_server import dns_server
 from tests.helpers.trap import Trap, trap
+from tests.helpers.web import Web
 
 __all__ = ["trap"]
 
@@ -94,15 +96,36 @@ def test_the_check_never_reaches_a_private_address(api, domain, trap, monkeypatc
     assert trap.hits == []
 
 
-def test_the_web_form_refuses_a_redirecting_destination(web, domain, network):
+def client_of(web: Web) -> Any:
+    """A second test client of the same app, for another person's session."""
+    return web.client.application.test_client()
+
+
+def test_the_web_form_refuses_a_redirecting_destination(web, org, domain, network):
     network.redirect["/old"] = "https://bit.ly/3abc"
     page = web.get("/links/new").get_data(as_text=True)
     domain_id = page.split('name="domain_id"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
-    resp = web.post("/links/new", {"name": "Gala", "domain_id": domain_id,
-                                   "destination": f"http://{CAMPAIGN}:{network.port}/old"})  # fmt: skip
+    form = {"name": "Gala", "domain_id": domain_id, "destination": f"http://{CAMPAIGN}:{network.port}/old"}
+    resp = web.post("/links/new", form)
     assert resp.status_code == 400  # the form again, the error at the destination
-    assert 'data-field-error="destination">the destination redirects to bit.ly' in resp.get_data(as_text=True)
+    html = resp.get_data(as_text=True)
+    assert 'data-field-error="destination">the destination redirects to bit.ly' in html
     assert db.session.scalar(select(Link.id)) is None
+    # A member sees no such box, and ticking it anyway changes nothing.
+    db.session.add(User(org_id=org.org_id, email="m@acme.test", role="member",
+                        password_hash=hash_password("member password!")))  # fmt: skip
+    db.session.commit()
+    member = Web(client_of(web))
+    assert member.login("m@acme.test", "member password!").status_code == 302
+    as_member = member.post("/links/new", {**form, "allow_redirects": "on"}, page="/links/new")
+    assert as_member.status_code == 400 and 'name="allow_redirects"' not in as_member.get_data(as_text=True)
+    assert db.session.scalars(select(AuditEvent)).all() == []
+    # The owner may tick "allow this redirect": saved, and in the audit log.
+    assert 'name="allow_redirects"' in html
+    resp = web.post("/links/new", {**form, "allow_redirects": "on"}, page="/links/new")
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    (event,) = db.session.scalars(select(AuditEvent)).all()
+    assert event.action == "link.redirect_override" and event.detail == {"chain": ["https://bit.ly/3abc"]}
 
 
 def test_presets_fill_the_attribution_parameters(api, domain, network):
