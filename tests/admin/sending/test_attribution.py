@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 
+from admin.web import queries
 from core.config import to_libpq
 from core.merge import TemplateError, parse_template
 from core.records import ContactRecord, code_entry, parse_code_entry
@@ -78,6 +79,9 @@ def test_a_broadcasts_source_reaches_the_click(api, org, clean, make_contact, ed
     # A HEAD reveals nothing of the contact nor the broadcast: defaults only.
     head = edge.head(f"/{gala_codes[ana]}", host=HOST)
     assert head.headers["location"] == "https://donate.example.org/gala?refcode=sms&refcode2="
+
+    # Ana has three codes for the link, yet is one person with her own URLs on the links page.
+    assert queries.personal_url_counts(org.org_id, [link_id]) == {link_id: 2}
 
     # A broadcast again with the same source reuses its codes (the same URL on reissue).
     again = broadcast([ana], source="gala_sms")
