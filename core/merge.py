@@ -1,8 +1,8 @@
 """Destination templates and field merge.
 
 A destination is an absolute http(s) URL whose path, query and fragment may hold placeholders:
-``{{first_name}}``, ``{{last_name}}``, ``{{phone}}``, ``{{email}}``, ``{{contact_id}}``, ``{{fields.NAME}}``, each with
-an optional default after ``|``. The scheme, host and port are fixed text: a placeholder may not
+``{{first_name}}``, ``{{last_name}}``, ``{{phone}}``, ``{{email}}``, ``{{contact_id}}``, ``{{source}}``,
+``{{fields.NAME}}``, each with an optional default after ``|``. The scheme, host and port are fixed text: a placeholder may not
 stand there, and every merged value is percent-encoded for its place with nothing left "safe",
 so no contact value can add a ``/``, ``?``, ``#``, ``@`` or control character to the URL.
 """
@@ -23,8 +23,9 @@ from core.records import ContactRecord
 MAX_DESTINATION_LENGTH = 2048
 MAX_MERGED_LENGTH = 8000
 # contact_id: the contact's id, so that a CRM or donation page (an ActBlue refcode, ...) can
-# trace a visit back to the message it came from.
-BUILTIN_NAMES = ("first_name", "last_name", "phone", "email", "contact_id")
+# trace a visit back to the message it came from. source: the refcode of the broadcast whose
+# message carried the code (it travels with the code, not the contact: see core/records.py).
+BUILTIN_NAMES = ("first_name", "last_name", "phone", "email", "contact_id", "source")
 _FIELD_NAME = re.compile(r"^fields\.[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]")
 _FORBIDDEN_IN_DEFAULT = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029{}]")
@@ -54,16 +55,23 @@ class Template:
     def placeholders(self) -> tuple[Placeholder, ...]:
         return tuple(p for p in self.parts if isinstance(p, Placeholder))
 
-    def render(self, contact: ContactRecord | None) -> str:
-        """The destination for ``contact`` (None: defaults only)."""
+    def render(self, contact: ContactRecord | None, source: str = "") -> str:
+        """The destination for ``contact`` (None: defaults only) and the code's ``source``."""
         out = [self.origin]
         for part in self.parts:
             if isinstance(part, str):
                 out.append(part)
             else:
-                value = _lookup(contact, part.name) if contact is not None else None
+                if part.name == "source":
+                    value: str | None = source
+                else:
+                    value = _lookup(contact, part.name) if contact is not None else None
                 out.append(_encode(value if value else part.default, part.place))
         return "".join(out)
+
+    @property
+    def uses_source(self) -> bool:
+        return any(p.name == "source" for p in self.placeholders)
 
 
 def _lookup(contact: ContactRecord, name: str) -> str | None:
@@ -119,7 +127,7 @@ def _split_placeholders(text: str) -> list[str | tuple[str, str, int]]:
         if name not in BUILTIN_NAMES and not _FIELD_NAME.match(name):
             raise TemplateError(
                 f"unknown placeholder {{{{{name}}}}} at character {start + 1}: use first_name, "
-                "last_name, phone, email, contact_id or fields.NAME"
+                "last_name, phone, email, contact_id, source or fields.NAME"
             )
         if bar and _FORBIDDEN_IN_DEFAULT.search(default):
             raise TemplateError(f"the default of {{{{{name}}}}} has a brace or control character")

@@ -91,14 +91,19 @@ STREAM_REF = "r"  # "<link_id>:<contact_id>:<domain_id>" as resolved by the edge
 STREAM_AMEND = "a"  # msgpack ClickAmendment (an entry with this field carries no click)
 
 
-def code_entry(link_id: int, contact_id: int | None) -> str:
-    """The value stored for a code in its bucket: ``link_id:contact_id`` (empty for generic)."""
-    return f"{link_id}:{contact_id if contact_id is not None else ''}"
+def code_entry(link_id: int, contact_id: int | None, source: str = "") -> str:
+    """The value stored for a code in its bucket: ``link_id:contact_id`` (empty for generic),
+    then ``:source`` for a code a broadcast issued with its refcode (everything after the second
+    colon, so a source may hold a colon). Deploy the edge before sync writes such entries: an
+    older edge would read ``contact_id:source`` as the contact id."""
+    entry = f"{link_id}:{contact_id if contact_id is not None else ''}"
+    return f"{entry}:{source}" if source else entry
 
 
-def parse_code_entry(value: str) -> tuple[int, int | None]:
-    link_part, _, contact_part = value.partition(":")
-    return int(link_part), (int(contact_part) if contact_part else None)
+def parse_code_entry(value: str) -> tuple[int, int | None, str]:
+    link_part, _, rest = value.partition(":")
+    contact_part, _, source = rest.partition(":")
+    return int(link_part), (int(contact_part) if contact_part else None), source
 
 
 def parse_ref(value: str) -> tuple[int, int | None, int]:

@@ -64,11 +64,14 @@ def defaults_only(template: Template) -> str | None:
     return _finish(template.render(None), template)
 
 
-def build_location(template: Template, contact: ContactRecord | None) -> Location | None:
-    """The Location for a person's click; None when neither the merged URL nor the defaults-only
-    one passes the check (the caller then answers as for an unusable link)."""
-    if contact is not None:
-        merged = _finish(template.render(contact), template)
+def build_location(
+    template: Template, contact: ContactRecord | None, source: str = ""
+) -> Location | None:
+    """The Location for a person's click (``source``: the code's broadcast refcode); None when
+    neither the merged URL nor the defaults-only one passes the check (the caller then answers
+    as for an unusable link)."""
+    if contact is not None or (source and template.uses_source):
+        merged = _finish(template.render(contact, source), template)
         if merged is not None:
             return Location(merged, merge_fallback=False)
         fallback = defaults_only(template)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from core.records import DomainRecord, LinkRecord
 from edge.resolve import Outcome, Resolution, contact_for
 
-# domain, link, contact as stored (or None), stream ref, time.monotonic() of Redis's answer
-Remembered = tuple[DomainRecord, LinkRecord, bytes | None, bytes, float]
+# domain, link, contact as stored (or None), stream ref, time.monotonic() of Redis's answer,
+# the code's source
+Remembered = tuple[DomainRecord, LinkRecord, bytes | None, bytes, float, str]
 
 
 class Memory:
@@ -37,7 +38,7 @@ class Memory:
         if self.half <= 0:
             return
         current = self.current
-        current[(host, code)] = (res.domain, res.link, res.contact_raw, res.ref, now)  # type: ignore[assignment]
+        current[(host, code)] = (res.domain, res.link, res.contact_raw, res.ref, now, res.source)  # type: ignore[assignment]
         if len(current) >= self.half:
             self.previous = current
             self.current = {}
@@ -54,7 +55,7 @@ class Memory:
         hit = self.current.get(key) or self.previous.get(key)
         if hit is None or now - hit[4] > self.max_age:
             return None
-        domain, link, contact_raw, ref, _at = hit
+        domain, link, contact_raw, ref, _at, source = hit
         return Resolution(
             Outcome.FOUND,
             domain,
@@ -63,4 +64,5 @@ class Memory:
             contact_raw,
             ref,
             remembered=True,
+            source=source,
         )

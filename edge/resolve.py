@@ -43,7 +43,8 @@ RECORD_BUDGET_S = SOCKET_TIMEOUT_S / 2
 # KEYS: domain key, code bucket, click stream. ARGV: code, "1" to record, encoded ClickEvent,
 # deadline (µs since the epoch, Redis's clock), the edge's clock (Unix ms: an expired link
 # answers like an archived one, nothing recorded). Returns {outcome, domain d, link d,
-# contact d, ref, recorded} (outcomes as in Outcome below; ref is the stream's "r" field).
+# contact d, ref, recorded, source} (outcomes as in Outcome below; ref is the stream's "r" field;
+# source: the broadcast's refcode a code carries after a second colon, core.records.code_entry).
 _SCRIPT = Template("""
 local dom = redis.call('HMGET', KEYS[1], '$F_DATA', 'id', '$F_STATE')
 if not dom[1] or dom[3] == 'x' then return {0} end
@@ -53,6 +54,12 @@ local sep = string.find(entry, ':', 1, true)
 if not sep then return {1, dom[1]} end
 local link_id = string.sub(entry, 1, sep - 1)
 local contact_id = string.sub(entry, sep + 1)
+local source = ''
+local sep2 = string.find(contact_id, ':', 1, true)
+if sep2 then
+  source = string.sub(contact_id, sep2 + 1)
+  contact_id = string.sub(contact_id, 1, sep2 - 1)
+end
 local link = redis.call('HMGET', '$LINK_PREFIX' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE', '$F_EXPIRES')
 if not link[1] or link[2] ~= dom[2] then return {1, dom[1]} end
 if link[3] == 'x' then return {2, dom[1], link[1]} end
@@ -71,7 +78,7 @@ if ARGV[2] == '1' then
     recorded = 1
   end
 end
-return {3, dom[1], link[1], contact, ref, recorded}
+return {3, dom[1], link[1], contact, ref, recorded, source}
 """).substitute(
     F_DATA=keys.F_DATA,
     F_STATE=keys.F_STATE,
@@ -101,6 +108,7 @@ class Resolution:
     ref: bytes = b""  # "<link_id>:<contact_id>:<domain_id>", the stream's "r" field
     recorded: bool = False  # the script appended the click (asked, and before its deadline)
     remembered: bool = False  # answered from the worker's memory, not by Redis (edge/memory.py)
+    source: str = ""  # the refcode of the broadcast that issued the code ({{source}})
 
 
 class RedisUnavailable(Exception):
@@ -225,6 +233,7 @@ class ReplyDecoder:
             raw,  # type: ignore[arg-type]
             reply[4] if len(reply) > 4 else b"",  # type: ignore[arg-type]
             len(reply) > 5 and reply[5] == 1,
+            source=_text(reply[6]) if len(reply) > 6 else "",
         )
 
 
@@ -240,6 +249,10 @@ def contact_for(link: LinkRecord, raw: bytes | None) -> ContactRecord | None:
     if contact.deleted or contact.org_id != link.org_id:
         return None
     return contact
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
 
 
 def decode_reply(reply: list[bytes | int | None]) -> Resolution:

@@ -202,7 +202,10 @@ class Visit:
             return pages.html(200, page, head), "preview"
 
         # A HEAD never reveals contact data: its Location is the defaults-only destination.
-        location = build_location(template, None if head else res.contact)
+        if head:
+            location = build_location(template, None)
+        else:
+            location = build_location(template, res.contact, res.source)
         if location is None:
             logs.event(log, "merged destination fails its check", logging.ERROR, link_id=link.id)
             return self.fallback(res.domain, head)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from flask import Response, current_app, g
 
 from admin.api.auth import org_id
@@ -24,7 +25,8 @@ from admin.schemas.resources import (
     LinkUpdate,
     PreviewOut,
 )
-from admin.services import codes, compliance, links
+from admin.schemas.sending import LinkPresets
+from admin.services import codes, compliance, links, presets
 from core import actions
 
 # 100,000 contact ids need more than the usual JSON limit.
@@ -58,16 +60,32 @@ def links_out(rows: list[Link]) -> list[LinkOut]:
     ]
 
 
-def _shortener_override(changes: dict[str, Any]) -> bool:
-    """``"allow_shortener": true`` lets a public shortener be the destination; only an owner's
-    token may say so."""
-    if not changes.pop("allow_shortener", False):
-        return False
-    if not compliance.is_owner(org_id(), g.get("user_id")):
-        raise ApiError(
-            403, "forbidden", "only an owner may allow a public shortener", "allow_shortener"
-        )
-    return True
+def _override(changes: dict[str, Any]) -> compliance.Override:
+    """``"allow_shortener": true`` lets a public shortener be the destination, and
+    ``"allow_redirects": true`` one that redirects to another host; only an owner's token may
+    say so, and each use is in the audit log."""
+    allowed = {f: bool(changes.pop(f, False)) for f in ("allow_shortener", "allow_redirects")}
+    for field, wanted in allowed.items():
+        if wanted and not compliance.is_owner(org_id(), g.get("user_id")):
+            what = "a public shortener" if field == "allow_shortener" else "a redirecting destination"
+            raise ApiError(403, "forbidden", f"only an owner may allow {what}", field)
+    return compliance.Override(
+        shortener=allowed["allow_shortener"],
+        redirects=allowed["allow_redirects"],
+        actor=f"user:{g.get('user_id')}",
+    )
+
+
+def _changes(schema: Any) -> dict[str, Any]:
+    """The request body with a ``preset`` applied to its destination (services/presets.py)."""
+    return presets.with_preset(as_changes(read_json(schema)))
+
+
+def _saved(link: Link, status: int = 200) -> Response:
+    """A saved link with the advice on its destination (``warnings``)."""
+    out = links_out([link])[0]
+    out.warnings = compliance.destination_warnings(link.destination)
+    return respond(out, status)
 
 
 @bp.get("/links")
@@ -84,9 +102,15 @@ def list_links() -> Response:
 @bp.post("/links")
 @doc("Create a link (and its generic short URL)", LinkCreate, LinkOut, 201)
 def create_link() -> Response:
-    changes = as_changes(read_json(LinkCreate))
-    link = links.create_link(org_id(), changes, allow_shortener=_shortener_override(changes))
-    return respond(links_out([link])[0], 201)
+    changes = _changes(LinkCreate)
+    link = links.create_link(org_id(), changes, override=_override(changes))
+    return _saved(link, 201)
+
+
+@bp.get("/links/presets")
+@doc("CRM and donation presets: the attribution parameters each page reads", response=LinkPresets)
+def link_presets() -> Response:
+    return respond(msgspec.convert({"presets": presets.listing()}, LinkPresets))
 
 
 @bp.get("/links/<int:link_id>")
@@ -99,9 +123,8 @@ def get_link(link_id: int) -> Response:
 @doc("Change or archive a link", LinkUpdate, LinkOut)
 def update_link(link_id: int) -> Response:
     links.get_link(org_id(), link_id)  # 404 before looking at the body
-    changes = as_changes(read_json(LinkUpdate))
-    allow = _shortener_override(changes)
-    return respond(links_out([links.update_link(org_id(), link_id, changes, allow_shortener=allow)])[0])
+    changes = _changes(LinkUpdate)
+    return _saved(links.update_link(org_id(), link_id, changes, override=_override(changes)))
 
 
 @bp.post("/links/<int:link_id>/issue")

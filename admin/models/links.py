@@ -107,16 +107,26 @@ class Link(db.Model):  # type: ignore[name-defined,misc]
 
 
 class IssuedCode(db.Model):  # type: ignore[name-defined,misc]
-    """One code per (link, contact); a link's generic code has no contact."""
+    """One code per (link, contact) and per (link, contact, source); a link's generic code has
+    no contact. ``source``: the refcode of the broadcast that issued it, for a destination
+    with ``{{source}}`` (the edge merges it from the code, docs/sending.md)."""
 
     __tablename__ = "issued_codes"
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
     org_id: Mapped[int] = org_column(index=False)
     link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    source: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = now_column()
     __table_args__ = (
-        UniqueConstraint("link_id", "contact_id", name="uq_issued_codes_link_contact"),
+        # One index for both: its (link_id, contact_id) prefix serves every lookup by link.
+        UniqueConstraint(
+            "link_id",
+            "contact_id",
+            "source",
+            name="uq_issued_codes_link_contact",
+            postgresql_nulls_not_distinct=True,
+        ),
         Index(
             "uq_issued_codes_generic",
             "link_id",

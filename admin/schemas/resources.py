@@ -77,13 +77,19 @@ Expiry = Annotated[
 Folder = Annotated[str, Meta(max_length=100, description="a folder to group links; '' for none")]
 
 
+ALLOW_REDIRECTS = (
+    "an owner's override: allow a destination that redirects to another host (audited)"
+)
+PRESET = "add a CRM or donation page's attribution parameters: GET /api/v1/links/presets"
+
+
 class LinkCreate(Struct):
     destination: Annotated[
         str,
         Meta(
             description="absolute http(s) URL; {{first_name}}, {{last_name}}, {{phone}}, "
-            "{{email}}, {{fields.NAME}} (each with an optional |default) in the path, "
-            "query and fragment"
+            "{{email}}, {{contact_id}}, {{source}} (the broadcast's refcode), {{fields.NAME}} "
+            "(each with an optional |default) in the path, query and fragment"
         ),
     ]
     domain: Annotated[str, Meta(description="hostname of one of the organisation's domains")]
@@ -100,6 +106,10 @@ class LinkCreate(Struct):
         bool | UnsetType,
         Meta(description="an owner's override: allow a public shortener as the destination"),
     ] = UNSET
+    allow_redirects: Annotated[
+        bool | UnsetType, Meta(description=ALLOW_REDIRECTS)
+    ] = UNSET  # fmt: skip
+    preset: Annotated[str | UnsetType, Meta(description=PRESET)] = UNSET
     expires_at: Expiry | None | UnsetType = UNSET
     folder: Folder | UnsetType = UNSET
 
@@ -115,6 +125,8 @@ class LinkUpdate(Struct):
     expires_at: Expiry | None | UnsetType = UNSET
     folder: Folder | UnsetType = UNSET
     allow_shortener: bool | UnsetType = UNSET
+    allow_redirects: bool | UnsetType = UNSET
+    preset: str | UnsetType = UNSET
 
 
 class IssueRequest(Struct):
@@ -207,6 +219,9 @@ class LinkOut(Struct):
     updated_at: datetime
     expires_at: datetime | None = None
     folder: str = ""
+    warnings: Annotated[
+        list[str], Meta(description="advice on a saved destination (create and update only)")
+    ] = []
 
 
 class LinkList(Struct):

@@ -251,3 +251,16 @@ class HelpText(Struct):
         str,
         Meta(description="the answer to HELP and INFO (at most 320 characters; \"\": default)"),
     ]
+
+
+class LinkPreset(Struct):
+    label: str
+    base: Annotated[str, Meta(description="an example page: replace its your-... blanks")]
+    params: Annotated[dict[str, str], Meta(description="query parameters the preset adds")]
+
+
+class LinkPresets(Struct):
+    presets: Annotated[
+        dict[str, LinkPreset],
+        Meta(description='by name, for "preset" in POST /api/v1/links and PATCH'),
+    ]

@@ -48,8 +48,8 @@ def new_codes(count: int) -> list[str]:
 
 _INSERT = text(
     """
-    INSERT INTO issued_codes (code, org_id, link_id, contact_id)
-    SELECT new.code, :org_id, :link_id, new.contact_id
+    INSERT INTO issued_codes (code, org_id, link_id, contact_id, source)
+    SELECT new.code, :org_id, :link_id, new.contact_id, CAST(:source AS text)
     FROM unnest(CAST(:codes AS text[]), CAST(:contact_ids AS bigint[])) AS new(code, contact_id)
     ORDER BY new.contact_id  -- one lock order for every caller: concurrent issues never deadlock
     ON CONFLICT DO NOTHING
@@ -59,12 +59,14 @@ _INSERT = text(
 _EXISTING = text(
     "SELECT contact_id, code FROM issued_codes "
     "WHERE link_id = :link_id AND contact_id = ANY(CAST(:contact_ids AS bigint[]))"
+    " AND source IS NOT DISTINCT FROM CAST(:source AS text)"
 )
 # The organisation's contacts among the ids, each with its code for the link if it has one.
 _OWNED = text(
     """
     SELECT c.id, ic.code FROM contacts c
     LEFT JOIN issued_codes ic ON ic.link_id = :link_id AND ic.contact_id = c.id
+        AND ic.source IS NOT DISTINCT FROM CAST(:source AS text)
     WHERE c.org_id = :org_id AND c.id = ANY(CAST(:contact_ids AS bigint[]))
     """
 )
@@ -85,15 +87,26 @@ def _contact_ids(values: Any) -> list[int]:
     return list(dict.fromkeys(ids))  # once each, in the order given
 
 
-def _existing(link_id: int, contact_ids: list[int]) -> dict[int, str]:
-    rows = db.session.execute(_EXISTING, {"link_id": link_id, "contact_ids": contact_ids})
+def _existing(link_id: int, contact_ids: list[int], source: str | None) -> dict[int, str]:
+    rows = db.session.execute(
+        _EXISTING, {"link_id": link_id, "contact_ids": contact_ids, "source": source},
+    )
     return {contact_id: code for contact_id, code in rows}
 
 
 def issue_codes(
-    org_id: int, link_id: int, contact_ids: Any, *, scheme: str = "https", commit: bool = True
+    org_id: int,
+    link_id: int,
+    contact_ids: Any,
+    *,
+    scheme: str = "https",
+    commit: bool = True,
+    source: str | None = None,
 ) -> list[tuple[int, str]]:
     """Each contact's short URL for the link, in order; a contact issued before keeps its code.
+    ``source``: a broadcast's refcode, for a destination with ``{{source}}``: such codes are
+    apart from the contact's plain one, one per (link, contact, source), and the edge merges
+    their source into the destination.
 
     Raises NotFound("contact_ids") when an id is not one of the organisation's contacts.
     With ``commit=False`` the codes and their outbox rows stay in the caller's transaction.
@@ -108,7 +121,7 @@ def issue_codes(
     owned = {
         contact_id: code
         for contact_id, code in db.session.execute(
-            _OWNED, {"org_id": org_id, "link_id": link.id, "contact_ids": ids}
+            _OWNED, {"org_id": org_id, "link_id": link.id, "contact_ids": ids, "source": source},
         )
     }
     if len(owned) != len(ids):
@@ -125,14 +138,15 @@ def issue_codes(
         codes = new_codes(len(missing))
         inserted = db.session.execute(
             _INSERT,
-            {"org_id": org_id, "link_id": link.id, "codes": codes, "contact_ids": missing},
+            {"org_id": org_id, "link_id": link.id, "codes": codes, "contact_ids": missing,
+             "source": source},  # fmt: skip
         )
         for contact_id, code in inserted:
             found[contact_id] = code
             fresh.append(code)
         missing = [i for i in missing if i not in found]
         if missing:  # a taken code, or a concurrent call issued these contacts first
-            found.update(_existing(link.id, missing))
+            found.update(_existing(link.id, missing, source))
             missing = [i for i in missing if i not in found]
     if missing:
         raise RuntimeError("could not find free codes")

@@ -111,20 +111,22 @@ def actions(value: Any) -> list[dict[str, Any]]:
 
 
 def link_values(
-    org_id: int, data: Mapping[str, Any], current: Link | None, *, allow_shortener: bool = True
+    org_id: int,
+    data: Mapping[str, Any],
+    current: Link | None,
+    *,
+    override: compliance.Override = compliance.WEB_FORM,
 ) -> dict[str, Any]:
     """Validated column values for the fields present in ``data`` (all, for a new link).
-    ``allow_shortener=False`` refuses a destination on a public shortener (the API's rule;
-    the web form warns instead)."""
+    ``override``: what compliance.check_destination lets through (the web form warns about a
+    public shortener; the API refuses it unless an owner allows it)."""
     if not isinstance(data, Mapping):
         raise ValidationError(None, "a link must be an object")
     new = current is None
     values: dict[str, Any] = {}
     if "destination" in data or new:
         values["destination"] = destination(data.get("destination"))
-        compliance.check_destination(
-            values["destination"], allow_shortener=allow_shortener, org_id=org_id
-        )
+        compliance.check_destination(values["destination"], org_id=org_id, override=override)
     if "domain" in data or new:
         if data.get("domain") is None:
             raise ValidationError("domain", "domain is required (one of your hostnames)")
@@ -146,9 +148,11 @@ def link_values(
     return values
 
 
-def create_link(org_id: int, data: Mapping[str, Any], *, allow_shortener: bool = True) -> Link:
+def create_link(
+    org_id: int, data: Mapping[str, Any], *, override: compliance.Override = compliance.WEB_FORM
+) -> Link:
     """A new link with its generic code, committed with their outbox rows."""
-    values = link_values(org_id, data, None, allow_shortener=allow_shortener)
+    values = link_values(org_id, data, None, override=override)
     version = outbox.next_version()
     link = Link(org_id=org_id, version=version, **values)
     db.session.add(link)
@@ -161,10 +165,14 @@ def create_link(org_id: int, data: Mapping[str, Any], *, allow_shortener: bool =
 
 
 def update_link(
-    org_id: int, link_id: int, data: Mapping[str, Any], *, allow_shortener: bool = True
+    org_id: int,
+    link_id: int,
+    data: Mapping[str, Any],
+    *,
+    override: compliance.Override = compliance.WEB_FORM,
 ) -> Link:
     link = get_link(org_id, link_id)
-    values = link_values(org_id, data, link, allow_shortener=allow_shortener)
+    values = link_values(org_id, data, link, override=override)
     if values.get("domain_id", link.domain_id) != link.domain_id:
         _check_domain_can_move(link)
     before = audit.snapshot(link, AUDITED)

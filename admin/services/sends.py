@@ -24,6 +24,7 @@ from admin.services.errors import NotFound, ValidationError
 from admin.services.message_body import Body, BodyError, parse_body
 from admin.services.scheduling import schedule_from
 from core.codes import CODE_LENGTH
+from core.merge import parse_template
 from core.urls import short_url
 
 NOTIFY_CHANNEL = "messages_queued"
@@ -333,9 +334,24 @@ def queue_messages(
     return ids
 
 
-def short_urls(org_id: int, link: Link, contact_ids: list[int], scheme: str) -> dict[int, str]:
-    """Each contact's own short URL for ``link``, issued in bulk (the same URL on reissue)."""
-    return dict(codes.issue_codes(org_id, link.id, contact_ids, scheme=scheme))
+def short_urls(
+    org_id: int, link: Link, contact_ids: list[int], scheme: str, **issue: Any
+) -> dict[int, str]:
+    """Each contact's own short URL for ``link``, issued in bulk (the same URL on reissue);
+    ``issue``: codes.issue_codes' ``commit`` and ``source``."""
+    return dict(codes.issue_codes(org_id, link.id, contact_ids, scheme=scheme, **issue))
+
+
+def default_source(broadcast_id: int) -> str:
+    """A broadcast's refcode when none is given. Letters, digits and an underscore only:
+    ActBlue takes no other punctuation in a refcode, and every other preset takes these."""
+    return f"sl_b{broadcast_id}"
+
+
+def code_source(link: Link, source: str) -> str | None:
+    """The source a broadcast's codes carry: its refcode when the link's destination merges
+    ``{{source}}``, else None (the contact's one code for the link, as any other message)."""
+    return source if parse_template(link.destination).uses_source else None
 
 
 def create_broadcast(
@@ -356,7 +372,6 @@ def create_broadcast(
             else "no one to send to",
         )
     link_id = link.id if link is not None else None
-    urls = short_urls(org_id, link, [r[0] for r in chosen], scheme) if link is not None else {}
     broadcast = Broadcast(
         org_id=org_id,
         link_id=link_id,
@@ -372,6 +387,12 @@ def create_broadcast(
     )
     db.session.add(broadcast)
     db.session.flush()
+    broadcast.source = broadcast.source or default_source(broadcast.id)
+    urls: dict[int, str] = {}
+    if link is not None:
+        # In this transaction: a failed broadcast leaves no codes behind.
+        urls = short_urls(org_id, link, [r[0] for r in chosen], scheme, commit=False,
+                          source=code_source(link, broadcast.source))  # fmt: skip
     render = renderer(body)
     due = send_at or datetime.now(UTC)
     items = [

@@ -16,10 +16,10 @@ from wtforms import SelectChoice
 from admin.appsettings import public_admin_url, short_url_scheme
 from admin.extensions import db
 from admin.models import Link
-from admin.services import codes, links, uploads
+from admin.services import codes, compliance, links, presets, uploads
 from admin.services.errors import ServiceError
 from admin.web import queries
-from admin.web.auth import current_org_id
+from admin.web.auth import current_org_id, web_user
 from admin.web.blueprint import bp, or_404
 from admin.web.forms import LinkForm
 from admin.web.link_glance import glances
@@ -121,6 +121,9 @@ def _builder_context(form: LinkForm, link: Link | None) -> dict[str, Any]:
         "merge_fields": fields,
         "image_width": image_width,
         "shorteners": json.dumps(sorted(PUBLIC_SHORTENERS)),
+        "presets": presets.PRESETS,
+        "may_allow_redirects": web_user().role == "owner",
+        "presets_json": json.dumps(presets.listing()),
         "has_domains": bool(form.domain_id.choices),
         "tags": queries.tag_names(org_id),
         "lists": queries.list_names(org_id),
@@ -236,6 +239,15 @@ def _flash_warnings(link: Link) -> None:
         flash(warning, "warning")
 
 
+def _override() -> compliance.Override:
+    """An owner's ticked "allow the redirect" (the box shows only to owners, but is checked
+    here again): a destination that redirects elsewhere is saved, and the audit log says so."""
+    user = web_user()
+    if request.form.get("allow_redirects") != "on" or user.role != "owner":
+        return compliance.WEB_FORM
+    return compliance.Override(shortener=True, redirects=True, actor=f"user:{user.user_id}")
+
+
 def _save(form: LinkForm, link: Link | None) -> Any:
     """Validate and save; on failure the form again, with each error next to its field."""
     if not form.validate_on_submit():
@@ -244,9 +256,9 @@ def _save(form: LinkForm, link: Link | None) -> Any:
         image_url = _image_url(form)
         data = _link_data(form, image_url)
         if link is None:
-            saved = links.create_link(current_org_id(), data)
+            saved = links.create_link(current_org_id(), data, override=_override())
         else:
-            saved = links.update_link(current_org_id(), link.id, data)
+            saved = links.update_link(current_org_id(), link.id, data, override=_override())
     except ServiceError as exc:
         db.session.rollback()
         _show_error(form, exc)

@@ -193,9 +193,10 @@ def link_folders(org_id: int) -> list[str]:
 
 
 def personal_url_counts(org_id: int, link_ids: list[int]) -> dict[int, int]:
-    """How many contacts have their own short URL for each link (the generic code aside)."""
+    """How many contacts have their own short URL for each link (the generic code aside; a
+    contact with codes for several broadcasts' sources counts once)."""
     rows = db.session.execute(
-        select(IssuedCode.link_id, func.count())
+        select(IssuedCode.link_id, func.count(func.distinct(IssuedCode.contact_id)))
         .where(
             IssuedCode.org_id == org_id,
             IssuedCode.link_id.in_(link_ids),

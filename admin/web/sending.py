@@ -53,6 +53,7 @@ def broadcast_data(form: Any) -> dict[str, Any]:
     data: dict[str, Any] = {"body": form.get("body", ""), "link_id": form.get("link_id") or None}
     data["quiet_hours"] = form.get("quiet_hours") == "on"
     data["send_at"] = _send_at(form.get("send_at", ""), form.get("tz_offset", ""))
+    data["source"] = form.get("source", "")
     way = form.get("to", "list")
     if way == "follow_up":
         data["follow_up"] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from admin.services.compliance import PUBLIC_SHORTENERS, shortener_of
+from admin.services.compliance import PUBLIC_SHORTENERS, destination_warnings, shortener_of
 
 __all__ = ["PUBLIC_SHORTENERS", "link_warnings", "shortener_of"]
 
@@ -20,6 +20,7 @@ def link_warnings(
             f"The destination is on {shortener}, a public shortener: carriers filter such "
             "links. Use the final URL instead."
         )
+    found.extend(destination_warnings(destination))
     if len(title) > IMESSAGE_TITLE_CHARS:
         found.append(
             f"The title has {len(title)} characters; iMessage shows about {IMESSAGE_TITLE_CHARS}."

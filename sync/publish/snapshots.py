@@ -15,7 +15,8 @@ import psycopg
 
 from core.records import ContactRecord, DomainRecord, LinkRecord
 
-CodeRow = tuple[str, int, int | None]  # code, link id, contact id (None: the generic code)
+# code, link id, contact id (None: the generic code), source (None: no broadcast refcode)
+CodeRow = tuple[str, int, int | None, str | None]
 
 # Only verified domains serve (docs/decisions/0007): a pending one is never in Redis.
 DOMAINS = "published_domains"
@@ -30,7 +31,7 @@ CONTACT_SELECT = (
     "SELECT c.id, c.org_id, c.version, c.phone, c.first_name, c.last_name, c.email, c.fields"
     " FROM contacts c"
 )
-CODE_SELECT = "SELECT code, link_id, contact_id FROM issued_codes"
+CODE_SELECT = "SELECT code, link_id, contact_id, source FROM issued_codes"
 
 STREAM_CHUNK = 10_000
 
@@ -139,14 +140,14 @@ def load_outbox_codes(
 ) -> tuple[list[CodeRow], list[str]]:
     """The codes named by these "codes" outbox rows: those still issued, and those gone."""
     rows = conn.execute(
-        "SELECT c.code, ic.link_id, ic.contact_id FROM sync_outbox o"
+        "SELECT c.code, ic.link_id, ic.contact_id, ic.source FROM sync_outbox o"
         " CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN"
         " jsonb_typeof(o.payload->'codes') = 'array' THEN o.payload->'codes' ELSE '[]' END) c(code)"
         " LEFT JOIN issued_codes ic ON ic.code = c.code"
         " WHERE o.id = ANY(%s)",
         (outbox_ids,),
     ).fetchall()
-    found = [(r[0], r[1], r[2]) for r in rows if r[1] is not None]
+    found = [(r[0], r[1], r[2], r[3]) for r in rows if r[1] is not None]
     gone = [r[0] for r in rows if r[1] is None]
     return found, gone
 
@@ -192,4 +193,4 @@ def stream_contacts(conn: psycopg.Connection) -> Iterator[list[ContactRecord]]:
 
 def stream_codes(conn: psycopg.Connection) -> Iterator[list[CodeRow]]:
     for rows in _stream(conn, "sync_codes", CODE_SELECT):
-        yield [(r[0], r[1], r[2]) for r in rows]
+        yield [(r[0], r[1], r[2], r[3]) for r in rows]

@@ -76,14 +76,16 @@ class RecordStore:
 
     def put_codes(
         self,
-        codes: Iterable[tuple[str, int, int | None]],
+        codes: Iterable[tuple[str, int, int | None] | tuple[str, int, int | None, str | None]],
         pipe: redis.client.Pipeline | None = None,
     ) -> int:
-        """Issued codes are immutable (a code always means the same link and contact), so
-        they need no version: HSET into their buckets, grouped to keep commands few."""
+        """Issued codes are immutable (a code always means the same link, contact and source),
+        so they need no version: HSET into their buckets, grouped to keep commands few. A row
+        may carry a fourth item, the broadcast's source (core.records.code_entry)."""
         by_bucket: dict[str, dict[Any, Any]] = {}
-        for code, link_id, contact_id in codes:
-            by_bucket.setdefault(keys.code_bucket(code), {})[code] = code_entry(link_id, contact_id)
+        for code, link_id, contact_id, *source in codes:
+            entry = code_entry(link_id, contact_id, (source[0] if source else None) or "")
+            by_bucket.setdefault(keys.code_bucket(code), {})[code] = entry
         target = pipe if pipe is not None else self.client.pipeline(transaction=False)
         for bucket, mapping in by_bucket.items():
             target.hset(bucket, mapping=mapping)

@@ -30,24 +30,8 @@
     insertAtCaret("{{" + name + (def ? "|" + def : "") + "}}");
   });
 
-  // --- Presets (../shared/research/crm-params.md) ---------------------------------------
-  var PRESETS = {
-    actblue: { base: "https://secure.actblue.com/donate/your-page",
-      params: [["refcode", "sms"], ["amount", "{{fields.amount|25}}"]] },
-    winred: { base: "https://secure.winred.com/your-committee/your-page",
-      params: [["sc", "sms"], ["utm_source", "sms"], ["firstname", "{{first_name}}"],
-        ["lastname", "{{last_name}}"], ["email", "{{email}}"], ["phone", "{{phone}}"]] },
-    everyaction: { base: "https://secure.everyaction.com/your-form-id",
-      params: [["ms", "sms"]] },
-    actionnetwork: { base: "https://actionnetwork.org/forms/your-form",
-      params: [["source", "sms"]] },
-    mobilize: { base: "https://www.mobilize.us/your-org/event/12345/",
-      params: [["utm_source", "sms"], ["utm_medium", "text"], ["utm_campaign", "{{fields.campaign|sms}}"]] },
-    anedot: { base: "https://secure.anedot.com/your-org/your-page",
-      params: [["amount", "{{fields.amount|25}}"], ["first_name", "{{first_name}}"],
-        ["last_name", "{{last_name}}"], ["email", "{{email}}"], ["phone", "{{phone}}"],
-        ["postal_code", "{{fields.zip}}"]] },
-  };
+  // --- Presets: the server's (admin/services/presets.py), attribution with {{source}} ------
+  var PRESETS = JSON.parse(form.getAttribute("data-presets") || "{}");
   function addParams(url, params) {
     var hash = "";
     var at = url.indexOf("#");
@@ -64,7 +48,7 @@
     var preset = PRESETS[document.getElementById("preset").value];
     if (!preset) return;
     var current = dest.value.trim() || preset.base;
-    dest.value = addParams(current, preset.params);
+    dest.value = addParams(current, Object.keys(preset.params).map(function (k) { return [k, preset.params[k]]; }));
     dest.dispatchEvent(new Event("input"));
   });
 
@@ -117,6 +101,10 @@
     var list = [];
     if (host && shorteners.indexOf(host) >= 0) {
       list.push("The destination is on " + host + ", a public shortener: carriers filter such links. Use the final URL instead.");
+    }
+    var blanks = dest.value.match(/your-[a-z]+(?:-[a-z]+)*/gi);
+    if (blanks) {
+      list.push("The destination still holds '" + blanks.join("', '") + "' from a preset's example: put your own page's address there.");
     }
     showWarnings(document.getElementById("destination-warnings"), list);
   }

@@ -113,8 +113,8 @@ def test_link_journey_from_login_to_a_live_click(page: Any, stack: Stack) -> Non
     page.select_option("#preset", "actionnetwork")
     page.click("#preset-apply")
     expect(page.locator("#destination")).to_have_value(
-        "https://example.org/rsvp?first={{first_name|friend}}&source=sms"
-    )
+        "https://example.org/rsvp?first={{first_name|friend}}&source={{source|sms}}"
+    )  # the broadcast's refcode, "sms" for a message that is not a broadcast's
     # The live preview merges the chosen contact (the search finds the imported one).
     page.fill("#contact-search", "Ada")
     expect(page.locator("#merged-url")).to_have_text(
