@@ -126,7 +126,7 @@ def test_the_web_form_refuses_a_redirecting_destination(web, org, domain, networ
     assert 'name="allow_redirects"' in html
     resp = web.post("/links/new", {**form, "allow_redirects": "on"}, page="/links/new")
     assert resp.status_code == 302, resp.get_data(as_text=True)
-    (event,) = db.session.scalars(select(AuditEvent)).all()
+    (event,) = overrides()
     assert event.action == "link.redirect_override" and event.detail == {"chain": ["https://bit.ly/3abc"]}
 
 
