@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
@@ -33,8 +34,30 @@ class Result:
     status: int  # 0: no answer (connection failed or timed out)
 
 
+@dataclass(kw_only=True)
+class Background:
+    """A coroutine (``_run``) in a thread and event loop of its own, until ``stop()``: the
+    caller goes on injecting faults meanwhile."""
+
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(TIMEOUT + 20)
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
 @dataclass
-class Load:
+class Load(Background):
     ip: str
     port: int
     host: str  # the Host header
@@ -43,19 +66,6 @@ class Load:
     rate: float
     connections: int = 64
     results: list[Result] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> Load:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> list[Result]:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(TIMEOUT + 5)
-        return self.results
 
     def snapshot(self) -> list[Result]:
         return self.results[:]

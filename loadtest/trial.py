@@ -65,6 +65,7 @@ import psycopg
 
 from core import config, runtime
 from loadtest.httpload import IPHONE, Load
+from loadtest.report import markdown_table
 from loadtest.stack import SMARTLINKS, Child, busiest_worker
 from smartlinks.embedded import free_port
 
@@ -451,10 +452,7 @@ def main() -> int:
         for fault in args.faults.split(","):
             rows.append(run_fault(up, load, recorded, fault, args, seeded, api))
             print(json.dumps(rows[-1]), flush=True)
-    columns = list(rows[0])
-    print("\n| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns))
-    for row in rows:
-        print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    print("\n" + markdown_table(rows))
     return 0 if all(r["lost"] == r["phantom"] == r["repeated"] == 0 for r in rows) else 1
 
 
