@@ -10,8 +10,8 @@ read while Redis answers, so an edit or archive reaches the edge with Redis's fi
 Shared by every worker of one server (docs/decisions/0009-shared-edge-memory.md): an LMDB
 environment in the server's folder (edge/serverfolder.py), so a code that one worker resolved
 is answered by any other during an outage, and by a worker respawned after a crash. LMDB is
-memory-mapped: a read is ~3 µs and takes no lock; a write ~5 µs, serialised by its lock across
-processes, without fsync (it is a cache: a new server starts with a new one).
+memory-mapped: a read is ~3 µs and takes no lock; a write transaction ~5 µs, serialised by its
+lock across processes, without fsync (it is a cache: a new server starts with a new one).
 
 Bounded by two generations, as two pairs of databases (codes, records): answers go into the
 current pair; when its codes reach half the allowed entries, the older pair is emptied and
@@ -23,11 +23,17 @@ The hot path stays cheap: a worker writes only when a code is new to the current
 its answer changed (another link or contact version), and rewrites an unchanged answer at most
 every ``max_age / 8`` to keep its age honest. What it wrote is noted in a small per-worker dict
 (itself two generations of at most LOCAL_ENTRIES), so a repeated click costs a dict lookup and
-a few comparisons; a code another worker wrote costs one read (~3 µs) and no write.
+a few comparisons. New answers wait in a per-worker dict and are written FLUSH_ENTRIES at a
+time (or FLUSH_SECONDS after the first), in one transaction: a commit costs several times a
+put. One that another worker wrote already is read and not written again. Until it is written,
+only its own worker recalls it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -44,6 +50,8 @@ log = logging.getLogger("edge.memory")
 
 FOLDER_PREFIX = "smartlinks-edge-memory-"
 LOCAL_ENTRIES = 8192  # per generation of a worker's note of what it wrote
+FLUSH_ENTRIES = 64  # answers written in one transaction ...
+FLUSH_SECONDS = 0.02  # ... or this long after the first of them waits
 BYTES_PER_ENTRY = 4096  # the map reserved per entry (address space; the file grows as used)
 MIN_MAP_BYTES = 64 << 20
 WARN_SECONDS = 10.0
@@ -78,6 +86,11 @@ class Memory:
         self.current: dict[tuple[str, str], _Note] = {}
         self.previous: dict[tuple[str, str], _Note] = {}
         self.env: lmdb.Environment | None = None
+        # answers not yet written: (host, code) -> (resolution, time of Redis's answer)
+        self.pending: dict[tuple[str, str], tuple[Resolution, float]] = {}
+        # keys of the records known to be stored in generation _records_gen (not written again)
+        self._records: set[bytes] = set()
+        self._records_gen = -1
         self._warned_at = -WARN_SECONDS
         if self.half > 0:
             self._open()
@@ -145,63 +158,69 @@ class Memory:
             and note[3] == res.ref
         ):
             return
-        self._store(key, res, now)
+        if not self.pending:
+            with contextlib.suppress(RuntimeError):  # no loop: the caller flushes (tests)
+                asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+        self.pending[key] = (res, now)
+        if len(self.pending) >= FLUSH_ENTRIES:
+            self.flush()
 
-    def _store(self, key: tuple[str, str], res: Resolution, now: float) -> None:
-        link, domain = res.link, res.domain
-        assert link is not None and domain is not None
-        code_key = _code_key(*key)
-        link_key = b"l%d:%d" % (link.id, link.version)
-        domain_key = b"d%d:%d" % (domain.id, domain.version)
+    def flush(self) -> None:
+        """Write the answers waiting, in one transaction (a commit costs more than the puts)."""
+        if self.env is None or not self.pending:
+            return
+        batch, self.pending = self.pending, {}
+        written: list[tuple[tuple[str, str], Resolution, float, int]] = []  # ..., generation
         try:
-            written = self._unchanged(code_key, link_key, domain_key, res, now)
-            if written is None:
-                written = self._write(code_key, link_key, domain_key, res, now)
+            with self.env.begin(write=True) as txn:
+                gen = _gen(txn)
+                codes, recs = self.dbs[gen % 2]
+                count = txn.stat(codes)["entries"]
+                for key, (res, now) in batch.items():
+                    link, domain = res.link, res.domain
+                    assert link is not None and domain is not None
+                    code_key = _code_key(*key)
+                    link_key = b"l%d:%d" % (link.id, link.version)
+                    domain_key = b"d%d:%d" % (domain.id, domain.version)
+                    old = txn.get(code_key, db=codes)
+                    if old is not None:
+                        at, d, lk, contact, ref = _decode(old)
+                        same = (d, lk, ref) == (domain_key, link_key, res.ref)
+                        same = same and contact == res.contact_raw
+                        if same and now - at < self.refresh:  # another worker wrote it
+                            written.append((key, res, at, gen))
+                            continue
+                    elif count >= self.half:
+                        # The current generation is full: the older one is emptied and
+                        # becomes the current one.
+                        gen, count = gen + 1, 0
+                        codes, recs = self.dbs[gen % 2]
+                        txn.drop(codes, delete=False)
+                        txn.drop(recs, delete=False)
+                        txn.put(_GEN, b"%d" % gen)
+                    if self._records_gen != gen:
+                        self._records, self._records_gen = set(), gen
+                    for rkey, record in ((link_key, link), (domain_key, domain)):
+                        if rkey not in self._records:  # else already stored in this generation
+                            txn.put(rkey, records.encode(record), db=recs, overwrite=False)
+                            self._records.add(rkey)
+                    value = _encode((now, domain_key, link_key, res.contact_raw, res.ref))
+                    txn.put(code_key, value, db=codes)
+                    count += old is None
+                    written.append((key, res, now, gen))
         except lmdb.MapFullError:
             self._clear()
             return
         except lmdb.Error as exc:
+            self._records_gen = -1  # what this transaction put is not there
             self._warn("write", exc)
             return
-        note = (link, domain, res.contact_raw, res.ref, written, self.gen)
-        self.current[key] = note
-        if len(self.current) >= self.local_half:
-            self.previous, self.current = self.current, {}
-
-    def _unchanged(
-        self, code_key: bytes, link_key: bytes, domain_key: bytes, res: Resolution, now: float
-    ) -> float | None:
-        """When another worker stored this same answer recently: when it did (no write)."""
-        assert self.env is not None
-        with self.env.begin() as txn:
-            self.gen = _gen(txn)
-            raw = txn.get(code_key, db=self.dbs[self.gen % 2][0])
-        if raw is None:
-            return None
-        at, d, lk, contact, ref = _decode(raw)
-        same = (d, lk, contact, ref) == (domain_key, link_key, res.contact_raw, res.ref)
-        return at if same and now - at < self.refresh else None
-
-    def _write(
-        self, code_key: bytes, link_key: bytes, domain_key: bytes, res: Resolution, now: float
-    ) -> float:
-        assert self.env is not None and res.link is not None and res.domain is not None
-        with self.env.begin(write=True) as txn:
-            gen = _gen(txn)
-            codes, recs = self.dbs[gen % 2]
-            if txn.stat(codes)["entries"] >= self.half:
-                # The current generation is full: the older one is emptied and becomes current.
-                gen += 1
-                codes, recs = self.dbs[gen % 2]
-                txn.drop(codes, delete=False)
-                txn.drop(recs, delete=False)
-                txn.put(_GEN, b"%d" % gen)
-                logs.event(log, "edge memory: new generation", generation=gen)
-            txn.put(link_key, records.encode(res.link), db=recs, overwrite=False)
-            txn.put(domain_key, records.encode(res.domain), db=recs, overwrite=False)
-            txn.put(code_key, _encode((now, domain_key, link_key, res.contact_raw, res.ref)), db=codes)
         self.gen = gen
-        return now
+        for key, res, at, in_gen in written:
+            assert res.link is not None and res.domain is not None
+            self.current[key] = (res.link, res.domain, res.contact_raw, res.ref, at, in_gen)
+            if len(self.current) >= self.local_half:
+                self.previous, self.current = self.current, {}
 
     def forget(self, host: str, code: str) -> None:
         """Redis said the code is unknown, archived or its host gone: never answer it from here."""
@@ -210,6 +229,7 @@ class Memory:
         key = (host, code)
         self.current.pop(key, None)
         self.previous.pop(key, None)
+        self.pending.pop(key, None)
         code_key = _code_key(host, code)
         try:
             with self.env.begin() as txn:
@@ -225,6 +245,12 @@ class Memory:
         """The remembered answer, as if Redis had given it (not recorded), or None."""
         if self.env is None:
             return None
+        waiting = self.pending.get((host, code))
+        if waiting is not None:  # this worker's, not yet written
+            res, at = waiting
+            if now - at > self.max_age:
+                return None
+            return dataclasses.replace(res, recorded=False, remembered=True)
         code_key = _code_key(host, code)
         try:
             with self.env.begin() as txn:
@@ -268,6 +294,7 @@ class Memory:
         except lmdb.Error as exc:
             self._warn("clear", exc)
         self.current, self.previous = {}, {}
+        self._records_gen = -1
 
     def _warn(self, what: str, exc: Exception) -> None:
         """A memory that fails never fails a request: logged at most every WARN_SECONDS."""
@@ -277,6 +304,7 @@ class Memory:
             logs.event(log, f"edge memory {what} failed", logging.ERROR, error=repr(exc))
 
     def close(self) -> None:
+        self.flush()
         if self.env is not None:
             self.env.close()
             self.env = None

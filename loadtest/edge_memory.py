@@ -45,14 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     memory = Memory(args.entries * 2, max_age=3600, decode=decode, folder=Path(folder.name))
     batch = [(code, decode(reply)) for code, reply in replies(args.entries)]  # type: ignore[arg-type]
     now = time.time()
-    began = time.perf_counter()
+    began = time.process_time()
     for code, res in batch:
         memory.remember(HOST, code, res, now)
-    new = time.perf_counter() - began
-    began = time.perf_counter()
+    memory.flush()
+    new = time.process_time() - began
+    began = time.process_time()
     for code, res in batch:  # the last 2 x LOCAL_ENTRIES are noted: no read for those
         memory.remember(HOST, code, res, now)
-    again = time.perf_counter() - began
+    again = time.process_time() - began
     memory.current, memory.previous = {}, {}  # the note again, measured by tracemalloc
     gc.collect()
     tracemalloc.start()
@@ -68,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{memory.size_bytes() / n:.0f} bytes per entry (once per server)")
     print(f"held by the worker: {held / 1e6:.1f} MB"
           f" (its note of what it wrote: at most 2 x {LOCAL_ENTRIES:,} entries)")
-    print(f"remember, new code: {new / n * 1e6:.1f} us; the same answer again: "
-          f"{again / n * 1e6:.2f} us")
+    print(f"remember, CPU per call: a new code {new / n * 1e6:.1f} us (written in batches); the"
+          f" same answers again {again / n * 1e6:.2f} us (the last {2 * LOCAL_ENTRIES:,} noted by"
+          " the worker, the others read again in batches)")
     memory.close()
     folder.cleanup()
     return 0

@@ -303,7 +303,8 @@ def inject(up: Up, fault: str, args: argparse.Namespace, seeded: Seeded, api: ht
             return marker in r.headers.get("location", "")
 
         _wait(served, 60, "the change made while sync was down", 0.05)
-        return f"the change made meanwhile served {time.monotonic() - restarted:.1f} s after restart"
+        took = time.monotonic() - restarted
+        return f"the change made meanwhile served {took:.1f} s after restart"
     else:
         raise ValueError(fault)
     return ""
@@ -333,7 +334,8 @@ class Window:
 
 def edge_metrics(up: Up) -> dict[str, int]:
     text = httpx.get(f"http://127.0.0.1:{up.edge_port}/metrics", timeout=5).text
-    return {m[1]: int(float(m[2])) for m in re.finditer(r"^smartlinks_edge_(\w+_total) (\S+)$", text, re.M)}
+    found = re.finditer(r"^smartlinks_edge_(\w+_total) (\S+)$", text, re.M)
+    return {m[1]: int(float(m[2])) for m in found}
 
 
 def window_row(w: Window, load: Load, recorded: Recorded, up: Up, stall: float) -> dict[str, Any]:
@@ -380,8 +382,10 @@ def run_fault(up: Up, load: Load, recorded: Recorded, fault: str, args: argparse
             with suppress(psycopg.Error):
                 recorded.poll()
                 now = time.monotonic()
-                late = any(r.status == 302 and r.sent >= w.began and r.sent + r.took < now - args.lag
-                           and r.n not in recorded.seen for r in load.snapshot())  # fmt: skip
+                late = any(
+                    r.status == 302 and w.began <= r.sent < now - args.lag - r.took
+                    and r.n not in recorded.seen for r in load.snapshot()
+                )  # fmt: skip
                 w.samples.append((now, late))
             time.sleep(0.25)
 
@@ -410,7 +414,9 @@ def run_fault(up: Up, load: Load, recorded: Recorded, fault: str, args: argparse
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(prog="python -m loadtest.trial", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m loadtest.trial", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("--rate", type=float, default=1000)
     p.add_argument("--workers", type=int, default=2, help="edge workers (EDGE_WORKERS)")
     p.add_argument("--contacts", type=int, default=1000)
@@ -436,7 +442,7 @@ def main() -> int:
         # Each code clicked once (and published to Redis first: sync runs after the issue).
         edge = stack.enter_context(httpx.Client(base_url=base, timeout=5))
         for code in [*seeded.recent, seeded.generic]:
-            _wait(lambda c=code: _click(edge, c) == 302, 30, f"code {code}", 0.1)  # type: ignore[misc]
+            _wait(lambda c=code: _click(edge, c) == 302, 30, code, 0.1)  # type: ignore[misc]
         prefix = f"https://trial.example.test/{secrets.token_hex(3)}/"
 
         def pick(n: int) -> tuple[str, bool]:

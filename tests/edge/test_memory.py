@@ -1,5 +1,6 @@
 """The memory of recent answers (edge/memory.py): its bounds, its age limit, that every worker
-process of a server shares it, and that a repeated click does not write."""
+process of a server shares it, that a repeated click does not write and new answers are
+written in batches."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from core import records
 from core.records import DomainRecord, LinkRecord
-from edge.memory import Memory
+from edge.memory import FLUSH_ENTRIES, Memory
 from edge.resolve import Outcome, ReplyDecoder, Resolution
 
 
@@ -30,6 +31,7 @@ def test_memory_is_bounded_and_stale_answers_are_not_used(tmp_path: Path):
     for n in range(1000):
         memory.remember("h", f"c{n}", _found(n), now=0.0)
         assert len(memory) <= 100
+    memory.flush()
     assert memory.recall("h", "c999", now=1.0) is not None
     assert memory.recall("h", "c0", now=1.0) is None  # evicted
     hit = memory.recall("h", "c990", now=60.0)
@@ -49,17 +51,32 @@ def test_a_repeated_click_writes_nothing_and_a_new_version_is_written(tmp_path: 
     assert memory.env is not None
     res = _found(1)
     memory.remember("h", "c", res, now=0.0)
+    assert memory.recall("h", "c", now=0.0) is not None  # waiting, recalled by its worker
+    memory.flush()
     txn_id = memory.env.info()["last_txnid"]
     for i in range(100):
         memory.remember("h", "c", res, now=i / 100)
+        memory.flush()
     assert memory.env.info()["last_txnid"] == txn_id  # no write transaction
     memory.remember("h", "c", _found(1, version=2), now=1.0)
+    memory.flush()
     assert memory.env.info()["last_txnid"] == txn_id + 1
     hit = memory.recall("h", "c", now=1.0)
     assert hit is not None and hit.link is not None and hit.link.version == 2
     # Rewritten now and then, so that its age stays that of Redis's last answer.
     memory.remember("h", "c", _found(1, version=2), now=1.0 + memory.refresh)
+    memory.flush()
     assert memory.env.info()["last_txnid"] == txn_id + 2
+
+
+def test_new_answers_are_written_in_batches(tmp_path: Path):
+    memory = _memory(tmp_path / "memory", entries=10_000)
+    assert memory.env is not None
+    txn_id = memory.env.info()["last_txnid"]
+    for n in range(FLUSH_ENTRIES * 4):
+        memory.remember("h", f"c{n}", _found(n), now=0.0)
+    assert memory.env.info()["last_txnid"] == txn_id + 4  # one transaction per batch
+    assert len(memory) == FLUSH_ENTRIES * 4
 
 
 def test_a_hot_code_outlives_any_number_of_generations(tmp_path: Path):
@@ -68,6 +85,7 @@ def test_a_hot_code_outlives_any_number_of_generations(tmp_path: Path):
     for n in range(1, 200):
         memory.remember("h", "hot", hot, now=0.0)
         memory.remember("h", f"c{n}", _found(n), now=0.0)
+        memory.flush()
     assert memory.gen > 10
     assert memory.recall("h", "hot", now=0.0) is not None
 
@@ -75,12 +93,13 @@ def test_a_hot_code_outlives_any_number_of_generations(tmp_path: Path):
 _OTHER_WORKER = """
 import sys
 from pathlib import Path
-from edge.memory import Memory
+from edge.memory import FLUSH_ENTRIES, Memory
 from edge.resolve import ReplyDecoder
 from tests.edge.test_memory import _found
 memory = Memory(entries=100, max_age=60, decode=ReplyDecoder(), folder=Path(sys.argv[1]))
 memory.remember("h", "theirs", _found(7), now=float(sys.argv[2]))
 memory.forget("h", "mine")
+memory.close()  # writes what waits
 """
 
 
@@ -90,6 +109,7 @@ def test_every_worker_process_shares_it(tmp_path: Path):
     folder = tmp_path / "memory"
     memory = _memory(folder)
     memory.remember("h", "mine", _found(3), now=5.0)
+    memory.flush()
     assert memory.recall("h", "mine", now=5.0) is not None
     subprocess.run([sys.executable, "-c", _OTHER_WORKER, str(folder), "5.0"], check=True)
     theirs = memory.recall("h", "theirs", now=6.0)
