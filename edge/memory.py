@@ -60,7 +60,7 @@ WARN_SECONDS = 10.0
 # stored (or None), stream ref. Records are stored under b"d<id>:<version>" / b"l<id>:<version>".
 Stored = tuple[float, bytes, bytes, bytes | None, bytes]
 _encode = msgspec.msgpack.Encoder().encode
-_decode = msgspec.msgpack.Decoder(tuple[float, bytes, bytes, bytes | None, bytes]).decode
+_decode = msgspec.msgpack.Decoder(Stored).decode
 _GEN = b"gen"  # in the main database: the number of the current generation (u64 as text)
 
 # What a worker notes of an answer it wrote: link, domain, contact as stored, ref, when it was

@@ -284,7 +284,12 @@ def inject(up: Up, fault: str, args: argparse.Namespace, seeded: Seeded, api: ht
         old = up.role("drain")
         up.kill9(old)
         _wait(lambda: _started(up, "drain", old.pid), 60, "drain restarted", 0.05)
-        return f"new drain started at {time.monotonic() - faulted:.1f} s"
+        started = time.monotonic() - faulted
+        # sync/clicks/takeover.py: the dead drain's pending clicks, claimed at once
+        _wait(lambda: bool(_log_lines(up, "took over a gone consumer's clicks", f":{old.pid}")),
+              30, "the takeover", 0.05)  # fmt: skip
+        return (f"new drain started at {started:.1f} s, took the dead one's pending clicks over"
+                f" at {time.monotonic() - faulted:.1f} s")  # fmt: skip
     elif fault == "sync":
         old = up.role("sync")
         up.kill9(old)
@@ -313,11 +318,14 @@ def inject(up: Up, fault: str, args: argparse.Namespace, seeded: Seeded, api: ht
 def _started(up: Up, role: str, old_pid: int) -> bool:
     """The role runs again: a new process that has logged "worker started" (sync/worker.py)."""
     new = up.role(role)
+    return new.pid != old_pid and bool(_log_lines(up, '"event": "worker started"', f":{new.pid}"))
+
+
+def _log_lines(up: Up, *words: str) -> list[str]:
+    """The lines of `up`'s log that hold all of ``words``."""
     assert up.child is not None
     log = up.child.log_path.read_text(errors="replace")
-    return new.pid != old_pid and any(
-        '"event": "worker started"' in line and f':{new.pid}"' in line for line in log.splitlines()
-    )
+    return [line for line in log.splitlines() if all(w in line for w in words)]
 
 
 @dataclass
