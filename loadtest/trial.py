@@ -47,182 +47,23 @@ import re
 import secrets
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-import psutil
 import psycopg
 
-from core import config, runtime
 from loadtest.httpload import IPHONE, Load
 from loadtest.report import markdown_table
-from loadtest.stack import SMARTLINKS, Child, busiest_worker
-from smartlinks.embedded import free_port
+from loadtest.stack import busiest_worker
+from loadtest.upstack import HOST, Seeded, Up, click, log_lines, role_started, seed, wait_for
 
-HOST = "trial.smartlinks.test"
-READY = re.compile(r"ready in ([0-9.]+)s")
-ACTIONS = [
-    {"type": "whisper"},
-    {"type": "add_tag", "tag": "trial-clicked"},
-    {"type": "remove_from_list", "list": "Not yet clicked"},
-]
 FAULTS = ("valkey-kill", "valkey-stop", "drain", "postgres", "sync", "edge-worker")
-
-
-@dataclass
-class Up:
-    """A running `smartlinks up` in its own data folder."""
-
-    work: Path
-    workers: int
-    edge_port: int = field(default_factory=free_port)
-    admin_port: int = field(default_factory=free_port)
-    child: Child | None = None
-
-    @property
-    def data_dir(self) -> Path:
-        return self.work / "data"
-
-    def env(self) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DATABASE_", "REDIS_", "EDGE_", "ADMIN_", "SMARTLINKS_"))
-        }
-        env.update(
-            SMARTLINKS_DATA_DIR=str(self.data_dir),
-            EDGE_PORT=str(self.edge_port),
-            ADMIN_PORT=str(self.admin_port),
-            EDGE_WORKERS=str(self.workers),
-            LOG_LEVEL="INFO",  # the roles' "worker started" (the trial times restarts by it)
-        )
-        return env
-
-    def start(self, timeout: float = 180) -> None:
-        self.child = Child([*SMARTLINKS, "up"], self.work / "up.log", self.env())
-        deadline = time.monotonic() + timeout
-        while not READY.search(self.child.log_path.read_text(errors="replace")):
-            if self.child.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"smartlinks up did not start:\n{self.child.tail(60)}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.child is not None:
-            self.child.stop(signal.SIGINT, timeout=30)
-
-    @property
-    def database_url(self) -> str:
-        return config.to_libpq(runtime.read(self.data_dir)["database_url"])
-
-    def sql(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=5) as conn:
-            cur = conn.execute(query, params)
-            return cur.fetchall() if cur.description else []
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [*SMARTLINKS, *args], env=self.env(), capture_output=True, text=True, timeout=120
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"smartlinks {' '.join(args)}: {done.stderr[-2000:]}")
-        return done.stdout
-
-    # -- the processes of `up` -----------------------------------------------------------------
-
-    def children(self, match: Callable[[psutil.Process], bool]) -> list[psutil.Process]:
-        assert self.child is not None
-        found = []
-        for proc in psutil.Process(self.child.pid).children():
-            with suppress(psutil.Error):
-                if proc.status() != psutil.STATUS_ZOMBIE and match(proc):
-                    found.append(proc)
-        return found
-
-    def role(self, name: str) -> psutil.Process:
-        (proc,) = self.children(lambda p: " ".join(p.cmdline()).split()[-1:] == [name])
-        return proc
-
-    def server(self, name: str) -> psutil.Process:
-        (proc,) = self.children(lambda p: p.name().startswith(name))
-        return proc
-
-    def kill9(self, proc: psutil.Process) -> None:
-        """SIGKILL to the process and everything it started (its group when it has its own)."""
-        assert self.child is not None
-        if os.getpgid(proc.pid) != os.getpgid(self.child.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            for p in [proc, *proc.children(recursive=True)]:
-                with suppress(psutil.Error):
-                    p.kill()
-
-
-@dataclass
-class Seeded:
-    link_id: int
-    recent: list[str]  # contacts' codes, each clicked once at the start
-    generic: str
-
-
-def _api(up: Up, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"http://127.0.0.1:{up.admin_port}/api/v1",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
-    )
-
-
-def seed(up: Up, contacts: int) -> tuple[Seeded, httpx.Client]:
-    token = json.loads(
-        up.cli("org", "create", "--name", "Trial Org", "--email", "trial@smartlinks.test",
-               "--password", "a long trial password")  # fmt: skip
-    )["api_token"]
-    api = _api(up, token)
-    assert api.post("/domains", json={"hostname": HOST}).status_code == 201
-    up.cli("domain", "verify", HOST)
-
-    def contact(i: int) -> int:
-        r = api.post("/contacts", json={"phone": f"+1555{i:07d}", "first_name": f"T{i}"})
-        assert r.status_code == 201, r.text
-        return int(r.json()["id"])
-
-    with ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(contact, range(contacts)))
-    r = api.post("/links", json={
-        "name": "Trial", "domain": HOST, "actions": ACTIONS,
-        "destination": "https://example.org/rsvp?first={{first_name}}&src={{fields.source|sms}}",
-    })  # fmt: skip
-    assert r.status_code == 201, r.text
-    link = r.json()
-    urls = api.post(f"/links/{link['id']}/issue", json={"contact_ids": ids}).json()["urls"]
-    codes = [urlsplit(u["url"]).path.split("/")[1] for u in urls]
-    return Seeded(link["id"], codes, urlsplit(link["url"]).path.split("/")[1]), api
-
-
-def _click(client: httpx.Client, code: str) -> int:
-    return client.get(f"/{code}", headers={"Host": HOST, "User-Agent": IPHONE}).status_code
-
-
-def _wait(check: Callable[[], bool], timeout: float, what: str, every: float = 0.1) -> float:
-    began = time.monotonic()
-    while True:
-        with suppress(Exception):
-            if check():
-                return time.monotonic() - began
-        if time.monotonic() - began > timeout:
-            raise TimeoutError(what)
-        time.sleep(every)
-
 
 class Recorded:
     """The trial's clicks in PostgreSQL, by marker number, read as they arrive."""
@@ -273,7 +114,7 @@ def inject(up: Up, fault: str, args: argparse.Namespace, seeded: Seeded, api: ht
         valkey.resume()
     elif fault == "postgres":
         up.kill9(up.server("postgres"))
-        back = _wait(lambda: up.sql("SELECT 1") == [(1,)], 120, "PostgreSQL back", 0.1)
+        back = wait_for(lambda: up.sql("SELECT 1") == [(1,)], 120, "PostgreSQL back", 0.1)
         return f"PostgreSQL accepting again at {back:.1f} s"
     elif fault == "edge-worker":
         edge = up.role("edge")
@@ -283,10 +124,10 @@ def inject(up: Up, fault: str, args: argparse.Namespace, seeded: Seeded, api: ht
     elif fault == "drain":
         old = up.role("drain")
         up.kill9(old)
-        _wait(lambda: _started(up, "drain", old.pid), 60, "drain restarted", 0.05)
+        wait_for(lambda: role_started(up, "drain", old.pid), 60, "drain restarted", 0.05)
         started = time.monotonic() - faulted
         # sync/clicks/takeover.py: the dead drain's pending clicks, claimed at once
-        _wait(lambda: bool(_log_lines(up, "took over a gone consumer's clicks", f":{old.pid}")),
+        wait_for(lambda: bool(log_lines(up, "took over a gone consumer's clicks", f":{old.pid}")),
               30, "the takeover", 0.05)  # fmt: skip
         return (f"new drain started at {started:.1f} s, took the dead one's pending clicks over"
                 f" at {time.monotonic() - faulted:.1f} s")  # fmt: skip
@@ -299,7 +140,7 @@ def inject(up: Up, fault: str, args: argparse.Namespace, seeded: Seeded, api: ht
             "destination": f"https://example.org/rsvp?first={{{{first_name}}}}&v={marker}"
         })  # fmt: skip
         assert r.status_code == 200, r.text
-        _wait(lambda: _started(up, "sync", old.pid), 60, "sync restarted", 0.05)
+        wait_for(lambda: role_started(up, "sync", old.pid), 60, "sync restarted", 0.05)
         restarted = time.monotonic()
         edge = httpx.Client(base_url=f"http://127.0.0.1:{up.edge_port}", timeout=5)
 
@@ -307,26 +148,12 @@ def inject(up: Up, fault: str, args: argparse.Namespace, seeded: Seeded, api: ht
             r = edge.head(f"/{seeded.generic}", headers={"Host": HOST, "User-Agent": IPHONE})
             return marker in r.headers.get("location", "")
 
-        _wait(served, 60, "the change made while sync was down", 0.05)
+        wait_for(served, 60, "the change made while sync was down", 0.05)
         took = time.monotonic() - restarted
         return f"the change made meanwhile served {took:.1f} s after restart"
     else:
         raise ValueError(fault)
     return ""
-
-
-def _started(up: Up, role: str, old_pid: int) -> bool:
-    """The role runs again: a new process that has logged "worker started" (sync/worker.py)."""
-    new = up.role(role)
-    return new.pid != old_pid and bool(_log_lines(up, '"event": "worker started"', f":{new.pid}"))
-
-
-def _log_lines(up: Up, *words: str) -> list[str]:
-    """The lines of `up`'s log that hold all of ``words``."""
-    assert up.child is not None
-    log = up.child.log_path.read_text(errors="replace")
-    return [line for line in log.splitlines() if all(w in line for w in words)]
-
 
 @dataclass
 class Window:
@@ -415,7 +242,7 @@ def run_fault(up: Up, load: Load, recorded: Recorded, fault: str, args: argparse
                    if w.began <= r.sent < w.ended and r.status == 302)  # fmt: skip
 
     with suppress(TimeoutError):
-        _wait(caught_up, 60, "catch-up", 0.5)
+        wait_for(caught_up, 60, "catch-up", 0.5)
     sample_until(time.monotonic() + 1.0)
     w.edge_after = edge_metrics(up)
     return window_row(w, load, recorded, up, args.stall)
@@ -450,7 +277,7 @@ def main() -> int:
         # Each code clicked once (and published to Redis first: sync runs after the issue).
         edge = stack.enter_context(httpx.Client(base_url=base, timeout=5))
         for code in [*seeded.recent, seeded.generic]:
-            _wait(lambda c=code: _click(edge, c) == 302, 30, code, 0.1)  # type: ignore[misc]
+            wait_for(lambda c=code: click(edge, c) == 302, 30, code, 0.1)  # type: ignore[misc]
         prefix = f"https://trial.example.test/{secrets.token_hex(3)}/"
 
         def pick(n: int) -> tuple[str, bool]:
