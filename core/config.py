@@ -142,12 +142,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "EDGE_MEMORY_ENTRIES", "50000",
-        "Answers each edge worker remembers to keep redirecting while Redis is away (0: none).",
+        "Answers an edge server remembers (shared by its workers) to keep redirecting while Redis is away (0: none).",
         "edge.memory_entries", least=0,
     ),
     Setting(
         "EDGE_MEMORY_MAX_AGE_SECONDS", "3600",
-        "Oldest remembered answer (since Redis last gave it) an edge worker uses while Redis is away.",
+        "Oldest remembered answer (since Redis last gave it) the edge uses while Redis is away.",
         "edge.memory_max_age_seconds", least=0,
     ),
     Setting(
@@ -299,7 +299,7 @@ class EdgeSection:
     workers: int  # EDGE_WORKERS=0 is resolved here to one per core
     cname_target: str  # without a trailing dot; "" when unset
     tls_ask_per_second: int  # Caddy's on-demand TLS asks each worker answers a second
-    memory_entries: int  # answers each worker remembers for a Redis outage; 0: none
+    memory_entries: int  # answers an edge server remembers for a Redis outage; 0: none
     memory_max_age_seconds: float
     spool_dir: str  # "": SMARTLINKS_DATA_DIR/edge-spool (see spool_dir())
     metrics_allow: str  # peers that may read /metrics (IPs or CIDRs)

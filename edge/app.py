@@ -118,7 +118,9 @@ def create_app(
         metrics=shared,
         short_url_scheme=settings.short_url_scheme,
         public_admin_url=settings.admin.public_url,
-        memory=Memory(settings.edge.memory_entries, settings.edge.memory_max_age_seconds),
+        memory=Memory(
+            settings.edge.memory_entries, settings.edge.memory_max_age_seconds, resolver.decode
+        ),
         outage=outage,
         spool=spool,
     )
@@ -139,7 +141,7 @@ def create_app(
         proxied = "x-forwarded-for" in request.headers or "forwarded" in request.headers
         if proxied or not scrapers.trusts(peer):
             return pages.RawResponse(403, [pages.TEXT, pages.NO_STORE], b"forbidden\n")
-        ctx.metrics.local.memory_entries = len(ctx.memory)
+        ctx.measure_memory()
         return pages.RawResponse(
             200,
             [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"), pages.NO_STORE],
@@ -179,6 +181,7 @@ def create_app(
                     await t
             ctx.spool.close()
             ctx.metrics.write_snapshot()
+            ctx.memory.close()
             ctx.resolver.close()
 
     visit = Visit(ctx)
@@ -200,5 +203,5 @@ def create_app(
 async def _write_snapshots(ctx: EdgeContext) -> None:
     while True:
         await asyncio.sleep(SNAPSHOT_SECONDS)
-        ctx.metrics.local.memory_entries = len(ctx.memory)
+        ctx.measure_memory()  # and learns the memory's generation (edge/memory.py)
         ctx.metrics.write_snapshot()

@@ -1,9 +1,9 @@
 """Prometheus text exposition of the edge: requests by outcome and a latency histogram.
 
 Hand-written (no client library): a handful of counters does not need one, and granian runs
-several worker processes that share nothing. Each worker keeps its counters in memory and
-writes a snapshot to a folder shared by the workers of one server (named after granian's main
-process) about once a second; ``/metrics``, answered by whichever worker gets the request,
+several worker processes. Each worker keeps its counters in memory and
+writes a snapshot to a folder shared by the workers of one server (edge/serverfolder.py) about
+once a second; ``/metrics``, answered by whichever worker gets the request,
 adds its own live counters to the other workers' latest snapshots. So the totals cover every
 worker, the other workers' part at most ~1 s old; snapshots of workers that died stay, so the
 counters never go backwards while the server lives.
@@ -14,11 +14,11 @@ from __future__ import annotations
 import bisect
 import contextlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import msgspec
+
+from edge.serverfolder import alive, prune_stale, server_folder
 
 OUTCOMES = (
     "redirect",  # 302 to the merged destination (a person)
@@ -44,7 +44,9 @@ class Metrics(msgspec.Struct):
     clicks_replayed: int = 0  # spooled clicks sent to the stream once Redis was back
     clicks_unrecorded: int = 0  # clicks answered but not recorded: the spool was not writable
     clicks_past_deadline: int = 0  # the script ran too late to record; the edge spooled them
-    memory_entries: int = 0  # a gauge: answers remembered (set when the snapshot is written)
+    # gauges of the memory all workers share (set when the snapshot is written): not summed
+    memory_entries: int = 0  # answers remembered
+    memory_bytes: int = 0  # bytes of its file in use
     buckets: list[int] = msgspec.field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
     latency_sum: float = 0.0
     latency_count: int = 0
@@ -61,6 +63,8 @@ class Metrics(msgspec.Struct):
                 self.requests[k] += v
         for name in _COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in _SHARED_GAUGES:
+            setattr(self, name, max(getattr(self, name), getattr(other, name)))
         for i, v in enumerate(other.buckets[: len(self.buckets)]):
             self.buckets[i] += v
         self.latency_sum += other.latency_sum
@@ -89,20 +93,10 @@ _SERIES = (
         "Clicks the script did not record because it ran past its deadline (spooled instead).",
     ),
 )
-_COUNTERS = tuple(name for name, _, _ in _SERIES) + ("memory_entries",)
+_COUNTERS = tuple(name for name, _, _ in _SERIES)
+_SHARED_GAUGES = ("memory_entries", "memory_bytes")
 
 FOLDER_PREFIX = "smartlinks-edge-metrics-"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Metrics)
@@ -113,17 +107,13 @@ class SharedMetrics:
 
     def __init__(self, folder: Path | None = None) -> None:
         self.local = Metrics()
-        self.folder = folder or Path(tempfile.gettempdir()) / f"{FOLDER_PREFIX}{os.getppid()}"
+        self.folder = folder or server_folder(FOLDER_PREFIX)
         self.path = self.folder / f"{os.getpid()}.json"
         self._written = b""
 
     def prune_stale(self) -> None:
         """Remove the snapshot folders of edge servers that are gone (their main process)."""
-        with contextlib.suppress(OSError):
-            for folder in self.folder.parent.glob(f"{FOLDER_PREFIX}*"):
-                pid = folder.name.removeprefix(FOLDER_PREFIX)
-                if pid.isdigit() and folder != self.folder and not _alive(int(pid)):
-                    shutil.rmtree(folder, ignore_errors=True)
+        prune_stale(self.folder, FOLDER_PREFIX)
 
     def write_snapshot(self) -> None:
         """Called about once a second by a background task; cheap when nothing changed."""
@@ -145,8 +135,8 @@ class SharedMetrics:
                 if path != self.path:
                     with contextlib.suppress(OSError, msgspec.DecodeError):
                         other = _decoder.decode(path.read_bytes())
-                        if path.stem.isdigit() and not _alive(int(path.stem)):
-                            other.memory_entries = 0  # a gauge: a dead worker remembers nothing
+                        if path.stem.isdigit() and not alive(int(path.stem)):
+                            other.memory_entries = other.memory_bytes = 0  # not live
                         total.add(other)
         return total
 
@@ -166,9 +156,13 @@ class SharedMetrics:
                 f"smartlinks_edge_{series} {getattr(t, name)}",
             ]
         lines += [
-            "# HELP smartlinks_edge_memory_entries Answers remembered for outages (all workers).",
+            "# HELP smartlinks_edge_memory_entries Answers remembered for outages (shared by the"
+            " workers).",
             "# TYPE smartlinks_edge_memory_entries gauge",
             f"smartlinks_edge_memory_entries {t.memory_entries}",
+            "# HELP smartlinks_edge_memory_bytes Bytes of the remembered answers' file in use.",
+            "# TYPE smartlinks_edge_memory_bytes gauge",
+            f"smartlinks_edge_memory_bytes {t.memory_bytes}",
             "# HELP smartlinks_edge_request_duration_seconds Time to answer a short-link request.",
             "# TYPE smartlinks_edge_request_duration_seconds histogram",
         ]

@@ -4,7 +4,7 @@ A raw ASGI endpoint (no Request object): the few headers it needs are read in on
 header list, and answers carry precomputed header lists (edge/pages.py).
 
 When Redis cannot answer (edge/outage.py), a request for a code this worker resolved recently
-is answered from its memory (edge/memory.py) and its click spooled (edge/spool.py); any other
+is answered from the server's memory (edge/memory.py) and its click spooled (edge/spool.py); any other
 request answers 503 with Retry-After, and nothing is recorded for it.
 """
 
@@ -52,6 +52,11 @@ class EdgeContext:
     memory: Memory
     outage: Outage
     spool: Spool
+
+    def measure_memory(self) -> None:
+        """The memory's gauges in this worker's metrics (the memory is shared: not summed)."""
+        self.metrics.local.memory_entries = len(self.memory)
+        self.metrics.local.memory_bytes = self.memory.size_bytes()
 
 
 @dataclass(slots=True)
@@ -157,7 +162,7 @@ class Visit:
                 ctx.outage.begin(exc)
         if res is None:
             # No Redis: the answer it gave this worker last, if recent enough; else 503.
-            res = ctx.memory.recall(host, code, time.monotonic())
+            res = ctx.memory.recall(host, code, time.time())
             if res is None:
                 self.warn_unavailable()
                 return pages.unavailable(head), "unavailable"
@@ -170,7 +175,7 @@ class Visit:
                 return self.fallback(res.domain, head, archived=True)
             ctx.metrics.local.memory_answers += 1
         elif res.outcome is Outcome.FOUND:
-            ctx.memory.remember(host, code, res, time.monotonic())
+            ctx.memory.remember(host, code, res, time.time())
         else:
             ctx.memory.forget(host, code)
 

@@ -37,6 +37,7 @@ import redis
 
 from core import config, keys
 from loadtest.drain_throughput import append_events, seed
+from loadtest.report import markdown_table
 from loadtest.stack import SMARTLINKS, Child, role_env, run_role
 from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
@@ -213,10 +214,7 @@ def main() -> int:
         for fault in args.faults.split(","):
             rows.append(run_fault(stack, fault, args.rate, args.before, args.after))
             print(json.dumps(rows[-1]), flush=True)
-    columns = list(rows[0])
-    print("\n| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns))
-    for row in rows:
-        print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    print("\n" + markdown_table(rows))
     return 0 if all(r["lost"] == r["phantom"] == r["dup actions"] == 0 for r in rows) else 1
 
 

@@ -187,3 +187,11 @@ def write_json(result: Mapping[str, Any], directory: Path) -> Path:
     path = directory / f"bench-{stamp}.json"
     path.write_text(json.dumps(result, indent=2, default=str))
     return path
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows of one shape as a Markdown table (the fault trials' output, pasted into docs/)."""
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)

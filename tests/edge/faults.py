@@ -11,7 +11,6 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import redis
 
 from core import keys, records
 from core.records import ContactRecord, DomainRecord, LinkRecord
+from loadtest.httpload import Background
 from smartlinks.embedded import EmbeddedRedis, free_port, wait_for_port
 from sync.publish.store import RecordStore
 from tests.conftest import Servers
@@ -139,7 +139,7 @@ class Result:
 
 
 @dataclass
-class Load:
+class Load(Background):
     """Requests at ``rate`` a second (``concurrency`` at most in flight) until stopped; each a
     person's GET with the Referer REFERER<n>, for a code chosen by ``pick(n)``."""
 
@@ -148,18 +148,9 @@ class Load:
     rate: float = 200
     concurrency: int = 32
     results: list[Result] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
-    def start(self) -> Load:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> list[Result]:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(30)
+    def stop(self) -> list[Result]:  # type: ignore[override]
+        super().stop()
         return self.results
 
     async def _run(self) -> None:

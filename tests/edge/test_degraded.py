@@ -1,12 +1,11 @@
 """The edge through a Redis outage (issue 12, point 5), real granian and a real Valkey killed
-and brought back: recently clicked codes keep redirecting from the worker's memory, their
+and brought back: recently clicked codes keep redirecting from the server's memory, their
 clicks are spooled and replayed into the stream exactly once, other codes answer 503, and an
 edit or archive made meanwhile takes effect as soon as Redis answers again."""
 
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import time
 from collections.abc import Iterator
@@ -206,16 +205,15 @@ def test_two_workers_spool_and_replay_and_metrics_add_up(
         EDGE_SPOOL_DIR=str(tmp_path / "spool"),
         EDGE_WORKERS="2",
     ) as (proc, base):
-        rng = random.Random(12)
-        for _ in range(12):  # every code through both workers (a miss: ~0.5**12 per code)
-            # in a new order each round: workers may take connections in turn, and a fixed
-            # order of an even number of codes would send each code to the same worker
-            for code in rng.sample(codes, len(codes)):
-                assert _get(base, code).status_code == 302
+        # Each code clicked once, through whichever worker took the connection: the memory
+        # is the server's, so the other worker answers it too during the outage.
+        for code in codes:
+            assert _get(base, code).status_code == 302
+        time.sleep(0.1)  # new answers are shared within FLUSH_SECONDS (edge/memory.py)
         valkey.kill9()
         answered = [_fresh_get(base, codes[n % 10], n) for n in range(100)]
         redirected = [n for n, r in enumerate(answered) if r.status_code == 302]
-        assert len(redirected) >= 95
+        assert len(redirected) == 100, [r.status_code for r in answered]
         valkey.restart()
         wait_until(
             lambda: metric(base, "clicks_replayed_total") >= len(redirected), 10, "replay"

@@ -1,4 +1,4 @@
-"""The spool's files (real files, replayed into the real Valkey) and the memory's bounds."""
+"""The spool's files (real files, replayed into the real Valkey)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from urllib.parse import quote
 import pytest
 
 from core import keys
-from core.records import DomainRecord, LinkRecord
-from edge.memory import Memory
 from edge.metrics import Metrics
-from edge.resolve import Outcome, Resolution, Resolver, connect
+from edge.resolve import Resolver, connect
 from edge.spool import READ_BYTES, SUFFIX, Spool, decode_entries, encode_entry
 from tests.edge.conftest import World
 
@@ -142,31 +140,6 @@ def test_unwritable_spool_counts_unrecorded(tmp_path: Path):
 
     metrics = asyncio.run(scenario())
     assert (metrics.clicks_unrecorded, metrics.clicks_spooled) == (1, 0)
-
-
-def _found(n: int) -> Resolution:
-    domain = DomainRecord(id=1, org_id=1, hostname="h", version=1)
-    link = LinkRecord(
-        id=n, org_id=1, domain_id=1, hostname="h", version=1, destination="https://x.test/"
-    )
-    return Resolution(Outcome.FOUND, domain, link, None, None, b"%d::1" % n, True)
-
-
-def test_memory_is_bounded_and_stale_answers_are_not_used():
-    memory = Memory(entries=100, max_age=60)
-    for n in range(1000):
-        memory.remember("h", f"c{n}", _found(n), now=0.0)
-        assert len(memory) <= 100
-    assert memory.recall("h", "c999", now=1.0) is not None
-    assert memory.recall("h", "c0", now=1.0) is None  # evicted
-    hit = memory.recall("h", "c990", now=60.0)
-    assert hit is not None and hit.remembered and not hit.recorded and hit.ref == b"990::1"
-    assert memory.recall("h", "c990", now=60.5) is None  # older than max_age
-    memory.forget("h", "c999")
-    assert memory.recall("h", "c999", now=1.0) is None
-    off = Memory(entries=0, max_age=60)
-    off.remember("h", "c", _found(1), now=0.0)
-    assert len(off) == 0
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
