@@ -88,7 +88,7 @@ def _ensure_system_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
-        subprocess.run(
+        made = subprocess.run(
             [
                 "useradd",
                 "--system",
@@ -97,10 +97,17 @@ def _ensure_system_user() -> pwd.struct_passwd:
                 "/usr/sbin/nologin",
                 PG_SYSTEM_USER,
             ],
-            check=True,
             capture_output=True,
         )
+    try:
         return pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        # Two first starts at once (the test suite's two processes on a fresh machine): one
+        # useradd wins and the other fails with "already exists"; only a user that is still
+        # missing is an error.
+        raise subprocess.CalledProcessError(
+            made.returncode, made.args, made.stdout, made.stderr
+        ) from None
 
 
 def _open_path_for_others(path: Path) -> None:
