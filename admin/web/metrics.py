@@ -18,6 +18,7 @@ from admin.services.errors import NotFound
 from admin.web import queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
+from admin.web.zones import display_zone
 
 METRIC_LABELS = {
     "clicks": "Clicks",
@@ -82,6 +83,7 @@ def detail_context(link: Link) -> dict[str, Any]:
         "lists": queries.list_names(org_id),
         "tags": queries.tag_names(org_id),
         "now": datetime.now(UTC),
+        "zone_name": display_zone(),
         "issue_form": {},
         "issue_error": None,
     }

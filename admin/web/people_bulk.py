@@ -27,6 +27,7 @@ from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 from admin.web.contacts import search_query
 from admin.web.plain import plain
+from admin.web.zones import display_zone, zone
 
 ACTIONS = {
     "add_to_list": "Add to list",
@@ -171,7 +172,7 @@ def people_bulk() -> Any:
 def _message(org_id: int, ids: list[int]) -> Any:
     """The composer, set to send to these people: a filter by one tag or list goes as it is;
     any other selection is put on a list of its own first (named with the time, so it is
-    plain where it came from), which the composer then chooses."""
+    plain where it came from, in the person's time zone), which the composer then chooses."""
     if request.form.get("scope") == "groups":
         list_ids, tags = _groups()
         if len(list_ids) + len(tags) == 1:
@@ -182,7 +183,7 @@ def _message(org_id: int, ids: list[int]) -> Any:
             return redirect("/broadcasts/new?" + urlencode({"to": "tag", "tag": tag}))
         if list_name and not tag:
             return redirect("/broadcasts/new?" + urlencode({"to": "list", "list": list_name}))
-    name = "Selected " + datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    name = "Selected " + datetime.now(zone(display_zone())).strftime("%Y-%m-%d %H:%M:%S")
     count = bulk.add_to_list(org_id, ids, name)
     flash(
         f"{count} {'person is' if count == 1 else 'people are'} on the list {name!r}, chosen below.",
