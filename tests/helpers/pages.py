@@ -81,6 +81,19 @@ def overflow(page: Any) -> int:
     return width - int(page.viewport_size["width"])
 
 
+def scrolled_boxes(page: Any) -> list[str]:
+    """The boxes (a table's wrapper, say) whose content is wider than they are: the page fits,
+    but a person must scroll inside them sideways to see the rest."""
+    return list(
+        page.eval_on_selector_all(
+            ".table-wrap, .card, .toolbar, .bulk-bar",
+            """els => els.filter(e => e.scrollWidth > e.clientWidth + 1)
+                 .map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className} `
+                   + `${e.scrollWidth}>${e.clientWidth} px`)""",
+        )
+    )
+
+
 def small_tap_targets(page: Any) -> list[str]:
     return list(page.evaluate(_TAP_TARGETS, TAP))
 
@@ -99,6 +112,7 @@ def check_page(page: Any, size: str, name: str) -> list[str]:
         if extra > 0:
             problems.append(f"{name} phone: {extra} px wider than the screen")
         problems += [f"{name} phone: small tap target {t}" for t in small_tap_targets(page)]
+        problems += [f"{name} phone: scrolls sideways inside {b}" for b in scrolled_boxes(page)]
     screenshot(page, f"{size}-{name}")
     return problems
 
