@@ -44,7 +44,13 @@ def _link(link_id: int) -> Link:
 def _metric() -> str:
     metric = request.args.get("metric", "clicks")
     if metric not in metrics.METRICS:
-        abort(400, description="metric must be clicks, unique_clicks, previews or bots")
+        # The page's words, not the query's (a person only gets here by editing the address).
+        page = render_template(
+            "error.html",
+            title="No such figure",
+            message="Choose clicks, unique clicks, previews or bots.",
+        )
+        abort(Response(page, 400))
     return metric
 
 

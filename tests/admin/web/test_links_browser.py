@@ -208,30 +208,38 @@ def test_bulk_add_to_list_from_a_drill_down(page: Any, stack: Stack) -> None:
     row = page.locator("#drilldown tr[data-contact-id]")
     expect(row).to_have_count(1)
     expect(row.locator("[data-contact-row]")).to_have_text("Ada")
-    row.locator("input[name=contact_ids]").check()
-    expect(page.locator("[data-selected-count]")).to_have_text("1 ticked")
-    page.select_option("#bulk-action", "add_to_list")
-    page.fill("#bulk-name", "Clicked the gala")
-    assert not check_both(page, "bulk-drill-down")
-    page.click("#bulk-apply")
-    expect(page.locator(".flash-success")).to_have_text("1 person added to the list 'Clicked the gala'.")
+    _bulk(
+        page, row.locator("input[name=contact_ids]"), "add_to_list", "Clicked the gala",
+        "bulk-drill-down", "1 person added to the list 'Clicked the gala'.",
+    )  # fmt: skip
     page.click("#drilldown [data-contact-row]")
     expect(page.locator("#contact-lists")).to_contain_text("Clicked the gala")
     contact_page = page.url
     # The list's own page of bulk work: tick the list, and its people are who the action reaches.
     page.goto("/lists")
-    page.locator('#lists tr:has-text("Clicked the gala") input[name=list_ids]').check()
-    expect(page.locator("[data-selected-count]")).to_have_text("1 ticked")
-    page.select_option("#bulk-action", "tag")
-    page.fill("#bulk-name", "gala-people")
-    assert not check_both(page, "bulk-lists-and-tags")
-    page.click("#bulk-apply")
-    expect(page.locator(".flash-success")).to_have_text("1 person tagged 'gala-people'.")
+    _bulk(
+        page, page.locator('#lists tr:has-text("Clicked the gala") input[name=list_ids]'), "tag",
+        "gala-people", "bulk-lists-and-tags", "1 person tagged 'gala-people'.",
+    )  # fmt: skip
     expect(page.locator('#tags tr[data-tag="gala-people"] td[data-label=Contacts]')).to_have_text(
         "1 contact"
     )
     page.goto(contact_page)
     expect(page.locator("#contact-tags")).to_contain_text("gala-people")
+
+
+def _bulk(page: Any, box: Any, action: str, name: str, shot: str, done: str) -> None:
+    """Tick ``box``, choose the bulk bar's ``action`` on ``name``, check the page (both sizes),
+    apply, and see the flash ``done``."""
+    from playwright.sync_api import expect
+
+    box.check()
+    expect(page.locator("[data-selected-count]")).to_have_text("1 ticked")
+    page.select_option("#bulk-action", action)
+    page.fill("#bulk-name", name)
+    assert not check_both(page, shot)
+    page.click("#bulk-apply")
+    expect(page.locator(".flash-success")).to_have_text(done)
 
 
 def test_import_with_duplicates_and_the_rejected_rows(page: Any, stack: Stack) -> None:
