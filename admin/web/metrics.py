@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import abort, jsonify, render_template, request
+from flask import Response, abort, jsonify, render_template, request
 from flask_login import login_required
 from sqlalchemy import text
 
@@ -19,6 +19,7 @@ from admin.services.errors import NotFound
 from admin.web import queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
+from admin.web.zones import display_zone
 
 METRIC_LABELS = {
     "clicks": "Clicks",
@@ -44,7 +45,13 @@ def _link(link_id: int) -> Link:
 def _metric() -> str:
     metric = request.args.get("metric", "clicks")
     if metric not in metrics.METRICS:
-        abort(400, description="metric must be clicks, unique_clicks, previews or bots")
+        # The page's words, not the query's (a person only gets here by editing the address).
+        page = render_template(
+            "error.html",
+            title="No such figure",
+            message="Choose clicks, unique clicks, previews or bots.",
+        )
+        abort(Response(page, 400))
     return metric
 
 
@@ -83,6 +90,7 @@ def detail_context(link: Link) -> dict[str, Any]:
         "lists": queries.list_names(org_id),
         "tags": queries.tag_names(org_id),
         "now": datetime.now(UTC),
+        "zone_name": display_zone(),
         "issue_form": {},
         "issue_error": None,
     }

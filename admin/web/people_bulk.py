@@ -1,8 +1,10 @@
-"""Many contacts at once, from the contacts list (any filter) and every drill-down behind a
-link's number: add to a list, tag, untag, take off a list, export, or message them.
+"""Many contacts at once, from the contacts list (any filter), the Lists & tags page and every
+drill-down behind a link's number: add to a list, tag, untag, take off a list, export, or
+message them.
 
 The selection is the ticked rows, or with ``all=1`` everything the page's filter matches (not
-only the page shown): the filter travels in the form and is run again here."""
+only the page shown): the filter travels in the form and is run again here. On the Lists &
+tags page the ticked rows are lists and tags, and the selection is everyone on any of them."""
 
 from __future__ import annotations
 
@@ -15,17 +17,18 @@ from urllib.parse import urlencode
 
 from flask import Response, flash, redirect, request
 from flask_login import login_required
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from admin.downloads import csv_attachment
 from admin.extensions import db
-from admin.models import Contact
+from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
 from admin.services import bulk, contacts, metrics
 from admin.services.errors import ServiceError
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 from admin.web.contacts import search_query
 from admin.web.plain import plain
+from admin.web.zones import display_zone, zone
 
 ACTIONS = {
     "add_to_list": "Add to list",
@@ -42,6 +45,7 @@ DONE = {
     "untag": "untagged {}",
 }
 PAGE = 1000
+MAX_GROUPS = 1000  # lists or tags ticked at once: more than any page shows
 
 
 def _int(value: str) -> int | None:
@@ -54,6 +58,8 @@ def _text(key: str, limit: int = 200) -> str:
 
 def selection(org_id: int) -> list[int]:
     """The contact ids the form means: the ticked, or all that its filter matches."""
+    if request.form.get("scope") == "groups":
+        return _group_members(org_id, *_groups())
     if request.form.get("all") != "1":
         ids = (_int(v) for v in request.form.getlist("contact_ids"))
         return list(dict.fromkeys(i for i in ids if i is not None))
@@ -80,6 +86,40 @@ def selection(org_id: int) -> list[int]:
     )
 
 
+def _groups() -> tuple[list[int], list[str]]:
+    """The ticked lists (ids) and tags (names) of the Lists & tags page."""
+    list_ids = (_int(v) for v in request.form.getlist("list_ids"))
+    tags = (v[:100].replace("\x00", "") for v in request.form.getlist("tag_names"))
+    return (
+        list(dict.fromkeys(i for i in list_ids if i is not None))[:MAX_GROUPS],
+        list(dict.fromkeys(t for t in tags if t))[:MAX_GROUPS],
+    )
+
+
+def _group_members(org_id: int, list_ids: list[int], tags: list[str]) -> list[int]:
+    """Everyone on any of the organisation's lists ``list_ids`` or with any of its ``tags``."""
+    on_lists = (
+        select(ListMember.contact_id)
+        .join(ContactList, ContactList.id == ListMember.list_id)
+        .where(ContactList.org_id == org_id, ContactList.id.in_(list_ids))
+    )
+    tagged = (
+        select(ContactTag.contact_id)
+        .join(Tag, Tag.id == ContactTag.tag_id)
+        .where(Tag.org_id == org_id, Tag.name.in_(tags))
+    )
+    if not (list_ids or tags):
+        return []
+    return list(
+        db.session.scalars(
+            select(Contact.id)
+            .where(Contact.org_id == org_id, or_(Contact.id.in_(on_lists), Contact.id.in_(tagged)))
+            .order_by(Contact.id)
+            .limit(bulk.MAX_CONTACTS + 1)
+        )
+    )
+
+
 def _back() -> str:
     back = request.form.get("back", "/contacts")
     return back if back.startswith("/") and not back.startswith("//") else "/contacts"
@@ -95,7 +135,12 @@ def people_bulk() -> Any:
         return redirect(_back())
     ids = selection(org_id)
     if not ids:
-        flash("Select people first: tick them, or choose all that match.", "warning")
+        flash(
+            "Tick lists or tags with people on them first."
+            if request.form.get("scope") == "groups"
+            else "Select people first: tick them, or choose all that match.",
+            "warning",
+        )
         return redirect(_back())
     if action == "export":
         return _export(org_id, ids)
@@ -128,20 +173,34 @@ def people_bulk() -> Any:
 def _message(org_id: int, ids: list[int]) -> Any:
     """The composer, set to send to these people: a filter by one tag or list goes as it is;
     any other selection is put on a list of its own first (named with the time, so it is
-    plain where it came from), which the composer then chooses."""
+    plain where it came from, in the person's time zone), which the composer then chooses."""
+    if request.form.get("scope") == "groups":
+        list_ids, tags = _groups()
+        if len(list_ids) + len(tags) == 1:
+            return redirect("/broadcasts/new?" + urlencode(_audience(org_id, list_ids, tags)))
     if request.form.get("all") == "1" and request.form.get("scope") != "link" and not _text("q"):
         tag, list_name = _text("tag", 100), _text("list", 100)
         if tag and not list_name:
             return redirect("/broadcasts/new?" + urlencode({"to": "tag", "tag": tag}))
         if list_name and not tag:
             return redirect("/broadcasts/new?" + urlencode({"to": "list", "list": list_name}))
-    name = "Selected " + datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    name = "Selected " + datetime.now(zone(display_zone())).strftime("%Y-%m-%d %H:%M:%S")
     count = bulk.add_to_list(org_id, ids, name)
     flash(
         f"{count} {'person is' if count == 1 else 'people are'} on the list {name!r}, chosen below.",
         "info",
     )
     return redirect("/broadcasts/new?" + urlencode({"to": "list", "list": name}))
+
+
+def _audience(org_id: int, list_ids: list[int], tags: list[str]) -> dict[str, str]:
+    """The composer's words for one ticked list (by its name) or one tag."""
+    if tags:
+        return {"to": "tag", "tag": tags[0]}
+    found = db.session.scalar(
+        select(ContactList.name).where(ContactList.org_id == org_id, ContactList.id == list_ids[0])
+    )
+    return {"to": "list", "list": found or ""}
 
 
 def _export(org_id: int, ids: list[int]) -> Response:

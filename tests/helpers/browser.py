@@ -68,13 +68,14 @@ def fresh_org(servers: Servers, name: str, email: str, password: str) -> NewOrg:
         return org
 
 
-def sign_in(page: Any, email: str, password: str) -> None:
-    """Sign in on the login page; the links list greets the person."""
+def sign_in(page: Any, email: str, password: str, lands: str = "**/links") -> None:
+    """Sign in on the login page; the links list greets the person (or ``lands``: the
+    two-factor step)."""
     page.goto("/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url("**/links")
+    page.wait_for_url(lands)
 
 
 def edge_get(edge_url: str, url: str) -> httpx.Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from admin.web.plain import plain
 from tests.helpers.browser import screenshot
 
 LAPTOP = (1366, 900)
@@ -45,6 +46,20 @@ _TAP_TARGETS = """(min) => {
 }"""
 
 
+# WTForms' own words, which name no field ("Field must be between 8 and 1024 characters long.").
+_BOILERPLATE = re.compile(r"\b(Field must be|This field is required|Not a valid)\b")
+
+
+def unplain_errors(page: Any) -> list[str]:
+    """The messages shown to the person (flashes, field errors, alerts) that name an API field
+    (``contact_ids``) or are WTForms' boilerplate."""
+    shown = page.eval_on_selector_all(
+        ".flash, .error, [data-field-error], [role=alert]",
+        "els => els.map(e => e.innerText.trim()).filter(Boolean)",
+    )
+    return [t for t in shown if plain(t) != t or _BOILERPLATE.search(t)]
+
+
 def axe_violations(page: Any) -> list[str]:
     """axe-core's serious and critical findings on the page as it is now."""
     from axe_playwright_python.sync_playwright import Axe
@@ -59,8 +74,24 @@ def axe_violations(page: Any) -> list[str]:
 
 
 def overflow(page: Any) -> int:
-    """How many pixels the page is wider than the window (0: no horizontal scrolling)."""
-    return int(page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth"))
+    """How many pixels the page is wider than the window (0: no horizontal scrolling). Against
+    the window's set width, not ``innerWidth``: a phone zooms out to show a page that is too
+    wide, and ``innerWidth`` grows with it, so that it would always fit."""
+    width = int(page.evaluate("document.scrollingElement.scrollWidth"))
+    return width - int(page.viewport_size["width"])
+
+
+def scrolled_boxes(page: Any) -> list[str]:
+    """The boxes (a table's wrapper, say) whose content is wider than they are: the page fits,
+    but a person must scroll inside them sideways to see the rest."""
+    return list(
+        page.eval_on_selector_all(
+            ".table-wrap, .card, .toolbar, .bulk-bar",
+            """els => els.filter(e => e.scrollWidth > e.clientWidth + 1)
+                 .map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className} `
+                   + `${e.scrollWidth}>${e.clientWidth} px`)""",
+        )
+    )
 
 
 def small_tap_targets(page: Any) -> list[str]:
@@ -75,12 +106,27 @@ def shot_name(path: str) -> str:
 def check_page(page: Any, size: str, name: str) -> list[str]:
     """Every problem of the page as loaded, at ``size``; saves its screenshot."""
     problems = [f"{name} {size}: {v}" for v in axe_violations(page)]
+    problems += [f"{name} {size}: not in plain words: {t!r}" for t in unplain_errors(page)]
     if size == "phone":
         extra = overflow(page)
         if extra > 0:
             problems.append(f"{name} phone: {extra} px wider than the screen")
         problems += [f"{name} phone: small tap target {t}" for t in small_tap_targets(page)]
+        problems += [f"{name} phone: scrolls sideways inside {b}" for b in scrolled_boxes(page)]
     screenshot(page, f"{size}-{name}")
+    return problems
+
+
+def check_both(page: Any, name: str) -> list[str]:
+    """``check_page`` at both sizes, for a page a walk reached (after a form, with data that
+    the sweep of every route does not have): the same tab is narrowed to a phone's width and
+    widened back, so the walk goes on where it was."""
+    before = page.viewport_size
+    problems: list[str] = []
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        problems += check_page(page, size, name)
+    page.set_viewport_size(before)
     return problems
 
 

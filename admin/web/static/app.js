@@ -97,7 +97,8 @@
     });
   }
 
-  // Bulk selection: a header box ticks every box of its name; the bar counts the ticked.
+  // Bulk selection: a header box ticks every box of its name; each bulk bar counts the boxes
+  // ticked for its form (on the Lists & tags page, lists and tags together).
   var ticked = function (name) {
     return document.querySelectorAll('input[type=checkbox][name="' + name + '"]');
   };
@@ -105,7 +106,11 @@
     var boxes = Array.prototype.slice.call(ticked(name));
     var n = boxes.filter(function (b) { return b.checked; }).length;
     document.querySelectorAll("[data-selected-count]").forEach(function (out) {
-      out.textContent = n ? n + " ticked" : "Tick to act on many at once.";
+      var form = out.closest("form");
+      var mine = Array.prototype.filter.call(document.querySelectorAll("input[type=checkbox][form]"),
+        function (b) { return b.form === form && b.checked; }).length;
+      if (!out.hasAttribute("data-hint")) out.setAttribute("data-hint", out.textContent);
+      out.textContent = mine ? mine + " ticked" : out.getAttribute("data-hint");
     });
     document.querySelectorAll('[data-select-all="' + name + '"]').forEach(function (all) {
       all.checked = n > 0 && n === boxes.length;

@@ -16,10 +16,17 @@
     return node;
   }
 
+  // Minutes and hours in the person's zone (the page names it); a day bucket is a UTC day, so
+  // it is labelled by its UTC date, not shifted into the day before west of Greenwich.
+  var zone = root.getAttribute("data-zone") || "UTC";
   function label(iso, seconds) {
     var d = new Date(iso);
-    if (seconds >= 86400) return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
-    return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    try {
+      if (seconds >= 86400) return d.toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
+      return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", timeZone: zone });
+    } catch (e) {  // a zone this browser does not know
+      return d.toISOString().slice(seconds >= 86400 ? 5 : 11, seconds >= 86400 ? 10 : 16);
+    }
   }
 
   var BUCKET_SECONDS = { minute: 60, hour: 3600, day: 86400 };

@@ -119,7 +119,10 @@ def test_time_zones_person_over_organisation(api: Api, web: Web, org: NewOrg) ->
     web.post(
         "/settings", {"org_time_zone": "Europe/Paris", "time_zone": "Asia/Tokyo"}, page="/settings"
     )
-    assert "2026-01-15 21:00 JST" in web.get(f"/links/{link['id']}").get_data(as_text=True)
+    page = web.get(f"/links/{link['id']}").get_data(as_text=True)
+    assert "2026-01-15 21:00 JST" in page
+    # The live chart labels its minutes in that zone too, and says so.
+    assert 'data-zone="Asia/Tokyo"' in page and "Times in Asia/Tokyo" in page
     assert db.session.get(User, org.user_id).time_zone == "Asia/Tokyo"
     # The link form reads its datetime-local in the person's zone.
     edit = web.get(f"/links/{link['id']}/edit").get_data(as_text=True)

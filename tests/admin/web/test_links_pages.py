@@ -176,7 +176,10 @@ def test_metrics_json_and_export_for_a_new_link(web: Web) -> None:
     export = web.get(f"/links/{link_id}/export.csv?metric=clicks")
     assert export.mimetype == "text/csv"
     assert export.get_data(as_text=True).splitlines()[0].startswith("contact_id,phone")
-    assert web.get(f"/links/{link_id}/contacts?metric=nope").status_code == 400
+    odd = web.get(f"/links/{link_id}/contacts?metric=nope")
+    assert odd.status_code == 400
+    assert "Choose clicks, unique clicks, previews or bots." in odd.get_data(as_text=True)
+    assert "unique_clicks" not in odd.get_data(as_text=True)
 
 
 def test_domain_check_reports_a_name_that_does_not_resolve(web: Web, dns: Zone) -> None:

@@ -1,23 +1,31 @@
 """Every page in a real browser at 1366x900 and 390x844: no serious or critical axe-core
 finding, no horizontal scrolling and 44 px tap targets on a phone, a menu that fits, the
-conversation's link picker by keyboard, and a screenshot of each page at both sizes."""
+conversation's link picker by keyboard, and a screenshot of each page at both sizes.
+
+"Every page" is every GET route of the web UI (from the app's URL map, so a new page is swept
+without a change here), the pages a person sees signed out (the login, its two-factor step,
+an invitation), the "not found" page, and the pages a form answers with (an invitation link,
+a new API token)."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 
 from admin.extensions import db
 from admin.models import User
-from admin.services import team
+from admin.services import team, totp
+from admin.services.orgs import create_org
 from tests.conftest import Servers
 from tests.helpers.browser import org_app, sign_in
-from tests.helpers.pages import SIZES, check_page, page_paths, shot_name
+from tests.helpers.pages import SIZES, check_page, overflow, page_paths, shot_name
 from tests.helpers.routes import seed_theirs
 from tests.servers import http_role
 
@@ -25,6 +33,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EMAIL = "pages@acme.test"
 PASSWORD = "a pages password"
+TOTP_EMAIL = "twofactor@acme.test"
 
 
 @dataclass
@@ -33,6 +42,7 @@ class Site:
     paths: list[str]
     ids: dict[str, int]
     logs: Path
+    invite_token: str
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +64,19 @@ def site(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         )
         assert second.status_code == 201, second.get_json()
         ids["contact_id"] = contact["id"]
+        api.post(f"/api/v1/contacts/{contact['id']}/tags", {"tag": "volunteer"})
         owner = db.session.get(User, org.user_id)
-        team.invite(org.org_id, owner, "invited@acme.test", "member")
+        invite_token = team.invite(org.org_id, owner, "invited@acme.test", "member").token
+        # Someone with two-factor sign-in on: their login stops at its second step.
+        second = create_org("Two-factor Campaign", TOTP_EMAIL, PASSWORD)
+        secret = totp.new_secret()
+        assert totp.enable(db.session.get(User, second.user_id), secret, pyotp.TOTP(secret).now())
         db.session.commit()
         ids.update(user_id=org.user_id, org_id=org.org_id)
         paths = page_paths(app, ids)
     logs = tmp_path_factory.mktemp("pages")
     with http_role("admin", servers.env(), logs, "ADMIN_PORT") as (_admin, url):
-        yield Site(url, paths, ids, logs)
+        yield Site(url, paths, ids, logs, invite_token)
 
 
 def _context(browser: Any, site: Site, size: str) -> Any:
@@ -82,15 +97,36 @@ def test_every_page_is_accessible_and_fits(browser: Any, site: Site, size: str) 
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     problems: list[str] = []
+    # Signed out: the login, an invitation, and the login's two-factor step.
     page.goto("/login")
     problems += check_page(page, size, "login")
+    page.goto(f"/invite/{site.invite_token}")
+    problems += check_page(page, size, "invite")
+    sign_in(page, TOTP_EMAIL, PASSWORD, lands="**/login/totp")
+    problems += check_page(page, size, "login-totp")
+    context.clear_cookies()
     sign_in(page, EMAIL, PASSWORD)
     assert len(site.paths) >= 15, site.paths  # the sweep found the pages
     for path in site.paths:
         answer = page.goto(path)
         assert answer is not None and answer.status == 200, (path, answer and answer.status)
+        assert answer.headers["x-frame-options"] == "DENY", path
         page.wait_for_load_state("networkidle")
         problems += check_page(page, size, shot_name(path))
+    answer = page.goto("/links/999999999")
+    assert answer is not None and answer.status == 404
+    problems += check_page(page, size, "not-found")
+    # The pages a form answers with.
+    page.goto("/team")
+    page.fill("#email", f"{size}@acme.test")
+    page.click("text=Create invitation link")
+    page.wait_for_url("**/team/invite")
+    problems += check_page(page, size, "team-invited")
+    page.goto("/tokens")
+    page.fill("#name", f"CRM sync {size} {time.time()}")
+    page.click("text=Create token")
+    page.wait_for_selector("text=Copy token")
+    problems += check_page(page, size, "token-created")
     context.close()
     assert not errors, errors
     assert not problems, "\n".join(problems)
@@ -114,7 +150,7 @@ def test_the_menu_fits_a_phone_and_folds(browser: Any, site: Site) -> None:
         assert box is not None, nav.nth(i).inner_text()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (nav.nth(i).inner_text(), box)
         assert box["height"] >= 44, (nav.nth(i).inner_text(), box)
-    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+    assert overflow(page) <= 0
     page.keyboard.press("Escape")
     expect(nav.first).to_be_hidden()
     expect(toggle).to_be_focused()

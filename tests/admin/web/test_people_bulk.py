@@ -1,5 +1,6 @@
-"""Many contacts at once from the contacts list and a link's drill-down: add to a list, tag,
-untag, take off a list, export, message; the ticked rows or everything the filter matches."""
+"""Many contacts at once from the contacts list, the Lists & tags page and a link's drill-down:
+add to a list, tag, untag, take off a list, export, message; the ticked rows (or lists and
+tags) or everything the filter matches."""
 
 from __future__ import annotations
 
@@ -137,3 +138,52 @@ def test_bad_input_and_other_organisations(api: Api, other_api: Api, web: Web) -
             _bulk(web, action="tag", name="t", all="1", scope="link", link_id=odd).status_code
             == 302
         )
+
+
+def test_the_people_of_ticked_lists_and_tags(api: Api, other_api: Api, web: Web) -> None:
+    ids = _people(api, 4)
+    _bulk(web, action="add_to_list", name="Ward 1", contact_ids=[str(ids[0]), str(ids[1])])
+    _bulk(web, action="add_to_list", name="Ward 2", contact_ids=[str(ids[3])])
+    _bulk(web, action="tag", name="donor", contact_ids=[str(ids[1]), str(ids[2])])
+    theirs = _people(other_api, 1)
+    other_list = other_api.post("/api/v1/lists", {"name": "Theirs"}).get_json()["id"]
+    other_api.post(f"/api/v1/contacts/{theirs[0]}/lists", {"list": "Theirs"})
+    page = web.get("/lists").get_data(as_text=True)
+    assert 'name="list_ids"' in page and 'name="tag_names"' in page
+    assert 'name="scope" value="groups"' in page and 'name="all"' not in page
+    ward1 = next(
+        row["id"] for row in api.get("/api/v1/lists").get_json()["lists"] if row["name"] == "Ward 1"
+    )
+
+    def groups(**form: object) -> object:
+        return web.post(
+            "/people/bulk", {"back": "/lists", "scope": "groups", **form}, page="/lists"
+        )
+
+    # Ward 1 (Ada, Bo) and the tag donor (Bo, Cy): three people; another organisation's
+    # list id reaches nobody.
+    done = groups(
+        action="tag", name="canvass", list_ids=[str(ward1), str(other_list)], tag_names=["donor"]
+    )
+    assert done.status_code == 302 and done.headers["Location"] == "/lists"
+    assert [_lists(api, i)[0] for i in ids] == [
+        ["canvass"], ["canvass", "donor"], ["canvass", "donor"], [],
+    ]  # fmt: skip
+    assert _lists(other_api, theirs[0]) == ([], ["Theirs"])
+    got = groups(action="export", tag_names=["donor"])
+    assert [r.split(",")[0] for r in got.get_data(as_text=True).splitlines()[1:]] == [
+        str(ids[1]), str(ids[2]),
+    ]  # fmt: skip
+    # One list goes to the composer as that list; a list and a tag through a list of their own.
+    one = groups(action="message", list_ids=[str(ward1)])
+    assert one.headers["Location"] == "/broadcasts/new?to=list&list=Ward+1"
+    two = groups(action="message", list_ids=[str(ward1)], tag_names=["donor"])
+    chosen = parse_qs(urlsplit(two.headers["Location"]).query)["list"][0]
+    assert chosen.startswith("Selected ") and _lists(api, ids[2])[1] == [chosen]
+    # Nothing ticked, or only another organisation's list: nothing happens, and it says so.
+    for form in ({}, {"list_ids": [str(other_list)]}, {"list_ids": ["x", "\x00"]}):
+        assert groups(action="tag", name="none", **form).status_code == 302
+    assert "Tick lists or tags with people on them first." in web.get("/lists").get_data(
+        as_text=True
+    )
+    assert "none" not in [t["name"] for t in api.get("/api/v1/tags").get_json()["tags"]]
