@@ -32,6 +32,8 @@ from admin.services.errors import NotFound, ServiceError, ValidationError
 from admin.web import queries, templating
 from admin.web.auth import current_org_id, role_required, web_user
 from admin.web.blueprint import bp
+from admin.web.plain import plain
+from admin.web.templating import when
 
 # Sending has its own sections in the main navigation.
 for _item in (
@@ -167,8 +169,8 @@ def broadcast_send() -> Any:
         db.session.rollback()
         return _compose(request.form, error=exc, status=422 if exc.status != 404 else 404)
     skipped = f" ({broadcast.skipped} opted out, skipped)" if broadcast.skipped else ""
-    when = f" for {broadcast.send_at:%Y-%m-%d %H:%M} UTC" if broadcast.send_at else ""
-    flash(f"Broadcast queued{when}: {count} message{'s' if count != 1 else ''}{skipped}.", "info")
+    at = f" for {when(broadcast.send_at)}" if broadcast.send_at else ""
+    flash(f"Broadcast queued{at}: {count} message{'s' if count != 1 else ''}{skipped}.", "info")
     return redirect(f"/broadcasts/{broadcast.id}")
 
 
@@ -230,7 +232,7 @@ def broadcast_cancel(broadcast_id: int) -> Any:
         abort(404)
     except ServiceError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(plain(exc.message), "error")
         return redirect(f"/broadcasts/{broadcast_id}")
     flash(f"Broadcast canceled: {count} message{'s' if count != 1 else ''} will not be sent.", "info")
     return redirect(f"/broadcasts/{broadcast_id}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, request, url_for
 
+from admin.web.plain import plain
 from admin.web.zones import display_zone, zone
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -80,6 +81,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["ago"] = ago
+    app.jinja_env.filters["plain"] = plain
 
     @app.context_processor
     def navigation() -> dict[str, Any]:

@@ -86,6 +86,13 @@ def test_compose_preview_and_send_a_broadcast(web, api, org, link, make_contact)
         page="/broadcasts/new",
     )
     assert by_tag.status_code == 422 and "opted out" in by_tag.get_data(as_text=True)
+    # The page's words, never the API's field names.
+    no_link = web.post(
+        "/broadcasts/new", {**form, "link_id": "", "action": "send"}, page="/broadcasts/new"
+    )
+    alert = no_link.get_data(as_text=True).split('role="alert"', 1)[1]
+    error = alert.split(">", 1)[1].split("</div>", 1)[0]  # the words shown, not the attributes
+    assert no_link.status_code == 422 and "link" in error and "link_id" not in error
     chosen = web.post(
         "/broadcasts/new", {**form, "to": "contacts", "contact_ids": [str(ana["id"])], "action": "confirm"},
         page="/broadcasts/new",
