@@ -32,6 +32,7 @@ from tests.sync.clicks.helpers import (
     scalar,
     xadd_all,
 )
+from tests.sync.clicks.streams import Streams
 
 
 def _pending(rdb: redis.Redis) -> int:
@@ -48,7 +49,7 @@ def _counters(link_id: int) -> tuple[int, int, int, int]:
 
 
 def test_clicks_counters_and_actions(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
     domain = make_domain(org.org_id)
     link = make_link(org.org_id, domain, actions=ACTIONS, extension="gala2021")
@@ -78,14 +79,14 @@ def test_clicks_counters_and_actions(
         click_fields(link, None, domain, ip="198.51.100.1", user_agent=IPHONE),
         click_fields(link, None, domain, ip="198.51.100.2", user_agent=IPHONE),
     ]
-    xadd_all(rdb, entries)
-    drain = make_drain()
+    streams.xadd_all(entries)
+    drain = streams.drain()
     assert run_burst(drain) == len(entries)
 
     assert scalar("SELECT count(*) FROM clicks") == 9
     # clicks: 4 contact + 3 generic human; unique: a, b, c + 2 visitors; previews: preview + bot
     assert _counters(link) == (7, 5, 2, 1)
-    assert _pending(rdb) == 0
+    assert streams.pending() == 0
     whispers = db.session.execute(
         text("SELECT contact_id, body FROM history_events WHERE type = 'whisper'")
     ).all()
@@ -125,7 +126,7 @@ def test_clicks_counters_and_actions(
     )
 
     # The stream delivers the same events again (a retried XADD, a redelivery): nothing changes.
-    xadd_all(rdb, entries)
+    streams.xadd_all(entries)
     assert run_burst(drain) == len(entries)
     assert scalar("SELECT count(*) FROM clicks") == 9
     assert _counters(link) == (7, 5, 2, 1)
@@ -197,7 +198,7 @@ def test_tag_changes_follow_click_order(
 
 
 def test_poison_entries_are_dead_lettered_and_do_not_block(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
     domain = make_domain(org.org_id)
     link = make_link(org.org_id, domain)
@@ -213,14 +214,14 @@ def test_poison_entries_are_dead_lettered_and_do_not_block(
         click_fields(link, a, domain, kind="robot"),
         click_fields(link, a, domain, ts_ms=10**18),  # a timestamp no datetime holds
     ]
-    xadd_all(
-        rdb, [good[0], poison[0], good[1], poison[1], poison[2], good[2], poison[3], poison[4]]
+    streams.xadd_all(
+        [good[0], poison[0], good[1], poison[1], poison[2], good[2], poison[3], poison[4]]
     )
-    run_burst(make_drain())
+    run_burst(streams.drain())
     assert scalar("SELECT count(*) FROM clicks") == 3
     assert scalar("SELECT count(*) FROM history_events") == 3
-    assert _pending(rdb) == 0
-    dead: Any = rdb.xrange(keys.DEAD_LETTER_STREAM)
+    assert streams.pending() == 0
+    dead: Any = streams.dead()
     reasons = sorted(fields[b"reason"].decode().split(":")[0].split(" ")[0] for _, fields in dead)
     assert reasons == ["invalid", "undecodable", "undecodable", "unknown", "unknown"]
     # The dead letter keeps the original fields, to be inspected or replayed.
@@ -229,7 +230,7 @@ def test_poison_entries_are_dead_lettered_and_do_not_block(
 
 
 def test_failing_entry_is_isolated_then_dead_lettered_after_max_deliveries(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
     domain = make_domain(org.org_id)
     link = make_link(org.org_id, domain)
@@ -254,23 +255,22 @@ def test_failing_entry_is_isolated_then_dead_lettered_after_max_deliveries(
     )
     db.session.commit()
     try:
-        xadd_all(
-            rdb,
+        streams.xadd_all(
             [
                 click_fields(link, a, domain),
                 click_fields(link, a, domain, click_id="poison-click"),
                 click_fields(link, a, domain),
             ],
         )
-        drain = make_drain(claim_idle_ms=0, max_deliveries=2)
+        drain = streams.drain(claim_idle_ms=0, max_deliveries=2)
         run_burst(drain)
         assert scalar("SELECT count(*) FROM clicks") == 2  # the others went in
-        assert _pending(rdb) == 1  # the failing one waits for a retry
+        assert streams.pending() == 1  # the failing one waits for a retry
         # Retried (reclaimed) until it has been delivered more than max_deliveries times.
         for _ in range(5):
             drain.reclaim()
-        assert _pending(rdb) == 0
-        dead: Any = rdb.xrange(keys.DEAD_LETTER_STREAM)
+        assert streams.pending() == 0
+        dead: Any = streams.dead()
         assert len(dead) == 1
         assert b"delivered 3 times" in dead[0][1][b"reason"]
     finally:
@@ -301,38 +301,42 @@ def test_amendments_mark_merge_fallback_even_before_their_click(
 
 
 def test_reclaim_and_trim_never_drop_unacknowledged_entries(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
     domain = make_domain(org.org_id)
     link = make_link(org.org_id, domain)
     contacts = make_contacts(org.org_id, 50)
-    xadd_all(rdb, [click_fields(link, contacts[i % 50], domain) for i in range(1500)])
-    drain = make_drain(claim_idle_ms=0, batch=200)
+    streams.xadd_all([click_fields(link, contacts[i % 50], domain) for i in range(1500)])
+    drain = streams.drain(claim_idle_ms=0, batch=200)
     # A consumer that read the oldest 300 entries and died before acknowledging them. Its
     # heartbeat still looks alive (another host's), so the takeover of provably gone consumers
     # (test_takeover.py) leaves its entries alone and only reclaim()'s idle rule finds them:
     # without it a slow burst (over liveness.QUIET_MS) would take them over on a loaded machine.
-    rdb.set(keys.worker("drain", "dead-consumer"), json.dumps({"host": "elsewhere"}), ex=60)
-    rdb.xreadgroup(keys.DRAIN_GROUP, "dead-consumer", {keys.CLICK_STREAM: ">"}, count=300)
+    # (With shards: the oldest 300 / shards of each shard.)
+    streams.client.set(keys.worker("drain", "dead-consumer"), json.dumps({"host": "elsewhere"}),
+                       ex=60)  # fmt: skip
+    held = streams.read_as("dead-consumer", 300 // streams.partitions)
+    assert 290 <= held <= 300
     run_burst(drain)
-    assert scalar("SELECT count(*) FROM clicks") == 1200
+    assert scalar("SELECT count(*) FROM clicks") == 1500 - held
     drain.trim()
-    assert rdb.xlen(keys.CLICK_STREAM) == 1500  # the oldest entry is unacknowledged: keep all
+    assert streams.length() == 1500  # each shard's oldest entry is unacknowledged: keep all
     drain.reclaim()
     assert scalar("SELECT count(*) FROM clicks") == 1500
     assert scalar("SELECT count(*) FROM history_events") == 1500
-    assert _pending(rdb) == 0
+    assert streams.pending() == 0
     drain.trim()
-    left = rdb.xlen(keys.CLICK_STREAM)
-    assert left == 1  # trimmed exactly, once all are acknowledged; the last delivered stays
+    left = streams.length()
+    # Trimmed exactly, once all are acknowledged; each shard's last delivered entry stays.
+    assert left == streams.partitions
     # New entries after a trim are read and recorded as usual.
-    xadd_all(rdb, [click_fields(link, contacts[0], domain)])
+    streams.xadd_all([click_fields(link, contacts[0], domain)])
     run_burst(drain)
     assert scalar("SELECT count(*) FROM clicks") == 1501
 
 
 def test_concurrent_consumers_record_each_click_once(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
     domain = make_domain(org.org_id)
     links = [make_link(org.org_id, domain, name=f"L{i}", actions=ACTIONS) for i in range(3)]
@@ -341,9 +345,9 @@ def test_concurrent_consumers_record_each_click_once(
         click_fields(links[i % 3], contacts[i % 100], domain, kind="human" if i % 10 else "preview")
         for i in range(3000)
     ]
-    xadd_all(rdb, entries)
-    xadd_all(rdb, entries[:500])  # duplicates, likely read by another consumer than the first
-    drains = [make_drain(f"consumer-{i}", batch=100) for i in range(3)]
+    streams.xadd_all(entries)
+    streams.xadd_all(entries[:500])  # duplicates, likely read by another consumer than the first
+    drains = [streams.drain(f"consumer-{i}", batch=100) for i in range(3)]
     errors: list[BaseException] = []
 
     def work(d: Drain) -> None:
@@ -363,22 +367,22 @@ def test_concurrent_consumers_record_each_click_once(
     assert scalar("SELECT sum(unique_clicks) FROM link_counters") == scalar(
         "SELECT count(*) FROM link_contact_clicks"
     )
-    assert _pending(rdb) == 0
+    assert streams.pending() == 0
     assert sum(d.totals["recorded"] for d in drains) == 3000
 
 
 def test_a_flushed_redis_gets_its_group_back(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
     domain = make_domain(org.org_id)
     link = make_link(org.org_id, domain)
     (a,) = make_contacts(org.org_id, 1)
-    drain = make_drain()
-    xadd_all(rdb, [click_fields(link, a, domain)])
+    drain = streams.drain()
+    streams.xadd_all([click_fields(link, a, domain)])
     run_burst(drain)
-    rdb.flushall()  # the stream and its group are gone; the edge appends again
-    xadd_all(rdb, [click_fields(link, a, domain), click_fields(link, a, domain)])
+    streams.flush()  # the stream and its group are gone; the edge appends again
+    streams.xadd_all([click_fields(link, a, domain), click_fields(link, a, domain)])
     assert drain.step() == 0  # NOGROUP: the group is made again, from the first entry
     assert drain.step() == 2
     assert scalar("SELECT count(*) FROM clicks") == 3
-    assert _pending(rdb) == 0
+    assert streams.pending() == 0
