@@ -130,7 +130,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "REDIS_PARTITIONS", "0",
-        "Key partitions (one hash tag, one click stream each; 1-1024). 0: 1 on a single Redis, 64 on a cluster.",
+        "Key partitions (one hash tag, one click stream each; 1-1024). 0: 1 on a single Redis, 64 on a cluster (REDIS_CLUSTER=1, or `up`'s local one).",
         "redis.partitions", least=0, most=MAX_PARTITIONS,
     ),
     Setting(
@@ -342,7 +342,7 @@ class AdminSection:
 @dataclass(frozen=True)
 class RedisSection:
     cluster: bool  # REDIS_URL names a node of a cluster
-    partitions: int  # REDIS_PARTITIONS=0 is resolved here (1, or CLUSTER_PARTITIONS on a cluster)
+    partitions: int  # REDIS_PARTITIONS=0 is resolved by load(): 1, or CLUSTER_PARTITIONS on a cluster
     embedded_shards: int  # masters of `up`'s embedded Valkey: 1 (no cluster) or 3-16
     embedded_replicas: int
 
@@ -480,7 +480,9 @@ def load(environ: Mapping[str, str] = os.environ) -> Settings:
     edge["workers"] = edge["workers"] or cpus.available()
     admin["public_url"] = admin["public_url"] or f"http://{admin['host']}:{admin['port']}"
     rd = values["redis"]
-    rd["partitions"] = rd["partitions"] or (CLUSTER_PARTITIONS if rd["cluster"] else 1)
+    # A cluster: REDIS_URL names one, or `up` starts one (no REDIS_URL, several shards).
+    clustered = rd["cluster"] or (rd["embedded_shards"] > 1 and not values[""]["redis_url"])
+    rd["partitions"] = rd["partitions"] or (CLUSTER_PARTITIONS if clustered else 1)
     if rd["embedded_shards"] == 2:
         # valkey-cli --cluster create wants 3 masters at least.
         raise SettingsError("EMBEDDED_REDIS_SHARDS must be 1, or between 3 and 16, not '2'")

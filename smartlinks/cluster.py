@@ -12,6 +12,7 @@ replica's link to its master is up.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -37,6 +38,29 @@ def free_node_port() -> int:
         port = free_port()
         if port + BUS_OFFSET < 65_536 and port_is_free(port + BUS_OFFSET):
             return port
+
+
+LAYOUT_FILE = "layout.json"
+
+
+def check_layout(folder: Path, masters: int, replicas: int) -> None:
+    """A cluster's folder is for one layout: the first start records it, a later start with
+    other EMBEDDED_REDIS_SHARDS / EMBEDDED_REDIS_REPLICAS is refused (its nodes.conf files
+    describe the old cluster) with what to do."""
+    wanted = {"masters": masters, "replicas": replicas}
+    path = folder / LAYOUT_FILE
+    if path.exists():
+        found = json.loads(path.read_text())
+        if found != wanted:
+            raise SystemExit(
+                f"smartlinks up: {folder} holds a cluster of {found['masters']} masters with "
+                f"{found['replicas']} replicas each; set EMBEDDED_REDIS_SHARDS="
+                f"{found['masters']} and EMBEDDED_REDIS_REPLICAS={found['replicas']}, or "
+                "remove that folder (its data goes with it)"
+            )
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(wanted))
 
 
 def _info(text: str) -> dict[str, str]:

@@ -15,6 +15,9 @@ def test_partitions_default_to_one_and_to_64_on_a_cluster() -> None:
     assert load({"REDIS_CLUSTER": "1"}).redis.partitions == config.CLUSTER_PARTITIONS == 64
     assert load({"REDIS_CLUSTER": "1", "REDIS_PARTITIONS": "16"}).redis.partitions == 16
     assert load({"REDIS_PARTITIONS": "4"}).redis.partitions == 4  # a single Redis may shard too
+    # `up` starting a local cluster (no REDIS_URL): its roles get REDIS_CLUSTER=1 and the same.
+    assert load({"EMBEDDED_REDIS_SHARDS": "3"}).redis.partitions == 64
+    assert load({"EMBEDDED_REDIS_SHARDS": "3", "REDIS_URL": "redis://r:6379/0"}).redis.partitions == 1
 
 
 @pytest.mark.parametrize(

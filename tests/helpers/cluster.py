@@ -66,16 +66,23 @@ class RunningCluster:
         proc.wait(5)
 
     def wait_promoted(self, dead: int, timeout: float = 30) -> float:
-        """Seconds until the other nodes serve every slot again without the node on
-        ``dead`` (its replica promoted)."""
+        """Seconds until every other node maps every slot to a master other than the node
+        on ``dead`` (its replica promoted) and says the cluster is ok."""
         began = time.monotonic()
         alive = [p for p in self.cluster.ports if p != dead]
         while time.monotonic() - began < timeout:
             with contextlib.suppress(redis.RedisError):
-                if all(self.cluster.cluster_info(p).get("cluster_state") == "ok" for p in alive):
+                if all(self._serves_without(p, dead) for p in alive):
                     return time.monotonic() - began
             time.sleep(0.05)
         raise TimeoutError(f"no replica took over from the master on {dead}")
+
+
+    def _serves_without(self, port: int, dead: int) -> bool:
+        ranges: Any = self.cluster.command(port, "CLUSTER", "SLOTS")
+        covered = sum(int(r[1]) - int(r[0]) + 1 for r in ranges if int(r[2][1]) != dead)
+        state = self.cluster.cluster_info(port).get("cluster_state")
+        return covered == 16384 and state == "ok"
 
 
 @contextlib.contextmanager
