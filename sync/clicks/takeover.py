@@ -38,13 +38,23 @@ def gone_consumers(
         consumers: Any = client.xinfo_consumers(stream, keys.DRAIN_GROUP)
     except redis.ResponseError:
         return  # no stream or group yet
+    yield from gone_among(client, consumer, consumers, {})
+
+
+def gone_among(
+    client: redis.Redis, consumer: str, consumers: list[dict[str, Any]], verdicts: dict[str, bool]
+) -> Iterator[str]:
+    """Those of ``consumers`` (XINFO CONSUMERS of a stream) that hold entries and whose
+    worker is provably gone; ``verdicts`` keeps each worker's, for the other shards."""
     ours = consumer.split("/")[0]
     for c in consumers:
         name = _text(c["name"])
         worker_id = name.split("/")[0]
         if not c["pending"] or worker_id == ours:
             continue
-        if liveness.worker_gone(client, "drain", worker_id, int(c["idle"])):
+        if worker_id not in verdicts:
+            verdicts[worker_id] = liveness.worker_gone(client, "drain", worker_id, int(c["idle"]))
+        if verdicts[worker_id]:
             yield name
 
 
