@@ -27,14 +27,17 @@ CLUSTER_TRANSIENT: tuple[type[BaseException], ...] = (
 
 def servers(settings: config.Settings) -> tuple[str, str]:
     """The database (as libpq reads it) and Redis URLs; SettingsError naming what is missing."""
-    database = config.libpq_url(settings)
+    return config.libpq_url(settings), _redis_url(settings)
+
+
+def _redis_url(settings: config.Settings) -> str:
     redis_url = config.redis_url(settings)
     if not redis_url:
         raise config.SettingsError(
             "REDIS_URL is not set and no `smartlinks up` is running in "
             f"{settings.data_dir}: set REDIS_URL or start `smartlinks up`"
         )
-    return database, redis_url
+    return redis_url
 
 
 def connect(url: str, cluster: bool, **options: Any) -> redis.Redis:
@@ -51,8 +54,7 @@ def connect(url: str, cluster: bool, **options: Any) -> redis.Redis:
 
 def redis_client(settings: config.Settings, **options: Any) -> redis.Redis:
     """The Redis (or cluster) of ``settings``; SettingsError when there is none."""
-    _, url = servers(settings)
-    return connect(url, config.redis_cluster(settings), **options)
+    return connect(_redis_url(settings), config.redis_cluster(settings), **options)
 
 
 def is_cluster(client: redis.Redis | Any) -> bool:
