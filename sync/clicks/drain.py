@@ -21,13 +21,13 @@
   metrics' one second.
 - Shards (REDIS_PARTITIONS > 1, e.g. on a Redis Cluster): the edge appends each click to
   ``keys.click_stream(p, P)`` of its partition, and every shard has its own group ``drain``.
-  A step reads every shard at once without blocking (one pipelined XREADGROUP per shard: a
-  cluster cannot block on keys of several slots, and redis-py sends one pipeline per node,
-  so a step is one round trip per master), about ``batch / P`` entries each, then again from
-  the shards that had more, up to ``batch``; only when all are empty does it block on one of
-  them (a different one each time) for ``BLOCK_MS``. Acknowledgements, trims, takeover,
-  reclaims and dead letters are per shard; several drain processes share every shard
-  through its group. With one partition everything is as it was, command for command.
+  A step reads the shards without blocking, a window of them per pipelined round (a cluster
+  cannot block on keys of several slots; redis-py sends a pipeline as one round trip per
+  master), see ``Drain._read_shards``; only when all are empty does it block on one of them
+  (a different one each time) for ``BLOCK_MS``. Acknowledgements, trims, takeover, reclaims
+  and dead letters are per shard; several drain processes share every shard through its
+  group. With one partition everything is as it was, command for command. Why, and the
+  figures: docs/decisions/0012-cluster-drain-and-failover.md.
 """
 
 from __future__ import annotations
@@ -55,9 +55,10 @@ from core.records import (
 )
 from sync.clicks import partitions, takeover
 from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
+from sync.clicks.shards import Entry, Fields, Shards
 from sync.clicks.trim import Trimmer
 from sync.clicks.useragents import describe
-from sync.connections import is_cluster, redis_client
+from sync.connections import redis_client
 from sync.worker import TRANSIENT, Worker, retry_after
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,6 @@ PARTITION_SECONDS = 3600.0  # the next months' click partitions are checked this
 # shard per batch cost the cluster a fifth of its throughput. Still exact, and the streams
 # stay a fraction of a second long.
 SHARD_TRIM_SECONDS = 0.25
-SHARD_READ = 64  # entries one shard read asks for, at least (Drain._read_shards)
 
 # Lost a race with another transaction: the whole batch is simply tried again.
 RETRYABLE: tuple[type[BaseException], ...] = (
@@ -90,11 +90,6 @@ BATCH_RETRIES = 5
 # 9,000, 3 lanes 9,200 (Postgres's own CPU per click is the limit beyond that). At most 8
 # (core.config checks it).
 
-Fields = dict[bytes, bytes]
-Entry = tuple[str, Fields | None]
-# With shards, an entry is known in a batch by "<shard>/<entry id>" (two shards may hold the
-# same id); with one stream by its id alone, as before.
-SHARD_MARK = "/"
 
 
 def stream_id(value: str) -> tuple[int, int]:
@@ -181,15 +176,10 @@ class Drain:
         self._carry: list[Entry] = []
         self.totals: dict[str, int] = {"recorded": 0, "duplicates": 0, "dead": 0, "human": 0}
         self._summary_at = time.monotonic()
-        self.streams = keys.click_streams(settings.partitions)
-        self.sharded = len(self.streams) > 1
-        # A MULTI cannot span slots: on a cluster, acknowledgements go in plain pipelines.
-        self.atomic = not is_cluster(client)
+        self.shards = Shards(client, consumer, settings.partitions)
+        self.streams = self.shards.streams
         self._trims = [Trimmer(client, stream) for stream in self.streams]
         self._trimmed_at = [0.0] * len(self.streams)
-        self._wait_on = 0  # the shard an idle step blocks on, each in turn
-        self._cursor = 0  # the first shard of the next step's window
-        self._hot: list[int] = []  # shards that filled their share at the last step
         self._take_over_at = 0.0  # at the first step
 
     # -- connections -----------------------------------------------------------------------
@@ -219,16 +209,6 @@ class Drain:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    def _ref(self, shard: int, entry_id: bytes | str) -> str:
-        """How an entry of ``shard`` is known in a batch (see SHARD_MARK)."""
-        return f"{shard}{SHARD_MARK}{_text(entry_id)}" if self.sharded else _text(entry_id)
-
-    def _split(self, ref: str) -> tuple[int, str]:
-        if not self.sharded:
-            return 0, ref
-        shard, _, entry_id = ref.partition(SHARD_MARK)
-        return int(shard), entry_id
-
     def ensure_partitions(self) -> None:
         """The clicks table's months ahead (sync/clicks/partitions.py). A busy table is tried at the
         next call; meanwhile clicks land in the default partition, never fail."""
@@ -250,85 +230,18 @@ class Drain:
                 return taken  # and again next step: the gone consumer may hold more
             self._take_over_at = time.monotonic() + TAKE_OVER_SECONDS
         try:
-            entries = self._read_shards() if self.sharded else self._read(0, block=True)
+            batch, block = self.settings.batch, None if self.burst else BLOCK_MS
+            entries = (
+                self.shards.read_all(batch, block)
+                if self.shards.sharded
+                else self.shards.read(0, batch, block)
+            )
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             self.ensure_group()  # Redis was flushed or restarted empty
             return 0
         return self.process(entries) if entries else 0
-
-    def _read(self, shard: int, block: bool, count: int = 0) -> list[Entry]:
-        reply: Any = self.client.xreadgroup(
-            keys.DRAIN_GROUP,
-            self.consumer,
-            {self.streams[shard]: ">"},
-            count=count or self.settings.batch,
-            block=None if self.burst or not block else BLOCK_MS,
-        )
-        return [(self._ref(shard, i), f) for _stream, items in reply or [] for i, f in items]
-
-    def _route(self, shard: int) -> dict[str, Any]:
-        """On a cluster, the master of ``shard`` as the slot map has it. Else redis-py asks the
-        server which of XREADGROUP's arguments are keys (COMMAND GETKEYS: its keys move) before
-        every one: two round trips per shard, a quarter of a 64-shard drain's time. A MOVED
-        reply still sends the command where it belongs (and refreshes the map)."""
-        if self.atomic:
-            return {}
-        return {"target_nodes": self.client.get_node_from_key(self.streams[shard])}  # type: ignore[attr-defined]
-
-    def _read_shards(self) -> list[Entry]:
-        """About a batch from the shards, without blocking: a window of shards in turn (so
-        every shard is read, however busy the others), then the shards that filled their
-        share at the last step, then the others, a window per pipelined round (one round trip
-        per master), until half a batch is in; then more from the shards that filled their
-        share. A shard read asks for ``SHARD_READ`` entries or more: with 64 shards a share of
-        8 made four times the commands (measured: 2,300 vs 6,100 entries/s of Redis work).
-        When every shard is empty, block on one, a different one each idle step."""
-        n, batch = len(self.streams), self.settings.batch
-        width = min(n, max(1, batch // SHARD_READ))
-        start, self._cursor = self._cursor, (self._cursor + width) % n
-        turn = [(start + k) % n for k in range(n)]
-        queue = list(dict.fromkeys(turn[:width] + self._hot + turn[width:]))
-        out: list[Entry] = []
-        hot: list[int] = []
-        for at in range(0, n, width):
-            if len(out) >= batch // 2:
-                break
-            window = queue[at : at + width]
-            share = max(1, (batch - len(out)) // len(window))
-            for shard, items in self._read_many(dict.fromkeys(window, share)).items():
-                out += items
-                if len(items) == share:
-                    hot.append(shard)
-        room = batch - len(out)
-        if hot and room >= len(hot):
-            share = room // len(hot)
-            more = self._read_many(dict.fromkeys(hot, share))
-            out += [entry for items in more.values() for entry in items]
-            hot = [shard for shard, items in more.items() if len(items) == share]
-        self._hot = hot[:width]
-        if out or self.burst:
-            return out
-        self._wait_on = (self._wait_on + 1) % n
-        return self._read(self._wait_on, block=True)
-
-    def _read_many(self, counts: dict[int, int]) -> dict[int, list[Entry]]:
-        """XREADGROUP of ``counts[shard]`` entries from each shard, pipelined."""
-        pipe = self.client.pipeline(transaction=False)
-        for shard, count in counts.items():
-            pipe.execute_command(
-                "XREADGROUP", "GROUP", keys.DRAIN_GROUP, self.consumer, "COUNT", count,
-                "STREAMS", self.streams[shard], ">", **self._route(shard),
-            )  # fmt: skip
-        found: dict[int, list[Entry]] = {}
-        for shard, reply in zip(counts, pipe.execute(raise_on_error=False), strict=True):
-            if isinstance(reply, Exception):
-                raise reply
-            found[shard] = [
-                (self._ref(shard, i), f) for _stream, items in reply or [] for i, f in items
-            ]
-        return found
 
     def process(self, entries: Sequence[Entry]) -> int:
         self._carry = list(entries)
@@ -407,34 +320,34 @@ class Drain:
         self, done: list[str], dead: list[tuple[str, str]], fields: dict[str, Fields | None]
     ) -> None:
         """Acknowledge what is recorded; move what never will be to the dead-letter stream."""
-        pipe = self.client.pipeline(transaction=self.atomic)
+        pipe = self.client.pipeline(transaction=self.shards.atomic)
         for ref, reason in dead:
-            shard, entry_id = self._split(ref)
+            shard, entry_id = self.shards.split(ref)
             letter: dict[Any, Any] = dict(fields.get(ref) or {})
             letter.update(reason=reason, entry=entry_id, consumer=self.consumer)
-            if self.sharded:
+            if self.shards.sharded:
                 letter["stream"] = self.streams[shard]
             pipe.xadd(keys.DEAD_LETTER_STREAM, letter, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
             logs.event(
                 log, "click event dead-lettered", logging.WARNING, entry=ref, reason=reason
             )
-        if dead and not self.atomic:
+        if dead and not self.shards.atomic:
             # On a cluster the letters' stream may live on another master than the entries:
             # written before the acknowledgement, a crash between the two writes a letter
             # twice at worst, never acknowledges an entry without its letter.
             pipe.execute()
         by_shard: dict[int, list[str]] = {}
         for ref in done + [ref for ref, _ in dead]:
-            shard, entry_id = self._split(ref)
+            shard, entry_id = self.shards.split(ref)
             by_shard.setdefault(shard, []).append(entry_id)
         now = time.monotonic()
         for shard, ids in sorted(by_shard.items()):
             pipe.xack(self.streams[shard], keys.DRAIN_GROUP, *ids)
             # What this acknowledgement freed goes at once: trimming keeps pace with any rate.
-            if not self.sharded or now - self._trimmed_at[shard] >= SHARD_TRIM_SECONDS:
+            if not self.shards.sharded or now - self._trimmed_at[shard] >= SHARD_TRIM_SECONDS:
                 self._trims[shard].queue(pipe)
                 self._trimmed_at[shard] = now
-        if by_shard or (dead and self.atomic):
+        if by_shard or (dead and self.shards.atomic):
             pipe.execute()
 
     def _maybe_summary(self) -> None:
@@ -484,7 +397,7 @@ class Drain:
         them to look idle; 0 when no gone consumer holds any."""
         found: Sequence[Iterable[str]] = (
             self._gone_by_shard()
-            if self.sharded
+            if self.shards.sharded
             else [takeover.gone_consumers(self.client, self.consumer)]  # lazily, as before
         )
         for shard, gone_ones in enumerate(found):
@@ -503,22 +416,17 @@ class Drain:
     def _gone_by_shard(self) -> list[list[str]]:
         """Each shard's gone consumers: every shard's XINFO CONSUMERS in one pipeline (each
         lane asks every second), each worker's liveness asked once."""
-        pipe = self.client.pipeline(transaction=False)
-        for shard, stream in enumerate(self.streams):
-            pipe.execute_command("XINFO CONSUMERS", stream, keys.DRAIN_GROUP, **self._route(shard))
         verdicts: dict[str, bool] = {}
         return [
-            []
-            if isinstance(consumers, Exception)  # no stream or group yet
-            else list(takeover.gone_among(self.client, self.consumer, consumers, verdicts))
-            for consumers in pipe.execute(raise_on_error=False)
+            list(takeover.gone_among(self.client, self.consumer, consumers, verdicts))
+            for consumers in self.shards.consumers()
         ]
 
     def _process_claimed(self, shard: int, claimed: list[Entry]) -> None:
         """Record entries claimed from ``shard`` (ids as the stream gives them); those
         delivered more than DRAIN_MAX_DELIVERIES times are dead-lettered instead."""
         ids = [e[0] for e in claimed]
-        entries = [(self._ref(shard, i), f) for i, f in claimed]
+        entries = [(self.shards.ref(shard, i), f) for i, f in claimed]
         pending: Any = self.client.xpending_range(
             self.streams[shard],
             keys.DRAIN_GROUP,
@@ -528,7 +436,7 @@ class Drain:
             consumername=self.consumer,
         )
         deliveries = {
-            self._ref(shard, p["message_id"]): int(p["times_delivered"]) for p in pending
+            self.shards.ref(shard, p["message_id"]): int(p["times_delivered"]) for p in pending
         }
         limit = self.settings.max_deliveries
         worn = [(i, f) for i, f in entries if deliveries.get(i, 0) > limit]
