@@ -59,6 +59,7 @@ def create_app(
             "hide_parameters": True,
         },
         REDIS_URL=test_config.get("REDIS_URL", config.redis_url(settings)),
+        REDIS_CLUSTER=config.redis_cluster(settings),
         # Uploads (CSV imports, preview images) are the largest bodies; JSON bodies have their
         # own, smaller limit in the API.
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,

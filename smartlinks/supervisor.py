@@ -25,6 +25,7 @@ from pathlib import Path
 
 from core import config, logs, runtime
 from smartlinks import demo as demo_module
+from smartlinks.cluster import EmbeddedCluster, check_layout, free_node_port
 from smartlinks.datafolder import data_dir_lock, port_is_free, remembered_ports
 from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, write_runtime
 from smartlinks.processes import Child, Stopping, Supervisor, die_with_parent, reap_strays
@@ -85,7 +86,9 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
             return 1
     reap_strays(data_dir)
     database_url, redis_url = settings.database_url, settings.redis_url
-    wanted = tuple(n for n, url in (("postgres", database_url), ("redis", redis_url)) if not url)
+    shards = 1 if redis_url else settings.redis.embedded_shards
+    # A local cluster's nodes have their own ports (_start_cluster).
+    wanted = ("postgres",) * (not database_url) + ("redis",) * (not redis_url and shards == 1)
     ports = remembered_ports(data_dir, wanted)
 
     pg: EmbeddedPostgres | None = None
@@ -94,7 +97,10 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
         pg = EmbeddedPostgres(data_dir / "postgres", ports["postgres"], durable=True)
         pg.prepare()  # initdb on the first start
         pg_child = _start_server(sup, "postgres", pg, signal.SIGINT)
-    if not redis_url:
+    cluster = settings.redis.cluster
+    if not redis_url and shards > 1:
+        redis_url, cluster = _start_cluster(sup, settings, data_dir), True
+    elif not redis_url:
         rd = EmbeddedRedis(data_dir / "redis", ports["redis"], durable=True)
         _wait_or_move(_start_server(sup, "valkey", rd, signal.SIGTERM), rd, "redis", data_dir)
         redis_url = rd.url
@@ -102,11 +108,16 @@ def _run(sup: Supervisor, settings: config.Settings, data_dir: Path, began: floa
         _wait_or_move(pg_child, pg, "postgres", data_dir)
         pg.ensure_database()
         database_url = pg.url
-    write_runtime(data_dir, database_url=database_url, redis_url=redis_url)
+    where = {"database_url": database_url, "redis_url": redis_url}
+    if cluster:  # so that every role, and a command run from another shell, uses it as one
+        where.update(redis_cluster="1", redis_partitions=str(settings.redis.partitions))
+    write_runtime(data_dir, **where)
     # The roles read their settings from their environment; this process goes on with its own.
     os.environ.update(
         DATABASE_URL=database_url, REDIS_URL=redis_url, SMARTLINKS_DATA_DIR=str(data_dir)
     )
+    if cluster:
+        os.environ.update(REDIS_CLUSTER="1", REDIS_PARTITIONS=str(settings.redis.partitions))
     settings = dataclasses.replace(settings, database_url=database_url, redis_url=redis_url)
     logs.event(log, "servers ready", seconds=round(time.monotonic() - began, 2))
 
@@ -171,6 +182,28 @@ def _start_server(
     sup.add(child)
     logs.event(log, "server starting", child=name, port=server.port)
     return child
+
+
+def _start_cluster(sup: Supervisor, settings: config.Settings, data_dir: Path) -> str:
+    """EMBEDDED_REDIS_SHARDS masters (and EMBEDDED_REDIS_REPLICAS replicas each), supervised
+    one by one, formed into a cluster on the first start (smartlinks/cluster.py); the URL of
+    one node."""
+    shards, replicas = settings.redis.embedded_shards, settings.redis.embedded_replicas
+    folder = data_dir / "redis-cluster"
+    check_layout(folder, shards, replicas)
+    names = tuple(f"redis-cluster-{n}" for n in range(shards * (1 + replicas)))
+    ports = remembered_ports(data_dir, names, choose=free_node_port)
+    cluster = EmbeddedCluster(folder, [ports[n] for n in names], replicas, durable=True)
+    children = [
+        _start_server(sup, f"valkey-{n}", node, signal.SIGTERM)
+        for n, node in enumerate(cluster.nodes)
+    ]
+    for child, node in zip(children, cluster.nodes, strict=True):
+        node.wait_ready(child.proc)
+    cluster.form(alive=lambda: all(child.alive for child in children))
+    logs.event(log, "cluster ready", masters=shards, replicas=replicas,
+               partitions=settings.redis.partitions)  # fmt: skip
+    return cluster.url
 
 
 def _wait_or_move(

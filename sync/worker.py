@@ -34,6 +34,7 @@ import redis
 
 from core import keys, logs
 from sync import liveness
+from sync.connections import CLUSTER_TRANSIENT
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     psycopg.InterfaceError,  # a connection already closed
     ConnectionError,  # the OS's: refused, reset, broken pipe
     TimeoutError,
+    *CLUSTER_TRANSIENT,  # a cluster's master failing over
 )
 
 

@@ -21,6 +21,9 @@ from admin.extensions import db
 from admin.services.orgs import NewOrg, create_org
 from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
+# The Valkey Cluster fixtures (valkey_cluster, valkey_cluster_replicas), for every test folder.
+pytest_plugins = ["tests.helpers.cluster"]
+
 # One key for stored secrets (sync.crypto) in the test process and the processes it starts,
 # so that what one encrypts the other reads (rather than a key made in ./.smartlinks).
 TEST_SECRETS_KEY = "VrnyzXzAdMJlNikUcWwdqx6tc_1u155QZwrlx7NSMxA="

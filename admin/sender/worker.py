@@ -34,7 +34,7 @@ from admin.sender import sql
 from admin.services.sends import NOTIFY_CHANNEL
 from core import config, logs
 from sync import outbound
-from sync.connections import servers
+from sync.connections import redis_client, servers
 from sync.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -289,17 +289,16 @@ class Wakeup:
 
 def main(settings: config.Settings, burst: bool = False) -> int:
     """The `smartlinks sender` role."""
-    import redis
 
     from admin import create_app
 
-    database, redis_url = servers(settings)
+    database, _ = servers(settings)
     app = create_app(settings=settings)
     # Providers' URLs are tenants' too: the guarded client (sync/outbound.py).
     policy = outbound.Policy.from_settings(settings, read_timeout=15.0)
     with app.app_context(), outbound.client(policy) as http:
         # Only the heartbeat uses Redis: a stalled Redis must not hold up the sending.
-        client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        client = redis_client(settings, socket_timeout=5, socket_connect_timeout=5)
         # A database or Redis restart, refusal or timeout is waited out (sync.worker's one
         # notion of transient, which sees the driver's error inside SQLAlchemy's; the session's
         # transaction is rolled back and the pool reconnects), never a reason to die.

@@ -14,6 +14,8 @@ import logging
 import redis
 from flask import current_app
 
+from sync.connections import connect, is_cluster
+
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "web:login:fail:"
@@ -25,7 +27,8 @@ def _redis() -> redis.Redis | None:
         url = current_app.config.get("REDIS_URL") or ""
         if not url:
             return None
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        client = connect(url, bool(current_app.config.get("REDIS_CLUSTER")), socket_timeout=1,
+                         socket_connect_timeout=1)  # fmt: skip
         current_app.extensions["web_redis"] = client
     return client
 
@@ -70,7 +73,8 @@ def record_failure(ip: str, email: str) -> None:
         return
     _, _, window = _limits()
     try:
-        pipe = client.pipeline(transaction=True)
+        # The two keys are in different slots of a cluster, where a MULTI cannot hold both.
+        pipe = client.pipeline(transaction=not is_cluster(client))
         for key in _keys(ip, email):
             pipe.incr(key)
             pipe.expire(key, window, nx=True)

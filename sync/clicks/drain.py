@@ -19,6 +19,15 @@
   stays a few batches long at any rate, and nothing unacknowledged is ever dropped.
 - Latency: XREADGROUP blocks at most ``BLOCK_MS``, so a click is in Postgres well within the
   metrics' one second.
+- Shards (REDIS_PARTITIONS > 1, e.g. on a Redis Cluster): the edge appends each click to
+  ``keys.click_stream(p, P)`` of its partition, and every shard has its own group ``drain``.
+  A step reads the shards without blocking, a window of them per pipelined round (a cluster
+  cannot block on keys of several slots; redis-py sends a pipeline as one round trip per
+  master), see ``Drain._read_shards``; only when all are empty does it block on one of them
+  (a different one each time) for ``BLOCK_MS``. Acknowledgements, trims, takeover, reclaims
+  and dead letters are per shard; several drain processes share every shard through its
+  group. With one partition everything is as it was, command for command. Why, and the
+  figures: docs/decisions/0012-cluster-drain-and-failover.md.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,9 +55,10 @@ from core.records import (
 )
 from sync.clicks import partitions, retention, takeover
 from sync.clicks.recorder import BatchResult, StreamAmendment, StreamClick, record_batch
+from sync.clicks.shards import Entry, Fields, Shards
 from sync.clicks.trim import Trimmer
 from sync.clicks.useragents import describe
-from sync.connections import servers
+from sync.connections import redis_client
 from sync.worker import TRANSIENT, Worker, retry_after
 
 log = logging.getLogger(__name__)
@@ -63,6 +73,11 @@ HEARTBEAT_SECONDS = 1.0  # a drain on another machine is known gone 3 s (the TTL
 WARM_UP_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
 TAKE_OVER_SECONDS = 1.0  # how often each lane looks for gone consumers (and at its start)
 PARTITION_SECONDS = 3600.0  # the next months' click partitions are checked this often
+# With shards, a shard is trimmed in the acknowledgement path at most this often per consumer
+# (with one stream, at every acknowledgement): a batch touches every shard, and a trim per
+# shard per batch cost the cluster a fifth of its throughput. Still exact, and the streams
+# stay a fraction of a second long.
+SHARD_TRIM_SECONDS = 0.25
 
 # Lost a race with another transaction: the whole batch is simply tried again.
 RETRYABLE: tuple[type[BaseException], ...] = (
@@ -75,8 +90,6 @@ BATCH_RETRIES = 5
 # 9,000, 3 lanes 9,200 (Postgres's own CPU per click is the limit beyond that). At most 8
 # (core.config checks it).
 
-Fields = dict[bytes, bytes]
-Entry = tuple[str, Fields | None]
 
 
 def stream_id(value: str) -> tuple[int, int]:
@@ -123,6 +136,7 @@ class DrainSettings:
     max_deliveries: int
     scheme: str
     lanes: int = 1
+    partitions: int = 1  # REDIS_PARTITIONS: the click stream shards (core.keys.click_streams)
 
     @classmethod
     def from_settings(cls, settings: config.Settings) -> DrainSettings:
@@ -132,6 +146,7 @@ class DrainSettings:
             max_deliveries=settings.drain.max_deliveries,
             scheme=settings.short_url_scheme,
             lanes=settings.drain.lanes,
+            partitions=config.redis_partitions(settings),
         )
 
     @property
@@ -161,7 +176,10 @@ class Drain:
         self._carry: list[Entry] = []
         self.totals: dict[str, int] = {"recorded": 0, "duplicates": 0, "dead": 0, "human": 0}
         self._summary_at = time.monotonic()
-        self._trim = Trimmer(client)
+        self.shards = Shards(client, consumer, settings.partitions)
+        self.streams = self.shards.streams
+        self._trims = [Trimmer(client, stream) for stream in self.streams]
+        self._trimmed_at = [0.0] * len(self.streams)
         self._take_over_at = 0.0  # at the first step
 
     # -- connections -----------------------------------------------------------------------
@@ -184,11 +202,12 @@ class Drain:
             self._conn.close()
 
     def ensure_group(self) -> None:
-        try:
-            self.client.xgroup_create(keys.CLICK_STREAM, keys.DRAIN_GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        for stream in self.streams:
+            try:
+                self.client.xgroup_create(stream, keys.DRAIN_GROUP, id="0", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
     def ensure_partitions(self) -> None:
         """The clicks table's months ahead (sync/clicks/partitions.py). A busy table is tried at the
@@ -217,23 +236,17 @@ class Drain:
                 return taken  # and again next step: the gone consumer may hold more
             self._take_over_at = time.monotonic() + TAKE_OVER_SECONDS
         try:
-            reply: Any = self.client.xreadgroup(
-                keys.DRAIN_GROUP,
-                self.consumer,
-                {keys.CLICK_STREAM: ">"},
-                count=self.settings.batch,
-                block=None if self.burst else BLOCK_MS,
+            batch, block = self.settings.batch, None if self.burst else BLOCK_MS
+            entries = (
+                self.shards.read_all(batch, block)
+                if self.shards.sharded
+                else self.shards.read(0, batch, block)
             )
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             self.ensure_group()  # Redis was flushed or restarted empty
             return 0
-        entries: list[Entry] = [
-            (_text(entry_id), fields)
-            for _stream, items in reply or []
-            for entry_id, fields in items
-        ]
         return self.process(entries) if entries else 0
 
     def process(self, entries: Sequence[Entry]) -> int:
@@ -313,20 +326,34 @@ class Drain:
         self, done: list[str], dead: list[tuple[str, str]], fields: dict[str, Fields | None]
     ) -> None:
         """Acknowledge what is recorded; move what never will be to the dead-letter stream."""
-        pipe = self.client.pipeline(transaction=True)
-        for entry_id, reason in dead:
-            letter: dict[Any, Any] = dict(fields.get(entry_id) or {})
+        pipe = self.client.pipeline(transaction=self.shards.atomic)
+        for ref, reason in dead:
+            shard, entry_id = self.shards.split(ref)
+            letter: dict[Any, Any] = dict(fields.get(ref) or {})
             letter.update(reason=reason, entry=entry_id, consumer=self.consumer)
+            if self.shards.sharded:
+                letter["stream"] = self.streams[shard]
             pipe.xadd(keys.DEAD_LETTER_STREAM, letter, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
             logs.event(
-                log, "click event dead-lettered", logging.WARNING, entry=entry_id, reason=reason
+                log, "click event dead-lettered", logging.WARNING, entry=ref, reason=reason
             )
-        ids = done + [entry_id for entry_id, _ in dead]
-        if ids:
-            pipe.xack(keys.CLICK_STREAM, keys.DRAIN_GROUP, *ids)
+        if dead and not self.shards.atomic:
+            # On a cluster the letters' stream may live on another master than the entries:
+            # written before the acknowledgement, a crash between the two writes a letter
+            # twice at worst, never acknowledges an entry without its letter.
+            pipe.execute()
+        by_shard: dict[int, list[str]] = {}
+        for ref in done + [ref for ref, _ in dead]:
+            shard, entry_id = self.shards.split(ref)
+            by_shard.setdefault(shard, []).append(entry_id)
+        now = time.monotonic()
+        for shard, ids in sorted(by_shard.items()):
+            pipe.xack(self.streams[shard], keys.DRAIN_GROUP, *ids)
             # What this acknowledgement freed goes at once: trimming keeps pace with any rate.
-            self._trim.queue(pipe)
-        if dead or ids:
+            if not self.shards.sharded or now - self._trimmed_at[shard] >= SHARD_TRIM_SECONDS:
+                self._trims[shard].queue(pipe)
+                self._trimmed_at[shard] = now
+        if by_shard or (dead and self.shards.atomic):
             pipe.execute()
 
     def _maybe_summary(self) -> None:
@@ -339,12 +366,15 @@ class Drain:
 
     def reclaim(self) -> int:
         """Take over entries idle past DRAIN_CLAIM_IDLE_MS (their consumer died or failed)."""
+        return sum(self._reclaim(shard) for shard in range(len(self.streams)))
+
+    def _reclaim(self, shard: int) -> int:
         total = 0
         start = "0-0"
         while not self.stopping():
             try:
                 claim_reply: Any = self.client.xautoclaim(
-                    keys.CLICK_STREAM,
+                    self.streams[shard],
                     keys.DRAIN_GROUP,
                     self.consumer,
                     self.settings.claim_idle_ms,
@@ -361,7 +391,7 @@ class Drain:
             if entries:
                 total += len(entries)
                 logs.event(log, "reclaimed pending clicks", entries=len(entries))
-                self._process_claimed(entries)
+                self._process_claimed(shard, entries)
             start = _text(next_start)
             if start == "0-0":
                 break
@@ -371,26 +401,49 @@ class Drain:
         """Claim and record a batch of the entries held by a consumer whose process is
         provably gone (sync/clicks/takeover.py), instead of waiting DRAIN_CLAIM_IDLE_MS for
         them to look idle; 0 when no gone consumer holds any."""
-        for gone in takeover.gone_consumers(self.client, self.consumer):
-            entries = takeover.claim_batch(self.client, gone, self.consumer, self.settings.batch)
-            if entries:
-                logs.event(log, "took over a gone consumer's clicks", consumer=gone,
-                           entries=len(entries))  # fmt: skip
-                self._process_claimed(entries)
-                return len(entries)
+        found: Sequence[Iterable[str]] = (
+            self._gone_by_shard()
+            if self.shards.sharded
+            else [takeover.gone_consumers(self.client, self.consumer)]  # lazily, as before
+        )
+        for shard, gone_ones in enumerate(found):
+            stream = self.streams[shard]
+            for gone in gone_ones:
+                entries = takeover.claim_batch(
+                    self.client, stream, gone, self.consumer, self.settings.batch
+                )
+                if entries:
+                    logs.event(log, "took over a gone consumer's clicks", consumer=gone,
+                               stream=stream, entries=len(entries))  # fmt: skip
+                    self._process_claimed(shard, entries)
+                    return len(entries)
         return 0
 
-    def _process_claimed(self, entries: list[Entry]) -> None:
-        ids = [e[0] for e in entries]
+    def _gone_by_shard(self) -> list[list[str]]:
+        """Each shard's gone consumers: every shard's XINFO CONSUMERS in one pipeline (each
+        lane asks every second), each worker's liveness asked once."""
+        verdicts: dict[str, bool] = {}
+        return [
+            list(takeover.gone_among(self.client, self.consumer, consumers, verdicts))
+            for consumers in self.shards.consumers()
+        ]
+
+    def _process_claimed(self, shard: int, claimed: list[Entry]) -> None:
+        """Record entries claimed from ``shard`` (ids as the stream gives them); those
+        delivered more than DRAIN_MAX_DELIVERIES times are dead-lettered instead."""
+        ids = [e[0] for e in claimed]
+        entries = [(self.shards.ref(shard, i), f) for i, f in claimed]
         pending: Any = self.client.xpending_range(
-            keys.CLICK_STREAM,
+            self.streams[shard],
             keys.DRAIN_GROUP,
             min=min(ids, key=stream_id),
             max=max(ids, key=stream_id),
             count=len(ids) + 1000,
             consumername=self.consumer,
         )
-        deliveries = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        deliveries = {
+            self.shards.ref(shard, p["message_id"]): int(p["times_delivered"]) for p in pending
+        }
         limit = self.settings.max_deliveries
         worn = [(i, f) for i, f in entries if deliveries.get(i, 0) > limit]
         if worn:
@@ -410,19 +463,21 @@ class Drain:
     def trim(self) -> int:
         """Remove the acknowledged entries (sync/clicks/trim.py); the acknowledgement path does
         this with every batch, this is for a stream with nothing to acknowledge."""
-        return self._trim()
+        return sum(trim() for trim in self._trims)
 
     def forget_stale_consumers(self) -> None:
         """Consumers of dead processes (a name per pid) with nothing pending are removed, so the
         group's consumer list does not grow with every restart."""
-        try:
-            consumers = self.client.xinfo_consumers(keys.CLICK_STREAM, keys.DRAIN_GROUP)
-        except redis.ResponseError:
-            return
-        for c in consumers:
-            name = _text(c["name"])
-            if name != self.consumer and not c["pending"] and c["idle"] > STALE_CONSUMER_IDLE_MS:
-                self.client.xgroup_delconsumer(keys.CLICK_STREAM, keys.DRAIN_GROUP, name)
+        for stream in self.streams:
+            try:
+                consumers = self.client.xinfo_consumers(stream, keys.DRAIN_GROUP)
+            except redis.ResponseError:
+                continue
+            for c in consumers:
+                name = _text(c["name"])
+                idle = c["idle"] > STALE_CONSUMER_IDLE_MS
+                if name != self.consumer and not c["pending"] and idle:
+                    self.client.xgroup_delconsumer(stream, keys.DRAIN_GROUP, name)
 
 
 class Lane:
@@ -476,8 +531,8 @@ def main(settings: config.Settings, burst: bool = False) -> int:
     # ua-parser compiles its rules on first use (~0.3 s): on a thread, while we connect and a
     # restarted drain takes over its predecessor's clicks (ua-parser's lazy load is locked).
     threading.Thread(target=describe, args=(WARM_UP_AGENT,), daemon=True).start()
-    url, redis_url = servers(settings)
-    client = redis.Redis.from_url(redis_url, socket_timeout=30)
+    url = config.libpq_url(settings)
+    client = redis_client(settings, socket_timeout=30)
     worker = Worker("drain", client, heartbeat_seconds=HEARTBEAT_SECONDS)
     drain = Drain(
         client,

@@ -10,6 +10,9 @@ the lower of the group's last delivered id and its oldest pending entry — and 
 the entries below it. Being a script, nothing can be delivered or claimed between computing
 the floor and trimming, so no unacknowledged entry is ever removed. A stream no group reads
 is never trimmed.
+
+With click stream shards (REDIS_PARTITIONS > 1) there is one Trimmer per shard: each shard has
+its own groups, so each floor is exact for its shard.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from redis.cluster import ClusterPipeline
 
 from core import keys
 
@@ -56,7 +60,13 @@ class Trimmer:
         self._script = client.register_script(_TRIM)
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
-        """Trim as part of ``pipe`` (after its XACK, in the same MULTI)."""
+        """Trim as part of ``pipe`` (after its XACK, in the same MULTI; on a cluster in the same
+        pipeline to the stream's master, after the XACK there)."""
+        if isinstance(pipe, ClusterPipeline):
+            # redis-py's cluster pipeline cannot load a script a master lacks (a promoted
+            # replica has an empty script cache): the script's text, a few hundred bytes.
+            pipe.execute_command("EVAL", _TRIM, 1, self.stream)
+            return
         self._script(keys=[self.stream], args=[], client=pipe)
 
     def __call__(self, client: redis.Redis | None = None) -> int:

@@ -24,7 +24,7 @@ import redis
 
 from core import config, keys, logs
 from core.records import ContactRecord, DomainRecord, LinkRecord
-from sync.connections import servers
+from sync.connections import connect, servers
 from sync.publish import domaincheck, reconcile, snapshots
 from sync.publish.store import RecordStore
 from sync.worker import Worker
@@ -194,13 +194,14 @@ class Publisher:
         redis_url: str,
         batch_size: int = 500,
         reconcile_seconds: float = 300.0,
+        cluster: bool = False,  # redis_url names a node of a cluster (REDIS_CLUSTER=1)
     ) -> None:
         self.database_url = config.to_libpq(database_url)
         self.batch_size = batch_size
         self.reconcile_seconds = reconcile_seconds
         # The periodic DNS re-check of verified domains (main() sets it; tests may leave it).
         self.checker: domaincheck.DomainChecker | None = None
-        self.client = redis.Redis.from_url(redis_url)
+        self.client = connect(redis_url, cluster)
         self.store = RecordStore(self.client)
         self.conn: psycopg.Connection | None = None
         self.listener: psycopg.Connection | None = None
@@ -292,7 +293,8 @@ class Publisher:
 
 def main(settings: config.Settings, full: bool = False, burst: bool = False) -> int:
     database, redis_url = servers(settings)
-    publisher = Publisher(database, redis_url, settings.sync.batch, settings.sync.reconcile_seconds)
+    publisher = Publisher(database, redis_url, settings.sync.batch, settings.sync.reconcile_seconds,
+                          cluster=config.redis_cluster(settings))  # fmt: skip
     publisher.checker = domaincheck.DomainChecker(
         publisher.database_url,
         settings.sync.domain_recheck_seconds,

@@ -23,12 +23,11 @@ from typing import Any
 
 import httpx
 import psycopg
-import redis
 
 from core import config, logs
 from sync import crypto, outbound
 from sync.clicks.webhook_queue import NOTIFY_CHANNEL
-from sync.connections import servers
+from sync.connections import redis_client, servers
 from sync.webhooks.signature import SIGNATURE_HEADER, sign
 from sync.worker import Worker
 
@@ -277,8 +276,8 @@ class Deliverer:
 
 
 def main(settings: config.Settings, burst: bool = False) -> int:
-    url, redis_url = servers(settings)
-    client = redis.Redis.from_url(redis_url, socket_timeout=30)
+    url, _ = servers(settings)
+    client = redis_client(settings, socket_timeout=30)
     deliverer = Deliverer(url, WebhookSettings.from_settings(settings))
     worker = Worker("webhooks", client, on_transient=lambda _e: deliverer.connect())
     worker.every("forget old deliveries", CLEANUP_SECONDS, deliverer.forget_old, at_start=True)

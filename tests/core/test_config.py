@@ -139,7 +139,7 @@ def test_every_setting_fills_one_field_and_every_field_has_one_setting() -> None
         for f in dataclasses.fields(cls)
     } | {f.name for f in dataclasses.fields(Settings) if f.name not in config.SECTIONS}  # fmt: skip
     assert set(filled) == wanted
-    assert set(config.SECTIONS) == {"edge", "admin", "drain", "sync", "webhooks", "sender"}
+    assert set(config.SECTIONS) == {"edge", "admin", "redis", "drain", "sync", "webhooks", "sender"}
 
 
 ROOT = Path(__file__).resolve().parents[2]

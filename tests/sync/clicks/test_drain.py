@@ -17,7 +17,22 @@ from admin.services.orgs import NewOrg
 from core import keys, records
 from sync.clicks.drain import Drain
 from tests.helpers.threads import in_threads
-from tests.sync.clicks import helpers
+from tests.sync.clicks.helpers import (
+    ACTIONS,
+    ANDROID,
+    DESKTOP,
+    IMESSAGE,
+    IPHONE,
+    amendment_fields,
+    click_fields,
+    make_contacts,
+    make_domain,
+    make_link,
+    run_burst,
+    scalar,
+    xadd_all,
+)
+from tests.sync.clicks.streams import Streams
 
 
 def _pending(rdb: redis.Redis) -> int:
@@ -34,11 +49,11 @@ def _counters(link_id: int) -> tuple[int, int, int, int]:
 
 
 def test_clicks_counters_and_actions(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
-    domain = helpers.make_domain(org.org_id)
-    link = helpers.make_link(org.org_id, domain, actions=helpers.ACTIONS, extension="gala2021")
-    a, b, c = helpers.make_contacts(org.org_id, 3)
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain, actions=ACTIONS, extension="gala2021")
+    a, b, c = make_contacts(org.org_id, 3)
     # c starts in "Not yet clicked"; a click moves it out.
     db.session.execute(
         text("INSERT INTO contact_lists (org_id, name) VALUES (:o, 'Not yet clicked')"),
@@ -53,25 +68,25 @@ def test_clicks_counters_and_actions(
     )
     db.session.commit()
     entries = [
-        helpers.click_fields(link, a, domain, user_agent=helpers.IPHONE),
-        helpers.click_fields(link, a, domain, user_agent=helpers.IPHONE),
-        helpers.click_fields(link, b, domain, user_agent=helpers.ANDROID),
-        helpers.click_fields(link, c, domain, user_agent=helpers.DESKTOP),
-        helpers.click_fields(link, a, domain, kind="preview", user_agent=helpers.IMESSAGE),
-        helpers.click_fields(link, b, domain, kind="bot", user_agent="Googlebot/2.1"),
+        click_fields(link, a, domain, user_agent=IPHONE),
+        click_fields(link, a, domain, user_agent=IPHONE),
+        click_fields(link, b, domain, user_agent=ANDROID),
+        click_fields(link, c, domain, user_agent=DESKTOP),
+        click_fields(link, a, domain, kind="preview", user_agent=IMESSAGE),
+        click_fields(link, b, domain, kind="bot", user_agent="Googlebot/2.1"),
         # generic URL: one visitor twice, another once
-        helpers.click_fields(link, None, domain, ip="198.51.100.1", user_agent=helpers.IPHONE),
-        helpers.click_fields(link, None, domain, ip="198.51.100.1", user_agent=helpers.IPHONE),
-        helpers.click_fields(link, None, domain, ip="198.51.100.2", user_agent=helpers.IPHONE),
+        click_fields(link, None, domain, ip="198.51.100.1", user_agent=IPHONE),
+        click_fields(link, None, domain, ip="198.51.100.1", user_agent=IPHONE),
+        click_fields(link, None, domain, ip="198.51.100.2", user_agent=IPHONE),
     ]
-    helpers.xadd_all(rdb, entries)
-    drain = make_drain()
-    assert helpers.run_burst(drain) == len(entries)
+    streams.xadd_all(entries)
+    drain = streams.drain()
+    assert run_burst(drain) == len(entries)
 
-    assert helpers.scalar("SELECT count(*) FROM clicks") == 9
+    assert scalar("SELECT count(*) FROM clicks") == 9
     # clicks: 4 contact + 3 generic human; unique: a, b, c + 2 visitors; previews: preview + bot
     assert _counters(link) == (7, 5, 2, 1)
-    assert _pending(rdb) == 0
+    assert streams.pending() == 0
     whispers = db.session.execute(
         text("SELECT contact_id, body FROM history_events WHERE type = 'whisper'")
     ).all()
@@ -100,113 +115,113 @@ def test_clicks_counters_and_actions(
             text("SELECT user_agent, device || '/' || os || '/' || browser FROM clicks")
         ).all()
     )
-    assert devices[helpers.IPHONE] == "iPhone/iOS/Mobile Safari"
-    assert devices[helpers.ANDROID].endswith("/Android/Chrome Mobile")
-    assert devices[helpers.DESKTOP] == "Desktop/Windows/Chrome"
+    assert devices[IPHONE] == "iPhone/iOS/Mobile Safari"
+    assert devices[ANDROID].endswith("/Android/Chrome Mobile")
+    assert devices[DESKTOP] == "Desktop/Windows/Chrome"
     # Generic clicks carry a visitor hash, contacts' clicks do not need one.
-    assert helpers.scalar("SELECT count(DISTINCT visitor_hash) FROM clicks WHERE contact_id IS NULL") == 2
+    assert scalar("SELECT count(DISTINCT visitor_hash) FROM clicks WHERE contact_id IS NULL") == 2
     assert (
-        helpers.scalar("SELECT count(*) FROM clicks WHERE contact_id IS NOT NULL AND visitor_hash <> ''")
+        scalar("SELECT count(*) FROM clicks WHERE contact_id IS NOT NULL AND visitor_hash <> ''")
         == 0
     )
 
     # The stream delivers the same events again (a retried XADD, a redelivery): nothing changes.
-    helpers.xadd_all(rdb, entries)
-    assert helpers.run_burst(drain) == len(entries)
-    assert helpers.scalar("SELECT count(*) FROM clicks") == 9
+    streams.xadd_all(entries)
+    assert run_burst(drain) == len(entries)
+    assert scalar("SELECT count(*) FROM clicks") == 9
     assert _counters(link) == (7, 5, 2, 1)
-    assert helpers.scalar("SELECT count(*) FROM history_events") == 4
+    assert scalar("SELECT count(*) FROM history_events") == 4
 
 
 def test_link_with_omitted_actions_whispers_and_generic_runs_none(
     app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
 ) -> None:
-    domain = helpers.make_domain(org.org_id)
-    link = helpers.make_link(org.org_id, domain, name="Plain")  # actions omitted: the default whisper
-    tagging = helpers.make_link(
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain, name="Plain")  # actions omitted: the default whisper
+    tagging = make_link(
         org.org_id, domain, name="Tagger", actions=[{"type": "add_tag", "tag": "t"}]
     )
-    (a,) = helpers.make_contacts(org.org_id, 1)
-    helpers.xadd_all(
+    (a,) = make_contacts(org.org_id, 1)
+    xadd_all(
         rdb,
         [
-            helpers.click_fields(link, a, domain),
-            helpers.click_fields(link, None, domain),
-            helpers.click_fields(tagging, None, domain),
-            helpers.click_fields(tagging, a, domain, kind="preview"),
+            click_fields(link, a, domain),
+            click_fields(link, None, domain),
+            click_fields(tagging, None, domain),
+            click_fields(tagging, a, domain, kind="preview"),
         ],
     )
-    helpers.run_burst(make_drain())
-    assert helpers.scalar("SELECT count(*) FROM history_events WHERE type = 'whisper'") == 1
+    run_burst(make_drain())
+    assert scalar("SELECT count(*) FROM history_events WHERE type = 'whisper'") == 1
     # Neither a generic click nor a preview tags anyone, and a tag-only link does not whisper.
-    assert helpers.scalar("SELECT count(*) FROM tags") == 0
-    assert helpers.scalar("SELECT count(*) FROM contact_tags") == 0
+    assert scalar("SELECT count(*) FROM tags") == 0
+    assert scalar("SELECT count(*) FROM contact_tags") == 0
 
 
 def test_link_with_empty_actions_records_the_click_with_no_effect(
     app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
 ) -> None:
     """``"actions": []`` means no actions (the contract): the click counts, nothing else."""
-    domain = helpers.make_domain(org.org_id)
-    link = helpers.make_link(org.org_id, domain, name="Quiet", actions=[])
-    (a,) = helpers.make_contacts(org.org_id, 1)
-    helpers.xadd_all(rdb, [helpers.click_fields(link, a, domain, user_agent=helpers.IPHONE)])
-    assert helpers.run_burst(make_drain()) == 1
-    assert helpers.scalar("SELECT count(*) FROM clicks WHERE contact_id = :c", c=a) == 1
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain, name="Quiet", actions=[])
+    (a,) = make_contacts(org.org_id, 1)
+    xadd_all(rdb, [click_fields(link, a, domain, user_agent=IPHONE)])
+    assert run_burst(make_drain()) == 1
+    assert scalar("SELECT count(*) FROM clicks WHERE contact_id = :c", c=a) == 1
     assert _counters(link) == (1, 1, 0, 0)
-    assert helpers.scalar("SELECT count(*) FROM history_events") == 0
-    assert helpers.scalar("SELECT count(*) FROM contact_tags") == 0
-    assert helpers.scalar("SELECT count(*) FROM list_members") == 0
+    assert scalar("SELECT count(*) FROM history_events") == 0
+    assert scalar("SELECT count(*) FROM contact_tags") == 0
+    assert scalar("SELECT count(*) FROM list_members") == 0
 
 
 def test_tag_changes_follow_click_order(
     app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
 ) -> None:
-    domain = helpers.make_domain(org.org_id)
-    adds = helpers.make_link(org.org_id, domain, actions=[{"type": "add_tag", "tag": "hot"}])
-    removes = helpers.make_link(org.org_id, domain, actions=[{"type": "remove_tag", "tag": "hot"}])
-    a, b = helpers.make_contacts(org.org_id, 2)
+    domain = make_domain(org.org_id)
+    adds = make_link(org.org_id, domain, actions=[{"type": "add_tag", "tag": "hot"}])
+    removes = make_link(org.org_id, domain, actions=[{"type": "remove_tag", "tag": "hot"}])
+    a, b = make_contacts(org.org_id, 2)
     now = time.time_ns() // 1_000_000
-    helpers.xadd_all(
+    xadd_all(
         rdb,
         [
             # a: add then remove -> untagged; b: remove then add -> tagged (one batch)
-            helpers.click_fields(adds, a, domain, ts_ms=now),
-            helpers.click_fields(removes, a, domain, ts_ms=now + 1),
-            helpers.click_fields(removes, b, domain, ts_ms=now),
-            helpers.click_fields(adds, b, domain, ts_ms=now + 1),
+            click_fields(adds, a, domain, ts_ms=now),
+            click_fields(removes, a, domain, ts_ms=now + 1),
+            click_fields(removes, b, domain, ts_ms=now),
+            click_fields(adds, b, domain, ts_ms=now + 1),
         ],
     )
-    helpers.run_burst(make_drain())
+    run_burst(make_drain())
     tagged = db.session.execute(text("SELECT contact_id FROM contact_tags")).scalars().all()
     assert tagged == [b]
 
 
 def test_poison_entries_are_dead_lettered_and_do_not_block(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
-    domain = helpers.make_domain(org.org_id)
-    link = helpers.make_link(org.org_id, domain)
-    (a,) = helpers.make_contacts(org.org_id, 1)
-    good = [helpers.click_fields(link, a, domain) for _ in range(3)]
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain)
+    (a,) = make_contacts(org.org_id, 1)
+    good = [click_fields(link, a, domain) for _ in range(3)]
     poison: list[dict[Any, bytes]] = [
         {
             records.STREAM_EVENT: b"\xc1not msgpack",
             records.STREAM_REF: f"{link}:{a}:{domain}".encode(),
         },
-        helpers.click_fields(link + 999, a, domain),  # unknown link
+        click_fields(link + 999, a, domain),  # unknown link
         {b"x": b"neither a click nor an amendment"},
-        helpers.click_fields(link, a, domain, kind="robot"),
-        helpers.click_fields(link, a, domain, ts_ms=10**18),  # a timestamp no datetime holds
+        click_fields(link, a, domain, kind="robot"),
+        click_fields(link, a, domain, ts_ms=10**18),  # a timestamp no datetime holds
     ]
-    helpers.xadd_all(
-        rdb, [good[0], poison[0], good[1], poison[1], poison[2], good[2], poison[3], poison[4]]
+    streams.xadd_all(
+        [good[0], poison[0], good[1], poison[1], poison[2], good[2], poison[3], poison[4]]
     )
-    helpers.run_burst(make_drain())
-    assert helpers.scalar("SELECT count(*) FROM clicks") == 3
-    assert helpers.scalar("SELECT count(*) FROM history_events") == 3
-    assert _pending(rdb) == 0
-    dead: Any = rdb.xrange(keys.DEAD_LETTER_STREAM)
+    run_burst(streams.drain())
+    assert scalar("SELECT count(*) FROM clicks") == 3
+    assert scalar("SELECT count(*) FROM history_events") == 3
+    assert streams.pending() == 0
+    dead: Any = streams.dead()
     reasons = sorted(fields[b"reason"].decode().split(":")[0].split(" ")[0] for _, fields in dead)
     assert reasons == ["invalid", "undecodable", "undecodable", "unknown", "unknown"]
     # The dead letter keeps the original fields, to be inspected or replayed.
@@ -215,11 +230,11 @@ def test_poison_entries_are_dead_lettered_and_do_not_block(
 
 
 def test_failing_entry_is_isolated_then_dead_lettered_after_max_deliveries(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
-    domain = helpers.make_domain(org.org_id)
-    link = helpers.make_link(org.org_id, domain)
-    (a,) = helpers.make_contacts(org.org_id, 1)
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain)
+    (a,) = make_contacts(org.org_id, 1)
     # A database failure for one click only (as a broken row would cause), whatever the batch.
     db.session.execute(
         text(
@@ -240,23 +255,22 @@ def test_failing_entry_is_isolated_then_dead_lettered_after_max_deliveries(
     )
     db.session.commit()
     try:
-        helpers.xadd_all(
-            rdb,
+        streams.xadd_all(
             [
-                helpers.click_fields(link, a, domain),
-                helpers.click_fields(link, a, domain, click_id="poison-click"),
-                helpers.click_fields(link, a, domain),
+                click_fields(link, a, domain),
+                click_fields(link, a, domain, click_id="poison-click"),
+                click_fields(link, a, domain),
             ],
         )
-        drain = make_drain(claim_idle_ms=0, max_deliveries=2)
-        helpers.run_burst(drain)
-        assert helpers.scalar("SELECT count(*) FROM clicks") == 2  # the others went in
-        assert _pending(rdb) == 1  # the failing one waits for a retry
+        drain = streams.drain(claim_idle_ms=0, max_deliveries=2)
+        run_burst(drain)
+        assert scalar("SELECT count(*) FROM clicks") == 2  # the others went in
+        assert streams.pending() == 1  # the failing one waits for a retry
         # Retried (reclaimed) until it has been delivered more than max_deliveries times.
         for _ in range(5):
             drain.reclaim()
-        assert _pending(rdb) == 0
-        dead: Any = rdb.xrange(keys.DEAD_LETTER_STREAM)
+        assert streams.pending() == 0
+        dead: Any = streams.dead()
         assert len(dead) == 1
         assert b"delivered 3 times" in dead[0][1][b"reason"]
     finally:
@@ -269,102 +283,106 @@ def test_failing_entry_is_isolated_then_dead_lettered_after_max_deliveries(
 def test_amendments_mark_merge_fallback_even_before_their_click(
     app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
 ) -> None:
-    domain = helpers.make_domain(org.org_id)
-    link = helpers.make_link(org.org_id, domain)
-    (a,) = helpers.make_contacts(org.org_id, 1)
-    helpers.xadd_all(rdb, [helpers.click_fields(link, a, domain, click_id="c1"), helpers.amendment_fields("c1")])
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain)
+    (a,) = make_contacts(org.org_id, 1)
+    xadd_all(rdb, [click_fields(link, a, domain, click_id="c1"), amendment_fields("c1")])
     # An amendment whose click is still pending elsewhere stays pending until it is recorded.
-    helpers.xadd_all(rdb, [helpers.amendment_fields("c2")])
+    xadd_all(rdb, [amendment_fields("c2")])
     drain = make_drain(claim_idle_ms=0)
-    helpers.run_burst(drain)
-    assert helpers.scalar("SELECT merge_fallback FROM clicks WHERE click_id = 'c1'") is True
+    run_burst(drain)
+    assert scalar("SELECT merge_fallback FROM clicks WHERE click_id = 'c1'") is True
     assert _pending(rdb) == 1
-    helpers.xadd_all(rdb, [helpers.click_fields(link, a, domain, click_id="c2")])
-    helpers.run_burst(drain)
+    xadd_all(rdb, [click_fields(link, a, domain, click_id="c2")])
+    run_burst(drain)
     drain.reclaim()
-    assert helpers.scalar("SELECT merge_fallback FROM clicks WHERE click_id = 'c2'") is True
+    assert scalar("SELECT merge_fallback FROM clicks WHERE click_id = 'c2'") is True
     assert _pending(rdb) == 0
 
 
 def test_reclaim_and_trim_never_drop_unacknowledged_entries(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
-    domain = helpers.make_domain(org.org_id)
-    link = helpers.make_link(org.org_id, domain)
-    contacts = helpers.make_contacts(org.org_id, 50)
-    helpers.xadd_all(rdb, [helpers.click_fields(link, contacts[i % 50], domain) for i in range(1500)])
-    drain = make_drain(claim_idle_ms=0, batch=200)
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain)
+    contacts = make_contacts(org.org_id, 50)
+    streams.xadd_all([click_fields(link, contacts[i % 50], domain) for i in range(1500)])
+    drain = streams.drain(claim_idle_ms=0, batch=200)
     # A consumer that read the oldest 300 entries and died before acknowledging them. Its
     # heartbeat still looks alive (another host's), so the takeover of provably gone consumers
     # (test_takeover.py) leaves its entries alone and only reclaim()'s idle rule finds them:
     # without it a slow burst (over liveness.QUIET_MS) would take them over on a loaded machine.
-    rdb.set(keys.worker("drain", "dead-consumer"), json.dumps({"host": "elsewhere"}), ex=60)
-    rdb.xreadgroup(keys.DRAIN_GROUP, "dead-consumer", {keys.CLICK_STREAM: ">"}, count=300)
-    helpers.run_burst(drain)
-    assert helpers.scalar("SELECT count(*) FROM clicks") == 1200
+    # (With shards: the oldest 300 / shards of each shard.)
+    streams.client.set(keys.worker("drain", "dead-consumer"), json.dumps({"host": "elsewhere"}),
+                       ex=60)  # fmt: skip
+    held = streams.read_as("dead-consumer", 300 // streams.partitions)
+    assert 290 <= held <= 300
+    run_burst(drain)
+    assert scalar("SELECT count(*) FROM clicks") == 1500 - held
     drain.trim()
-    assert rdb.xlen(keys.CLICK_STREAM) == 1500  # the oldest entry is unacknowledged: keep all
+    assert streams.length() == 1500  # each shard's oldest entry is unacknowledged: keep all
     drain.reclaim()
-    assert helpers.scalar("SELECT count(*) FROM clicks") == 1500
-    assert helpers.scalar("SELECT count(*) FROM history_events") == 1500
-    assert _pending(rdb) == 0
+    assert scalar("SELECT count(*) FROM clicks") == 1500
+    assert scalar("SELECT count(*) FROM history_events") == 1500
+    assert streams.pending() == 0
     drain.trim()
-    left = rdb.xlen(keys.CLICK_STREAM)
-    assert left == 1  # trimmed exactly, once all are acknowledged; the last delivered stays
+    left = streams.length()
+    # Trimmed exactly, once all are acknowledged; each shard's last delivered entry stays.
+    assert left == streams.partitions
     # New entries after a trim are read and recorded as usual.
-    helpers.xadd_all(rdb, [helpers.click_fields(link, contacts[0], domain)])
-    helpers.run_burst(drain)
-    assert helpers.scalar("SELECT count(*) FROM clicks") == 1501
+    streams.xadd_all([click_fields(link, contacts[0], domain)])
+    run_burst(drain)
+    assert scalar("SELECT count(*) FROM clicks") == 1501
 
 
 def test_concurrent_consumers_record_each_click_once(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
-    domain = helpers.make_domain(org.org_id)
-    links = [helpers.make_link(org.org_id, domain, name=f"L{i}", actions=helpers.ACTIONS) for i in range(3)]
-    contacts = helpers.make_contacts(org.org_id, 100)
+    domain = make_domain(org.org_id)
+    links = [make_link(org.org_id, domain, name=f"L{i}", actions=ACTIONS) for i in range(3)]
+    contacts = make_contacts(org.org_id, 100)
     entries = [
-        helpers.click_fields(links[i % 3], contacts[i % 100], domain, kind="human" if i % 10 else "preview")
+        click_fields(links[i % 3], contacts[i % 100], domain, kind="human" if i % 10 else "preview")
         for i in range(3000)
     ]
-    helpers.xadd_all(rdb, entries)
-    helpers.xadd_all(rdb, entries[:500])  # duplicates, likely read by another consumer than the first
-    drains = [make_drain(f"consumer-{i}", batch=100) for i in range(3)]
+    streams.xadd_all(entries)
+    streams.xadd_all(entries[:500])  # duplicates, likely read by another consumer than the first
+    drains = [streams.drain(f"consumer-{i}", batch=100) for i in range(3)]
     errors: list[BaseException] = []
 
     def work(d: Drain) -> None:
         try:
-            helpers.run_burst(d)
+            run_burst(d)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
     in_threads(work, drains)
     assert not errors
     human = 2700
-    assert helpers.scalar("SELECT count(*) FROM clicks") == 3000
-    assert helpers.scalar("SELECT count(*) FROM history_events") == human
-    assert helpers.scalar("SELECT sum(clicks) FROM link_counters") == human
-    assert helpers.scalar("SELECT sum(previews) FROM link_counters") == 300
-    assert helpers.scalar("SELECT sum(clicks) FROM link_contact_clicks") == human
-    assert helpers.scalar("SELECT sum(unique_clicks) FROM link_counters") == helpers.scalar(
+    assert scalar("SELECT count(*) FROM clicks") == 3000
+    assert scalar("SELECT count(*) FROM history_events") == human
+    assert scalar("SELECT sum(clicks) FROM link_counters") == human
+    assert scalar("SELECT sum(previews) FROM link_counters") == 300
+    assert scalar("SELECT sum(clicks) FROM link_contact_clicks") == human
+    assert scalar("SELECT sum(unique_clicks) FROM link_counters") == scalar(
         "SELECT count(*) FROM link_contact_clicks"
     )
-    assert _pending(rdb) == 0
+    assert streams.pending() == 0
     assert sum(d.totals["recorded"] for d in drains) == 3000
 
 
 def test_a_flushed_redis_gets_its_group_back(
-    app: Flask, org: NewOrg, rdb: redis.Redis, make_drain: Callable[..., Drain]
+    app: Flask, org: NewOrg, streams: Streams
 ) -> None:
-    domain = helpers.make_domain(org.org_id)
-    link = helpers.make_link(org.org_id, domain)
-    (a,) = helpers.make_contacts(org.org_id, 1)
-    drain = make_drain()
-    helpers.xadd_all(rdb, [helpers.click_fields(link, a, domain)])
-    helpers.run_burst(drain)
-    rdb.flushall()  # the stream and its group are gone; the edge appends again
-    helpers.xadd_all(rdb, [helpers.click_fields(link, a, domain), helpers.click_fields(link, a, domain)])
+    domain = make_domain(org.org_id)
+    link = make_link(org.org_id, domain)
+    (a,) = make_contacts(org.org_id, 1)
+    drain = streams.drain()
+    streams.xadd_all([click_fields(link, a, domain)])
+    run_burst(drain)
+    streams.flush()  # the stream and its group are gone; the edge appends again
+    streams.xadd_all([click_fields(link, a, domain), click_fields(link, a, domain)])
     assert drain.step() == 0  # NOGROUP: the group is made again, from the first entry
     assert drain.step() == 2
-    assert helpers.scalar("SELECT count(*) FROM clicks") == 3
-    assert _pending(rdb) == 0
+    assert scalar("SELECT count(*) FROM clicks") == 3
+    assert streams.pending() == 0
