@@ -59,7 +59,7 @@ class TlsAsk:
         if not self.limit.allow():
             return _text(429, b"too many asks\n", pages.RETRY_AFTER)
         try:
-            state = await self.resolver.wire.call("HGET", keys.domain(host), keys.F_STATE)
+            state = await self.resolver.domain_state(host)
         except (WireError, ReplyError):
             return _text(503, b"redis unavailable\n", pages.RETRY_AFTER)
         if state == SERVED:

@@ -10,6 +10,7 @@ with ON CONFLICT DO NOTHING for any number of contacts, then the few collisions 
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -20,7 +21,7 @@ from admin.extensions import db
 from admin.models import Link
 from admin.services import inputs, links, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
-from core import urls
+from core import keys, urls
 from core.codes import ALPHABET, CODE_LENGTH, issuable, new_code
 
 OUTBOX_CHUNK = 10_000  # codes per outbox row (the sync convention)
@@ -44,6 +45,27 @@ def new_codes(count: int) -> list[str]:
     joined = chars[:needed].decode("ascii")
     codes = [joined[i : i + CODE_LENGTH] for i in range(0, needed, CODE_LENGTH)]
     return [code if issuable(code) else new_code() for code in codes]
+
+
+def codes_for(contact_ids: Sequence[int], partitions: int) -> list[str]:
+    """A new code for each contact, in its contact's partition (REDIS_PARTITIONS): its
+    2-character bucket prefix is one of that partition's, so that the edge reads the code and
+    the contact in one slot, one round trip (docs/decisions/0011-cluster-layout.md)."""
+    codes = new_codes(len(contact_ids))
+    if partitions == 1:
+        return codes
+    out = []
+    for code, contact_id in zip(codes, contact_ids, strict=True):
+        prefixes = _prefixes(keys.contact_partition(contact_id, partitions), partitions)
+        while not issuable(code := secrets.choice(prefixes) + code[keys.CODE_BUCKET_PREFIX_LEN :]):
+            code = new_code()
+        out.append(code)
+    return out
+
+
+@functools.cache
+def _prefixes(partition: int, partitions: int) -> list[str]:
+    return keys.bucket_prefixes(partition, partitions)
 
 
 _INSERT = text(
@@ -91,13 +113,20 @@ def _existing(link_id: int, contact_ids: list[int]) -> dict[int, str]:
 
 
 def issue_codes(
-    org_id: int, link_id: int, contact_ids: Any, *, scheme: str = "https", commit: bool = True
+    org_id: int,
+    link_id: int,
+    contact_ids: Any,
+    *,
+    scheme: str = "https",
+    commit: bool = True,
+    partitions: int = 1,
 ) -> list[tuple[int, str]]:
     """Each contact's short URL for the link, in order; a contact issued before keeps its code.
 
     Raises NotFound("contact_ids") when an id is not one of the organisation's contacts.
     With ``commit=False`` the codes and their outbox rows stay in the caller's transaction.
-    ``scheme`` is the SHORT_URL_SCHEME setting (routes pass it; its default is the setting's).
+    ``scheme`` is the SHORT_URL_SCHEME setting (routes pass it; its default is the setting's),
+    ``partitions`` the REDIS_PARTITIONS setting (each code goes to its contact's partition).
     """
     link = links.get_link(org_id, link_id)
     ids = _contact_ids(contact_ids)
@@ -122,7 +151,7 @@ def issue_codes(
     for _ in range(MAX_ATTEMPTS):
         if not missing:
             break
-        codes = new_codes(len(missing))
+        codes = codes_for(missing, partitions)
         inserted = db.session.execute(
             _INSERT,
             {"org_id": org_id, "link_id": link.id, "codes": codes, "contact_ids": missing},
