@@ -22,6 +22,7 @@ from smartlinks.embedded import EmbeddedRedis, _valkey_bin, free_port, spawn, wa
 class LocalCluster:
     base: Path
     masters: int = 3
+    replicas: int = 0  # per master
     ports: list[int] = field(default_factory=list)
     procs: list[subprocess.Popen] = field(default_factory=list)
 
@@ -65,7 +66,7 @@ class LocalCluster:
 
     def _start(self) -> None:
         password = self.password
-        for _ in range(self.masters):
+        for _ in range(self.masters * (1 + self.replicas)):
             port = free_port()
             server = EmbeddedRedis(self.base / str(port), port, durable=False)
             server.data_dir.mkdir(parents=True)
@@ -77,25 +78,38 @@ class LocalCluster:
                 *("--cluster-port", str(free_port())),
                 *("--cluster-config-file", str(server.data_dir / "nodes.conf")),
                 *("--masterauth", password),
+                # a replica syncs at once (the default waits 5 s for others to share the RDB)
+                *("--repl-diskless-sync-delay", "0"),
             ]
             self.procs.append(spawn(command, server.data_dir / "valkey.log", None))
             self.ports.append(port)
         for port, proc in zip(self.ports, self.procs, strict=True):
             wait_for_port("127.0.0.1", port, 30, proc)
         nodes = [f"127.0.0.1:{p}" for p in self.ports]
-        self.cli("--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes")
+        self.cli("--cluster", "create", *nodes, "--cluster-replicas", str(self.replicas), "--cluster-yes")
         self.wait_ok()
 
     def wait_ok(self, timeout: float = 30) -> None:
-        """Until every node says the cluster is ok and agrees on who serves every slot."""
+        """Until every node says the cluster is ok and agrees on who serves every slot, and
+        every replica is in sync with its master."""
         deadline = time.monotonic() + timeout
         state: object = None
         while True:
             try:
-                infos = [self.node(p).cluster("info") for p in self.ports]
-                maps = {str(self.node(p).execute_command("CLUSTER SLOTS")) for p in self.ports}
-                state = (infos, maps)
-                if all(i["cluster_state"] == "ok" for i in infos) and len(maps) == 1:
+                infos = [self.node(p).cluster("info") for p in self.live()]
+                maps = {str(self.node(p).execute_command("CLUSTER SLOTS")) for p in self.live()}
+                masters = self.master_ports()
+                links = [
+                    self.node(p).info("replication").get("master_link_status")
+                    for p in self.live()
+                    if p not in masters
+                ]
+                state = (infos, maps, links)
+                if (
+                    all(i["cluster_state"] == "ok" for i in infos)
+                    and len(maps) == 1
+                    and all(link == "up" for link in links)
+                ):
                     return
             except redis.RedisError as exc:
                 state = exc
@@ -104,8 +118,21 @@ class LocalCluster:
             time.sleep(0.1)
 
     def flush(self) -> None:
-        for port in self.ports:
+        for port in self.master_ports():
             self.node(port).flushall()
+
+    def master_ports(self) -> list[int]:
+        slots = self.node(self.live()[0]).execute_command("CLUSTER SLOTS")
+        return sorted({int(master[1]) for _s, _e, master, *_ in slots})
+
+    def live(self) -> list[int]:
+        return [p for p, proc in zip(self.ports, self.procs, strict=True) if proc.poll() is None]
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node, as a crash would."""
+        proc = self.procs[self.ports.index(port)]
+        proc.kill()
+        proc.wait(10)
 
     def move_slot(self, slot: int, to_port: int) -> None:
         """Migrate ``slot`` by hand, as `valkey-cli --cluster reshard` does: IMPORTING and
@@ -128,12 +155,12 @@ class LocalCluster:
 
     def finish_move(self, slot: int, to_port: int) -> None:
         dst_id = _node_id(self.node(to_port))
-        for port in [to_port, *[p for p in self.ports if p != to_port]]:
+        for port in [to_port, *[p for p in self.master_ports() if p != to_port]]:
             self.node(port).execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
         self.wait_ok()
 
     def owner_of_slot(self, slot: int) -> int:
-        for start, end, master, *_ in self.node(self.ports[0]).execute_command("CLUSTER SLOTS"):
+        for start, end, master, *_ in self.node(self.live()[0]).execute_command("CLUSTER SLOTS"):
             if start <= slot <= end:
                 return int(master[1])
         raise LookupError(slot)
