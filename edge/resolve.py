@@ -275,7 +275,7 @@ class Resolver:
         ref: bytes = reply[4]  # type: ignore[assignment]
         contact_id = ref.split(b":")[1].decode()
         deadline_us = time.time_ns() // 1000 + self.wire.offset_at(home.slot) + _RECORD_BUDGET_US
-        contact, recorded = await self._eval(  # type: ignore[misc]
+        second: list[object] = await self._eval(  # type: ignore[assignment]
             home.slot,
             self.contact_sha,
             _CONTACT_SCRIPT,
@@ -287,7 +287,7 @@ class Resolver:
             deadline_us,
             ref,
         )
-        return [Outcome.FOUND, reply[1], reply[2], contact, ref, recorded]
+        return [Outcome.FOUND, reply[1], reply[2], second[0], ref, second[1]]
 
     async def append(self, fields: Mapping[str, bytes]) -> None:
         """A rare extra stream entry (an amendment, a spooled click), to the partitions' streams

@@ -15,7 +15,6 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import keys
 from core.hostnames import normalize_host_header
 from edge import pages
 from edge.resolve import Resolver
