@@ -221,18 +221,24 @@ class Resolver:
             return await self.wire.follow(slot, exc, args)
 
     async def _eval(self, slot: int, sha: str, script: str, *args: bytes | str | int) -> object:
-        """EVALSHA; after NOSCRIPT (a restarted node, SCRIPT FLUSH, a slot that moved to a
-        node that lacks it) the script is loaded there and run again, once."""
+        """EVALSHA of ``script``; raises RedisUnavailable."""
         try:
             try:
                 return await self._call(slot, "EVALSHA", sha, *args)
             except ReplyError as exc:
-                if not str(exc).startswith("NOSCRIPT"):
-                    raise
-                await self._call(slot, "SCRIPT", "LOAD", script)
-                return await self._call(slot, "EVALSHA", sha, *args)
+                return await self._load_and_eval(slot, exc, script, sha, args)
         except (WireError, ReplyError) as exc:
             raise RedisUnavailable(str(exc)) from exc
+
+    async def _load_and_eval(
+        self, slot: int, error: ReplyError, script: str, sha: str, args: tuple[object, ...]
+    ) -> object:
+        """After NOSCRIPT (a restarted node, SCRIPT FLUSH, a slot that moved to a node that
+        lacks it) load the script there and run it again, once; any other error stands."""
+        if not str(error).startswith("NOSCRIPT"):
+            raise error
+        await self._call(slot, "SCRIPT", "LOAD", script)
+        return await self._call(slot, "EVALSHA", sha, *args)  # type: ignore[arg-type]
 
     def partition(self, code: str) -> Partition:
         if self.partitions == 1:
@@ -247,10 +253,7 @@ class Resolver:
         to the click stream when the link is live. Raises RedisUnavailable."""
         part = self.partition(code)
         deadline_us = time.time_ns() // 1000 + self.wire.offset_at(part.slot) + _RECORD_BUDGET_US
-        reply = await self._eval(
-            part.slot,
-            self.sha,
-            _SCRIPT,
+        args = (
             3,
             part.domain + hostname,
             part.bucket + code[: keys.CODE_BUCKET_PREFIX_LEN],
@@ -264,6 +267,14 @@ class Resolver:
             self._count,
             part.number,
         )
+        # _eval's work inline: one coroutine frame less on the hot path
+        try:
+            try:
+                reply = await self._call(part.slot, "EVALSHA", self.sha, *args)
+            except ReplyError as exc:
+                reply = await self._load_and_eval(part.slot, exc, _SCRIPT, self.sha, args)
+        except (WireError, ReplyError) as exc:
+            raise RedisUnavailable(str(exc)) from exc
         if reply[0] == _CONTACT_ELSEWHERE:  # type: ignore[index]
             reply = await self._contact_elsewhere(reply, event)  # type: ignore[arg-type]
         return self.decode(reply)  # type: ignore[arg-type]

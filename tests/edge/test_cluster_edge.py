@@ -16,7 +16,7 @@ from sync.publish.store import RecordStore
 from tests.edge.conftest import HOST, IMESSAGE, IPHONE, World, make_world
 from tests.edge.test_visits import MERGED
 from tests.helpers.asgi_edge import AsgiEdge
-from tests.helpers.local_cluster import LocalCluster
+from tests.helpers.local_cluster import LocalCluster, running
 
 PARTITIONS = 16
 CONTACT_PARTITION = 100 % PARTITIONS  # the world's contact, id 100
@@ -24,11 +24,7 @@ CONTACT_PARTITION = 100 % PARTITIONS  # the world's contact, id 100
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    found = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
-    try:
-        yield found
-    finally:
-        found.stop()
+    yield from running(tmp_path_factory.mktemp("cluster"))
 
 
 @pytest.fixture(scope="module")

@@ -13,18 +13,14 @@ from core import keys
 from sync.publish.store import RecordStore
 from tests.edge.conftest import HOST, IPHONE, World, make_world
 from tests.helpers.asgi_edge import AsgiEdge
-from tests.helpers.local_cluster import LocalCluster
+from tests.helpers.local_cluster import LocalCluster, running
 
 PARTITIONS = 16
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    found = LocalCluster(tmp_path_factory.mktemp("cluster"), replicas=1).start()
-    try:
-        yield found
-    finally:
-        found.stop()
+    yield from running(tmp_path_factory.mktemp("cluster"), replicas=1)
 
 
 def test_edge_follows_a_failover(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory):

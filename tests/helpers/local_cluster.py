@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,6 +172,15 @@ class LocalCluster:
         for proc in self.procs:
             proc.wait(15)
         self.procs.clear()
+
+
+def running(base: Path, replicas: int = 0) -> Iterator[LocalCluster]:
+    """A module's cluster (``yield from`` it in a module-scoped fixture)."""
+    found = LocalCluster(base, replicas=replicas).start()
+    try:
+        yield found
+    finally:
+        found.stop()
 
 
 def _node_id(node: redis.Redis) -> str:
