@@ -145,6 +145,11 @@ def test_healthz_asks_every_master(edge: AsgiEdge, world: World):
     assert edge.get("/healthz", HOST, IPHONE).status_code == 200
 
 
+def test_tls_ask_reads_a_domain_copy(edge: AsgiEdge, world: World):
+    assert edge.get(f"/tls/ask?domain={HOST}", "edge.local", IPHONE).status_code == 200
+    assert edge.get("/tls/ask?domain=nowhere.example.test", "edge.local", IPHONE).status_code == 404
+
+
 def test_clicks_land_in_the_shard_of_their_partition(
     cluster: LocalCluster, edge: AsgiEdge, world: World
 ):
