@@ -58,6 +58,21 @@ if ARGV[$RECORD] == '1' then
 end
 """
 
+
+
+def _append(record: int, event: int, deadline: int, stream: int, ref: str) -> str:
+    """_APPEND for a script whose ARGV/KEYS hold these at these positions."""
+    return Template(_APPEND).substitute(
+        RECORD=record,
+        EVENT=event,
+        DEADLINE=deadline,
+        STREAM=stream,
+        REF=ref,
+        STREAM_EVENT=records.STREAM_EVENT,
+        STREAM_REF=records.STREAM_REF,
+    )
+
+
 # KEYS: domain key, code bucket, click stream (all of one partition). ARGV: code, "1" to
 # record, encoded ClickEvent, deadline (µs since the epoch, Redis's clock), the edge's clock
 # (Unix ms: an expired link answers like an archived one, nothing recorded), the partition's
@@ -97,15 +112,7 @@ return {3, dom[1], link[1], contact, ref, recorded}
     F_DOMAIN_ID=keys.F_DOMAIN_ID,
     LINK=keys.LINK + ":",
     CONTACT=keys.CONTACT + ":",
-    APPEND=Template(_APPEND).substitute(
-        RECORD=2,
-        DEADLINE=4,
-        STREAM=3,
-        EVENT=3,
-        REF="ref",
-        STREAM_EVENT=records.STREAM_EVENT,
-        STREAM_REF=records.STREAM_REF,
-    ),
+    APPEND=_append(record=2, event=3, deadline=4, stream=3, ref="ref"),
 )
 
 # The second round trip for a code issued before its contact's partition was chosen: KEYS the
@@ -117,15 +124,7 @@ $APPEND
 return {contact, recorded}
 """).substitute(
     F_DATA=keys.F_DATA,
-    APPEND=Template(_APPEND).substitute(
-        RECORD=1,
-        DEADLINE=3,
-        STREAM=2,
-        EVENT=2,
-        REF="ARGV[4]",
-        STREAM_EVENT=records.STREAM_EVENT,
-        STREAM_REF=records.STREAM_REF,
-    ),
+    APPEND=_append(record=1, event=2, deadline=3, stream=2, ref="ARGV[4]"),
 )
 _CONTACT_ELSEWHERE = 4
 
