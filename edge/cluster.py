@@ -54,7 +54,7 @@ class ClusterWire:
         wire = self.slots[slot]
         if wire is None:
             return self._unmapped(slot, args)
-        return wire.call(*args)
+        return wire.call_at(slot, *args)
 
     async def _unmapped(self, slot: int, args: tuple[bytes | str | int, ...]) -> object:
         await self.refresh()

@@ -75,8 +75,9 @@ def _append(record: int, event: int, deadline: int, stream: int, ref: str) -> st
 
 # KEYS: domain key, code bucket, click stream (all of one partition). ARGV: code, "1" to
 # record, encoded ClickEvent, deadline (µs since the epoch, Redis's clock), the edge's clock
-# (Unix ms: an expired link answers like an archived one, nothing recorded), the partition's
-# key prefix, the number of partitions, this partition. Returns {outcome, domain d, link d,
+# (Unix ms: an expired link answers like an archived one, nothing recorded), and with several
+# partitions the partition's key prefix, the number of partitions and this partition (one
+# partition sends none of the three: today's arguments and names). Returns {outcome, domain d, link d,
 # contact d, ref, recorded} (outcomes as in Outcome below; ref is the stream's "r" field), or
 # {CONTACT_ELSEWHERE, domain d, link d, partition, ref} when the contact lives in another
 # partition (nothing recorded: the second script does it).
@@ -89,7 +90,8 @@ local sep = string.find(entry, ':', 1, true)
 if not sep then return {1, dom[1]} end
 local link_id = string.sub(entry, 1, sep - 1)
 local contact_id = string.sub(entry, sep + 1)
-local link = redis.call('HMGET', ARGV[6] .. '$LINK' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE', '$F_EXPIRES')
+local prefix = ARGV[6] or '$PREFIX'
+local link = redis.call('HMGET', prefix .. '$LINK' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE', '$F_EXPIRES')
 if not link[1] or link[2] ~= dom[2] then return {1, dom[1]} end
 if link[3] == 'x' then return {2, dom[1], link[1]} end
 local expires = tonumber(link[4] or '0') or 0
@@ -97,11 +99,11 @@ if expires > 0 and expires <= tonumber(ARGV[5]) then return {2, dom[1], link[1]}
 local ref = link_id .. ':' .. contact_id .. ':' .. dom[2]
 local contact = false
 if contact_id ~= '' then
-  if ARGV[7] ~= '1' then
+  if ARGV[7] then
     local home = tonumber(contact_id) % tonumber(ARGV[7])
     if home ~= tonumber(ARGV[8]) then return {4, dom[1], link[1], home, ref} end
   end
-  contact = redis.call('HGET', ARGV[6] .. '$CONTACT' .. contact_id, '$F_DATA')
+  contact = redis.call('HGET', prefix .. '$CONTACT' .. contact_id, '$F_DATA')
 end
 $APPEND
 return {3, dom[1], link[1], contact, ref, recorded}
@@ -110,6 +112,7 @@ return {3, dom[1], link[1], contact, ref, recorded}
     F_STATE=keys.F_STATE,
     F_EXPIRES=keys.F_EXPIRES,
     F_DOMAIN_ID=keys.F_DOMAIN_ID,
+    PREFIX=keys.PREFIX,
     LINK=keys.LINK + ":",
     CONTACT=keys.CONTACT + ":",
     APPEND=_append(record=2, event=3, deadline=4, stream=3, ref="ref"),
@@ -133,23 +136,23 @@ _CONTACT_ELSEWHERE = 4
 class Partition:
     """One partition's key prefixes and slot, computed once (not per request)."""
 
-    number: bytes
     prefix: str  # "sl:" or "sl:{<tag>}:"
     domain: str
     bucket: str
     stream: str
     slot: int
+    extra: tuple[bytes | str, ...]  # the script's last arguments: none with one partition
 
     @classmethod
     def of(cls, partition: int, partitions: int) -> Partition:
         prefix = keys.partition_prefix(partition, partitions)
         return cls(
-            str(partition).encode(),
             prefix,
             keys.domain("", partition, partitions),
             f"{prefix}{keys.BUCKET}:",
             keys.click_stream(partition, partitions),
             keys.slot(keys.click_stream(partition, partitions)),
+            () if partitions == 1 else (prefix, str(partitions).encode(), str(partition).encode()),
         )
 
 
@@ -199,7 +202,6 @@ class Resolver:
             prefix: self.parts[keys.code_partition(prefix, partitions)]
             for prefix in keys.bucket_prefixes(0, 1)
         }
-        self._count = str(partitions).encode()
         self._next = 0  # the partition of the next extra stream entry (round robin)
         self.second_trips = 0  # requests that needed the contact's partition too
 
@@ -262,9 +264,7 @@ class Resolver:
             event or b"",
             deadline_us,
             int(time.time() * 1000),
-            part.prefix,
-            self._count,
-            part.number,
+            *part.extra,
         )
         # _eval's work inline: one coroutine frame less on the hot path
         try:

@@ -114,16 +114,18 @@ class Wire:
         # half a round trip): the resolve script's click deadline is given in Redis's clock.
         self.clock_offset_us = 0
 
-    async def call(self, *args: bytes | str | int) -> object:
-        """Send one command, return its reply; raises WireError or ReplyError."""
+    async def call_at(self, slot: int, *args: bytes | str | int) -> object:
+        """Send one command, return its reply; raises WireError or ReplyError. ``slot`` is the
+        slot of its keys, for edge/cluster.py's wire of the same calls; one server holds them
+        all. (The hot path's call: no frame or argument copy more than it needs.)"""
         protocol = self._protocol
         if protocol is None or protocol.transport is None or protocol.transport.is_closing():
             protocol = await self._connect()
         return await self._send(protocol, args)
 
-    def call_at(self, slot: int, *args: bytes | str | int) -> Awaitable[object]:
-        """call(): one server holds every slot (the signature edge/cluster.py's wire shares)."""
-        return self.call(*args)
+    def call(self, *args: bytes | str | int) -> Awaitable[object]:
+        """Send one command, return its reply; raises WireError or ReplyError."""
+        return self.call_at(0, *args)
 
     async def follow(
         self, slot: int, error: ReplyError, args: tuple[bytes | str | int, ...]

@@ -241,7 +241,7 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
         results["redis-py"] = await measure(
             "redis-py",
             [
-                functools.partial(rp.evalsha, sha, 3, *_argv(resolver, c, event))
+                functools.partial(rp.evalsha, sha, 3, *_argv(c, event))
                 for c in picks
             ],
             concurrency,
@@ -251,7 +251,7 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
         # Our Python alone: the Redis reply replayed from memory.
         replies: dict[str, Any] = {}
         for c in codes[:200]:
-            replies[c] = await resolver.wire.call("EVALSHA", resolver.sha, 3, *_argv(resolver, c))
+            replies[c] = await resolver.wire.call_at(0, "EVALSHA", resolver.sha, 3, *_argv(c))
             replies[c][5] = 1  # as if recorded: a click the script did not record is spooled
 
         class Replay:
@@ -315,14 +315,13 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
     return results
 
 
-def _argv(resolver: Any, code: str, event: bytes | None = None) -> list[Any]:
+def _argv(code: str, event: bytes | None = None) -> list[Any]:
     """The script's keys and arguments as edge/resolve.py sends them (one Redis, today's
     names); the click deadline 10 s ahead."""
-    part = resolver.parts[0]
     return [
         *(keys.domain(HOST), keys.code_bucket(code), keys.CLICK_STREAM, code),
         *(b"1" if event else b"0", event or b"", time.time_ns() // 1000 + 10_000_000),
-        *(int(time.time() * 1000), part.prefix, b"1", part.number),
+        int(time.time() * 1000),
     ]
 
 

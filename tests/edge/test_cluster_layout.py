@@ -24,7 +24,7 @@ def test_one_partition_keeps_todays_names_byte_for_byte():
     assert keys.pattern(keys.BUCKET, 1) == "sl:c:*"
     resolver = Resolver(Wire("redis://127.0.0.1:1/0", 1, 1))
     [part] = resolver.parts
-    assert (part.domain, part.bucket, part.stream, part.prefix) == ("sl:d:", "sl:c:", "sl:clicks", "sl:")
+    assert (part.domain, part.bucket, part.stream, part.extra) == ("sl:d:", "sl:c:", "sl:clicks", ())
 
 
 @pytest.mark.parametrize("partitions", [16, 64])
