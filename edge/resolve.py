@@ -76,11 +76,12 @@ def _append(record: int, event: int, deadline: int, stream: int, ref: str) -> st
 # KEYS: domain key, code bucket, click stream (all of one partition). ARGV: code, "1" to
 # record, encoded ClickEvent, deadline (µs since the epoch, Redis's clock), the edge's clock
 # (Unix ms: an expired link answers like an archived one, nothing recorded), and with several
-# partitions the partition's key prefix, the number of partitions and this partition (one
-# partition sends none of the three: today's arguments and names). Returns {outcome, domain d, link d,
-# contact d, ref, recorded} (outcomes as in Outcome below; ref is the stream's "r" field), or
-# {CONTACT_ELSEWHERE, domain d, link d, partition, ref} when the contact lives in another
-# partition (nothing recorded: the second script does it).
+# partitions a sixth, "1" (one partition sends today's five). The link and contact keys carry
+# the partition's prefix, the stream's name without "clicks". Returns {outcome, domain d,
+# link d, contact d, ref, recorded} (outcomes as in Outcome below; ref is the stream's "r"
+# field), or with several partitions {CONTACT_ELSEWHERE, domain d, link d, ref} when the
+# contact is not in this partition (nothing recorded: the second script does it, in the
+# contact's own partition, which the edge computes).
 _SCRIPT = Template("""
 local dom = redis.call('HMGET', KEYS[1], '$F_DATA', 'id', '$F_STATE')
 if not dom[1] or dom[3] == 'x' then return {0} end
@@ -90,7 +91,7 @@ local sep = string.find(entry, ':', 1, true)
 if not sep then return {1, dom[1]} end
 local link_id = string.sub(entry, 1, sep - 1)
 local contact_id = string.sub(entry, sep + 1)
-local prefix = ARGV[6] or '$PREFIX'
+local prefix = string.sub(KEYS[3], 1, -$STREAM_NAME_LEN)
 local link = redis.call('HMGET', prefix .. '$LINK' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE', '$F_EXPIRES')
 if not link[1] or link[2] ~= dom[2] then return {1, dom[1]} end
 if link[3] == 'x' then return {2, dom[1], link[1]} end
@@ -99,11 +100,8 @@ if expires > 0 and expires <= tonumber(ARGV[5]) then return {2, dom[1], link[1]}
 local ref = link_id .. ':' .. contact_id .. ':' .. dom[2]
 local contact = false
 if contact_id ~= '' then
-  if ARGV[7] then
-    local home = tonumber(contact_id) % tonumber(ARGV[7])
-    if home ~= tonumber(ARGV[8]) then return {4, dom[1], link[1], home, ref} end
-  end
   contact = redis.call('HGET', prefix .. '$CONTACT' .. contact_id, '$F_DATA')
+  if not contact and ARGV[6] then return {4, dom[1], link[1], ref} end
 end
 $APPEND
 return {3, dom[1], link[1], contact, ref, recorded}
@@ -112,7 +110,7 @@ return {3, dom[1], link[1], contact, ref, recorded}
     F_STATE=keys.F_STATE,
     F_EXPIRES=keys.F_EXPIRES,
     F_DOMAIN_ID=keys.F_DOMAIN_ID,
-    PREFIX=keys.PREFIX,
+    STREAM_NAME_LEN=len(keys.CLICK_STREAM) - len(keys.PREFIX) + 1,
     LINK=keys.LINK + ":",
     CONTACT=keys.CONTACT + ":",
     APPEND=_append(record=2, event=3, deadline=4, stream=3, ref="ref"),
@@ -152,7 +150,7 @@ class Partition:
             f"{prefix}{keys.BUCKET}:",
             keys.click_stream(partition, partitions),
             keys.slot(keys.click_stream(partition, partitions)),
-            () if partitions == 1 else (prefix, str(partitions).encode(), str(partition).encode()),
+            () if partitions == 1 else (b"1",),
         )
 
 
@@ -281,9 +279,11 @@ class Resolver:
     async def _contact_elsewhere(self, reply: list[object], event: bytes | None) -> list[object]:
         """The second round trip: the contact and the click in the contact's partition."""
         self.second_trips += 1
-        home = self.parts[int(reply[3])]  # type: ignore[call-overload]
-        ref: bytes = reply[4]  # type: ignore[assignment]
+        ref: bytes = reply[3]  # type: ignore[assignment]
         contact_id = ref.split(b":")[1].decode()
+        # The contact's own partition. That is the code's own when the contact's record is just
+        # missing (not yet published): the second script finds nothing and records the click.
+        home = self.parts[keys.contact_partition(contact_id, self.partitions)]
         deadline_us = time.time_ns() // 1000 + self.wire.offset_at(home.slot) + _RECORD_BUDGET_US
         second: list[object] = await self._eval(  # type: ignore[assignment]
             home.slot,

@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--partitions", type=int, default=64)
+    p.add_argument("--masters", type=int, default=3)
     p.add_argument("--contacts", type=int, default=20_000)
     p.add_argument("--requests", type=int, default=40_000)
     p.add_argument("--cpu-requests", type=int, default=5_000, help="per round and variant")
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="smartlinks-cluster-") as tmp:
         base = Path(tmp)
-        cluster = LocalCluster(base / "cluster").start()
+        cluster = LocalCluster(base / "cluster", masters=args.masters).start()
         single = EmbeddedRedis(base / "single", free_port(), durable=False)
         proc = single.start()
         try:

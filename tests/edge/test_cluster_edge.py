@@ -109,6 +109,21 @@ def test_older_code_reads_its_contact_in_a_second_round_trip(
     }
 
 
+def test_code_of_a_contact_without_a_record_is_answered_and_recorded(
+    cluster: LocalCluster, edge: AsgiEdge, world: World
+):
+    # contact 555's record is not (yet) in Redis: the script cannot tell that from "elsewhere",
+    # so the second script runs in the contact's partition, finds nothing, records the click
+    home = 555 % PARTITIONS
+    code = keys.bucket_prefixes(home, PARTITIONS)[2] + "Nn0ne"
+    world.store.put_codes([(code, world.link.id, 555)])
+    trips = edge.resolver.second_trips
+    r = edge.get(f"/{code}/gala2021", HOST, IPHONE)
+    assert r.status_code == 302 and "Secretname" not in r.headers["location"]
+    assert edge.resolver.second_trips == trips + 1
+    assert [ref for _e, ref in streams(cluster)[home]] == ["10:555:1"]
+
+
 def test_generic_code_is_one_round_trip_in_its_own_partition(
     cluster: LocalCluster, edge: AsgiEdge, world: World
 ):
@@ -139,6 +154,17 @@ def test_unknown_code_and_unknown_host(cluster: LocalCluster, edge: AsgiEdge, wo
     assert edge.get("/Zz00000", HOST, IPHONE).status_code == 404
     assert edge.get(f"/{HOME_CODE}", "nowhere.example.test", IPHONE).status_code == 404
     assert streams(cluster) == {}
+
+
+def test_scripts_are_loaded_again_on_each_node_that_lost_them(
+    cluster: LocalCluster, edge: AsgiEdge, world: World
+):
+    for port in cluster.ports:
+        cluster.node(port).script_flush()
+    for code in (HOME_CODE, world.code):  # the second also needs the contact's script
+        r = edge.get(f"/{code}/gala2021", HOST, IPHONE)
+        assert (r.status_code, r.headers["location"]) == (302, MERGED)
+    assert len(streams(cluster)[CONTACT_PARTITION]) == 2
 
 
 def test_healthz_asks_every_master(edge: AsgiEdge, world: World):

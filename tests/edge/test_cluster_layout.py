@@ -47,6 +47,13 @@ def test_a_code_issued_now_puts_a_requests_keys_in_one_slot(partitions: int):
         assert len({keys.slot(k) for k in request}) == 1, request
 
 
+@pytest.mark.parametrize("partitions", [1, 64])
+def test_a_stream_is_named_by_its_partitions_prefix(partitions: int):
+    # the edge's script finds the link and contact keys' prefix in the stream's name
+    for p in range(partitions):
+        assert keys.click_stream(p, partitions) == keys.partition_prefix(p, partitions) + "clicks"
+
+
 def test_bucket_prefixes_divide_the_buckets_evenly():
     owners = Counter()
     for p in range(64):

@@ -87,7 +87,11 @@ class LocalCluster:
         for port, proc in zip(self.ports, self.procs, strict=True):
             wait_for_port("127.0.0.1", port, 30, proc)
         nodes = [f"127.0.0.1:{p}" for p in self.ports]
-        self.cli("--cluster", "create", *nodes, "--cluster-replicas", str(self.replicas), "--cluster-yes")
+        if len(nodes) == 1:  # a cluster of one (valkey-cli creates 3 masters or more)
+            self.node(self.ports[0]).execute_command("CLUSTER ADDSLOTSRANGE", 0, keys.SLOTS - 1)
+        else:
+            replicas = str(self.replicas)
+            self.cli("--cluster", "create", *nodes, "--cluster-replicas", replicas, "--cluster-yes")
         self.wait_ok()
 
     def wait_ok(self, timeout: float = 30) -> None:
