@@ -134,7 +134,6 @@ _CONTACT_ELSEWHERE = 4
 class Partition:
     """One partition's key prefixes and slot, computed once (not per request)."""
 
-    prefix: str  # "sl:" or "sl:{<tag>}:"
     domain: str
     bucket: str
     stream: str
@@ -145,7 +144,6 @@ class Partition:
     def of(cls, partition: int, partitions: int) -> Partition:
         prefix = keys.partition_prefix(partition, partitions)
         return cls(
-            prefix,
             keys.domain("", partition, partitions),
             f"{prefix}{keys.BUCKET}:",
             keys.click_stream(partition, partitions),
