@@ -60,6 +60,7 @@ def create_app(
         },
         REDIS_URL=test_config.get("REDIS_URL", config.redis_url(settings)),
         REDIS_CLUSTER=config.redis_cluster(settings),
+        REDIS_PARTITIONS=config.redis_partitions(settings),
         # Uploads (CSV imports, preview images) are the largest bodies; JSON bodies have their
         # own, smaller limit in the API.
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
@@ -82,13 +83,18 @@ def create_app(
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
 
     from admin import api, web
-    from admin.services import audit
+    from admin.services import audit, codes
 
     api.init_app(app)
     web.init_app(app)
     # Who acted (the audit log's actor) is set per request by its authentication: forgotten
     # after each, so a server thread's next request never inherits it.
     app.teardown_request(lambda _exc: audit.reset())
+
+    @app.before_request
+    def partitions() -> None:
+        # New codes go in their contact's partition: a click is one round trip on a cluster.
+        codes.PARTITIONS.set(app.config["REDIS_PARTITIONS"])
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -11,26 +11,34 @@ from __future__ import annotations
 import binascii
 import functools
 
+from core.codes import ALPHABET
+
 PREFIX = "sl:"
 CLICK_STREAM = "sl:clicks"
 DEAD_LETTER_STREAM = "sl:clicks:dead"
 DRAIN_GROUP = "drain"
 CODE_BUCKET_PREFIX_LEN = 2
+# The kinds of record key, after the partition's prefix: sl:d:<host>, sl:{p3}:l:<id>, ...
+DOMAIN, LINK, CONTACT, BUCKET = "d", "l", "ct", "c"
 SYNC_STATE = "sl:sync:state"  # hash: last full sync time, record counts
 SYNC_DOMAIN_HOSTS = "sl:sync:dh"  # hash: domain id -> hostname (tombstones for deleted domains)
 SYNC_REBUILD_LOCK = "sl:sync:rebuild"  # string with a TTL: one sync process rebuilds at a time
 
 
-def domain(hostname: str) -> str:
-    return f"sl:d:{hostname}"
+def domain(hostname: str, partition: int = 0, partitions: int = 1) -> str:
+    """The domain's record; with several partitions, its copy in ``partition``."""
+    return f"{partition_prefix(partition, partitions)}{DOMAIN}:{hostname}"
 
 
-def link(link_id: int | str) -> str:
-    return f"sl:l:{link_id}"
+def link(link_id: int | str, partition: int = 0, partitions: int = 1) -> str:
+    """The link's record; with several partitions, its copy in ``partition``."""
+    return f"{partition_prefix(partition, partitions)}{LINK}:{link_id}"
 
 
-def contact(contact_id: int | str) -> str:
-    return f"sl:ct:{contact_id}"
+def contact(contact_id: int | str, partitions: int = 1) -> str:
+    """The contact's record, in its own partition (contact_partition)."""
+    prefix = partition_prefix(contact_partition(contact_id, partitions), partitions)
+    return f"{prefix}{CONTACT}:{contact_id}"
 
 
 def worker(role: str, worker_id: str) -> str:
@@ -38,8 +46,10 @@ def worker(role: str, worker_id: str) -> str:
     return f"sl:w:{role}:{worker_id}"
 
 
-def code_bucket(code: str) -> str:
-    return f"sl:c:{code[:CODE_BUCKET_PREFIX_LEN]}"
+def code_bucket(code: str, partitions: int = 1) -> str:
+    """The code's bucket, in the partition of its prefix (code_partition)."""
+    prefix = partition_prefix(code_partition(code, partitions), partitions)
+    return f"{prefix}{BUCKET}:{code[:CODE_BUCKET_PREFIX_LEN]}"
 
 
 # Fields of the versioned hashes written by sync/publish/store.py:
@@ -102,3 +112,55 @@ def click_stream(partition: int, partitions: int) -> str:
 def click_streams(partitions: int) -> list[str]:
     """Every click stream shard, in partition order: what the drain reads."""
     return [click_stream(p, partitions) for p in range(partitions)]
+
+
+# What the edge, sync and admin agree on to put one request's keys in one partition
+# (docs/decisions/0011-cluster-layout.md): a code's bucket lives in the partition of its
+# bucket prefix, a contact in the partition of its id, and the domain and link records have a
+# copy in every partition. New codes get a prefix of their contact's partition.
+_INDEX = {c: i for i, c in enumerate(ALPHABET)}
+BUCKETS = len(ALPHABET) ** CODE_BUCKET_PREFIX_LEN  # 3,844 bucket prefixes
+
+
+def bucket_index(prefix: str) -> int:
+    """The bucket prefix as a base62 number (``"00"`` is 0, ``"zz"`` is 3,843)."""
+    index = 0
+    for char in prefix[:CODE_BUCKET_PREFIX_LEN]:
+        index = index * len(ALPHABET) + _INDEX.get(char, ord(char))
+    return index
+
+
+def code_partition(code: str, partitions: int) -> int:
+    return bucket_index(code[:CODE_BUCKET_PREFIX_LEN]) % partitions
+
+
+def contact_partition(contact_id: int | str, partitions: int) -> int:
+    """The id modulo the partitions: the edge's script computes the same in Lua."""
+    return int(contact_id) % partitions
+
+
+def bucket_prefixes(partition: int, partitions: int) -> list[str]:
+    """The bucket prefixes of ``partition``: a new code for a contact of this partition
+    starts with one of them."""
+    return [
+        a + b for a in ALPHABET for b in ALPHABET if bucket_index(a + b) % partitions == partition
+    ]
+
+
+@functools.cache
+def partition_prefix(partition: int, partitions: int) -> str:
+    """What every key of ``partition`` starts with: ``sl:`` with one partition (today's
+    names), ``sl:{<tag>}:`` with several."""
+    if partitions == 1:
+        return PREFIX
+    return f"{PREFIX}{{{partition_tag(partition, partitions)}}}:"
+
+
+def pattern(kind: str, partitions: int) -> str:
+    """A SCAN pattern for the records of ``kind`` (DOMAIN, LINK, ...) of every partition."""
+    return f"{PREFIX}{kind}:*" if partitions == 1 else f"{PREFIX}{{p*}}:{kind}:*"
+
+
+def record_name(key: str, kind: str) -> str:
+    """The hostname, id or bucket prefix a key of ``kind`` names, whatever its partition."""
+    return key.partition(f":{kind}:")[2]

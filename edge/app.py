@@ -94,14 +94,22 @@ def create_app(
     trusted_proxies: str | None = None,
     settings: config.Settings | None = None,
     spool_dir: Path | None = None,
+    cluster: bool | None = None,
+    partitions: int | None = None,
 ) -> EdgeApp:
     """The edge app; ``settings`` defaults to ``config.load()`` (granian calls this with no
     arguments in each worker). ``redis_url``, ``trusted_proxies`` and ``spool_dir`` override
-    the settings'."""
+    the settings', and so do ``cluster`` and ``partitions`` (REDIS_CLUSTER, REDIS_PARTITIONS)."""
     settings = settings or config.load()
     logs.setup("edge", settings.log_level)
     url = redis_url or config.redis_url(settings) or DEFAULT_REDIS_URL
-    resolver = Resolver(connect(url))
+    # REDIS_CLUSTER and REDIS_PARTITIONS (docs/decisions/0011-cluster-layout.md), or those of
+    # the running `smartlinks up` (its runtime file): every process must agree on them.
+    if cluster is None:
+        cluster = config.redis_cluster(settings)
+    if partitions is None:
+        partitions = config.redis_partitions(settings)
+    resolver = Resolver(connect(url, cluster), partitions)
     shared = SharedMetrics()
     spool = Spool(
         spool_dir or config.spool_dir(settings),

@@ -11,8 +11,12 @@ timeout): a script that runs late (Redis stalled, then resumed) records nothing,
 who got a 503 is never counted (docs/decisions/0006-no-phantom-clicks.md). A late script that
 still answers in time says so (``recorded`` false) and the edge records the click itself.
 
-Not Redis-Cluster-safe as written: the link and contact keys are computed inside the script
-(see docs/decisions/0004-edge-hot-path.md for the hash-tagged layout a cluster would need).
+On a Redis Cluster (docs/decisions/0011-cluster-layout.md) the keys are grouped into
+partitions, one hash tag (one slot) each: the script runs in the partition of the code's bucket,
+which also holds a copy of every domain and link record, the contact when the code was issued
+in its contact's partition (every code issued since), and a click stream. An older code whose
+contact lives in another partition takes a second round trip, to a second script there that
+reads the contact and appends the click under the same deadline rule.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import msgspec
 
 from core import keys, records
 from core.records import ContactRecord, DomainRecord, LinkRecord
+from edge.cluster import ClusterWire
 from edge.wire import ReplyError, Wire, WireError, WireLost
 
 # Short socket timeouts: a Redis that does not answer gives a quick 503, never a hang.
@@ -40,11 +45,43 @@ CONNECT_TIMEOUT_S = 0.25
 # ran in time has at least this long again to reach the edge.
 RECORD_BUDGET_S = SOCKET_TIMEOUT_S / 2
 
-# KEYS: domain key, code bucket, click stream. ARGV: code, "1" to record, encoded ClickEvent,
-# deadline (µs since the epoch, Redis's clock), the edge's clock (Unix ms: an expired link
-# answers like an archived one, nothing recorded). Returns {outcome, domain d, link d,
-# contact d, ref, recorded, source} (outcomes as in Outcome below; ref is the stream's "r" field;
-# source: the broadcast's refcode a code carries after a second colon, core.records.code_entry).
+# Append the click only while Redis's clock is before the deadline the edge set (decision 0006).
+# ARGV[$RECORD] is "1" to record, ARGV[$DEADLINE] the deadline; "recorded" says whether it did.
+_APPEND = """
+local recorded = 0
+if ARGV[$RECORD] == '1' then
+  local now = redis.call('TIME')
+  if tonumber(now[1]) * 1000000 + tonumber(now[2]) <= tonumber(ARGV[$DEADLINE]) then
+    redis.call('XADD', KEYS[$STREAM], '*', '$STREAM_EVENT', ARGV[$EVENT], '$STREAM_REF', $REF)
+    recorded = 1
+  end
+end
+"""
+
+
+def _append(record: int, event: int, deadline: int, stream: int, ref: str) -> str:
+    """_APPEND for a script whose ARGV/KEYS hold these at these positions."""
+    return Template(_APPEND).substitute(
+        RECORD=record,
+        EVENT=event,
+        DEADLINE=deadline,
+        STREAM=stream,
+        REF=ref,
+        STREAM_EVENT=records.STREAM_EVENT,
+        STREAM_REF=records.STREAM_REF,
+    )
+
+
+# KEYS: domain key, code bucket, click stream (all of one partition). ARGV: code, "1" to
+# record, encoded ClickEvent, deadline (µs since the epoch, Redis's clock), the edge's clock
+# (Unix ms: an expired link answers like an archived one, nothing recorded), and with several
+# partitions a sixth, "1" (one partition sends today's five). The link and contact keys carry
+# the partition's prefix, the stream's name without "clicks". Returns {outcome, domain d,
+# link d, contact d, ref, recorded, source} (outcomes as in Outcome below; ref is the stream's
+# "r" field; source: the broadcast's refcode a code carries after a second colon,
+# core.records.code_entry), or with several partitions {CONTACT_ELSEWHERE, domain d, link d,
+# ref, source} when the contact is not in this partition (nothing recorded: the second
+# script does it, in the contact's own partition, which the edge computes).
 _SCRIPT = Template("""
 local dom = redis.call('HMGET', KEYS[1], '$F_DATA', 'id', '$F_STATE')
 if not dom[1] or dom[3] == 'x' then return {0} end
@@ -60,35 +97,65 @@ if sep2 then
   source = string.sub(contact_id, sep2 + 1)
   contact_id = string.sub(contact_id, 1, sep2 - 1)
 end
-local link = redis.call('HMGET', '$LINK_PREFIX' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE', '$F_EXPIRES')
+local prefix = string.sub(KEYS[3], 1, -$STREAM_NAME_LEN)
+local link = redis.call('HMGET', prefix .. '$LINK' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE', '$F_EXPIRES')
 if not link[1] or link[2] ~= dom[2] then return {1, dom[1]} end
 if link[3] == 'x' then return {2, dom[1], link[1]} end
 local expires = tonumber(link[4] or '0') or 0
 if expires > 0 and expires <= tonumber(ARGV[5]) then return {2, dom[1], link[1]} end
+local ref = link_id .. ':' .. contact_id .. ':' .. dom[2]
 local contact = false
 if contact_id ~= '' then
-  contact = redis.call('HGET', '$CONTACT_PREFIX' .. contact_id, '$F_DATA')
+  contact = redis.call('HGET', prefix .. '$CONTACT' .. contact_id, '$F_DATA')
+  if not contact and ARGV[6] then return {4, dom[1], link[1], ref, source} end
 end
-local ref = link_id .. ':' .. contact_id .. ':' .. dom[2]
-local recorded = 0
-if ARGV[2] == '1' then
-  local now = redis.call('TIME')
-  if tonumber(now[1]) * 1000000 + tonumber(now[2]) <= tonumber(ARGV[4]) then
-    redis.call('XADD', KEYS[3], '*', '$STREAM_EVENT', ARGV[3], '$STREAM_REF', ref)
-    recorded = 1
-  end
-end
+$APPEND
 return {3, dom[1], link[1], contact, ref, recorded, source}
 """).substitute(
     F_DATA=keys.F_DATA,
     F_STATE=keys.F_STATE,
     F_EXPIRES=keys.F_EXPIRES,
     F_DOMAIN_ID=keys.F_DOMAIN_ID,
-    LINK_PREFIX=keys.link(""),
-    CONTACT_PREFIX=keys.contact(""),
-    STREAM_EVENT=records.STREAM_EVENT,
-    STREAM_REF=records.STREAM_REF,
+    STREAM_NAME_LEN=len(keys.CLICK_STREAM) - len(keys.PREFIX) + 1,
+    LINK=keys.LINK + ":",
+    CONTACT=keys.CONTACT + ":",
+    APPEND=_append(record=2, event=3, deadline=4, stream=3, ref="ref"),
 )
+
+# The second round trip for a code issued before its contact's partition was chosen: KEYS the
+# contact, the click stream of its partition; ARGV "1" to record, the event, the deadline, the
+# ref. Returns {contact d, recorded}.
+_CONTACT_SCRIPT = Template("""
+local contact = redis.call('HGET', KEYS[1], '$F_DATA')
+$APPEND
+return {contact, recorded}
+""").substitute(
+    F_DATA=keys.F_DATA,
+    APPEND=_append(record=1, event=2, deadline=3, stream=2, ref="ARGV[4]"),
+)
+_CONTACT_ELSEWHERE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """One partition's key prefixes and slot, computed once (not per request)."""
+
+    domain: str
+    bucket: str
+    stream: str
+    slot: int
+    extra: tuple[bytes | str, ...]  # the script's last arguments: none with one partition
+
+    @classmethod
+    def of(cls, partition: int, partitions: int) -> Partition:
+        prefix = keys.partition_prefix(partition, partitions)
+        return cls(
+            keys.domain("", partition, partitions),
+            f"{prefix}{keys.BUCKET}:",
+            keys.click_stream(partition, partitions),
+            keys.slot(keys.click_stream(partition, partitions)),
+            () if partitions == 1 else (b"1",),
+        )
 
 
 class Outcome(IntEnum):
@@ -115,73 +182,157 @@ class RedisUnavailable(Exception):
     """Redis did not answer in time (or refused): the edge answers 503 with Retry-After."""
 
 
-def connect(url: str) -> Wire:
-    """The edge's Redis connection (edge/wire.py: one pipelined connection per worker)."""
+def connect(url: str, cluster: bool = False) -> Wire | ClusterWire:
+    """The edge's Redis connection (edge/wire.py: one pipelined connection per worker; on a
+    cluster, edge/cluster.py: one per master)."""
+    if cluster:
+        return ClusterWire(url, timeout=SOCKET_TIMEOUT_S, connect_timeout=CONNECT_TIMEOUT_S)
     return Wire(url, timeout=SOCKET_TIMEOUT_S, connect_timeout=CONNECT_TIMEOUT_S)
 
 
 class Resolver:
-    def __init__(self, wire: Wire) -> None:
+    """``partitions`` is REDIS_PARTITIONS (1: today's key names, one Redis)."""
+
+    def __init__(self, wire: Wire | ClusterWire, partitions: int = 1) -> None:
         self.wire = wire
-        self.sha = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+        self.sha = _sha(_SCRIPT)
+        self.contact_sha = _sha(_CONTACT_SCRIPT)
         self.decode = ReplyDecoder()
+        self.partitions = partitions
+        self.parts = [Partition.of(p, partitions) for p in range(partitions)]
+        # bucket prefix -> partition, for every 2-character prefix of a code: one dict lookup
+        self._by_prefix = {
+            prefix: self.parts[keys.code_partition(prefix, partitions)]
+            for prefix in keys.bucket_prefixes(0, 1)
+        }
+        self._next = 0  # the partition of the next extra stream entry (round robin)
+        self.second_trips = 0  # requests that needed the contact's partition too
 
     async def load(self) -> None:
-        """Load the script ahead of the first request (best effort: Redis may be down)."""
+        """Load the scripts ahead of the first request (best effort: Redis may be down)."""
         with contextlib.suppress(WireError, ReplyError):
-            await self.wire.call("SCRIPT", "LOAD", _SCRIPT)
+            await self.wire.call_all("SCRIPT", "LOAD", _SCRIPT)
+            await self.wire.call_all("SCRIPT", "LOAD", _CONTACT_SCRIPT)
 
-    async def _call(self, *args: bytes | str | int) -> object:
+    async def _call(self, slot: int, *args: bytes | str | int) -> object:
         """One command; one retry when the connection was lost (a restarted Redis), none after
         a timeout. A retried XADD could append a click twice: drain dedupes on click_id."""
         try:
-            return await self.wire.call(*args)
+            return await self.wire.call_at(slot, *args)
         except WireLost:
-            return await self.wire.call(*args)
+            return await self.wire.call_at(slot, *args)
+        except ReplyError as exc:  # on a cluster: a slot that moved (MOVED, ASK, TRYAGAIN)
+            return await self.wire.follow(slot, exc, args)
+
+    async def _eval(self, slot: int, sha: str, script: str, *args: bytes | str | int) -> object:
+        """EVALSHA of ``script``; raises RedisUnavailable."""
+        try:
+            try:
+                return await self._call(slot, "EVALSHA", sha, *args)
+            except ReplyError as exc:
+                return await self._load_and_eval(slot, exc, script, sha, args)
+        except (WireError, ReplyError) as exc:
+            raise RedisUnavailable(str(exc)) from exc
+
+    async def _load_and_eval(
+        self, slot: int, error: ReplyError, script: str, sha: str, args: tuple[object, ...]
+    ) -> object:
+        """After NOSCRIPT (a restarted node, SCRIPT FLUSH, a slot that moved to a node that
+        lacks it) load the script there and run it again, once; any other error stands."""
+        if not str(error).startswith("NOSCRIPT"):
+            raise error
+        await self._call(slot, "SCRIPT", "LOAD", script)
+        return await self._call(slot, "EVALSHA", sha, *args)  # type: ignore[arg-type]
+
+    def partition(self, code: str) -> Partition:
+        if self.partitions == 1:
+            return self.parts[0]
+        part = self._by_prefix.get(code[: keys.CODE_BUCKET_PREFIX_LEN])
+        if part is None:  # a one-character code
+            return self.parts[keys.code_partition(code, self.partitions)]
+        return part
 
     async def resolve(self, hostname: str, code: str, event: bytes | None) -> Resolution:
         """The records for ``hostname``/``code``; ``event`` (an encoded ClickEvent) is appended
         to the click stream when the link is live. Raises RedisUnavailable."""
-        deadline_us = time.time_ns() // 1000 + self.wire.clock_offset_us + _RECORD_BUDGET_US
+        part = self.partition(code)
+        deadline_us = time.time_ns() // 1000 + self.wire.offset_at(part.slot) + _RECORD_BUDGET_US
         args = (
-            keys.domain(hostname),
-            keys.code_bucket(code),
-            keys.CLICK_STREAM,
+            3,
+            part.domain + hostname,
+            part.bucket + code[: keys.CODE_BUCKET_PREFIX_LEN],
+            part.stream,
             code,
             b"1" if event is not None else b"0",
             event or b"",
             deadline_us,
             int(time.time() * 1000),
+            *part.extra,
         )
+        # _eval's work inline: one coroutine frame less on the hot path
         try:
             try:
-                reply = await self._call("EVALSHA", self.sha, 3, *args)
+                reply = await self._call(part.slot, "EVALSHA", self.sha, *args)
             except ReplyError as exc:
-                if not str(exc).startswith("NOSCRIPT"):
-                    raise
-                # Redis restarted or its scripts were flushed: load again, once.
-                await self._call("SCRIPT", "LOAD", _SCRIPT)
-                reply = await self._call("EVALSHA", self.sha, 3, *args)
+                reply = await self._load_and_eval(part.slot, exc, _SCRIPT, self.sha, args)
         except (WireError, ReplyError) as exc:
             raise RedisUnavailable(str(exc)) from exc
+        if reply[0] == _CONTACT_ELSEWHERE:  # type: ignore[index]
+            reply = await self._contact_elsewhere(reply, event)  # type: ignore[arg-type]
         return self.decode(reply)  # type: ignore[arg-type]
 
+    async def _contact_elsewhere(self, reply: list[object], event: bytes | None) -> list[object]:
+        """The second round trip: the contact and the click in the contact's partition."""
+        self.second_trips += 1
+        ref: bytes = reply[3]  # type: ignore[assignment]
+        contact_id = ref.split(b":")[1].decode()
+        # The contact's own partition. That is the code's own when the contact's record is just
+        # missing (not yet published): the second script finds nothing and records the click.
+        home = self.parts[keys.contact_partition(contact_id, self.partitions)]
+        deadline_us = time.time_ns() // 1000 + self.wire.offset_at(home.slot) + _RECORD_BUDGET_US
+        second: list[object] = await self._eval(  # type: ignore[assignment]
+            home.slot,
+            self.contact_sha,
+            _CONTACT_SCRIPT,
+            2,
+            keys.contact(contact_id, self.partitions),
+            home.stream,
+            b"1" if event is not None else b"0",
+            event or b"",
+            deadline_us,
+            ref,
+        )
+        source = reply[4] if len(reply) > 4 else b""
+        return [Outcome.FOUND, reply[1], reply[2], second[0], ref, second[1], source]
+
     async def append(self, fields: Mapping[str, bytes]) -> None:
-        """A rare extra stream entry (an amendment); errors are the caller's to log."""
+        """A rare extra stream entry (an amendment, a spooled click), to the partitions' streams
+        in turn; errors are the caller's to log."""
+        part = self.parts[self._next]
+        self._next = (self._next + 1) % self.partitions
         flat = [item for pair in fields.items() for item in pair]
         try:
-            await self._call("XADD", keys.CLICK_STREAM, "*", *flat)
+            await self._call(part.slot, "XADD", part.stream, "*", *flat)
         except (WireError, ReplyError) as exc:
             raise RedisUnavailable(str(exc)) from exc
+
+    async def domain_state(self, hostname: str) -> object:
+        """The domain record's state field (edge/tls.py), from one partition's copy."""
+        part = self.partition(hostname)
+        return await self._call(part.slot, "HGET", part.domain + hostname, keys.F_STATE)
 
     async def ping(self) -> bool:
         try:
-            return await self._call("PING") == b"PONG"
+            return all(reply == b"PONG" for reply in await self.wire.call_all("PING"))
         except (WireError, ReplyError):
             return False
 
     def close(self) -> None:
         self.wire.close()
+
+
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 (Redis's script id)
 
 
 _RECORD_BUDGET_US = int(RECORD_BUDGET_S * 1_000_000)

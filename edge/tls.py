@@ -15,7 +15,6 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import keys
 from core.hostnames import normalize_host_header
 from edge import pages
 from edge.resolve import Resolver
@@ -59,7 +58,7 @@ class TlsAsk:
         if not self.limit.allow():
             return _text(429, b"too many asks\n", pages.RETRY_AFTER)
         try:
-            state = await self.resolver.wire.call("HGET", keys.domain(host), keys.F_STATE)
+            state = await self.resolver.domain_state(host)
         except (WireError, ReplyError):
             return _text(503, b"redis unavailable\n", pages.RETRY_AFTER)
         if state == SERVED:

@@ -21,7 +21,7 @@ import asyncio
 import collections
 import ssl
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
@@ -101,22 +101,59 @@ class Wire:
         self.password = unquote(parts.password) if parts.password else None
         path = parts.path.lstrip("/")
         self.db = int(path) if path else 0
+        self.url = url
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._suspect: asyncio.Future[object] | None = None  # overdue at the last check
+        # Called when a connection fails or times out (edge/cluster.py: maybe a failover).
+        self.on_failure: Callable[[], None] | None = None
         # Redis's clock minus ours, in µs, measured by a TIME at each connect (error at most
         # half a round trip): the resolve script's click deadline is given in Redis's clock.
         self.clock_offset_us = 0
 
-    async def call(self, *args: bytes | str | int) -> object:
-        """Send one command, return its reply; raises WireError or ReplyError."""
+    async def call_at(self, slot: int, *args: bytes | str | int) -> object:
+        """Send one command, return its reply; raises WireError or ReplyError. ``slot`` is the
+        slot of its keys, for edge/cluster.py's wire of the same calls; one server holds them
+        all. (The hot path's call: no frame or argument copy more than it needs.)"""
         protocol = self._protocol
         if protocol is None or protocol.transport is None or protocol.transport.is_closing():
             protocol = await self._connect()
         return await self._send(protocol, args)
+
+    def call(self, *args: bytes | str | int) -> Awaitable[object]:
+        """Send one command, return its reply; raises WireError or ReplyError."""
+        return self.call_at(0, *args)
+
+    async def follow(
+        self, slot: int, error: ReplyError, args: tuple[bytes | str | int, ...]
+    ) -> object:
+        """A single server never redirects: the error stands."""
+        raise error
+
+    def offset_at(self, slot: int) -> int:
+        """Redis's clock minus ours (µs), for the server of ``slot``: this one."""
+        return self.clock_offset_us
+
+    async def call_all(self, *args: bytes | str | int) -> list[object]:
+        """The command on every server: this one."""
+        return [await self.call(*args)]
+
+    async def call_asking(self, *args: bytes | str | int) -> object:
+        """ASKING and the command back to back on this connection: a slot being migrated to
+        this node answers the command only right after ASKING (Redis Cluster's ASK)."""
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None or protocol.transport.is_closing():
+            protocol = await self._connect()
+        replies = await asyncio.gather(
+            self._send(protocol, ("ASKING",)), self._send(protocol, args), return_exceptions=True
+        )
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return replies[1]
 
     def _send(self, protocol: _Protocol, args: tuple[bytes | str | int, ...]) -> Awaitable[object]:
         loop = asyncio.get_running_loop()
@@ -144,6 +181,7 @@ class Wire:
             self._suspect = None
             self._protocol = None
             protocol.fail_all(WireError(f"no reply from Redis within {self.timeout:.2f}s"))
+            self._failed()
             if protocol.transport is not None:
                 protocol.transport.abort()
             return
@@ -152,6 +190,17 @@ class Wire:
     def _lost(self, protocol: _Protocol) -> None:
         if protocol is self._protocol:
             self._protocol = None
+        self._failed()
+
+    def _failed(self) -> None:
+        if self.on_failure is not None:
+            self.on_failure()
+
+    def sibling(self, host: str, port: int) -> Wire:
+        """A connection like this one (credentials, TLS, timeouts) to another server."""
+        wire = Wire(self.url, self.timeout, self.connect_timeout)
+        wire.host, wire.port = host, port
+        return wire
 
     async def _connect(self) -> _Protocol:
         """Connect once for all the calls waiting at this moment."""
@@ -172,6 +221,7 @@ class Wire:
                 self.connect_timeout,
             )
         except (TimeoutError, OSError) as exc:
+            self._failed()
             raise WireError(
                 f"cannot connect to Redis at {self.host}:{self.port}: {exc!r}"
             ) from None

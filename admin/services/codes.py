@@ -10,8 +10,10 @@ with ON CONFLICT DO NOTHING for any number of contacts, then the few collisions 
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import text
@@ -20,10 +22,15 @@ from admin.extensions import db
 from admin.models import Link
 from admin.services import inputs, links, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
-from core import urls
+from core import keys, urls
 from core.codes import ALPHABET, CODE_LENGTH, issuable, new_code
 
 OUTBOX_CHUNK = 10_000  # codes per outbox row (the sync convention)
+# REDIS_PARTITIONS of the Redis the codes are published to (core/keys.py). A deployment
+# setting, not a request's, but services never read the app (tests/test_admin_layers.py): the
+# app sets it before each request (admin/__init__.py) and code issued outside one, by a
+# command or a test, uses one partition unless it passes its own.
+PARTITIONS: ContextVar[int] = ContextVar("redis_partitions", default=1)
 MAX_ATTEMPTS = links.MAX_CODE_ATTEMPTS
 MAX_CONTACTS = 1_000_000
 
@@ -44,6 +51,27 @@ def new_codes(count: int) -> list[str]:
     joined = chars[:needed].decode("ascii")
     codes = [joined[i : i + CODE_LENGTH] for i in range(0, needed, CODE_LENGTH)]
     return [code if issuable(code) else new_code() for code in codes]
+
+
+def codes_for(contact_ids: Sequence[int], partitions: int) -> list[str]:
+    """A new code for each contact, in its contact's partition (REDIS_PARTITIONS): its
+    2-character bucket prefix is one of that partition's, so that the edge reads the code and
+    the contact in one slot, one round trip (docs/decisions/0011-cluster-layout.md)."""
+    codes = new_codes(len(contact_ids))
+    if partitions == 1:
+        return codes
+    out = []
+    for code, contact_id in zip(codes, contact_ids, strict=True):
+        prefixes = _prefixes(keys.contact_partition(contact_id, partitions), partitions)
+        while not issuable(code := secrets.choice(prefixes) + code[keys.CODE_BUCKET_PREFIX_LEN :]):
+            code = new_code()
+        out.append(code)
+    return out
+
+
+@functools.cache
+def _prefixes(partition: int, partitions: int) -> list[str]:
+    return keys.bucket_prefixes(partition, partitions)
 
 
 _INSERT = text(
@@ -102,6 +130,7 @@ def issue_codes(
     scheme: str = "https",
     commit: bool = True,
     source: str | None = None,
+    partitions: int | None = None,
 ) -> list[tuple[int, str]]:
     """Each contact's short URL for the link, in order; a contact issued before keeps its code.
     ``source``: a broadcast's refcode, for a destination with ``{{source}}``: such codes are
@@ -110,7 +139,8 @@ def issue_codes(
 
     Raises NotFound("contact_ids") when an id is not one of the organisation's contacts.
     With ``commit=False`` the codes and their outbox rows stay in the caller's transaction.
-    ``scheme`` is the SHORT_URL_SCHEME setting (routes pass it; its default is the setting's).
+    ``scheme`` is the SHORT_URL_SCHEME setting (routes pass it; its default is the setting's),
+    ``partitions`` the REDIS_PARTITIONS setting (each code goes to its contact's partition).
     """
     link = links.get_link(org_id, link_id)
     ids = _contact_ids(contact_ids)
@@ -135,7 +165,7 @@ def issue_codes(
     for _ in range(MAX_ATTEMPTS):
         if not missing:
             break
-        codes = new_codes(len(missing))
+        codes = codes_for(missing, partitions or PARTITIONS.get())
         inserted = db.session.execute(
             _INSERT,
             {"org_id": org_id, "link_id": link.id, "codes": codes, "contact_ids": missing,

@@ -195,6 +195,7 @@ class Publisher:
         batch_size: int = 500,
         reconcile_seconds: float = 300.0,
         cluster: bool = False,  # redis_url names a node of a cluster (REDIS_CLUSTER=1)
+        partitions: int = 1,  # REDIS_PARTITIONS (core/keys.py)
     ) -> None:
         self.database_url = config.to_libpq(database_url)
         self.batch_size = batch_size
@@ -202,7 +203,7 @@ class Publisher:
         # The periodic DNS re-check of verified domains (main() sets it; tests may leave it).
         self.checker: domaincheck.DomainChecker | None = None
         self.client = connect(redis_url, cluster)
-        self.store = RecordStore(self.client)
+        self.store = RecordStore(self.client, partitions)
         self.conn: psycopg.Connection | None = None
         self.listener: psycopg.Connection | None = None
         self.reconciler = reconcile.Reconciler(self.database_url, self.store)
@@ -294,7 +295,8 @@ class Publisher:
 def main(settings: config.Settings, full: bool = False, burst: bool = False) -> int:
     database, redis_url = servers(settings)
     publisher = Publisher(database, redis_url, settings.sync.batch, settings.sync.reconcile_seconds,
-                          cluster=config.redis_cluster(settings))  # fmt: skip
+                          cluster=config.redis_cluster(settings),
+                          partitions=config.redis_partitions(settings))  # fmt: skip
     publisher.checker = domaincheck.DomainChecker(
         publisher.database_url,
         settings.sync.domain_recheck_seconds,

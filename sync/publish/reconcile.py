@@ -33,6 +33,7 @@ from sync.publish.store import RecordStore
 log = logging.getLogger(__name__)
 
 KINDS = ("domains", "links", "contacts", "codes")
+_LETTERS = {"domains": keys.DOMAIN, "links": keys.LINK, "contacts": keys.CONTACT}
 SAMPLE_SIZE = 256
 SCAN_CHUNK = 1000
 
@@ -210,6 +211,17 @@ class Reconciler:
 
     # -- prune: what Redis holds that Postgres no longer does ---------------------------------
 
+    def _key(self, kind: str, name: str, sampled: bool = False) -> str:
+        """The record's key; for a domain or link, the copy of partition 0, or of a random
+        partition when ``sampled`` (a drift check then covers every copy over time)."""
+        partitions = self.store.partitions
+        if kind == "contacts":
+            return keys.contact(name, partitions)
+        partition = secrets.randbelow(partitions) if sampled else 0
+        if kind == "domains":
+            return keys.domain(name, partition, partitions)
+        return keys.link(name, partition, partitions)
+
     def _scan(self, pattern: str) -> Iterator[list[str]]:
         batch: list[str] = []
         for key in self.client.scan_iter(match=pattern, count=SCAN_CHUNK):
@@ -228,16 +240,17 @@ class Reconciler:
     def prune_kind(self, conn: psycopg.Connection, kind: str) -> int:
         if kind == "codes":
             return self._prune_codes(conn)
-        prefix = {"domains": keys.domain(""), "links": keys.link(""), "contacts": keys.contact("")}
+        letter = _LETTERS[kind]
         table = {"domains": snapshots.DOMAINS, "links": "links", "contacts": "contacts"}[kind]
         column = "hostname" if kind == "domains" else "id"
         pruned = 0
-        for chunk in self._scan(prefix[kind] + "*"):
+        # With several partitions a domain or link shows once per copy: one check for them all.
+        for chunk in self._scan(keys.pattern(letter, self.store.partitions)):
             self._keep_lock()
             # key name -> the value Postgres knows it by (hostname or id)
             names: dict[str, Any] = {}
             for key in chunk:
-                name = key[len(prefix[kind]) :]
+                name = keys.record_name(key, letter)
                 if kind == "domains":
                     names[name] = name
                 elif name.isdigit():
@@ -248,7 +261,7 @@ class Reconciler:
                 continue  # the usual case: read nothing more from Redis
             pipe = self.client.pipeline(transaction=False)
             for name in gone:
-                pipe.hmget(prefix[kind] + name, keys.F_STATE, "id")
+                pipe.hmget(self._key(kind, name), keys.F_STATE, "id")
             states = pipe.execute()
             pipe = self.client.pipeline(transaction=False)
             for name, (state, domain_id) in zip(gone, states, strict=True):
@@ -279,8 +292,8 @@ class Reconciler:
         """Remove codes whose rows are gone, and codes sitting in a bucket that is no longer
         theirs (after a change of the bucket scheme in core.keys.code_bucket)."""
         pruned = 0
-        # keys.code_bucket("*") is the bucket key pattern: the prefix of "*" is "*".
-        for buckets in self._scan(keys.code_bucket("*")):
+        partitions = self.store.partitions
+        for buckets in self._scan(keys.pattern(keys.BUCKET, partitions)):
             self._keep_lock()
             for group in _chunks(buckets, 200):
                 pipe = self.client.pipeline(transaction=False)
@@ -296,7 +309,11 @@ class Reconciler:
                     present |= snapshots.existing_ids(conn, "issued_codes", "code", part)
                 pipe = self.client.pipeline(transaction=False)
                 for bucket, codes in held.items():
-                    stale = [c for c in codes if c not in present or keys.code_bucket(c) != bucket]
+                    stale = [
+                        c
+                        for c in codes
+                        if c not in present or keys.code_bucket(c, partitions) != bucket
+                    ]
                     if stale:
                         pipe.hdel(bucket, *stale)
                         pruned += len(stale)
@@ -331,10 +348,9 @@ class Reconciler:
         sample = self._sample(
             conn, f"SELECT {{cols}} FROM {table}", f"id, {name_column}, version", where
         )
-        key = {"domains": keys.domain, "links": keys.link, "contacts": keys.contact}[kind]
         pipe = self.client.pipeline(transaction=False)
         for _, name, _ in sample:
-            pipe.hget(key(name), keys.F_VERSION)
+            pipe.hget(self._key(kind, name, sampled=True), keys.F_VERSION)
         stale = [
             row_id
             for (row_id, _, version), held in zip(sample, pipe.execute(), strict=True)
@@ -359,7 +375,7 @@ class Reconciler:
         row = conn.execute("SELECT count(*) FROM issued_codes").fetchone()
         expected = int(row[0]) if row else 0
         held = 0
-        for buckets in self._scan(keys.code_bucket("*")):
+        for buckets in self._scan(keys.pattern(keys.BUCKET, self.store.partitions)):
             pipe = self.client.pipeline(transaction=False)
             for bucket in buckets:
                 pipe.hlen(bucket)
@@ -369,7 +385,7 @@ class Reconciler:
         sample = self._sample(conn, "SELECT {cols} FROM issued_codes", "code, link_id")
         pipe = self.client.pipeline(transaction=False)
         for code, _ in sample:
-            pipe.hexists(keys.code_bucket(code), code)
+            pipe.hexists(keys.code_bucket(code, self.store.partitions), code)
         return not all(pipe.execute())
 
     def _sample(

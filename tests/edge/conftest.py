@@ -135,7 +135,11 @@ def rdb(servers: Servers) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def world(rdb: redis.Redis) -> World:
-    store = RecordStore(rdb)
+    return make_world(RecordStore(rdb))
+
+
+def make_world(store: RecordStore) -> World:
+    """The world's records written through ``store`` (a single Redis or a cluster)."""
     domain = DomainRecord(id=1, org_id=7, hostname=HOST, version=1)
     link = LinkRecord(
         id=10,
@@ -163,6 +167,6 @@ def world(rdb: redis.Redis) -> World:
     store.put_domain(domain)
     store.put_link(link)
     store.put_contact(contact)
-    w = World(store, rdb, domain, link, contact)
+    w = World(store, store.client, domain, link, contact)  # type: ignore[arg-type]
     store.put_codes([(w.code, link.id, contact.id), (w.generic, link.id, None)])
     return w

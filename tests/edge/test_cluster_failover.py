@@ -1,0 +1,56 @@
+"""The edge through a master's crash on a real Valkey Cluster with a replica per master: the
+replica takes over, and the edge's own client finds it (its slot map refreshed after the
+failed connection) within seconds, without a restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from core import keys
+from sync.publish.store import RecordStore
+from tests.edge.conftest import HOST, IPHONE, World, make_world
+from tests.helpers.asgi_edge import AsgiEdge
+from tests.helpers.local_cluster import LocalCluster, running
+
+PARTITIONS = 16
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    yield from running(tmp_path_factory.mktemp("cluster"), replicas=1)
+
+
+def test_edge_follows_a_failover(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory):
+    client = cluster.client()
+    world: World = make_world(RecordStore(client, PARTITIONS))
+    # generic codes in one partition, none of them asked before: the edge's memory of recent
+    # answers cannot answer for them, only Redis can
+    prefixes = keys.bucket_prefixes(3, PARTITIONS)
+    codes = [f"{prefix}Fo7er" for prefix in prefixes[:40]]
+    world.store.put_codes([(code, world.link.id, None) for code in codes])
+    stream = keys.click_stream(3, PARTITIONS)
+    slot = keys.slot(stream)
+    master = cluster.owner_of_slot(slot)
+    with AsgiEdge(cluster.url, tmp_path_factory.mktemp("spool"), cluster=True, partitions=PARTITIONS) as edge:
+        assert edge.get(f"/{codes[0]}", HOST, IPHONE).status_code == 302
+        cluster.kill(master)
+        started = time.monotonic()
+        answers = []
+        for code in codes[1:]:
+            r = edge.get(f"/{code}", HOST, IPHONE)
+            answers.append(r.status_code)
+            if r.status_code == 302:
+                break
+            assert r.status_code == 503  # never anything but the redirect or "try again"
+            time.sleep(0.5)
+        recovered = time.monotonic() - started
+        assert answers[-1] == 302, answers
+        assert recovered < 15, recovered
+        promoted = cluster.owner_of_slot(slot)
+        assert promoted != master
+        assert edge.resolver.wire.slots[slot].port == promoted  # type: ignore[union-attr]
+        assert cluster.node(promoted).xlen(stream) >= 2  # the first click and the last
+    client.close()
