@@ -15,6 +15,11 @@ from typing import Any
 from admin.services import contacts, inputs, memberships
 from admin.services.errors import ServiceError, ValidationError
 
+# A contact the file would give more than MAX_FIELDS fields is left as it is (and reported).
+_FITS = (
+    "WHERE (SELECT count(*) FROM jsonb_object_keys(contacts.fields || EXCLUDED.fields)) <= "
+    f"{contacts.MAX_FIELDS}"
+)
 # The ON CONFLICT clause of each policy (constants: never built from input).
 DUPLICATES = {
     # The file wins: non-empty cells replace the contact's values, custom fields merge.
@@ -24,7 +29,9 @@ DUPLICATES = {
             email = COALESCE(NULLIF(EXCLUDED.email, ''), contacts.email),
             fields = contacts.fields || EXCLUDED.fields,
             version = EXCLUDED.version,
-            updated_at = now()""",
+            updated_at = now()
+        """
+    + _FITS,
     # The contact is left exactly as it is.
     "skip": "DO NOTHING",
     # Both kept: the contact's values stay, the file only fills what is empty or missing.
@@ -34,7 +41,9 @@ DUPLICATES = {
             email = COALESCE(NULLIF(contacts.email, ''), EXCLUDED.email),
             fields = EXCLUDED.fields || contacts.fields,
             version = EXCLUDED.version,
-            updated_at = now()""",
+            updated_at = now()
+        """
+    + _FITS,
 }
 DUPLICATE_LABELS = {
     "update": "Update them with the file's values",
@@ -101,3 +110,12 @@ def row_values(row: list[str], builtin: dict[str, int], custom: dict[str, int]) 
             fields[name] = value
     result.values["fields"] = fields
     return result
+
+
+def too_wide() -> dict[str, Any]:
+    """The error entry of a row whose contact would get more fields than a contact may have."""
+    return {
+        "field": "fields",
+        "message": f"with this row's fields the contact would have more than "
+        f"{contacts.MAX_FIELDS}; it was left as it is",
+    }

@@ -1,0 +1,138 @@
+"""Limits per organisation (issue 15): requests per token per minute, requests in flight per
+organisation, imports at once, and the size and width of an import. Over a limit: 429 with
+Retry-After, never 500. The flood trial against a real admin process is in test_flood.py."""
+
+from __future__ import annotations
+
+import io
+
+import psycopg
+import redis
+from flask import Flask
+from sqlalchemy import select
+
+from admin.api import limits
+from admin.extensions import db
+from admin.models import Contact, ImportJob
+from admin.services import imports
+from core import config
+from tests.conftest import Api, Servers
+
+
+def _csv_upload(api: Api, text: str) -> object:
+    return api.client.post(
+        "/api/v1/contacts/import",
+        data={"file": (io.BytesIO(text.encode()), "c.csv")},
+        headers=api.headers,
+        content_type="multipart/form-data",
+    )
+
+
+def _retry_after(resp: object, most: int) -> int:
+    seconds = int(resp.headers["Retry-After"])  # type: ignore[attr-defined]
+    assert 1 <= seconds <= most
+    return seconds
+
+
+def test_a_token_over_its_rate_gets_429_with_retry_after(
+    app: Flask, api: Api, other_api: Api
+) -> None:
+    app.config["API_REQUESTS_PER_MINUTE"] = 5
+    assert [api.get("/api/v1/links").status_code for _ in range(5)] == [200] * 5
+    over = api.get("/api/v1/links")
+    assert over.status_code == 429
+    assert over.get_json()["error"]["code"] == "too_many_requests"
+    _retry_after(over, 60)
+    # Another organisation's token has its own count.
+    assert other_api.get("/api/v1/links").status_code == 200
+
+
+def test_requests_in_flight_per_organisation(app: Flask, api: Api, other_api: Api) -> None:
+    """A streamed export holds its slot until the server closes it; a request over the limit
+    is refused at once, and another organisation is not counted with it."""
+    app.config["API_CONCURRENT_PER_ORG"] = 2
+    link = api.post("/api/v1/domains", {"hostname": "go.acme.test"})
+    link = api.post(
+        "/api/v1/links", {"destination": "https://example.org/", "domain": "go.acme.test"}
+    ).get_json()
+    export = f"/api/v1/links/{link['id']}/export.csv"
+    held = [api.get(export, buffered=False) for _ in range(2)]
+    assert [r.status_code for r in held] == [200, 200]
+    refused = api.get("/api/v1/links")
+    assert refused.status_code == 429, refused.get_json()
+    _retry_after(refused, 5)
+    assert other_api.get("/api/v1/links").status_code == 200
+    # As the server does after the last chunk: the slot goes back. Last first: each stream
+    # keeps its request context pushed in this one thread while it is open.
+    for r in reversed(held):
+        r.close()
+    assert api.get("/api/v1/links").status_code == 200
+
+
+def test_a_dead_process_slot_expires(app: Flask, api: Api, org: object, rdb: redis.Redis) -> None:
+    """Leases of a process killed mid-request stop counting when they expire."""
+    app.config["API_CONCURRENT_PER_ORG"] = 1
+    key = f"{limits.BUSY_PREFIX}{org.org_id}"  # type: ignore[attr-defined]
+    seconds, micros = rdb.time()
+    now = seconds + micros / 1e6
+    rdb.zadd(key, {"alive": now + 60})
+    assert api.get("/api/v1/links").status_code == 429
+    rdb.zadd(key, {"alive": now - 1})  # its lease ran out
+    assert api.get("/api/v1/links").status_code == 200
+
+
+def test_imports_at_once_per_organisation(
+    app: Flask, api: Api, other_api: Api, org: object, clean: Servers
+) -> None:
+    """An import counts while some process holds its advisory lock (as a running import's
+    thread does); one whose process died (no lock) does not."""
+    app.config["IMPORTS_PER_ORG"] = 1
+    running = ImportJob(org_id=org.org_id, filename="big.csv", status="running", header=[])  # type: ignore[attr-defined]
+    dead = ImportJob(org_id=org.org_id, filename="old.csv", status="running", header=[])  # type: ignore[attr-defined]
+    db.session.add_all([running, dead])
+    db.session.commit()
+    csv_text = "phone\n+15550001111\n"
+    with psycopg.connect(config.to_libpq(clean.database_url), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s, %s)", (imports.LOCK_SPACE, running.id))
+        busy = _csv_upload(api, csv_text)
+        assert busy.status_code == 429, busy.get_json()
+        assert busy.get_json()["error"]["field"] == "file"
+        _retry_after(busy, 60)
+        assert _csv_upload(other_api, csv_text).status_code == 202  # its own count
+    assert _csv_upload(api, csv_text).status_code == 202
+
+
+def test_an_import_too_large_or_too_wide_is_refused(app: Flask, api: Api) -> None:
+    app.config["IMPORT_MAX_BYTES"] = 4096
+    big = _csv_upload(api, "phone,name\n" + "+15550001111,x\n" * 400)
+    assert big.status_code == 413 and big.get_json()["error"]["field"] == "file"
+    app.config["IMPORT_MAX_BYTES"] = 1024 * 1024
+    # The attack of issue 15: 20,000 columns gave one contact 20,000 fields.
+    wide = _csv_upload(api, "phone," + ",".join(f"c{i}" for i in range(20_000)) + "\n+15550001111\n")
+    assert wide.status_code == 422, wide.get_json()
+    assert wide.get_json()["error"]["field"] == "file"
+    assert "at most 100" in wide.get_json()["error"]["message"]
+    fits = _csv_upload(api, "phone," + ",".join(f"c{i}" for i in range(100)) + "\n+15550001111\n")
+    assert fits.status_code == 202, fits.get_json()
+
+
+def test_an_import_cannot_push_a_contact_over_100_fields(api: Api) -> None:
+    """Two files of 60 columns each: the second would give the contact 120 fields. Its row is
+    reported and the contact stays as it was, editable through the API."""
+    first = {f"a{i}": "x" for i in range(60)}
+    contact = api.post("/api/v1/contacts", {"phone": "+15550001111", "fields": first}).get_json()
+    header = ",".join(f"b{i}" for i in range(60))
+    text = f"phone,{header}\n+15550001111,{','.join('y' * 60)}\n+15550002222,{','.join('z' * 60)}\n"
+    job = _csv_upload(api, text).get_json()
+    for _ in range(200):
+        job = api.get(job["url"]).get_json()
+        if job["status"] in ("done", "failed"):
+            break
+    assert job["status"] == "done", job
+    assert (job["imported_rows"], job["failed_rows"]) == (1, 1)
+    assert [(e["line"], e["field"]) for e in job["errors"]] == [(2, "fields")]
+    db.session.rollback()
+    kept = db.session.scalar(select(Contact).where(Contact.id == contact["id"]))
+    assert kept is not None and kept.fields == first
+    edit = api.patch(f"/api/v1/contacts/{contact['id']}", {"first_name": "Ada"})
+    assert edit.status_code == 200, edit.get_json()
