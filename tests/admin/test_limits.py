@@ -28,9 +28,11 @@ from tests.servers import http_role
 FLOOD = 32  # imports at once from one organisation, as in the attack
 READS = 150  # the other organisation's requests, quiet and during the flood
 # The other organisation's p99 during the flood over its p99 on a quiet server. Without the
-# limits it stalled for 30 s. The two imports let through share the admin's CPU (and a 2-core
-# machine) with it, which is what the margin is for.
-MAX_P99_RATIO = 10.0
+# limits it stalled for 30 s (a ratio in the thousands) and 10 imports answered 500. With them,
+# what is left is the burst itself: 32 uploads share the admin's 16 threads, its GIL and a
+# 2-core machine with the other organisation for a second, which cost it x3.6 to x14 at its
+# p99 (115 to 510 ms) on a shared machine; the margin is for that, not for a stall.
+MAX_P99_RATIO = 25.0
 
 
 def _csv_upload(api: Api, text: str) -> object:
