@@ -76,6 +76,11 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.admin.public_url.startswith("https://"),
         JSON_SORT_KEYS=False,
+        # What one token or organisation may use (admin/api/limits.py, services/imports.py).
+        API_REQUESTS_PER_MINUTE=settings.admin.api_requests_per_minute,
+        API_CONCURRENT_PER_ORG=settings.admin.api_concurrent_per_org,
+        IMPORTS_PER_ORG=settings.admin.imports_per_org,
+        IMPORT_MAX_BYTES=int(settings.admin.import_max_mb * 1024 * 1024),
     )
     app.config.update(test_config)
 

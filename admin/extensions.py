@@ -1,10 +1,15 @@
-"""Flask extensions, created unbound and attached in ``create_app`` (one ``init_app`` each)."""
+"""Flask extensions, created unbound and attached in ``create_app`` (one ``init_app`` each),
+and the app's Redis client (counters of the login and API limits)."""
 
 from __future__ import annotations
 
+import redis
+from flask import current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
+
+from sync.connections import connect
 
 
 class Base(DeclarativeBase):
@@ -13,3 +18,23 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+
+REDIS_EXTENSION = "smartlinks.redis"
+
+
+def redis_client() -> redis.Redis | None:
+    """The running app's Redis (REDIS_URL), made on first use; None when it has none. Short
+    timeouts: a limiter waiting on Redis would hold up every request."""
+    client: redis.Redis | None = current_app.extensions.get(REDIS_EXTENSION)
+    if client is None:
+        url = current_app.config.get("REDIS_URL") or ""
+        if not url:
+            return None
+        client = connect(
+            url,
+            bool(current_app.config.get("REDIS_CLUSTER")),
+            socket_timeout=1,
+            socket_connect_timeout=1,
+        )
+        current_app.extensions[REDIS_EXTENSION] = client
+    return client

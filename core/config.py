@@ -279,6 +279,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("OUTBOUND_ALLOW_NETWORKS", "", "Non-public IPs/CIDRs (comma-separated) that webhooks and SMS providers may reach anyway: local receivers, tests.", "outbound_allow_networks", check=_networks),
     Setting("SMS_PROVIDER_BASE_URLS", "", "Extra base URLs organisations may give their SMS provider (comma-separated; * any); else only the provider's own.", "sms_provider_base_urls"),
+    # Limits per organisation (admin/api/limits.py, admin/services/imports.py); 0 turns one off.
+    Setting("API_REQUESTS_PER_MINUTE", "1200", "API requests one token may make per minute (fixed window, counted in Redis across admin processes); more answer 429 with Retry-After. 0: no limit.", "admin.api_requests_per_minute", least=0),
+    Setting("API_CONCURRENT_PER_ORG", "8", "API requests of one organisation the admin serves at once (all its processes); more answer 429 with Retry-After, so one tenant cannot take every thread and database connection. 0: no limit.", "admin.api_concurrent_per_org", least=0),
+    Setting("IMPORTS_PER_ORG", "2", "Contact imports of one organisation running at once; another answers 429 with Retry-After until one ends. 0: no limit.", "admin.imports_per_org", least=0),
+    Setting("IMPORT_MAX_MB", "50", "Largest CSV file an import takes, in MiB (at most 64, the admin's upload limit).", "admin.import_max_mb", least=0.001, most=64),
     Setting(
         "SYNC_RECONCILE_SECONDS",
         "300",
@@ -333,6 +338,11 @@ class AdminSection:
     port: int
     workers: int
     public_url: str  # PUBLIC_ADMIN_URL, else http://ADMIN_HOST:ADMIN_PORT; no trailing slash
+    # What one organisation (or one API token) may use of a shared admin; 0: no limit.
+    api_requests_per_minute: int
+    api_concurrent_per_org: int
+    imports_per_org: int
+    import_max_mb: float
     # "" when unset: admin.settings.secret_key keeps one in the data folder. Not in repr(),
     # so that logging the settings does not log the key.
     secret_key: str = dataclasses.field(repr=False)

@@ -14,6 +14,7 @@ from admin.api import (  # noqa: F401
     errors,
     imports,
     library,
+    limits,
     links,
     memberships,
     messages,
@@ -26,6 +27,8 @@ from admin.api import (  # noqa: F401
 from admin.api.blueprint import bp
 
 bp.before_request(auth.require_token)
+bp.after_request(limits.hold_until_sent)
+bp.teardown_request(limits.release)
 
 
 def init_app(app: Flask) -> None:

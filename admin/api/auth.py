@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from flask import g, request
 from sqlalchemy import and_, or_, select, update
 
+from admin.api import limits
 from admin.api.errors import ApiError
 from admin.extensions import db
 from admin.models import ApiToken, User
@@ -53,6 +54,7 @@ def require_token() -> None:
     # The audit log's "who": the token's person, else the organisation's own token.
     label = row.email or "the organisation's token"
     audit.act_as(audit.Actor(label, row.user_id, f"API token {row.prefix}…"))
+    limits.admit(row.id, row.org_id)
     now = datetime.now(UTC)
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
         db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))

@@ -15,10 +15,17 @@ from typing import Any
 from admin.services import contacts, inputs, memberships
 from admin.services.errors import ServiceError, ValidationError
 
+# A contact the file would give more than MAX_FIELDS fields is left as it is (and reported).
+_FITS = (
+    "\n        WHERE (SELECT count(*) FROM jsonb_object_keys(contacts.fields || EXCLUDED.fields)) <= "
+    f"{contacts.MAX_FIELDS}"
+)
+
 
 def _merge(wins: str, fills: str) -> str:
     """The ON CONFLICT clause that keeps ``wins``'s non-empty names and email (``fills``'s
-    where they are empty) and merges custom fields, ``wins``'s over ``fills``'s."""
+    where they are empty) and merges custom fields, ``wins``'s over ``fills``'s, unless the
+    contact would end with more than MAX_FIELDS fields."""
     names = "".join(
         f"\n            {c} = COALESCE(NULLIF({wins}.{c}, ''), {fills}.{c}),"
         for c in ("first_name", "last_name", "email")
@@ -26,7 +33,7 @@ def _merge(wins: str, fills: str) -> str:
     return f"""DO UPDATE SET{names}
             fields = {fills}.fields || {wins}.fields,
             version = EXCLUDED.version,
-            updated_at = now()"""
+            updated_at = now()""" + _FITS
 
 
 # The ON CONFLICT clause of each policy (constants: never built from input).
@@ -103,3 +110,12 @@ def row_values(row: list[str], builtin: dict[str, int], custom: dict[str, int]) 
             fields[name] = value
     result.values["fields"] = fields
     return result
+
+
+def too_wide() -> dict[str, Any]:
+    """The error entry of a row whose contact would get more fields than a contact may have."""
+    return {
+        "field": "fields",
+        "message": f"with this row's fields the contact would have more than "
+        f"{contacts.MAX_FIELDS}; it was left as it is",
+    }

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, func, select, text
 
 from admin.extensions import db
 from admin.models import Contact, ImportJob
-from admin.services import bulk, import_policy, inputs
+from admin.services import bulk, import_policy, imports_limits, inputs
 from admin.services.errors import ServiceError, ValidationError
 from admin.services.lookup import owned
 from admin.services.outbox import NOTIFY_CHANNEL
@@ -66,10 +66,12 @@ _UPSERT = """
                nextval('record_versions')
         FROM rows
         ON CONFLICT (org_id, phone) {on_conflict}
-        RETURNING id, version
+        RETURNING id, version, phone
+    ), outboxed AS (
+        INSERT INTO sync_outbox (entity, entity_id, version)
+        SELECT 'contact', id, version FROM upserted
     )
-    INSERT INTO sync_outbox (entity, entity_id, version)
-    SELECT 'contact', id, version FROM upserted
+    SELECT phone FROM upserted
     """
 # One statement per duplicate policy (import_policy.DUPLICATES holds constants only).
 _UPSERTS = {
@@ -162,10 +164,13 @@ def start_import(
     returns the queued job. ``options``: the duplicate policy, a list and tags for every
     imported contact (default: update duplicates, no list, no tags)."""
     options = options or import_policy.ImportOptions()
+    imports_limits.check_size(data, int(app.config.get("IMPORT_MAX_BYTES") or 0))
     source = decode(data)
     header, _ = read_rows(source)
     columns = map_header(header)
+    imports_limits.check_width(len(columns.custom))
     name = inputs.text("filename", filename, 255)[:255] if isinstance(filename, str) else ""
+    imports_limits.make_room(org_id, LOCK_SPACE, int(app.config.get("IMPORTS_PER_ORG") or 0))
     job = ImportJob(org_id=org_id, filename=name, status="queued", header=header[:200])
     db.session.add(job)
     db.session.flush()
@@ -244,6 +249,7 @@ def process(
     failed = imported = 0
     for start in range(0, len(rows), BATCH_ROWS):
         good: dict[str, dict[str, Any]] = {}  # by phone: a repeated phone is merged
+        source_rows: dict[str, tuple[int, list[str]]] = {}  # by phone: where it came from
         for line, row in rows[start : start + BATCH_ROWS]:
             try:
                 if row and row[0].startswith("\x00"):
@@ -267,9 +273,16 @@ def process(
             if earlier is not None:
                 values = _merged(earlier, values)
             good[values["phone"]] = values
+            source_rows[values["phone"]] = (line, row)
         if good:
             # In phone order, so two imports touching the same contacts lock them in one order.
-            _upsert(org_id, [good[phone] for phone in sorted(good)], options.duplicates)
+            written = _upsert(org_id, [good[phone] for phone in sorted(good)], options.duplicates)
+            if options.duplicates != "skip":
+                for phone in sorted(set(good) - written):  # over MAX_FIELDS with the file's
+                    line, row = source_rows[phone]
+                    failed, imported = failed + 1, imported - 1
+                    if len(errors) < MAX_ERRORS:
+                        errors.append({**import_policy.too_wide(), "line": line, "cells": row[:200]})
             _file(org_id, sorted(good), options)
         job.processed_rows = min(start + BATCH_ROWS, len(rows))
         job.imported_rows = imported
@@ -303,19 +316,20 @@ def _file(org_id: int, phones: list[str], options: import_policy.ImportOptions) 
         bulk.add_tag(org_id, ids, tag)
 
 
-def _upsert(org_id: int, rows: list[dict[str, Any]], duplicates: str = "update") -> None:
-    db.session.execute(
-        _UPSERTS[duplicates],
-        {
-            "org_id": org_id,
-            "phones": [r["phone"] for r in rows],
-            "first_names": [r["first_name"] for r in rows],
-            "last_names": [r["last_name"] for r in rows],
-            "emails": [r["email"] for r in rows],
-            "fields": [json.dumps(r["fields"]) for r in rows],
-        },
-    )
+def _upsert(org_id: int, rows: list[dict[str, Any]], duplicates: str = "update") -> set[str]:
+    """Write the rows; returns the phones written (a skipped duplicate is not, nor a contact
+    that would end up with more than MAX_FIELDS fields)."""
+    params = {
+        "org_id": org_id,
+        "phones": [r["phone"] for r in rows],
+        "first_names": [r["first_name"] for r in rows],
+        "last_names": [r["last_name"] for r in rows],
+        "emails": [r["email"] for r in rows],
+        "fields": [json.dumps(r["fields"]) for r in rows],
+    }
+    written = set(db.session.scalars(_UPSERTS[duplicates], params))
     db.session.execute(text("SELECT pg_notify(:channel, 'contact')"), {"channel": NOTIFY_CHANNEL})
+    return written
 
 
 def get_job(org_id: int, job_id: int) -> ImportJob:

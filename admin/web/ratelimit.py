@@ -14,23 +14,12 @@ import logging
 import redis
 from flask import current_app
 
-from sync.connections import connect, is_cluster
+from admin.extensions import redis_client
+from sync.connections import is_cluster
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "web:login:fail:"
-
-
-def _redis() -> redis.Redis | None:
-    client = current_app.extensions.get("web_redis")
-    if client is None:
-        url = current_app.config.get("REDIS_URL") or ""
-        if not url:
-            return None
-        client = connect(url, bool(current_app.config.get("REDIS_CLUSTER")), socket_timeout=1,
-                         socket_connect_timeout=1)  # fmt: skip
-        current_app.extensions["web_redis"] = client
-    return client
 
 
 def _keys(ip: str, email: str) -> tuple[str, str]:
@@ -45,7 +34,7 @@ def _limits() -> tuple[int, int, int]:
 
 def blocked_for(ip: str, email: str) -> int:
     """Seconds until another try is allowed; 0 when it is allowed now."""
-    client = _redis()
+    client = redis_client()
     if client is None:
         return 0
     per_pair, per_ip, _ = _limits()
@@ -68,7 +57,7 @@ def blocked_for(ip: str, email: str) -> int:
 
 
 def record_failure(ip: str, email: str) -> None:
-    client = _redis()
+    client = redis_client()
     if client is None:
         return
     _, _, window = _limits()
@@ -84,7 +73,7 @@ def record_failure(ip: str, email: str) -> None:
 
 
 def clear(ip: str, email: str) -> None:
-    client = _redis()
+    client = redis_client()
     if client is None:
         return
     with contextlib.suppress(redis.RedisError):

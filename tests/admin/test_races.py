@@ -1,11 +1,13 @@
 """Races answer 4xx, never 500: a list renamed while it is deleted, four people accepting one
-invitation at once. And the error log never holds a token or a password hash."""
+invitation at once, memberships and issuing at once. And the error log never holds a token
+or a password hash."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from typing import Any
 
 import psycopg
 import pytest
@@ -110,3 +112,91 @@ def test_two_owners_demoting_each_other_leave_an_owner(
     db.session.rollback()
     owners = db.session.query(User).filter(User.role == "owner", User.active.is_(True)).count()
     assert owners == 1
+
+
+def _at_once(app: Flask, calls: list[tuple[str, str, Any]], headers: dict[str, str]) -> list[int]:
+    """Every (method, path, json) call from its own thread and client, all let go at once;
+    the status codes in the order of ``calls``."""
+    app.config["API_CONCURRENT_PER_ORG"] = 0  # races, not the limit (test_limits.py)
+    start = threading.Barrier(len(calls))
+    answers: dict[int, int] = {}
+
+    def call(i: int) -> None:
+        method, path, body = calls[i]
+        client = app.test_client()
+        start.wait(10)
+        answers[i] = client.open(path, method=method, json=body, headers=headers).status_code
+
+    in_threads(call, range(len(calls)), timeout=60)
+    return [answers.get(i, 0) for i in range(len(calls))]
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+
+
+def test_a_list_renamed_and_deleted_by_many_at_once(
+    app: Flask, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    list_id = api.post("/api/v1/lists", json={"name": "Volunteers"}).get_json()["id"]
+    path = f"/api/v1/lists/{list_id}"
+    calls = [("PATCH", path, {"name": f"Helpers {i % 2}"}) for i in range(4)]
+    calls += [("DELETE", path, None)] * 2
+    caplog.set_level(logging.INFO)
+    codes = _at_once(app, calls, api.headers)
+    assert set(codes[:4]) <= {200, 404, 409}, codes
+    assert set(codes[4:]) <= {204, 404} and 204 in codes[4:], codes
+    assert api.get(path).status_code == 404
+    assert api.headers["Authorization"].split()[1] not in _logged(caplog)
+
+
+def test_tags_and_lists_joined_while_the_list_is_deleted(
+    app: Flask, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Many contacts joining one new tag and one list at once (each creating it if new) while
+    the list is deleted: each answer is 200, 404 or 409, never 500, and no tag is doubled."""
+    ids = [
+        api.post("/api/v1/contacts", json={"phone": f"+1555000{i:04d}"}).get_json()["id"]
+        for i in range(4)
+    ]
+    list_id = api.post("/api/v1/lists", json={"name": "Team"}).get_json()["id"]
+    calls: list[tuple[str, str, Any]] = []
+    for contact_id in ids:
+        calls.append(("POST", f"/api/v1/contacts/{contact_id}/tags", {"tag": "new"}))
+        calls.append(("POST", f"/api/v1/contacts/{contact_id}/lists", {"list": "Team"}))
+        calls.append(("DELETE", f"/api/v1/contacts/{contact_id}/tags", {"tag": "new"}))
+    calls.append(("DELETE", f"/api/v1/lists/{list_id}", None))
+    caplog.set_level(logging.INFO)
+    codes = _at_once(app, calls, api.headers)
+    assert set(codes) <= {200, 204, 404, 409}, codes
+    tags = api.get("/api/v1/tags").get_json()["tags"]
+    assert [t["name"] for t in tags] == ["new"]
+    assert "unhandled" not in _logged(caplog)
+
+
+def test_issuing_while_the_link_changes(
+    app: Flask, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four issues of the same contacts at once, while the link is archived and restored:
+    the issues that succeed agree on each contact's URL."""
+    api.post("/api/v1/domains", json={"hostname": "go.acme.test"})
+    link = api.post(
+        "/api/v1/links", json={"destination": "https://example.org/", "domain": "go.acme.test"}
+    ).get_json()
+    ids = [
+        api.post("/api/v1/contacts", json={"phone": f"+1555100{i:04d}"}).get_json()["id"]
+        for i in range(50)
+    ]
+    issue = ("POST", f"/api/v1/links/{link['id']}/issue", {"contact_ids": ids})
+    calls = [issue] * 4 + [
+        ("PATCH", f"/api/v1/links/{link['id']}", {"archived": True}),
+        ("PATCH", f"/api/v1/links/{link['id']}", {"name": "Renamed"}),
+    ]
+    caplog.set_level(logging.INFO)
+    codes = _at_once(app, calls, api.headers)
+    assert set(codes) <= {200, 404, 409, 422}, codes
+    api.patch(f"/api/v1/links/{link['id']}", json={"archived": False})
+    again = api.post(issue[1], json=issue[2])
+    assert again.status_code == 200, again.get_json()
+    assert len({u["url"] for u in again.get_json()["urls"]}) == 50
+    assert "unhandled" not in _logged(caplog)
