@@ -180,6 +180,14 @@ def table(result: Mapping[str, Any]) -> str:
             f"{drain['clicks_per_s']:,.0f} clicks/s (start-up {drain['startup_seconds']:.1f} s"
             " not counted)"
         )
+    valkey = result.get("valkey") or {}
+    if valkey:
+        events = valkey.get("events_over_1ms") or {}
+        lines.append(
+            "Valkey's own pauses of 1 ms or more during the load: "
+            + (", ".join(f"{k} max {v['max_ms']} ms" for k, v in sorted(events.items())) or "none")
+            + f"; main thread waited on the AOF fsync {valkey.get('aof_delayed_fsync', 0)} times"
+        )
     prof = result.get("profile") or {}
     if prof.get("groups"):
         from loadtest.profile import render
