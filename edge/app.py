@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from core import config, logs
+from edge import gc as edge_gc
 from edge import pages
 from edge.clicks import TrustedProxies
 from edge.memory import Memory
@@ -163,10 +163,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ctx.resolver.load()
         ctx.metrics.prune_stale()
-        # Everything made at start-up (modules, Starlette, crawlerdetect's patterns) moves to
-        # the permanent generation: full collections no longer walk it (their total time fell
-        # ~5x in loadtest.hotpath); their pauses are what lands on the p99.
-        gc.freeze()
+        edge_gc.settle()  # the collector's pauses make the p99: edge/gc.py
         task = asyncio.create_task(_write_snapshots(ctx))
         spooler = asyncio.create_task(ctx.spool.run())
         ctx.spool.replay_soon()  # spools left by workers that are gone
@@ -212,4 +209,4 @@ async def _write_snapshots(ctx: EdgeContext) -> None:
     while True:
         await asyncio.sleep(SNAPSHOT_SECONDS)
         ctx.measure_memory()  # and learns the memory's generation (edge/memory.py)
-        ctx.metrics.write_snapshot()
+        await asyncio.to_thread(ctx.metrics.write_snapshot)  # its rename: ms (performance.md)

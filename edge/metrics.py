@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import os
+import threading
 from pathlib import Path
 
 import msgspec
@@ -110,6 +111,9 @@ class SharedMetrics:
         self.folder = folder or server_folder(FOLDER_PREFIX)
         self.path = self.folder / f"{os.getpid()}.json"
         self._written = b""
+        # The periodic snapshot runs in a thread (its rename can take milliseconds); the last
+        # one, at shutdown, waits for it rather than racing it over the same temporary file.
+        self._writing = threading.Lock()
 
     def prune_stale(self) -> None:
         """Remove the snapshot folders of edge servers that are gone (their main process)."""
@@ -117,6 +121,10 @@ class SharedMetrics:
 
     def write_snapshot(self) -> None:
         """Called about once a second by a background task; cheap when nothing changed."""
+        with self._writing:
+            self._write()
+
+    def _write(self) -> None:
         data = _encoder.encode(self.local)
         if data == self._written:
             return

@@ -67,6 +67,7 @@ class Result:
     clicks: dict[str, Any] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # seconds since the start, per step
     profile: dict[str, Any] = field(default_factory=dict)
+    valkey: dict[str, Any] = field(default_factory=dict)  # its own pauses during the load
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -210,6 +211,8 @@ def run(
             stack.nginx(tools["nginx"], work / "nginx", server_cpu)
         )
         mark("edge and nginx up")
+        if stores.embedded:
+            watch_valkey(rdb)
         redis_pids = [stores.redis_pid] if stores.redis_pid else []
         servers = {
             "edge": (edge_url, stack.process_tree(edge_child.pid)),
@@ -255,6 +258,8 @@ def run(
         if opts.profile:
             result.profile = profile_edge(opts, servers["edge"][1], load, logs)
         mark("load")
+        if stores.embedded:
+            result.valkey = valkey_pauses(rdb)
         edge_runs = [r for r in result.runs if r["server"] == "edge"]
         # The edge goes before the drain: nothing may be appended while we count.
         edge_child.stop()
@@ -291,6 +296,30 @@ def profile_edge(opts: Options, edge_pids: list[int], load: Any, logs: Path) -> 
         "collapsed_stacks": str(raw),
         "svg": str(svg) if profile.flamegraph(raw, svg) else None,
         **summary,
+    }
+
+
+def watch_valkey(rdb: redis.Redis) -> None:
+    """Valkey's latency monitor from here on: every event of its own (a command, the AOF's
+    write or fsync, expiry) that took 1 ms or more, by kind (a tail the edge cannot cause)."""
+    rdb.config_set("latency-monitor-threshold", 1)
+    rdb.execute_command("LATENCY", "RESET")
+
+
+def valkey_pauses(rdb: redis.Redis) -> dict[str, Any]:
+    events = {
+        (name.decode() if isinstance(name, bytes) else str(name)): {
+            "latest_ms": int(latest),
+            "max_ms": int(most),
+        }
+        for name, _, latest, most, *_ in rdb.execute_command("LATENCY", "LATEST")
+    }
+    persistence = rdb.info("persistence")
+    return {
+        "events_over_1ms": events,
+        # times the main thread had to wait for the AOF's background fsync (the every-second
+        # policy's one blocking case: an fsync still running after 2 s)
+        "aof_delayed_fsync": int(persistence.get("aof_delayed_fsync", 0)),
     }
 
 

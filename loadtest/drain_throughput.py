@@ -1,36 +1,43 @@
-"""Drain throughput: click events per second that one drain process records, actions running.
+"""Drain throughput: click events per second that drain processes record, actions running.
 
     python -m loadtest.drain_throughput --events 20000 --contacts 2000 [--batch 500] [--lanes 2]
-
-With REDIS_CLUSTER=1 (or a `smartlinks up` running a local cluster) the events go to the
-REDIS_PARTITIONS click stream shards, one after another, and the drain reads them all.
+    python -m loadtest.drain_throughput --processes 1,2,4   # each in turn, one line each
 
 Makes its own organisation, domain and link (actions: whisper, add_tag, add_to_list) and
 contacts with plain SQL, appends the events to the click stream exactly as the edge does (90%
 human clicks by contacts, 5% on the generic URL, 5% previews; a few user agents), then drains
-them with the drain's own code in burst mode and times it from the first read to the last
-commit. Prints one JSON object. Needs DATABASE_URL and REDIS_URL (or a running `smartlinks up`);
-stop any running drain first, or it shares the events and the figure means less.
+them with ``--processes`` drain processes (each with ``--lanes`` consumers, the drain's own
+code in burst mode), timed from the start signal to the last commit, with the CPU time
+Postgres spent per click (its postmaster's, with the backends it has reaped, when the server
+is local). Prints one JSON object per process count. Needs DATABASE_URL and REDIS_URL (or a
+running `smartlinks up`; stop its drain first, or it shares the events and the figure means less), or ``--embedded``:
+its own durable Postgres and Valkey, as `smartlinks up` runs them, migrated.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import secrets
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 import redis
 
 from core import config, keys, records
 from core.clicks import HUMAN, PREVIEW
 from core.records import ClickEvent
+from loadtest import machine, script_parser, stack
 from sync.clicks.drain import Drain, DrainSettings, Lane
 from sync.clicks.useragents import describe
 from sync.connections import connect
+from sync.worker import Worker
 
 USER_AGENTS = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
@@ -110,56 +117,126 @@ def append_events(
     return appended
 
 
-def measure(
-    db_url: str, redis_url: str, events: int, contacts: int, batch: int, lanes: int = 1,
+def drain_all(
+    client: redis.Redis, db_url: str, name: str, batch: int, lanes: int, partitions: int = 1
+) -> int:
+    """One drain process's work in burst mode, its lanes on threads as sync.clicks.drain.main
+    runs them: events read (recorded or duplicates) until the streams have nothing new."""
+    settings = _settings(batch, partitions)
+    drains = [Drain(client, db_url, f"{name}/{n}" if n else name, settings) for n in range(lanes)]
+    for d in drains:
+        d.burst = True
+    others = [Lane(d, bool, True) for d in drains[1:]]
+    for lane in others:
+        lane.thread.start()
+    while drains[0].step():
+        pass
+    for lane in others:
+        lane.thread.join()
+        if lane.error is not None:
+            raise lane.error
+    done = sum(d.totals["recorded"] + d.totals["duplicates"] for d in drains)
+    for d in drains:
+        d.close()
+    return done
+
+
+def _settings(batch: int, partitions: int) -> DrainSettings:
+    return DrainSettings(batch=batch, claim_idle_ms=60_000, max_deliveries=5, scheme="https",
+                         partitions=partitions)  # fmt: skip
+
+
+def _process(
+    db_url: str, redis_url: str, batch: int, lanes: int, go: Any, out: Any,
     cluster: bool = False, partitions: int = 1,
-) -> dict[str, Any]:
+) -> None:  # fmt: skip
+    """A drain process of the measurement (spawned): ready, wait for the start, drain. Named
+    and announced as a drain worker (``host:pid`` and its heartbeat), so that the other
+    processes do not judge it gone and take its pending entries over."""
     client = connect(redis_url, cluster)
+    worker = Worker("drain", client, heartbeat_seconds=600)  # one beat outlives the run
+    worker.beat(force=True)
+    name = worker.worker_id
+    for agent in USER_AGENTS:  # ua-parser compiles its rules on first use: not per click
+        describe(agent)
+    out.put(("ready", name, 0, 0.0))
+    go.wait()
+    cpu = time.process_time()  # this process's CPU (every thread) from the start signal
+    done = drain_all(client, db_url, name, batch, lanes, partitions)
+    out.put(("done", name, done, time.process_time() - cpu))
+    client.close()
+
+
+def postgres_cpu(conn: psycopg.Connection[Any]) -> float | None:
+    """CPU seconds the Postgres server has used so far, its ended backends included (the
+    postmaster reaps them: their time is in its children's), or None when it is not a local
+    server we can read (its postmaster.pid names the postmaster)."""
+    try:
+        row = conn.execute("SHOW data_directory").fetchone()
+        pid = int((Path(str(row[0])) / "postmaster.pid").read_text().split()[0])  # type: ignore[index]
+        root = psutil.Process(pid)
+        t = root.cpu_times()
+        seconds = t.user + t.system + t.children_user + t.children_system
+        return seconds + machine.cpu_seconds([c.pid for c in root.children()])
+    except (OSError, ValueError, IndexError, psycopg.Error, psutil.Error):
+        return None
+
+
+def measure(
+    db_url: str,
+    redis_url: str,
+    events: int,
+    contacts: int,
+    batch: int,
+    lanes: int = 1,
+    processes: int = 1,
+    cluster: bool = False,
+    partitions: int = 1,
+) -> dict[str, Any]:
+    """``cluster``/``partitions``: REDIS_CLUSTER and REDIS_PARTITIONS of the Redis at
+    ``redis_url`` (the events go to every click stream shard, the drains read them all)."""
+    client = connect(redis_url, cluster)
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited sockets
     with psycopg.connect(config.to_libpq(db_url), autocommit=True) as conn:
         org, domain, link, contact_ids = seed(conn, contacts)
-        drain = Drain(
-            client,
-            db_url,
-            f"bench-{os.getpid()}",
-            DrainSettings(batch=batch, claim_idle_ms=60_000, max_deliveries=5, scheme="https",
-                          partitions=partitions),  # fmt: skip
-        )
-        drain.burst = True
-        drain.ensure_group()
+        first = Drain(client, db_url, f"bench-{os.getpid()}", _settings(batch, partitions))
+        first.burst = True
+        first.ensure_group()
         # Anything already in the stream is drained first, outside the measurement.
-        while drain.step():
+        while first.step():
             pass
+        first.close()
         append_events(client, link, domain, contact_ids, events, partitions)
-        for agent in USER_AGENTS:  # ua-parser compiles its rules on first use: not per click
-            describe(agent)
-        # The drain process's other lanes (DRAIN_LANES): consumers on threads, as sync.clicks.drain.main
-        # runs them.
-        others = [
-            Lane(Drain(client, db_url, f"bench-{os.getpid()}/{n}", drain.settings), bool, True)
-            for n in range(1, lanes)
+        go, out = ctx.Event(), ctx.Queue()
+        children = [
+            ctx.Process(
+                target=_process,
+                args=(db_url, redis_url, batch, lanes, go, out, cluster, partitions),
+            )
+            for _ in range(processes)
         ]
-        for lane in others:
-            lane.drain.burst = True
+        for child in children:
+            child.start()
+        for _ in children:
+            out.get(timeout=120)  # every process started and ready
+        pg_before = postgres_cpu(conn)
         started = time.perf_counter()
-        for lane in others:
-            lane.thread.start()
-        done = 0
-        while n := drain.step():
-            done += n
-        for lane in others:
-            lane.thread.join()
+        go.set()
+        results = [out.get(timeout=3600) for _ in children]
         seconds = time.perf_counter() - started
-        done += sum(
-            lane.drain.totals["recorded"] + lane.drain.totals["duplicates"] for lane in others
-        )
+        pg_after = postgres_cpu(conn)
+        for child in children:
+            child.join(60)
+        done = sum(r[2] for r in results)
+        drain_cpu = sum(r[3] for r in results)
         recorded = conn.execute(
             "SELECT count(*) FROM clicks WHERE link_id = %s", (link,)
         ).fetchone()[0]  # type: ignore[index]
         whispers = conn.execute(
             "SELECT count(*) FROM history_events WHERE link_id = %s", (link,)
         ).fetchone()[0]  # type: ignore[index]
-        drain.close()
     client.close()
+    pg_cpu = pg_after - pg_before if pg_before is not None and pg_after is not None else None
     return {
         "events": events,
         "read": done,
@@ -167,33 +244,64 @@ def measure(
         "whispers": whispers,
         "contacts": contacts,
         "batch": batch,
+        "processes": processes,
         "lanes": lanes,
-        "cluster": cluster,
-        "partitions": partitions,
         "seconds": round(seconds, 3),
         "clicks_per_second": round(events / seconds),
+        "postgres_cpu_us_per_click": round(pg_cpu * 1e6 / events, 1) if pg_cpu else None,
+        "postgres_cores": round(pg_cpu / seconds, 2) if pg_cpu else None,
+        "drain_cpu_us_per_click": round(drain_cpu * 1e6 / events, 1),
+        "loadavg": os.getloadavg()[0],
         "org_id": org,
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+
+def main(argv: list[str] | None = None) -> int:
+    parser = script_parser("loadtest.drain_throughput", __doc__)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--contacts", type=int, default=2_000)
+    settings = config.load()
+    parser.add_argument("--batch", type=int, default=settings.drain.batch)
+    parser.add_argument("--lanes", type=int, default=settings.drain.lanes, help="per process")
+    parser.add_argument(
+        "--processes", default="1", help="drain processes; a list (1,2,4) measures each in turn"
+    )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="its own durable Postgres and Valkey in a temporary folder (no other drain there)",
+    )
+    args = parser.parse_args(argv)
+    counts = [int(x) for x in args.processes.split(",")]
+    if args.embedded:
+        with (
+            tempfile.TemporaryDirectory(prefix="smartlinks-drain-") as tmp,
+            stack.stores(Path(tmp), "", "", None) as stores,
+        ):
+            env = stack.role_env(stores, Path(tmp) / "data")
+            stack.run_role(["migrate"], env, Path(tmp) / "migrate.log")
+            run_all(args, counts, stores.database_url, stores.redis_url)
+        return 0
     try:
-        settings = config.load()
         db_url, r_url = config.libpq_url(settings), config.redis_url(settings)
     except config.SettingsError as exc:
         parser.error(str(exc))
-    parser.add_argument("--batch", type=int, default=settings.drain.batch)
-    parser.add_argument("--lanes", type=int, default=settings.drain.lanes)
-    args = parser.parse_args()
     if not r_url:
-        parser.error("set REDIS_URL (or start `smartlinks up`)")
-    cluster, partitions = config.redis_cluster(settings), config.redis_partitions(settings)
-    print(json.dumps(measure(db_url, r_url, args.events, args.contacts, args.batch, args.lanes,
-                             cluster, partitions)))  # fmt: skip
+        parser.error("set REDIS_URL (or start `smartlinks up`), or use --embedded")
+    run_all(args, counts, db_url, r_url,
+            config.redis_cluster(settings), config.redis_partitions(settings))  # fmt: skip
     return 0
+
+
+def run_all(
+    args: argparse.Namespace, counts: list[int], db_url: str, r_url: str,
+    cluster: bool = False, partitions: int = 1,
+) -> None:  # fmt: skip
+    for n in counts:
+        figures = measure(db_url, r_url, args.events, args.contacts, args.batch, args.lanes, n,
+                          cluster, partitions)  # fmt: skip
+        print(json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":

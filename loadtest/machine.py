@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -132,3 +133,9 @@ def cpu_seconds(pids: Iterable[int]) -> float:
                 continue
             seconds += t.user + t.system
     return seconds
+
+
+def children_cpu_seconds() -> float:
+    """User + system seconds of every child process of ours that has ended and been reaped."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -12,6 +12,9 @@ from loadtest.wrk import WrkRun
 
 GOAL_RATIO = 0.15  # edge/nginx on the full path (issue 6)
 GOAL_HALF_P99_MS = 5.0
+# wrk's share of its core above which it, not the server, set the pace (one thread: 1.0 is
+# a full core; a little is lost to the kernel's accounting and to waiting on sockets).
+GENERATOR_BOUND_SHARE = 0.9
 
 
 def _median(runs: Sequence[WrkRun], attr: str) -> float:
@@ -47,6 +50,10 @@ def summarize(
                 "p99_ms": _median(runs, "p99_ms"),
                 "server_core_busy": _median(runs, "server_core_busy"),
                 "client_core_busy": _median(runs, "client_core_busy"),
+                "wrk_share": _median(runs, "wrk_share"),
+                # Only at full load: at half load wrk waits on its schedule by design.
+                "generator_bound": load == "full"
+                and _median(runs, "wrk_share") >= GENERATOR_BOUND_SHARE,
                 "server_core_irq": _median(runs, "server_core_irq"),
                 "server_cpu_us_per_req": _median(runs, "server_cpu_us_per_req"),
                 "redis_cpu_us_per_req": _median(runs, "redis_cpu_us_per_req"),
@@ -68,6 +75,8 @@ def summarize(
         edge_cpu = edge["server_cpu_us_per_req"] + (
             edge["redis_cpu_us_per_req"] if redis_on_server_core else 0.0
         )
+        out["edge_cpu_us_per_req"] = edge_cpu
+        out["nginx_cpu_us_per_req"] = nginx["server_cpu_us_per_req"]
         if edge_cpu:
             out["ratio_by_cpu"] = nginx["server_cpu_us_per_req"] / edge_cpu
     if "edge_half" in out:
@@ -83,7 +92,7 @@ def run_line(r: WrkRun) -> str:
         f"  {r.server:5} {r.load:6}{rate}: {r.req_per_s:>9,.0f} req/s  p50 {r.p50_ms:6.2f} ms"
         f"  p99 {r.p99_ms:6.2f} ms  server core {r.server_core_busy:4.0%}"
         f" (irq {r.server_core_irq:3.0%})"
-        f"  wrk core {r.client_core_busy:4.0%}  status {r.status}"
+        f"  wrk core {r.client_core_busy:4.0%} (wrk {r.wrk_share:4.0%})  status {r.status}"
         + (f"  errors {socket_errors}" if socket_errors else "")
     )
 
@@ -98,7 +107,8 @@ def table(result: Mapping[str, Any]) -> str:
         + f"; load average before {m['loadavg_before'][0]:.2f}",
         "",
         f"{'':22}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-        f"{'srv core':>10}{'irq':>6}{'others':>8}{'wrk core':>10}{'CPU us/req':>12}{'Redis us/req':>14}",
+        f"{'srv core':>10}{'irq':>6}{'others':>8}{'wrk core':>10}{'wrk CPU':>9}{'CPU us/req':>12}"
+        f"{'Redis us/req':>14}",
     ]
     for key in ("edge_full", "nginx_full", "edge_half", "nginx_half"):
         row = s.get(key)
@@ -112,12 +122,14 @@ def table(result: Mapping[str, Any]) -> str:
             f"{label:22}{row['req_per_s']:>10,.0f}{row['p50_ms']:>9.2f}{row['p90_ms']:>9.2f}"
             f"{row['p99_ms']:>9.2f}{row['server_core_busy']:>10.0%}{row['server_core_irq']:>6.0%}"
             f"{row['other_load_on_server_core']:>8.0%}{row['client_core_busy']:>10.0%}"
+            f"{row.get('wrk_share', 0.0):>9.0%}"
             f"{row['server_cpu_us_per_req']:>12.0f}{row['redis_cpu_us_per_req']:>14.1f}"
         )
     lines.append(
         "(srv core: how busy the server core was; irq: of which interrupts and softirqs, the kernel's"
         " TCP work for\n our traffic; others: processes that were neither the server nor its Redis;"
-        " CPU us/req: CPU time\n of the server's processes per request)"
+        " wrk CPU: wrk's own\n CPU time over the run's (one thread: 100% is its core);"
+        " CPU us/req: CPU time of the server's processes per request)"
     )
     lines.append("")
     if "ratio" in s:
@@ -125,7 +137,18 @@ def table(result: Mapping[str, Any]) -> str:
             f"edge / nginx at full load: {s['ratio']:.3f}  (goal >= {GOAL_RATIO}: "
             f"{'met' if s['ratio_met'] else 'not met'})"
         )
+    lines += generator_lines(s)
     if "ratio_by_cpu" in s:
+        lines.append(
+            f"CPU per request at full load: edge {s['edge_cpu_us_per_req']:.1f} us (worker"
+            f" {s['edge_full']['server_cpu_us_per_req']:.1f}"
+            + (
+                f" + Valkey {s['edge_full']['redis_cpu_us_per_req']:.1f}"
+                if s["edge_cpu_us_per_req"] > s["edge_full"]["server_cpu_us_per_req"]
+                else ""
+            )
+            + f"), nginx {s['nginx_cpu_us_per_req']:.1f} us (its worker)"
+        )
         lines.append(
             f"edge / nginx by CPU per request: {s['ratio_by_cpu']:.3f}  (nginx's CPU us/req over the"
             " edge's, with its Redis when it shares the core: the ratio on a quiet core)"
@@ -157,6 +180,14 @@ def table(result: Mapping[str, Any]) -> str:
             f"{drain['clicks_per_s']:,.0f} clicks/s (start-up {drain['startup_seconds']:.1f} s"
             " not counted)"
         )
+    valkey = result.get("valkey") or {}
+    if valkey:
+        events = valkey.get("events_over_1ms") or {}
+        lines.append(
+            "Valkey's own pauses of 1 ms or more during the load: "
+            + (", ".join(f"{k} max {v['max_ms']} ms" for k, v in sorted(events.items())) or "none")
+            + f"; main thread waited on the AOF fsync {valkey.get('aof_delayed_fsync', 0)} times"
+        )
     prof = result.get("profile") or {}
     if prof.get("groups"):
         from loadtest.profile import render
@@ -179,6 +210,25 @@ def table(result: Mapping[str, Any]) -> str:
             + ("yes" if clicks["ok"] else "NO: " + "; ".join(clicks["problems"]))
         )
     return "\n".join(lines)
+
+
+def generator_lines(s: Mapping[str, Any]) -> list[str]:
+    """Whether wrk, not the server, set the pace of a full-load run."""
+    out = []
+    for server in ("edge", "nginx"):
+        row = s.get(f"{server}_full")
+        if row and row.get("generator_bound"):
+            out.append(
+                f"load generator bound: wrk used {row['wrk_share']:.0%} of its core during"
+                f" {server}'s full-load runs, so {server}'s {row['req_per_s']:,.0f} req/s is a"
+                " floor, not its peak"
+                + (" (the ratio by req/s flatters the edge; read the one by CPU)" if server ==
+                   "nginx" else "")
+            )
+    if not out and s.get("edge_full"):
+        out.append("load generator: not the bottleneck (wrk below"
+                   f" {GENERATOR_BOUND_SHARE:.0%} of its core in every full-load median)")
+    return out
 
 
 def write_json(result: Mapping[str, Any], directory: Path) -> Path:

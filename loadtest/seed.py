@@ -5,8 +5,13 @@ that admin writes for the same changes (so `smartlinks sync` publishes them as u
 Plain SQL through psycopg (COPY for the codes): admin's per-row services would take minutes
 for 100,000 contacts, and the point here is to measure the edge, not the seeding.
 
-    python -m loadtest.seed --contacts 100000 --export codes.txt   # seed, then export codes
+    python -m loadtest.seed --contacts 100000   # into the running `smartlinks up`
     python -m loadtest.seed --export codes.txt --host go.example.org  # export an existing domain
+
+With no DATABASE_URL it finds the `smartlinks up` running in SMARTLINKS_DATA_DIR (its runtime
+file, core/runtime.py), as every `smartlinks` command does. After seeding it makes an API token
+for the seeded organisation and writes what the Locust run needs (edge and admin URLs, host,
+link, token, codes file) to loadtest/results/ (git-ignored): seed.json and codes.txt.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ from sqlalchemy import text
 from core import config
 from core.codes import new_code
 from loadtest.traffic import Target, write_targets
+
+RESULTS_DIR = Path(__file__).with_name("results")  # git-ignored
+SEED_FILE = RESULTS_DIR / "seed.json"
+CODES_FILE = RESULTS_DIR / "codes.txt"
 
 BENCH_HOST = "bench.smartlinks.test"
 DESTINATION = "https://example.org/rsvp?first={{first_name}}&last={{last_name}}&src={{fields.source|sms}}&ward={{fields.ward}}"
@@ -202,14 +211,40 @@ def targets(conn: psycopg.Connection, hostname: str) -> list[Target]:
     return [Target(hostname, code, extension) for code, extension in rows]
 
 
+def api_token(database_url: str, org_id: int, name: str) -> str:
+    """A new API token for the organisation, made by admin's own service."""
+    from admin import create_app
+    from admin.extensions import db
+    from admin.services.orgs import issue_api_token
+
+    url = config.to_sqlalchemy(database_url)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "loadtest"})
+    with app.app_context():
+        try:
+            token = issue_api_token(org_id, None, name)
+            db.session.commit()
+            return token
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtest.seed", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.seed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--contacts", type=int, default=0, help="seed this many contacts")
     parser.add_argument("--host", default="", help=f"domain hostname (default {BENCH_HOST})")
-    parser.add_argument("--export", type=Path, help="write host/code/extension lines here")
+    parser.add_argument(
+        "--export", type=Path, help=f"write host/code/extension lines here (seeding: {CODES_FILE})"
+    )
+    parser.add_argument("--seed-file", type=Path, default=SEED_FILE, help="what Locust reads")
     args = parser.parse_args(argv)
     try:
-        url = config.libpq_url(config.load())
+        settings = config.load()
+        url = config.libpq_url(settings)
     except config.SettingsError as exc:
         print(f"python -m loadtest.seed: {exc}", file=sys.stderr)
         return 2
@@ -223,12 +258,40 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"seeded org {seeded.org_id}, domain {host}, link {seeded.link_id}: "
                 f"{issued.codes} codes in {issued.seconds:.1f}s with {issued.method}"
-                " (run `smartlinks sync` to publish them)"
+                " (a running `smartlinks up` publishes them to Redis; else run"
+                " `smartlinks sync --full --burst`)"
             )
-        if args.export:
-            n = write_targets(args.export, targets(conn, host))
-            print(f"exported {n} codes of {host} to {args.export}")
+            export = args.export or CODES_FILE
+            save_seed(args.seed_file, settings, seeded, url, export)
+        else:
+            export = args.export
+        if export:
+            export.parent.mkdir(parents=True, exist_ok=True)
+            n = write_targets(export, targets(conn, host))
+            print(f"exported {n} codes of {host} to {export}")
     return 0
+
+
+def save_seed(
+    path: Path, settings: config.Settings, seeded: Seeded, database_url: str, codes: Path
+) -> None:
+    """The seed file Locust reads (loadtest/locustfile.py), and the API token, printed."""
+    token = api_token(database_url, seeded.org_id, "loadtest")
+    edge_host = "127.0.0.1" if settings.edge.host in ("0.0.0.0", "::", "") else settings.edge.host
+    info = {
+        "edge_url": f"http://{edge_host}:{settings.edge.port}",
+        "admin_url": settings.admin.public_url,
+        "host": seeded.hostname,
+        "org_id": seeded.org_id,
+        "link_id": seeded.link_id,
+        "api_token": token,
+        "codes_file": str(codes.resolve()),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(info, indent=2) + "\n")
+    path.chmod(0o600)  # the token is a credential for the organisation
+    print(f"API token for org {seeded.org_id}: {token}")
+    print(f"saved {path}: edge {info['edge_url']}, admin {info['admin_url']}, link {seeded.link_id}")
 
 
 if __name__ == "__main__":

@@ -30,9 +30,9 @@ from pathlib import Path
 import psycopg
 
 from core import config
-from loadtest.seed import seed_link
+from loadtest.seed import RESULTS_DIR, api_token, seed_link
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = RESULTS_DIR
 SEEDED_FILE = RESULTS / "seed_clicks.json"
 COPY_ROWS = 50_000  # rows per write to the COPY stream
 # (weight, kind, reason, user agent, device, os, browser): what the drain would have parsed.
@@ -199,24 +199,6 @@ def derive(conn: psycopg.Connection, link_id: int) -> None:
             backfill(cur, link_id)
 
 
-def _token(database_url: str, org_id: int) -> str:
-    """An API token for the seeded organisation, made by admin's own service."""
-    from admin import create_app
-    from admin.extensions import db
-    from admin.services.orgs import issue_api_token
-
-    url = config.to_sqlalchemy(database_url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "loadtest"})
-    with app.app_context():
-        try:
-            token = issue_api_token(org_id, None, "seed_clicks")
-            db.session.commit()
-            return token
-        finally:
-            db.session.remove()
-            db.engine.dispose()
-
-
 def seed_clicks(
     database_url: str,
     clicks: int,
@@ -275,7 +257,7 @@ def seed_clicks(
         conn.execute("ANALYZE")
         seconds["analyze"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
-    token = _token(database_url, seeded.org_id)
+    token = api_token(database_url, seeded.org_id, "seed_clicks")
     return SeededClicks(
         org_id=seeded.org_id,
         link_id=seeded.link_id,

@@ -136,3 +136,38 @@ async def constant_rsgi(scope: Any, protocol: Any) -> None:
     protocol.response_empty(
         302, [("location", LOCATION.decode()), ("cache-control", "private, no-store")]
     )
+
+
+def _collector(settle: Any) -> ASGIApp:
+    from edge import gc as edge_gc
+
+    edge_gc.settle = settle  # what the app's start-up calls instead of edge/gc.py's
+    return edge()
+
+
+def edge_gc_default() -> ASGIApp:
+    """The edge with CPython's collector as it is: no freeze, thresholds 700/10/10."""
+    return _collector(lambda: None)
+
+
+def edge_freeze_only() -> ASGIApp:
+    """The edge as before edge/gc.py: gc.freeze() after start-up, thresholds as they are."""
+    import gc
+
+    return _collector(gc.freeze)
+
+
+def edge_snapshot_on_loop() -> ASGIApp:
+    """The edge as before the metrics snapshot moved to a thread: written on the event loop."""
+    import asyncio
+
+    import edge.app as edge_app
+
+    async def on_loop(ctx: Any) -> None:
+        while True:
+            await asyncio.sleep(edge_app.SNAPSHOT_SECONDS)
+            ctx.metrics.local.memory_entries = len(ctx.memory)
+            ctx.metrics.write_snapshot()
+
+    edge_app._write_snapshots = on_loop  # type: ignore[assignment]
+    return edge()

@@ -55,6 +55,9 @@ VARIANTS = (
         loop="uvloop",
         uvloop=True,
     ),
+    Variant("edge-gc-default", "loadtest.variant_apps:edge_gc_default"),
+    Variant("edge-freeze-only", "loadtest.variant_apps:edge_freeze_only"),
+    Variant("edge-snapshot-on-loop", "loadtest.variant_apps:edge_snapshot_on_loop"),
     Variant("const-starlette", "loadtest.variant_apps:constant_starlette"),
     Variant("const-asgi", "loadtest.variant_apps:constant_asgi", factory=False),
     Variant("const-rsgi", "loadtest.variant_apps:constant_rsgi", interface="rsgi", factory=False),
@@ -96,13 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--contacts", type=int, default=5_000)
     p.add_argument("--only", default="", help="comma-separated variant names")
     p.add_argument("--uvloop-path", default="", help="a folder where uvloop is importable")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="also a run at this fixed rate (req/s, open loop) per variant: its p50/p99",
+    )
     args = p.parse_args(argv)
     tools = machine.ensure_tools()
     server_cpu, client_cpu = machine.cpu_plan(None, None)
     chosen = [v for v in VARIANTS if not args.only or v.name in args.only.split(",")]
     if not args.uvloop_path:
         chosen = [v for v in chosen if not v.uvloop]
-    results: dict[str, list[tuple[float, float]]] = {v.name: [] for v in chosen}
+    results: dict[str, list[tuple[float, float, WrkRun | None]]] = {v.name: [] for v in chosen}
     with tempfile.TemporaryDirectory(prefix="smartlinks-variants-") as tmp:
         work = Path(tmp)
         rd = EmbeddedRedis(work / "valkey", free_port(), durable=False)
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             traffic.write_requests(requests_file, traffic.build_requests(targets, 100_000))
             for _ in range(args.rounds):
                 for v in chosen:
-                    rps, cpu = run_variant(
+                    rps, cpu, tail = run_variant(
                         v,
                         args,
                         tools["wrk"],
@@ -126,20 +135,31 @@ def main(argv: list[str] | None = None) -> int:
                         server_cpu,
                         client_cpu,
                     )
-                    results[v.name].append((rps, cpu))
+                    results[v.name].append((rps, cpu, tail))
                     print(
-                        f"  {v.name:24} {rps:9,.0f} req/s  {cpu:7.1f} us CPU/req (worker)",
+                        f"  {v.name:24} {rps:9,.0f} req/s  {cpu:7.1f} us CPU/req (worker)"
+                        + (f"  at {tail.req_per_s:,.0f}/s: p50 {tail.p50_ms:.2f} p99"
+                           f" {tail.p99_ms:.2f} ms" if tail else ""),
                         file=sys.stderr,
                         flush=True,
                     )
         finally:
             rd_proc.send_signal(signal.SIGTERM)
             rd_proc.wait(10)
-    print(f"\n{'variant':24}{'req/s':>10}{'CPU us/req':>12}   (medians of {args.rounds})")
+    tail_head = f"{'p50 ms':>9}{'p99 ms (each run)':>24}" if args.rate else ""
+    print(f"\n{'variant':24}{'req/s':>10}{'CPU us/req':>12}{tail_head}   (medians of"
+          f" {args.rounds}" + (f"; fixed rate {args.rate:,.0f}/s" if args.rate else "") + ")")
     for name, rows in results.items():
-        rps = statistics.median(r for r, _ in rows)
-        cpu = statistics.median(c for _, c in rows)
-        print(f"{name:24}{rps:>10,.0f}{cpu:>12.1f}")
+        rps = statistics.median(r for r, _, _ in rows)
+        cpu = statistics.median(c for _, c, _ in rows)
+        tails = [t for _, _, t in rows if t]
+        shown = (
+            f"{statistics.median(t.p50_ms for t in tails):>9.2f}"
+            + f"{' / '.join(f'{t.p99_ms:.2f}' for t in tails):>24}"
+            if tails
+            else ""
+        )
+        print(f"{name:24}{rps:>10,.0f}{cpu:>12.1f}{shown}")
     return 0
 
 
@@ -153,7 +173,7 @@ def run_variant(
     work: Path,
     server_cpu: int,
     client_cpu: int,
-) -> tuple[float, float]:
+) -> tuple[float, float, WrkRun | None]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "EDGE_"))}
     env.update(REDIS_URL=rd.url, LOG_LEVEL="WARNING", SMARTLINKS_DATA_DIR=str(work / "data"))
@@ -163,7 +183,13 @@ def run_variant(
     try:
         wait_for_port("127.0.0.1", port, 60, child.proc)
 
-        def load(name: str, seconds: float, server_pids: list[int], redis_pids: list[int]) -> WrkRun:
+        def load(
+            name: str,
+            seconds: float,
+            server_pids: list[int],
+            redis_pids: list[int],
+            rate: float = 0,
+        ) -> WrkRun:
             return run_wrk(
                 wrk,
                 server=v.name,
@@ -173,7 +199,7 @@ def run_variant(
                 host=HOST,
                 connections=args.connections,
                 seconds=seconds,
-                rate=0,
+                rate=rate,
                 client_cpu=client_cpu,
                 server_cpu=server_cpu,
                 server_pids=server_pids,
@@ -185,7 +211,8 @@ def run_variant(
             raise RuntimeError(f"{v.name} served no redirect: {warm.status}\n{child.tail()}")
         worker = stack.busiest_worker(child.pid)
         r = load("full", args.seconds, [worker], [redis_pid])
-        return r.req_per_s, r.server_cpu_us_per_req
+        tail = load("rate", args.seconds, [worker], [redis_pid], args.rate) if args.rate else None
+        return r.req_per_s, r.server_cpu_us_per_req, tail
     finally:
         with suppress(Exception):
             child.stop()

@@ -38,6 +38,9 @@ class WrkRun:
     redis_cpu_us_per_req: float = 0.0
     server_share: float = 0.0  # the server's processes' CPU time / wall time (0..1 per core)
     redis_share: float = 0.0
+    # wrk's own CPU time / wall time (0..1: it has one thread). Near 1, the load generator
+    # is the bottleneck: the server's req/s is a floor, not its peak.
+    wrk_share: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,6 +78,7 @@ def run_wrk(
         host,
         f"{rate:.3f}",
     ]
+    children_before = machine.children_cpu_seconds()  # wrk is our only child that ends during the run
     if shutil.which("stdbuf"):  # line-buffered, so that "Running" arrives when the load starts
         args = ["stdbuf", "-oL", *args]
     proc = subprocess.Popen(
@@ -92,6 +96,7 @@ def run_wrk(
         if raw.startswith("Running"):
             break
     cores_before = machine.core_times()
+    wrk_cpu_before = machine.cpu_seconds([proc.pid])  # loading the request list: not counted
     server_cpu_before = machine.cpu_seconds(server_pids)
     redis_cpu_before = machine.cpu_seconds(redis_pids)
     started = time.monotonic()
@@ -104,6 +109,8 @@ def run_wrk(
     cores_after = machine.core_times()
     server_cpu_used = machine.cpu_seconds(server_pids) - server_cpu_before
     redis_cpu_used = machine.cpu_seconds(redis_pids) - redis_cpu_before
+    # wrk has exited and been reaped: its whole CPU time is in our children's usage.
+    wrk_cpu_used = machine.children_cpu_seconds() - children_before - wrk_cpu_before
     stdout = "".join(lines) + out
     line = next((x for x in stdout.splitlines() if x.startswith(MARK)), None)
     if proc.returncode != 0 or line is None:
@@ -132,5 +139,7 @@ def run_wrk(
         redis_cpu_us_per_req=redis_cpu_used * 1e6 / n if n else 0.0,
         server_share=server_cpu_used / wall if wall else 0.0,
         redis_share=redis_cpu_used / wall if wall else 0.0,
+        wrk_share=wrk_cpu_used / wall if wall else 0.0,
         extra={"wall_seconds": wall},
     )
+
