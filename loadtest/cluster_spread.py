@@ -38,10 +38,10 @@ from admin.services.codes import codes_for
 from core.records import DomainRecord, LinkRecord
 from edge.app import EdgeApp, create_app
 from loadtest import hotpath
+from loadtest.local_cluster import LocalCluster
 from loadtest.traffic import PHONE_USER_AGENTS
 from smartlinks.embedded import EmbeddedRedis, free_port
 from sync.publish.store import RecordStore
-from tests.helpers.local_cluster import LocalCluster
 
 ORGS = 10
 LINKS_PER_ORG = 3

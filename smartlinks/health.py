@@ -23,7 +23,6 @@ from pathlib import Path
 
 from core import config, keys
 from smartlinks import roles
-from sync.connections import connect
 
 HTTP_ROLES = tuple(role.name for role in roles.ROLES if role.http)
 ROLES = tuple(role.name for role in roles.ROLES)
@@ -71,7 +70,11 @@ def check_http(role: str, settings: config.Settings) -> tuple[bool, str]:
 
 
 def check_worker(role: str, redis_url: str, cluster: bool = False) -> tuple[bool, str]:
+    # Imported here: the edge's image runs `smartlinks health` too, and holds neither redis-py
+    # nor sync/ (tests/test_packaging.py).
     import redis
+
+    from sync.connections import connect
 
     pids = role_processes().get(role, [])
     if not pids:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = ("flask", "sqlalchemy", "psycopg", "alembic", "admin", "sync", "werkzeug", "smartlinks")
-ALLOWED_ROOTS = {"core", "edge", "starlette", "hiredis", "msgspec", "crawlerdetect", "idna"}
+ALLOWED_ROOTS = {
+    "core", "edge", "starlette", "hiredis", "msgspec", "crawlerdetect", "idna", "lmdb"
+}  # fmt: skip
 
 
 def _root(name: str) -> str:

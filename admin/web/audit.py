@@ -32,7 +32,8 @@ KIND_LABELS = {
 
 def _cursor() -> int:
     raw = request.args.get("cursor", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else 0
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    return int(raw) if raw.isdecimal() and raw.isascii() and len(raw) < 19 else 0
 
 
 def changed_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[Any]:

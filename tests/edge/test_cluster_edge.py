@@ -12,11 +12,11 @@ import pytest
 import redis
 
 from core import keys, records
+from loadtest.local_cluster import LocalCluster, running
 from sync.publish.store import RecordStore
 from tests.edge.conftest import HOST, IMESSAGE, IPHONE, World, make_world
 from tests.edge.test_visits import MERGED
 from tests.helpers.asgi_edge import AsgiEdge
-from tests.helpers.local_cluster import LocalCluster, running
 
 PARTITIONS = 16
 CONTACT_PARTITION = 100 % PARTITIONS  # the world's contact, id 100

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from core import keys
+from loadtest.local_cluster import LocalCluster, running
 from sync.publish.store import RecordStore
 from tests.edge.conftest import HOST, IPHONE, World, make_world
 from tests.helpers.asgi_edge import AsgiEdge
-from tests.helpers.local_cluster import LocalCluster, running
 
 PARTITIONS = 16
 

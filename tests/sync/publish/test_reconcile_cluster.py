@@ -14,10 +14,10 @@ from admin.services.orgs import NewOrg
 from core import keys
 from core.config import to_libpq
 from core.records import LinkRecord
+from loadtest.local_cluster import LocalCluster, running
 from sync.publish.reconcile import Reconciler
 from sync.publish.store import RecordStore
 from tests.conftest import Servers
-from tests.helpers.local_cluster import LocalCluster, running
 from tests.sync.publish.test_reconcile import _world
 
 PARTITIONS = 16
