@@ -187,8 +187,9 @@ def browser() -> Iterator[Any]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last. The session's browser (above) keeps Playwright's event loop
-    running in the main thread from the first browser test on, and asyncio.run() in any test
-    after it fails ("cannot be called from a running event loop"): the edge's spool, wire and
-    phantom-click tests did, once the test tree put tests/admin/ before tests/edge/."""
+    """Browser tests run last in a plain run. The session's browser (above) keeps Playwright's
+    event loop running in the main thread from the first browser test on, and asyncio.run() in
+    any test after it fails ("cannot be called from a running event loop"), so tests run their
+    coroutines with tests.helpers.threads.run_coroutine; `dev.py test`'s two processes take
+    whole files largest first, where this order does not hold."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -29,6 +29,7 @@ from tests.edge.faults import (
     stream_requests,
     wait_until,
 )
+from tests.helpers.threads import run_coroutine
 
 # Times what it measures or loads the whole machine: runs alone, after the parallel phase.
 pytestmark = pytest.mark.serial
@@ -158,7 +159,7 @@ def test_late_script_records_nothing(valkey: Valkey, tmp_path: Path):
             finally:
                 valkey.signal(signal.SIGCONT)
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
     wait_until(lambda: _evalsha_calls(rdb) == 1, 5, "the stalled script to run")
     assert rdb.xlen(keys.CLICK_STREAM) == 0
     rdb.close()
@@ -188,7 +189,7 @@ def test_script_past_its_deadline_click_is_spooled_once(
                 await asyncio.sleep(0.02)
             assert ctx.metrics.local.clicks_replayed == 1
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
     clicks = world.clicks()
     assert len(clicks) == 2
     assert len({event.click_id for event, _ref in clicks}) == 2

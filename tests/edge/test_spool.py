@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -14,6 +13,7 @@ from edge.metrics import Metrics
 from edge.resolve import Resolver, connect
 from edge.spool import READ_BYTES, SUFFIX, Spool, decode_entries, encode_entry
 from tests.edge.conftest import World
+from tests.helpers.threads import run_coroutine
 
 
 def test_entries_round_trip_and_a_torn_tail_ends_the_file():
@@ -74,7 +74,7 @@ def test_spool_of_a_gone_worker_is_taken_over_and_replayed_once(world: World, tm
         assert not path.exists()
         resolver.close()
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
     referers = sorted(event.referer for event, _ref in world.clicks())
     assert referers == [f"https://ref.example.test/{n}" for n in range(5)]
 
@@ -99,7 +99,7 @@ def test_replay_refused_by_redis_is_kept_and_resumed(world: World, tmp_path: Pat
         assert list((tmp_path / "spool").glob(f"*{SUFFIX}")) == []
         resolver.close()
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
     assert len(world.clicks()) == 4
 
 
@@ -119,7 +119,7 @@ def test_a_spool_larger_than_one_read_is_replayed_whole(world: World, tmp_path: 
         resolver.close()
         return size
 
-    assert asyncio.run(scenario()) > READ_BYTES
+    assert run_coroutine(scenario()) > READ_BYTES
     referers = {event.referer for event, _ref in world.clicks()}
     assert len(world.clicks()) == len(referers) == 6000
 
@@ -138,7 +138,7 @@ def test_unwritable_spool_counts_unrecorded(tmp_path: Path):
         await spool.flush()
         return spool.metrics
 
-    metrics = asyncio.run(scenario())
+    metrics = run_coroutine(scenario())
     assert (metrics.clicks_unrecorded, metrics.clicks_spooled) == (1, 0)
 
 
@@ -158,6 +158,6 @@ def test_read_only_folder_counts_unrecorded(tmp_path: Path):
         return spool.metrics
 
     try:
-        assert asyncio.run(scenario()).clicks_unrecorded == 1
+        assert run_coroutine(scenario()).clicks_unrecorded == 1
     finally:
         folder.chmod(0o755)

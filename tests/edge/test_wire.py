@@ -12,10 +12,11 @@ import redis
 from edge.wire import ReplyError, Wire, WireError
 from tests.conftest import Servers
 from tests.edge.conftest import Edge, World
+from tests.helpers.threads import run_coroutine
 
 
 def _run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+    return run_coroutine(coro)
 
 
 def test_concurrent_calls_get_their_own_replies(servers: Servers):
