@@ -3,6 +3,7 @@ the demo organisation, every role as a child, restarts, Ctrl-C, and a second sta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -83,6 +84,17 @@ def _children(pid: int, name: str) -> list[psutil.Process]:
     return found
 
 
+def _servers(pid: int, name: str) -> list[psutil.Process]:
+    """Children of `up` that are embedded servers called ``name`` (one that exits while we look
+    is not counted)."""
+    found = []
+    for child in psutil.Process(pid).children():
+        with contextlib.suppress(psutil.Error):
+            if name in child.name():
+                found.append(child)
+    return found
+
+
 def _ours(data_dir: Path) -> list[psutil.Process]:
     """Every process started for this data folder (servers by their command line, roles and
     granian workers by their environment)."""
@@ -106,6 +118,24 @@ def _ours(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
+def _left_running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes still alive; one that exits while we look counts as gone."""
+    alive = []
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+    return alive
+
+
+def _cmdlines(procs: list[psutil.Process]) -> list[list[str]]:
+    lines = []
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            lines.append(p.cmdline())
+    return lines
+
+
 def _interrupt(proc: Process, data_dir: Path, ports: list[int]) -> float:
     """Ctrl-C: everything gone within 10 s, no process left, every port free."""
     before = psutil.Process(proc.pid).children(recursive=True)
@@ -116,8 +146,8 @@ def _interrupt(proc: Process, data_dir: Path, ports: list[int]) -> float:
     took = time.monotonic() - began
     assert took < 10, f"stopping took {took:.1f}s"
     assert code == 0, proc.log()[-3000:]
-    alive = [p for p in before if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert not alive, f"left running: {[p.cmdline() for p in alive]}"
+    alive = _left_running(before)
+    assert not alive, f"left running: {_cmdlines(alive)}"
     assert not _ours(data_dir)
     busy = [port for port in ports if not port_is_free(port)]
     assert not busy, f"ports still bound: {busy}"
@@ -186,11 +216,11 @@ def test_up_runs_everything_restarts_stops_and_starts_again(tmp_path: Path) -> N
 
         # The same for an embedded server: Valkey comes back with its data (AOF) and the edge
         # serves the demo link again.
-        (valkey,) = [c for c in psutil.Process(first.pid).children() if "valkey" in c.name()]
+        (valkey,) = _servers(first.pid, "valkey")
         os.kill(valkey.pid, signal.SIGKILL)
         deadline = time.monotonic() + 15
         while True:
-            back = [c for c in psutil.Process(first.pid).children() if "valkey" in c.name()]
+            back = _servers(first.pid, "valkey")
             if back and back[0].pid != valkey.pid and _status_or_0(link, host) == 302:
                 break
             assert time.monotonic() < deadline, "valkey was not restarted"
@@ -222,8 +252,8 @@ def test_up_runs_everything_restarts_stops_and_starts_again(tmp_path: Path) -> N
         began = time.monotonic()
         os.kill(second.pid, signal.SIGKILL)
         second.proc.wait(5)
-        while [p for p in before if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]:
-            assert time.monotonic() - began < 10, [p.cmdline() for p in before if p.is_running()]
+        while alive := _left_running(before):
+            assert time.monotonic() - began < 10, _cmdlines(alive)
             time.sleep(0.1)
         second_stop = time.monotonic() - began
         assert not _ours(data_dir)
