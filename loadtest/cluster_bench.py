@@ -16,7 +16,6 @@ masters), and their sum; the medians and the cluster / single ratio, with the lo
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -29,7 +28,7 @@ from typing import Any
 import psycopg
 
 from core import config
-from loadtest import machine, report, seed, stack, traffic
+from loadtest import machine, report, script_parser, seed, stack, traffic
 from loadtest.wrk import run_wrk
 from smartlinks.cluster import running
 
@@ -37,8 +36,7 @@ PARTITIONS = 64
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m loadtest.cluster_bench",
-                                description=__doc__.split("\n\n")[0])  # fmt: skip
+    p = script_parser("loadtest.cluster_bench", __doc__)
     p.add_argument("--contacts", type=int, default=20_000)
     p.add_argument("--requests", type=int, default=100_000)
     p.add_argument("--seconds", type=float, default=8.0)

@@ -24,7 +24,6 @@ phantom (answered other than 3xx, yet recorded), and the fault's own time.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import secrets
@@ -39,7 +38,7 @@ from typing import Any
 import psycopg
 
 from core import config, keys
-from loadtest import seed, stack
+from loadtest import script_parser, seed, stack
 from loadtest.httpload import Load
 from loadtest.report import markdown_table
 from smartlinks.cluster import EmbeddedCluster, running
@@ -124,11 +123,9 @@ def trial(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m loadtest.cluster_churn",
-                                description=__doc__.split("\n\n")[0])  # fmt: skip
-    p.add_argument("--rate", type=float, default=1000)
-    p.add_argument("--before", type=float, default=5)
-    p.add_argument("--after", type=float, default=10)
+    p = script_parser("loadtest.cluster_churn", __doc__)
+    for flag, seconds_or_rate in (("--rate", 1000.0), ("--before", 5.0), ("--after", 10.0)):
+        p.add_argument(flag, type=float, default=seconds_or_rate)
     p.add_argument("--slots", type=int, default=2000)
     p.add_argument("--contacts", type=int, default=2000)
     p.add_argument("--faults", default="reshard,kill")

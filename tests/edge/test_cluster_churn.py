@@ -96,13 +96,11 @@ def test_slots_move_under_load_without_a_broken_redirect_or_a_lost_click(
 
 @pytest.mark.serial
 def test_a_master_killed_under_load_fails_over(
-    app: Flask, org: NewOrg, clean: Servers, valkey_cluster_replicas: EmbeddedCluster,
-    tmp_path: Path,
-) -> None:  # fmt: skip
-    cluster = valkey_cluster_replicas
-    with stack(cluster, org, clean, tmp_path) as (port, codes, sql):
-        row = trial(lambda: kill(cluster, PARTITIONS), sql, port, HOST, codes, RATE,
-                    before=1.5, after=6)  # fmt: skip
+    app: Flask, org: NewOrg, clean: Servers, valkey_cluster_replicas: EmbeddedCluster, tmp_path: Path
+) -> None:
+    with stack(valkey_cluster_replicas, org, clean, tmp_path) as (port, codes, sql):
+        row = trial(lambda: kill(valkey_cluster_replicas, PARTITIONS), sql, port, HOST, codes,
+                    RATE, before=1.5, after=6)  # fmt: skip
     print(f"\nmaster kill under load: {row}")
     assert row["served"] >= RATE
     # 503 ("try again") while the slots have no master, never another answer; a 503 whose
