@@ -5,6 +5,8 @@ client following a slot that moves (ASK while it migrates, MOVED after)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -223,6 +225,46 @@ def test_edge_follows_a_slot_while_it_migrates_and_after(
     assert wire.refreshes > refreshes  # type: ignore[union-attr]
     # back, for the tests after this one
     cluster.move_slot(slot, source)
+
+
+def test_edge_waits_while_a_slots_keys_are_split_between_two_masters(
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
+):
+    # valkey-cli moves a slot's keys 100 per MIGRATE: meanwhile the script's declared keys
+    # (domain copy, code bucket, stream) may be on both sides, and both answer TRYAGAIN. The
+    # edge asks again until the rest has moved (here: as soon as the first TRYAGAIN is seen).
+    stream = keys.click_stream(CONTACT_PARTITION, PARTITIONS)
+    slot = keys.slot(stream)
+    source = cluster.owner_of_slot(slot)
+    target = next(p for p in cluster.master_ports() if p != source)
+    assert edge.get(f"/{HOME_CODE}", HOST, IPHONE).status_code == 302  # the stream exists
+    bucket = keys.code_bucket(HOME_CODE, PARTITIONS)
+    cluster.command(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", cluster.node_id(source))
+    cluster.command(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", cluster.node_id(target))
+    cluster.command(source, "MIGRATE", "127.0.0.1", target, "", 0, 5000, "AUTH",
+                    cluster.password, "KEYS", bucket)  # fmt: skip
+
+    def tryagains() -> int:
+        stats: Any = cluster.command(source, "INFO", "errorstats")
+        return int(stats.get("errorstat_TRYAGAIN", {}).get("count", 0))
+
+    seen = tryagains()
+
+    def finish() -> None:
+        deadline = time.monotonic() + 5
+        while tryagains() == seen and time.monotonic() < deadline:
+            time.sleep(0.002)
+        cluster.begin_move(slot, target)  # the rest of the slot's keys
+        cluster.finish_move(slot, target)
+
+    mover = threading.Thread(target=finish)
+    mover.start()
+    r = edge.get(f"/{HOME_CODE}", HOST, IPHONE)
+    mover.join()
+    assert tryagains() > seen  # the edge did meet the split slot
+    assert (r.status_code, r.headers["location"]) == (302, MERGED)
+    assert cluster.node(target).xlen(stream) == 2
+    cluster.move_slot(slot, source)  # back, for the tests after this one
 
 
 def test_store_writes_a_record_copy_per_partition_with_one_version(world: World):
