@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import json
 import random
@@ -38,8 +39,9 @@ from admin.services.codes import codes_for
 from core.records import DomainRecord, LinkRecord
 from edge.app import EdgeApp, create_app
 from loadtest import hotpath
-from loadtest.local_cluster import LocalCluster
 from loadtest.traffic import PHONE_USER_AGENTS
+from smartlinks.cluster import EmbeddedCluster
+from smartlinks.cluster import running as cluster_running
 from smartlinks.embedded import EmbeddedRedis, free_port
 from sync.publish.store import RecordStore
 
@@ -92,7 +94,7 @@ def skewed(paths: list[list[str]], n: int) -> list[dict[str, Any]]:
     return scopes
 
 
-def per_master(cluster: LocalCluster) -> dict[int, dict[str, int]]:
+def per_master(cluster: EmbeddedCluster) -> dict[int, dict[str, int]]:
     out = {}
     for port in cluster.ports:
         node = cluster.node(port)
@@ -121,7 +123,7 @@ async def _serve(stack: AsyncExitStack, app: EdgeApp) -> EdgeApp:
     return app
 
 
-async def spread(cluster: LocalCluster, args: argparse.Namespace, spool: Path) -> dict[str, Any]:
+async def spread(cluster: EmbeddedCluster, args: argparse.Namespace, spool: Path) -> dict[str, Any]:
     client = cluster.client()
     paths = seed_orgs(client, args.partitions, args.contacts)
     client.close()
@@ -149,7 +151,7 @@ async def spread(cluster: LocalCluster, args: argparse.Namespace, spool: Path) -
 
 
 async def cpu(
-    single_url: str, cluster: LocalCluster, args: argparse.Namespace, spool: Path
+    single_url: str, cluster: EmbeddedCluster, args: argparse.Namespace, spool: Path
 ) -> dict[str, Any]:
     single_codes = hotpath.seed_redis(single_url, args.contacts)
     client = cluster.client()
@@ -227,10 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="smartlinks-cluster-") as tmp:
         base = Path(tmp)
-        cluster = LocalCluster(base / "cluster", masters=args.masters).start()
         single = EmbeddedRedis(base / "single", free_port(), durable=False)
         proc = single.start()
-        try:
+        with contextlib.ExitStack() as stack:
+            stack.callback(proc.wait, 10)
+            stack.callback(proc.terminate)
+            cluster = stack.enter_context(cluster_running(base / "cluster", masters=args.masters))
 
             async def both() -> dict[str, Any]:
                 out = {"spread": await spread(cluster, args, base / "spool")}
@@ -245,10 +249,6 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 result = asyncio.run(both())
             print(json.dumps(result, indent=2))
-        finally:
-            proc.terminate()
-            proc.wait(10)
-            cluster.stop()
     return 0
 
 

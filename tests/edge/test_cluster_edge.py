@@ -5,6 +5,8 @@ client following a slot that moves (ASK while it migrates, MOVED after)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 import redis
 
 from core import keys, records
-from loadtest.local_cluster import LocalCluster, running
+from smartlinks.cluster import EmbeddedCluster
 from sync.publish.store import RecordStore
 from tests.edge.conftest import HOST, IMESSAGE, IPHONE, World, make_world
 from tests.edge.test_visits import MERGED
@@ -23,19 +25,21 @@ CONTACT_PARTITION = 100 % PARTITIONS  # the world's contact, id 100
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    yield from running(tmp_path_factory.mktemp("cluster"))
+def cluster(valkey_cluster: EmbeddedCluster) -> EmbeddedCluster:
+    """The shared cluster (tests/helpers/cluster.py), empty."""
+    valkey_cluster.flush()
+    return valkey_cluster
 
 
 @pytest.fixture(scope="module")
-def edge(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsgiEdge]:
+def edge(cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsgiEdge]:
     spool = tmp_path_factory.mktemp("spool")
     with AsgiEdge(cluster.url, spool, cluster=True, partitions=PARTITIONS) as found:
         yield found
 
 
 @pytest.fixture
-def world(cluster: LocalCluster) -> Iterator[World]:
+def world(cluster: EmbeddedCluster) -> Iterator[World]:
     cluster.flush()
     client = cluster.client()
     w = make_world(RecordStore(client, PARTITIONS))
@@ -48,7 +52,7 @@ def world(cluster: LocalCluster) -> Iterator[World]:
 HOME_CODE = keys.bucket_prefixes(CONTACT_PARTITION, PARTITIONS)[0] + "xY9k2"
 
 
-def streams(cluster: LocalCluster) -> dict[int, list[tuple[records.ClickEvent, str]]]:
+def streams(cluster: EmbeddedCluster) -> dict[int, list[tuple[records.ClickEvent, str]]]:
     """The clicks of every stream shard that has any, read from the master that serves it."""
     out = {}
     for p, name in enumerate(keys.click_streams(PARTITIONS)):
@@ -64,7 +68,7 @@ def streams(cluster: LocalCluster) -> dict[int, list[tuple[records.ClickEvent, s
     return out
 
 
-def evalsha_calls(cluster: LocalCluster) -> int:
+def evalsha_calls(cluster: EmbeddedCluster) -> int:
     total = 0
     for port in cluster.ports:
         stats: Any = cluster.node(port).info("commandstats")
@@ -72,7 +76,7 @@ def evalsha_calls(cluster: LocalCluster) -> int:
     return total
 
 
-def test_the_world_is_spread_over_the_masters(cluster: LocalCluster, world: World):
+def test_the_world_is_spread_over_the_masters(cluster: EmbeddedCluster, world: World):
     held = [cluster.node(p).dbsize() for p in cluster.ports]
     # a domain and a link copy in each of 16 partitions, a contact, 3 code buckets
     assert sum(held) == 2 * PARTITIONS + 1 + 3
@@ -80,7 +84,7 @@ def test_the_world_is_spread_over_the_masters(cluster: LocalCluster, world: Worl
 
 
 def test_code_in_its_contacts_partition_is_one_round_trip(
-    cluster: LocalCluster, edge: AsgiEdge, world: World
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
 ):
     assert keys.code_partition(HOME_CODE, PARTITIONS) == CONTACT_PARTITION
     before, trips = evalsha_calls(cluster), edge.resolver.second_trips
@@ -94,7 +98,7 @@ def test_code_in_its_contacts_partition_is_one_round_trip(
 
 
 def test_older_code_reads_its_contact_in_a_second_round_trip(
-    cluster: LocalCluster, edge: AsgiEdge, world: World
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
 ):
     partition = keys.code_partition(world.code, PARTITIONS)
     assert partition != CONTACT_PARTITION  # issued before its contact's partition counted
@@ -110,7 +114,7 @@ def test_older_code_reads_its_contact_in_a_second_round_trip(
 
 
 def test_code_of_a_contact_without_a_record_is_answered_and_recorded(
-    cluster: LocalCluster, edge: AsgiEdge, world: World
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
 ):
     # contact 555's record is not (yet) in Redis: the script cannot tell that from "elsewhere",
     # so the second script runs in the contact's partition, finds nothing, records the click
@@ -125,7 +129,7 @@ def test_code_of_a_contact_without_a_record_is_answered_and_recorded(
 
 
 def test_generic_code_is_one_round_trip_in_its_own_partition(
-    cluster: LocalCluster, edge: AsgiEdge, world: World
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
 ):
     before = evalsha_calls(cluster)
     r = edge.get(f"/{world.generic}", HOST, IPHONE)
@@ -135,7 +139,7 @@ def test_generic_code_is_one_round_trip_in_its_own_partition(
     assert [ref for _e, ref in streams(cluster)[partition]] == ["10::1"]
 
 
-def test_preview_for_a_link_unfurler(cluster: LocalCluster, edge: AsgiEdge, world: World):
+def test_preview_for_a_link_unfurler(cluster: EmbeddedCluster, edge: AsgiEdge, world: World):
     r = edge.get(f"/{world.code}/gala2021", HOST, IMESSAGE)
     assert r.status_code == 200 and "Gala 2021" in r.text
     assert "Secretname" not in r.text
@@ -143,21 +147,21 @@ def test_preview_for_a_link_unfurler(cluster: LocalCluster, edge: AsgiEdge, worl
     assert event.kind != "human"
 
 
-def test_archived_link_records_nothing(cluster: LocalCluster, edge: AsgiEdge, world: World):
+def test_archived_link_records_nothing(cluster: EmbeddedCluster, edge: AsgiEdge, world: World):
     world.put_link(archived=True)
     for code in (HOME_CODE, world.code, world.generic):
         assert edge.get(f"/{code}/gala2021", HOST, IPHONE).status_code == 410
     assert streams(cluster) == {}
 
 
-def test_unknown_code_and_unknown_host(cluster: LocalCluster, edge: AsgiEdge, world: World):
+def test_unknown_code_and_unknown_host(cluster: EmbeddedCluster, edge: AsgiEdge, world: World):
     assert edge.get("/Zz00000", HOST, IPHONE).status_code == 404
     assert edge.get(f"/{HOME_CODE}", "nowhere.example.test", IPHONE).status_code == 404
     assert streams(cluster) == {}
 
 
 def test_scripts_are_loaded_again_on_each_node_that_lost_them(
-    cluster: LocalCluster, edge: AsgiEdge, world: World
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
 ):
     for port in cluster.ports:
         cluster.node(port).script_flush()
@@ -177,7 +181,7 @@ def test_tls_ask_reads_a_domain_copy(edge: AsgiEdge, world: World):
 
 
 def test_clicks_land_in_the_shard_of_their_partition(
-    cluster: LocalCluster, edge: AsgiEdge, world: World
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
 ):
     # A generic code in every partition: each click in its own shard, on the master that
     # serves that shard's slot.
@@ -194,7 +198,7 @@ def test_clicks_land_in_the_shard_of_their_partition(
 
 
 def test_edge_follows_a_slot_while_it_migrates_and_after(
-    cluster: LocalCluster, edge: AsgiEdge, world: World
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
 ):
     stream = keys.click_stream(CONTACT_PARTITION, PARTITIONS)
     slot = keys.slot(stream)
@@ -221,6 +225,46 @@ def test_edge_follows_a_slot_while_it_migrates_and_after(
     assert wire.refreshes > refreshes  # type: ignore[union-attr]
     # back, for the tests after this one
     cluster.move_slot(slot, source)
+
+
+def test_edge_waits_while_a_slots_keys_are_split_between_two_masters(
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
+):
+    # valkey-cli moves a slot's keys 100 per MIGRATE: meanwhile the script's declared keys
+    # (domain copy, code bucket, stream) may be on both sides, and both answer TRYAGAIN. The
+    # edge asks again until the rest has moved (here: as soon as the first TRYAGAIN is seen).
+    stream = keys.click_stream(CONTACT_PARTITION, PARTITIONS)
+    slot = keys.slot(stream)
+    source = cluster.owner_of_slot(slot)
+    target = next(p for p in cluster.master_ports() if p != source)
+    assert edge.get(f"/{HOME_CODE}", HOST, IPHONE).status_code == 302  # the stream exists
+    bucket = keys.code_bucket(HOME_CODE, PARTITIONS)
+    cluster.command(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", cluster.node_id(source))
+    cluster.command(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", cluster.node_id(target))
+    cluster.command(source, "MIGRATE", "127.0.0.1", target, "", 0, 5000, "AUTH",
+                    cluster.password, "KEYS", bucket)  # fmt: skip
+
+    def tryagains() -> int:
+        stats: Any = cluster.command(source, "INFO", "errorstats")
+        return int(stats.get("errorstat_TRYAGAIN", {}).get("count", 0))
+
+    seen = tryagains()
+
+    def finish() -> None:
+        deadline = time.monotonic() + 5
+        while tryagains() == seen and time.monotonic() < deadline:
+            time.sleep(0.002)
+        cluster.begin_move(slot, target)  # the rest of the slot's keys
+        cluster.finish_move(slot, target)
+
+    mover = threading.Thread(target=finish)
+    mover.start()
+    r = edge.get(f"/{HOME_CODE}", HOST, IPHONE)
+    mover.join()
+    assert tryagains() > seen  # the edge did meet the split slot
+    assert (r.status_code, r.headers["location"]) == (302, MERGED)
+    assert cluster.node(target).xlen(stream) == 2
+    cluster.move_slot(slot, source)  # back, for the tests after this one
 
 
 def test_store_writes_a_record_copy_per_partition_with_one_version(world: World):

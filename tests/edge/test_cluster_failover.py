@@ -5,12 +5,11 @@ failed connection) within seconds, without a restart."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from core import keys
-from loadtest.local_cluster import LocalCluster, running
+from smartlinks.cluster import EmbeddedCluster
 from sync.publish.store import RecordStore
 from tests.edge.conftest import HOST, IPHONE, World, make_world
 from tests.helpers.asgi_edge import AsgiEdge
@@ -19,11 +18,13 @@ PARTITIONS = 16
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    yield from running(tmp_path_factory.mktemp("cluster"), replicas=1)
+def cluster(valkey_cluster_replicas: EmbeddedCluster) -> EmbeddedCluster:
+    """The shared cluster (tests/helpers/cluster.py), empty."""
+    valkey_cluster_replicas.flush()
+    return valkey_cluster_replicas
 
 
-def test_edge_follows_a_failover(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory):
+def test_edge_follows_a_failover(cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory):
     client = cluster.client()
     world: World = make_world(RecordStore(client, PARTITIONS))
     # generic codes in one partition, none of them asked before: the edge's memory of recent

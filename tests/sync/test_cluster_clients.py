@@ -9,15 +9,15 @@ from redis.cluster import RedisCluster
 from admin import create_app
 from admin.web import ratelimit
 from core import config, keys
+from smartlinks.cluster import EmbeddedCluster
 from sync import liveness
 from sync.connections import is_cluster, redis_client
 from sync.worker import Worker
 from tests.conftest import Servers
-from tests.helpers.cluster import RunningCluster
 
 
 def test_redis_cluster_1_gives_every_role_the_cluster_client(
-    servers: Servers, valkey_cluster: RunningCluster
+    servers: Servers, valkey_cluster: EmbeddedCluster
 ) -> None:
     single = redis_client(config.load({"REDIS_URL": servers.redis_url}))
     assert not is_cluster(single) and single.ping()
@@ -36,7 +36,7 @@ def test_redis_cluster_1_gives_every_role_the_cluster_client(
 
 
 def test_the_login_limiter_counts_on_a_cluster(
-    servers: Servers, valkey_cluster: RunningCluster
+    servers: Servers, valkey_cluster: EmbeddedCluster
 ) -> None:
     valkey_cluster.flush()
     app = create_app(

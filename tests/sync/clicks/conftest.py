@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from smartlinks.cluster import EmbeddedCluster
 from tests.conftest import Servers
-from tests.helpers.cluster import RunningCluster
 from tests.sync.clicks.streams import Streams
 
 CLUSTER_PARTITIONS = 8  # 3/3/2 over the masters: every master, and shards sharing one
@@ -22,7 +22,7 @@ def streams(request: pytest.FixtureRequest, clean: Servers) -> Iterator[Streams]
         client = redis.Redis.from_url(clean.redis_url)
         partitions = 1
     else:
-        cluster: RunningCluster = request.getfixturevalue("valkey_cluster")
+        cluster: EmbeddedCluster = request.getfixturevalue("valkey_cluster")
         cluster.flush()
         client = cluster.client()
         partitions = CLUSTER_PARTITIONS

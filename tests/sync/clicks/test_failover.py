@@ -19,8 +19,8 @@ from flask import Flask
 
 from admin.services.orgs import NewOrg
 from core import keys, records
+from smartlinks.cluster import EmbeddedCluster
 from tests.conftest import Servers
-from tests.helpers.cluster import RunningCluster
 from tests.servers import smartlinks_process
 from tests.sync.clicks.helpers import click_fields, make_contacts, make_domain, make_link, scalar
 from tests.sync.clicks.test_processes import wait_for
@@ -57,7 +57,7 @@ class Appender(threading.Thread):
 
 @pytest.mark.slow
 def test_a_killed_master_fails_over_and_the_drain_follows(
-    app: Flask, org: NewOrg, clean: Servers, valkey_cluster_replicas: RunningCluster,
+    app: Flask, org: NewOrg, clean: Servers, valkey_cluster_replicas: EmbeddedCluster,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     cluster = valkey_cluster_replicas
@@ -68,7 +68,7 @@ def test_a_killed_master_fails_over_and_the_drain_follows(
     entries = [click_fields(link, contacts[i % 200], domain) for i in range(8000)]
     env = clean.env(REDIS_URL=cluster.url, REDIS_CLUSTER="1", REDIS_PARTITIONS=str(PARTITIONS))
     client = cluster.client(socket_timeout=0.25, socket_connect_timeout=0.25)
-    victim = cluster.master_of(keys.click_stream(0, PARTITIONS))
+    victim = cluster.owner(keys.click_stream(0, PARTITIONS))
     appender = Appender(client, entries)
     with smartlinks_process(["drain"], env, tmp_path / "logs") as drain:
         wait_for(lambda: all(client.exists(s) for s in appender.streams), 30,

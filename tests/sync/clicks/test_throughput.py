@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from loadtest.drain_throughput import measure
+from smartlinks.cluster import EmbeddedCluster
 from tests.conftest import Servers
-from tests.helpers.cluster import RunningCluster
 
 # Times what it measures or loads the whole machine: runs alone, after the parallel phase.
 pytestmark = pytest.mark.serial
@@ -20,7 +20,7 @@ def test_drain_throughput_with_actions(
 ) -> None:
     redis_url, cluster, partitions, events = clean.redis_url, False, 1, 20_000
     if where == "cluster":  # half the events: the figure, in half the seconds
-        found: RunningCluster = request.getfixturevalue("valkey_cluster")
+        found: EmbeddedCluster = request.getfixturevalue("valkey_cluster")
         found.flush()
         redis_url, cluster, partitions, events = found.url, True, 64, 10_000
     result = measure(clean.database_url, redis_url, events=events, contacts=2_000, batch=500,

@@ -3,8 +3,6 @@ partitions (docs/decisions/0011-cluster-layout.md): every copy written, every co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 import redis
@@ -14,7 +12,7 @@ from admin.services.orgs import NewOrg
 from core import keys
 from core.config import to_libpq
 from core.records import LinkRecord
-from loadtest.local_cluster import LocalCluster, running
+from smartlinks.cluster import EmbeddedCluster
 from sync.publish.reconcile import Reconciler
 from sync.publish.store import RecordStore
 from tests.conftest import Servers
@@ -24,8 +22,10 @@ PARTITIONS = 16
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    yield from running(tmp_path_factory.mktemp("cluster"))
+def cluster(valkey_cluster: EmbeddedCluster) -> EmbeddedCluster:
+    """The shared cluster (tests/helpers/cluster.py), empty."""
+    valkey_cluster.flush()
+    return valkey_cluster
 
 
 def _versions(client: redis.RedisCluster, key_of: object, record_id: object) -> set[bytes | None]:
@@ -36,7 +36,7 @@ def _versions(client: redis.RedisCluster, key_of: object, record_id: object) -> 
 
 
 def test_rebuild_and_reconcile_write_and_prune_every_copy(
-    app: Flask, org: NewOrg, clean: Servers, cluster: LocalCluster
+    app: Flask, org: NewOrg, clean: Servers, cluster: EmbeddedCluster
 ) -> None:
     w = _world(org.org_id)
     client = cluster.client()
