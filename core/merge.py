@@ -86,6 +86,8 @@ def _lookup(contact: ContactRecord, name: str) -> str | None:
 def _encode(value: str, place: Place) -> str:
     # Nothing is "safe": a value is always data, never URL structure. Dots are encoded in a
     # path so that a value cannot be "." or ".." and walk the path.
+    if value.isascii() and value.isalnum():
+        return value  # letters and digits only (most names, ids): quote() would not change it
     encoded = quote(value, safe="", encoding="utf-8", errors="strict")
     if place == "path":
         encoded = encoded.replace(".", "%2E")
