@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -259,7 +258,7 @@ class Memory:
             res, at = waiting
             if now - at > self.max_age:
                 return None
-            return dataclasses.replace(res, recorded=False, remembered=True)
+            return msgspec.structs.replace(res, recorded=False, remembered=True)
         code_key = _code_key(host, code)
         try:
             with self.env.begin() as txn:
