@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -83,10 +84,22 @@ def _lookup(contact: ContactRecord, name: str) -> str | None:
     return str(getattr(contact, name, "") or "")
 
 
+# What quote(value, safe="") does to an ASCII character: the unreserved ones (RFC 3986) stay,
+# every other one becomes %XX. As a str.translate table: 0.2 µs instead of quote()'s 1.7 for a
+# value such as "Ward 12" (it runs for most merged values on every redirect).
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "_.-~")
+_ASCII_QUOTED = {c: f"%{c:02X}" for c in range(128) if chr(c) not in _UNRESERVED}
+
+
 def _encode(value: str, place: Place) -> str:
     # Nothing is "safe": a value is always data, never URL structure. Dots are encoded in a
     # path so that a value cannot be "." or ".." and walk the path.
-    encoded = quote(value, safe="", encoding="utf-8", errors="strict")
+    if value.isascii():
+        if value.isalnum():
+            return value  # letters and digits only (most names, ids): nothing to encode
+        encoded = value.translate(_ASCII_QUOTED)
+    else:
+        encoded = quote(value, safe="", encoding="utf-8", errors="strict")
     if place == "path":
         encoded = encoded.replace(".", "%2E")
     return encoded

@@ -9,9 +9,10 @@ the destination merged with defaults only goes out instead and the click says so
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
+
+import msgspec
 
 from core.hostnames import HostnameError, normalize_hostname
 from core.merge import MAX_MERGED_LENGTH, Template, TemplateError, check_merged, parse_template
@@ -34,8 +35,7 @@ def template_for(source: str) -> Template | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(msgspec.Struct, frozen=True):  # one per redirect: cheaper than a dataclass
     url: str  # ASCII
     merge_fallback: bool  # True: the merged URL failed its check; defaults only went out
 

@@ -25,15 +25,13 @@ every ``max_age / 8`` to keep its age honest. What it wrote is noted in a small 
 (itself two generations of at most LOCAL_ENTRIES), so a repeated click costs a dict lookup and
 a few comparisons. New answers wait in a per-worker dict and are written FLUSH_ENTRIES at a
 time (or FLUSH_SECONDS after the first), in one transaction: a commit costs several times a
-put. One that another worker wrote already is read and not written again. Until it is written,
-only its own worker recalls it.
+put. Until it is written, only its own worker recalls it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -167,48 +165,58 @@ class Memory:
             self.flush()
 
     def flush(self) -> None:
-        """Write the answers waiting, in one transaction (a commit costs more than the puts)."""
+        """Write the answers waiting, in one transaction (a commit costs more than the puts).
+
+        Every answer is written as it is (a put that replaces): reading first to spare the write
+        of one another worker stored already cost more than the write it saved."""
         if self.env is None or not self.pending:
             return
         batch, self.pending = self.pending, {}
-        written: list[tuple[tuple[str, str], Resolution, float, int]] = []  # ..., generation
+        notes: dict[tuple[str, str], _Note] = {}
+        put_record = self._records.add
         try:
             with self.env.begin(write=True) as txn:
                 gen = _gen(txn)
                 codes, recs = self.dbs[gen % 2]
                 count = txn.stat(codes)["entries"]
+                if self._records_gen != gen:
+                    self._records, self._records_gen = set(), gen
+                    put_record = self._records.add
+                stored = self._records
+                link: LinkRecord | None = None
+                domain: DomainRecord | None = None
+                link_key = domain_key = b""
                 for key, (res, now) in batch.items():
-                    link, domain = res.link, res.domain
-                    assert link is not None and domain is not None
-                    code_key = _code_key(*key)
-                    link_key = b"l%d:%d" % (link.id, link.version)
-                    domain_key = b"d%d:%d" % (domain.id, domain.version)
-                    old = txn.get(code_key, db=codes)
-                    if old is not None:
-                        at, d, lk, contact, ref, source = _decode(old)
-                        same = (d, lk, ref, source) == (domain_key, link_key, res.ref, res.source)
-                        same = same and contact == res.contact_raw
-                        if same and now - at < self.refresh:  # another worker wrote it
-                            written.append((key, res, at, gen))
-                            continue
-                    elif count >= self.half:
-                        # The current generation is full: the older one is emptied and
-                        # becomes the current one.
+                    if count >= self.half:
+                        # The current generation is full: the older one is emptied and becomes
+                        # the current one (this answer is its first).
                         gen, count = gen + 1, 0
                         codes, recs = self.dbs[gen % 2]
                         txn.drop(codes, delete=False)
                         txn.drop(recs, delete=False)
                         txn.put(_GEN, b"%d" % gen)
-                    if self._records_gen != gen:
                         self._records, self._records_gen = set(), gen
-                    for rkey, record in ((link_key, link), (domain_key, domain)):
-                        if rkey not in self._records:  # else already stored in this generation
-                            txn.put(rkey, records.encode(record), db=recs, overwrite=False)
-                            self._records.add(rkey)
-                    value = _encode((now, domain_key, link_key, res.contact_raw, res.ref, res.source))
-                    txn.put(code_key, value, db=codes)
-                    count += old is None
-                    written.append((key, res, now, gen))
+                        stored, put_record = self._records, self._records.add
+                        link = domain = None
+                    if res.link is not link:  # nearly always the previous answer's records
+                        link = res.link
+                        assert link is not None
+                        link_key = b"l%d:%d" % (link.id, link.version)
+                        if link_key not in stored:  # else already stored in this generation
+                            txn.put(link_key, records.encode(link), db=recs, overwrite=False)
+                            put_record(link_key)
+                    if res.domain is not domain:
+                        domain = res.domain
+                        assert domain is not None
+                        domain_key = b"d%d:%d" % (domain.id, domain.version)
+                        if domain_key not in stored:
+                            txn.put(domain_key, records.encode(domain), db=recs, overwrite=False)
+                            put_record(domain_key)
+                    contact, ref, source = res.contact_raw, res.ref, res.source
+                    value = _encode((now, domain_key, link_key, contact, ref, source))
+                    if txn.replace(_code_key(*key), value, db=codes) is None:
+                        count += 1
+                    notes[key] = (res.link, res.domain, contact, ref, now, gen, source)  # type: ignore[assignment]
         except lmdb.MapFullError:
             self._clear()
             return
@@ -217,13 +225,10 @@ class Memory:
             self._warn("write", exc)
             return
         self.gen = gen
-        for key, res, at, in_gen in written:
-            assert res.link is not None and res.domain is not None
-            self.current[key] = (
-                res.link, res.domain, res.contact_raw, res.ref, at, in_gen, res.source
-            )
-            if len(self.current) >= self.local_half:
-                self.previous, self.current = self.current, {}
+        current = self.current
+        current.update(notes)
+        if len(current) >= self.local_half:
+            self.previous, self.current = current, {}
 
     def forget(self, host: str, code: str) -> None:
         """Redis said the code is unknown, archived or its host gone: never answer it from here."""
@@ -253,7 +258,7 @@ class Memory:
             res, at = waiting
             if now - at > self.max_age:
                 return None
-            return dataclasses.replace(res, recorded=False, remembered=True)
+            return msgspec.structs.replace(res, recorded=False, remembered=True)
         code_key = _code_key(host, code)
         try:
             with self.env.begin() as txn:

@@ -121,7 +121,10 @@ class Wire:
         protocol = self._protocol
         if protocol is None or protocol.transport is None or protocol.transport.is_closing():
             protocol = await self._connect()
-        return await self._send(protocol, args)
+        reply = await self._queue(protocol, args)  # the future itself: no coroutine between
+        if isinstance(reply, hiredis.ReplyError):
+            raise ReplyError(str(reply))
+        return reply
 
     def call(self, *args: bytes | str | int) -> Awaitable[object]:
         """Send one command, return its reply; raises WireError or ReplyError."""
@@ -156,13 +159,19 @@ class Wire:
         return replies[1]
 
     def _send(self, protocol: _Protocol, args: tuple[bytes | str | int, ...]) -> Awaitable[object]:
+        return _unwrap(self._queue(protocol, args))
+
+    def _queue(
+        self, protocol: _Protocol, args: tuple[bytes | str | int, ...]
+    ) -> asyncio.Future[object]:
+        """Queue the command; its reply future (an error reply is its result, not raised)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[object] = loop.create_future()
         protocol.queue(hiredis.pack_command(args))  # type: ignore[arg-type]
         protocol.pending.append((future, time.monotonic()))
         if self._watchdog is None:
             self._watchdog = loop.call_later(self.timeout / 4, self._watch)
-        return _unwrap(future)
+        return future
 
     def _watch(self) -> None:
         self._watchdog = None

@@ -1,14 +1,20 @@
 """Measure hot-path options through a real granian worker, without changing edge/.
 
     python -m loadtest.variants [--seconds 6] [--rounds 2] [--only edge,edge-uvloop]
+    python -m loadtest.variants --only main,old --old-tree /tmp/old37 --contacts 100000
 
 A throwaway Valkey on the server core holds a domain, a link with merge fields and contacts
 with codes (as loadtest.hotpath writes them); each variant is one granian worker on the server
 core, driven by wrk on the other with the bench's request mix. Variants alternate round by
-round; the figure that matters on a shared machine is the worker's CPU time per request
-(req/s moves with the neighbours). uvloop variants need uvloop importable: it is not a
-dependency, so put it on PYTHONPATH for the run (``pip install --target /tmp/uv uvloop``,
-then ``--uvloop-path /tmp/uv``).
+round; the figures that matter on a shared machine are the worker's and Valkey's CPU time per
+request (req/s moves with the neighbours).
+
+``main`` is the edge as ``smartlinks edge`` runs it (granian's loop=auto: uvloop); ``old`` is
+the same app from another source tree (``--old-tree``, e.g. ``git archive <commit> | tar -x -C
+/tmp/old``), put first on the worker's PYTHONPATH, so that two commits' edges are compared in
+alternating rounds of one run. ``--contacts 100000`` gives the bench's traffic (nearly every
+request a code the worker has not seen); ``--durable`` Valkey's append-only file as the bench
+runs it. The asyncio-loop variants are the experiments that chose the hot path (decision 0004).
 """
 
 from __future__ import annotations
@@ -39,9 +45,12 @@ class Variant:
     runtime_mode: str = "auto"
     task_impl: str = "asyncio"
     uvloop: bool = False
+    old: bool = False  # from --old-tree
 
 
 VARIANTS = (
+    Variant("main", "edge.app:create_app", loop="auto"),
+    Variant("old", "edge.app:create_app", loop="auto", old=True),  # from --old-tree
     Variant("edge", "loadtest.variant_apps:edge"),
     Variant("edge-hot-dispatch", "loadtest.variant_apps:edge_hot_dispatch"),
     Variant("edge-fast-ip", "loadtest.variant_apps:edge_fast_ip"),
@@ -99,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--contacts", type=int, default=5_000)
     p.add_argument("--only", default="", help="comma-separated variant names")
     p.add_argument("--uvloop-path", default="", help="a folder where uvloop is importable")
+    p.add_argument("--old-tree", default="", help="the source tree of the `old` variant")
+    p.add_argument("--durable", action="store_true", help="Valkey with its AOF, as the bench")
     p.add_argument(
         "--rate",
         type=float,
@@ -111,20 +122,24 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [v for v in VARIANTS if not args.only or v.name in args.only.split(",")]
     if not args.uvloop_path:
         chosen = [v for v in chosen if not v.uvloop]
-    results: dict[str, list[tuple[float, float, WrkRun | None]]] = {v.name: [] for v in chosen}
+    if not args.old_tree:
+        chosen = [v for v in chosen if not v.old]
+    results: dict[str, list[tuple[WrkRun, WrkRun | None]]] = {v.name: [] for v in chosen}
     with tempfile.TemporaryDirectory(prefix="smartlinks-variants-") as tmp:
         work = Path(tmp)
-        rd = EmbeddedRedis(work / "valkey", free_port(), durable=False)
+        rd = EmbeddedRedis(work / "valkey", free_port(), durable=args.durable)
         rd_proc = rd.launch(preexec_fn=machine.pin(server_cpu))
         try:
             rd.wait_ready(rd_proc)
             codes = seed_redis(rd.url, args.contacts)
             targets = [traffic.Target(HOST, c, "gala2026") for c in codes]
             requests_file = work / "requests.tsv"
-            traffic.write_requests(requests_file, traffic.build_requests(targets, 100_000))
+            requests = max(100_000, 2 * len(targets))
+            traffic.write_requests(requests_file, traffic.build_requests(targets, requests))
+            print(f"load average {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
             for _ in range(args.rounds):
                 for v in chosen:
-                    rps, cpu, tail = run_variant(
+                    full, tail = run_variant(
                         v,
                         args,
                         tools["wrk"],
@@ -135,9 +150,12 @@ def main(argv: list[str] | None = None) -> int:
                         server_cpu,
                         client_cpu,
                     )
-                    results[v.name].append((rps, cpu, tail))
+                    results[v.name].append((full, tail))
                     print(
-                        f"  {v.name:24} {rps:9,.0f} req/s  {cpu:7.1f} us CPU/req (worker)"
+                        f"  {v.name:24} {full.req_per_s:9,.0f} req/s"
+                        f"  {full.server_cpu_us_per_req:7.1f} us CPU/req (worker)"
+                        f" + {full.redis_cpu_us_per_req:5.1f} (Valkey)"
+                        f"  load {os.getloadavg()[0]:.1f}"
                         + (f"  at {tail.req_per_s:,.0f}/s: p50 {tail.p50_ms:.2f} p99"
                            f" {tail.p99_ms:.2f} ms" if tail else ""),
                         file=sys.stderr,
@@ -147,19 +165,22 @@ def main(argv: list[str] | None = None) -> int:
             rd_proc.send_signal(signal.SIGTERM)
             rd_proc.wait(10)
     tail_head = f"{'p50 ms':>9}{'p99 ms (each run)':>24}" if args.rate else ""
-    print(f"\n{'variant':24}{'req/s':>10}{'CPU us/req':>12}{tail_head}   (medians of"
-          f" {args.rounds}" + (f"; fixed rate {args.rate:,.0f}/s" if args.rate else "") + ")")
+    print(f"\n{'variant':24}{'req/s':>10}{'worker us':>11}{'Valkey us':>11}{'sum':>8}"
+          f"{tail_head}   (CPU per request, medians of {args.rounds}"
+          + (f"; fixed rate {args.rate:,.0f}/s" if args.rate else "") + ")")
     for name, rows in results.items():
-        rps = statistics.median(r for r, _, _ in rows)
-        cpu = statistics.median(c for _, c, _ in rows)
-        tails = [t for _, _, t in rows if t]
+        rps = statistics.median(r.req_per_s for r, _ in rows)
+        cpu = statistics.median(r.server_cpu_us_per_req for r, _ in rows)
+        rcpu = statistics.median(r.redis_cpu_us_per_req for r, _ in rows)
+        both = statistics.median(r.server_cpu_us_per_req + r.redis_cpu_us_per_req for r, _ in rows)
+        tails = [t for _, t in rows if t]
         shown = (
             f"{statistics.median(t.p50_ms for t in tails):>9.2f}"
             + f"{' / '.join(f'{t.p99_ms:.2f}' for t in tails):>24}"
             if tails
             else ""
         )
-        print(f"{name:24}{rps:>10,.0f}{cpu:>12.1f}{shown}")
+        print(f"{name:24}{rps:>10,.0f}{cpu:>11.1f}{rcpu:>11.1f}{both:>8.1f}{shown}")
     return 0
 
 
@@ -173,10 +194,12 @@ def run_variant(
     work: Path,
     server_cpu: int,
     client_cpu: int,
-) -> tuple[float, float, WrkRun | None]:
+) -> tuple[WrkRun, WrkRun | None]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "EDGE_"))}
     env.update(REDIS_URL=rd.url, LOG_LEVEL="WARNING", SMARTLINKS_DATA_DIR=str(work / "data"))
+    if v.old:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.old_tree, env.get("PYTHONPATH")]))
     if v.uvloop:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.uvloop_path, env.get("PYTHONPATH")]))
     child = stack.Child(serve_args(v, port), work / f"{v.name}.log", env, machine.pin(server_cpu))
@@ -212,7 +235,7 @@ def run_variant(
         worker = stack.busiest_worker(child.pid)
         r = load("full", args.seconds, [worker], [redis_pid])
         tail = load("rate", args.seconds, [worker], [redis_pid], args.rate) if args.rate else None
-        return r.req_per_s, r.server_cpu_us_per_req, tail
+        return r, tail
     finally:
         with suppress(Exception):
             child.stop()
