@@ -284,6 +284,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_CONCURRENT_PER_ORG", "8", "API requests of one organisation the admin serves at once (all its processes); more answer 429 with Retry-After, so one tenant cannot take every thread and database connection. 0: no limit.", "admin.api_concurrent_per_org", least=0),
     Setting("IMPORTS_PER_ORG", "2", "Contact imports of one organisation running at once; another answers 429 with Retry-After until one ends. 0: no limit.", "admin.imports_per_org", least=0),
     Setting("IMPORT_MAX_MB", "50", "Largest CSV file an import takes, in MiB (at most 64, the admin's upload limit).", "admin.import_max_mb", least=0.001, most=64),
+    Setting("ADMIN_JOB_WORKERS", "2", "Worker processes of each admin process for background jobs (contact imports), taken in turn across organisations; one organisation runs on all but one of them at most. They run niced, outside the request threads.", "admin.job_workers", least=1, most=32),
     Setting(
         "SYNC_RECONCILE_SECONDS",
         "300",
@@ -343,6 +344,7 @@ class AdminSection:
     api_concurrent_per_org: int
     imports_per_org: int
     import_max_mb: float
+    job_workers: int
     # "" when unset: admin.settings.secret_key keeps one in the data folder. Not in repr(),
     # so that logging the settings does not log the key.
     secret_key: str = dataclasses.field(repr=False)

@@ -13,14 +13,21 @@ and log a warning.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
 
 import redis
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
+from werkzeug.wsgi import ClosingIterator
 
-from admin.api.errors import ApiError
+from admin.api.errors import ApiError, error_body
 from admin.extensions import redis_client
+from admin.security import hash_token
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +40,11 @@ LEASE_SECONDS = 120
 BUSY_RETRY_SECONDS = 1
 # Where a request keeps its slot: its own environ (``g`` may outlive one request).
 LEASE_ENVIRON = "smartlinks.api_lease"
+ADMITTED_ENVIRON = "smartlinks.api_admitted"  # counted once, whoever counted it
+STREAMED_ENVIRON = "smartlinks.streamed"
+GATE_EXTENSION = "smartlinks.gate"
+API_PREFIX = "/api/v1/"
+MAX_TOKENS = 10_000  # tokens the Gate remembers (their hash, id and organisation)
 
 # n = requests in the window so far, ttl = seconds left in it. A key left without expiry (it
 # cannot happen in one script, but an operator may copy keys) is given one.
@@ -57,62 +69,153 @@ return 1
 """
 
 
-def _too_many(message: str, retry_after: int) -> ApiError:
-    return ApiError(
-        429, "too_many_requests", message, headers={"Retry-After": str(max(1, retry_after))}
-    )
+class Refused(Exception):
+    """Over a limit: the message and the seconds to wait."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = max(1, retry_after)
+
+    def as_api_error(self) -> ApiError:
+        return ApiError(
+            429,
+            "too_many_requests",
+            self.message,
+            headers={"Retry-After": str(self.retry_after)},
+        )
 
 
-def admit(token_id: int, org_id: int) -> None:
-    """Count the request against its token's rate and take one of its organisation's slots;
-    raises ApiError 429 when either is used up. The slot goes back in ``release``."""
-    client = redis_client()
+def take(app: Flask, environ: dict[str, Any], org_id: int, token_id: int | None = None) -> None:
+    """Count the request against its token's rate (when it has a token) and take one of its
+    organisation's slots, kept in ``environ`` until the Gate gives it back; raises Refused
+    when either is used up. Once per request: a second call does nothing."""
+    if LEASE_ENVIRON in environ or ADMITTED_ENVIRON in environ:
+        return
+    environ[ADMITTED_ENVIRON] = True
+    client = redis_client(app)
     if client is None:
         return
-    per_minute = int(current_app.config["API_REQUESTS_PER_MINUTE"])
-    at_once = int(current_app.config["API_CONCURRENT_PER_ORG"])
+    per_minute = int(app.config["API_REQUESTS_PER_MINUTE"])
+    at_once = int(app.config["API_CONCURRENT_PER_ORG"])
     try:
-        if per_minute:
+        if per_minute and token_id is not None:
             count, ttl = client.eval(_COUNT, 1, f"{RATE_PREFIX}{token_id}", WINDOW_SECONDS)  # type: ignore[misc]
             if int(count) > per_minute:
-                raise _too_many(
-                    f"this token made more than {per_minute} requests this minute", int(ttl)
-                )
+                raise Refused(f"this token made more than {per_minute} requests this minute", int(ttl))
         if at_once:
             lease = secrets.token_hex(8)
             key = f"{BUSY_PREFIX}{org_id}"
             if not client.eval(_ACQUIRE, 1, key, lease, at_once, LEASE_SECONDS):  # type: ignore[misc]
-                raise _too_many(
+                raise Refused(
                     f"the organisation has {at_once} requests under way already",
                     BUSY_RETRY_SECONDS,
                 )
-            request.environ[LEASE_ENVIRON] = (key, lease)
+            environ[LEASE_ENVIRON] = (client, key, lease)
     except redis.RedisError:
         log.warning("API limits unavailable (Redis error); letting the request through")
 
 
-def hold_until_sent(response: Response) -> Response:
-    """A streamed answer (a CSV export) works until its last chunk: its slot goes back when
-    the server closes it, not when the view returns."""
-    if not response.is_streamed:
-        return response  # its work is done: the teardown gives the slot back
-    held = request.environ.pop(LEASE_ENVIRON, None)
-    client = redis_client() if held else None
-    if client is not None and held is not None:
-        response.call_on_close(lambda: _give_back(client, *held))
+def admit(token_id: int, org_id: int) -> None:
+    """For an API request whose token was just read from the database (the Gate had not seen
+    it): its rate and its organisation's slot; ApiError 429 over either. The Gate remembers
+    the token's organisation, so its next requests are counted before any database work."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    gate = app.extensions.get(GATE_EXTENSION)
+    if gate is not None:
+        gate.remember(request.headers.get("Authorization", ""), token_id, org_id)
+    try:
+        take(app, request.environ, org_id, token_id)
+    except Refused as exc:
+        raise exc.as_api_error() from None
+
+
+def _note_streamed(response: Response) -> Response:
+    if response.is_streamed:
+        request.environ[STREAMED_ENVIRON] = True
     return response
 
 
-def release(_exc: BaseException | None = None) -> None:
-    """Give the request's slot back once its answer is made (a streamed one keeps it)."""
-    held = request.environ.pop(LEASE_ENVIRON, None)
-    client = redis_client() if held else None
-    if client is not None and held is not None:
-        _give_back(client, *held)
+def _answered(_exc: BaseException | None = None) -> None:
+    """An answer made whole gives its slot back with its request context; a streamed one
+    works until its last chunk, and the Gate gives it back when the server closes it."""
+    if not request.environ.get(STREAMED_ENVIRON):
+        _give_back(request.environ)
 
 
-def _give_back(client: redis.Redis, key: str, lease: str) -> None:
+def _give_back(environ: dict[str, Any]) -> None:
+    held = environ.pop(LEASE_ENVIRON, None)
+    if held is None:
+        return
+    client, key, lease = held
     try:
         client.zrem(key, lease)
     except redis.RedisError:
         log.warning("could not give an API slot back (Redis error); its lease will expire")
+
+
+class Gate:
+    """WSGI middleware around the whole app. An API request whose token it has seen before
+    is counted and given its organisation's slot here, before Flask, the database or the
+    body: over a limit, the 429 costs a hash and one Redis call, so a flooding tenant's
+    refused requests hold a request thread for next to nothing. Every slot (taken here, by
+    ``admit`` or by a page's export) goes back when the server closes the answer: after the
+    last chunk of a streamed CSV.
+
+    A token is remembered (by its hash, ``MAX_TOKENS`` at most) once the database accepted
+    it. A token revoked since may so be refused with 429 before it is refused with 401: it
+    learns only that its organisation is busy, and the database still decides every request
+    that goes through."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.inner = app.wsgi_app
+        self._tokens: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        app.extensions[GATE_EXTENSION] = self
+        app.wsgi_app = self  # type: ignore[method-assign]
+        app.after_request(_note_streamed)
+        app.teardown_request(_answered)
+
+    def remember(self, authorization: str, token_id: int, org_id: int) -> None:
+        digest = _token_hash(authorization)
+        if digest is None:
+            return
+        with self._lock:
+            self._tokens[digest] = (token_id, org_id)
+            self._tokens.move_to_end(digest)
+            while len(self._tokens) > MAX_TOKENS:
+                self._tokens.popitem(last=False)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if str(environ.get("PATH_INFO", "")).startswith(API_PREFIX):
+            digest = _token_hash(str(environ.get("HTTP_AUTHORIZATION", "")))
+            with self._lock:
+                known = self._tokens.get(digest) if digest else None
+            if known is not None:
+                try:
+                    take(self.app, environ, known[1], known[0])
+                except Refused as exc:
+                    return _refusal(exc)(environ, start_response)
+        try:
+            answer = self.inner(environ, start_response)
+        except BaseException:
+            _give_back(environ)
+            raise
+        return ClosingIterator(answer, [lambda: _give_back(environ)])
+
+
+def _token_hash(authorization: str) -> str | None:
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return hash_token(token.strip())
+
+
+def _refusal(exc: Refused) -> Response:
+    return Response(
+        json.dumps({"error": error_body("too_many_requests", exc.message)}),
+        429,
+        {"Retry-After": str(exc.retry_after)},
+        mimetype="application/json",
+    )
