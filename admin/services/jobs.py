@@ -100,8 +100,9 @@ class _Pending:
 
 
 class Runner:
-    """At most ``workers`` jobs at once, in worker processes; organisations take turns, and
-    one runs ``workers - 1`` of them at most (all of one worker)."""
+    """At most ``workers`` jobs at once, in worker processes. A free worker goes to the
+    organisation with the fewest jobs running (the longest waiting among equals), and one
+    organisation runs ``workers - 1`` jobs at most, so another's starts at once."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -128,11 +129,11 @@ class Runner:
 
     def _start_what_fits(self) -> None:
         while self._running.total() < self.workers:
-            org_id = next(
-                (o for o, q in self._queues.items() if q and self._running[o] < self.per_org), None
-            )
-            if org_id is None:
+            # The organisation with the fewest jobs running, the longest waiting first.
+            waiting = [o for o, q in self._queues.items() if q and self._running[o] < self.per_org]
+            if not waiting:
                 return
+            org_id = min(waiting, key=lambda o: self._running[o])
             pending = self._queues[org_id].popleft()
             self._queues.move_to_end(org_id)  # its turn is taken: the others' come first
             if not self._queues[org_id]:
@@ -144,6 +145,13 @@ class Runner:
                 log.warning("a background job was not started: the process is exiting")
                 return
             future.add_done_callback(functools.partial(self._finished, org_id, pending))
+
+    def close(self) -> None:
+        """Stop the workers once their jobs are done (tests; a process's runner lives on)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def _submit(self, pending: _Pending) -> Future[None]:
         try:
