@@ -54,10 +54,12 @@ def create_app(
         or config.sqlalchemy_url(settings),
         # hide_parameters: a failed statement's error (and so the error log) must not carry
         # its values: password hashes, token hashes, contacts' personal data.
+        # The pool outgrows the request threads (each uses one connection at a time), so
+        # that no request waits for a connection; the job locks have one of their own.
         SQLALCHEMY_ENGINE_OPTIONS={
             "pool_pre_ping": True,
-            "pool_size": 10,
-            "max_overflow": 20,
+            "pool_size": config.ADMIN_THREADS,
+            "max_overflow": config.ADMIN_THREADS,
             "hide_parameters": True,
         },
         REDIS_URL=test_config.get("REDIS_URL", config.redis_url(settings)),

@@ -205,8 +205,8 @@ def _stack_and_run(rounds: int, reads: int) -> Trial:
 
     with tempfile.TemporaryDirectory(prefix="flood-") as tmp:
         work = Path(tmp)
-        env_db, env_redis = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-        with stack.stores(work, env_db, env_redis, None) as stores:
+        settings = config.load()
+        with stack.stores(work, settings.database_url, settings.redis_url, None) as stores:
             env = stack.role_env(stores, work / "data")
             stack.run_role(["migrate"], env, work / "migrate.log")
             app = create_app(
