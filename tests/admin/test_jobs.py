@@ -3,6 +3,7 @@ take every worker, and another organisation's job starts without waiting for the
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import Future
 
@@ -19,7 +20,11 @@ GATE = 0x70B5  # an advisory lock the test holds: every job waits on it
 
 
 def wait_for_the_test(label: str) -> None:
-    """A job (run in a worker process): waits until the test lets go of GATE."""
+    """A job (run in a worker process): waits until the test lets go of GATE. The worker and
+    the Postgres backend serving it (on this machine, as our user) run niced."""
+    backend = db.session.scalar(text("SELECT pg_backend_pid()"))
+    assert os.getpriority(os.PRIO_PROCESS, 0) >= jobs.NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, int(backend)) >= jobs.NICENESS
     db.session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": GATE})
     db.session.commit()
 
@@ -31,8 +36,7 @@ def test_organisations_take_turns_and_none_takes_every_worker(app: Flask, clean:
 
     def submit(org_id: int, label: str) -> None:
         def done(future: Future[None]) -> None:
-            assert future.exception() is None
-            ended.append(label)
+            ended.append(label if future.exception() is None else repr(future.exception()))
 
         runner.submit(org_id, recipe, wait_for_the_test, (label,), done)
 
