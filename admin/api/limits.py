@@ -1,11 +1,17 @@
-"""What one token and one organisation may use of the API: requests per minute per token, and
-requests in flight per organisation, both counted in Redis so that every admin process (and
-every worker of each) shares one count. Over either limit the answer is 429 with Retry-After.
+"""What one token and one organisation may use of the API: requests per minute per token,
+requests in flight per organisation and, of those, uploads in flight per organisation, all
+counted in Redis so that every admin process (and every worker of each) shares one count.
+Over a limit the answer is 429 with Retry-After.
 
 The rate is a fixed window per token that starts at its first request; the concurrency is a
 semaphore per organisation, a sorted set of leases that expire, so that a process killed in
 the middle of a request gives its slot back after ``LEASE_SECONDS`` at the latest. Why Redis
 and not a library or Postgres: docs/decisions/0010-tenant-limits.md.
+
+The ``Gate`` (WSGI middleware) counts a token it has seen before Flask, the database or the
+body, so that a flooding tenant's refused requests cost next to nothing; the API's
+authentication counts a token seen for the first time; pages' exports count through
+admin/web/exports.py. The Gate gives every slot back when the server closes the answer.
 
 Redis being away must not take the API down with it: the limits then let requests through
 and log a warning.
