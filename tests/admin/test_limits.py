@@ -11,7 +11,7 @@ import psycopg
 import pytest
 import redis
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from admin.api import limits
 from admin.extensions import db
@@ -84,6 +84,30 @@ def test_requests_in_flight_per_organisation(app: Flask, api: Api, other_api: Ap
     for r in reversed(held):
         r.close()
     assert api.get("/api/v1/links").status_code == 200
+
+
+def test_a_known_token_is_refused_before_any_query(
+    app: Flask, api: Api, org: object, rdb: redis.Redis
+) -> None:
+    """Once a token has been seen, its refusals cost no database work (the Gate): a flooding
+    tenant's extra requests hold a request thread for a hash and one Redis call."""
+    app.config["API_CONCURRENT_PER_ORG"] = 1
+    assert api.get("/api/v1/links").status_code == 200  # seen
+    seconds, _ = rdb.time()
+    rdb.zadd(f"{limits.BUSY_PREFIX}{org.org_id}", {"busy": seconds + 60})  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        refused = api.get("/api/v1/links")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert refused.status_code == 429, refused.get_json()
+    assert refused.get_json()["error"]["code"] == "too_many_requests"
+    assert statements == []
 
 
 def test_a_dead_process_slot_expires(app: Flask, api: Api, org: object, rdb: redis.Redis) -> None:
