@@ -42,6 +42,9 @@ ROWS = 4000  # rows per uploaded file
 IMPORT_PATH = "/api/v1/contacts/import"
 READ_PATH = "/api/v1/links"
 CLIENT_NICENESS = 15
+# The reader reads as fast as it can, more than a token's requests per minute on a fast
+# machine: that limit is not what is measured here.
+ADMIN_ENV = {"API_REQUESTS_PER_MINUTE": "100000"}
 POLL_SECONDS = 0.25  # how often the flooder asks after its imports (not between every read)
 
 
@@ -135,8 +138,13 @@ MAX_RATIO = 1.5  # "unchanged": the flood p99 within x1.5 of the quiet p99 ...
 MAX_EXTRA = 0.020  # ... or within 20 ms of it (a p99 of a few ms moves by half for nothing)
 
 
-def unchanged(quiet_p99: float, flood_p99: float) -> bool:
-    return flood_p99 <= max(quiet_p99 * MAX_RATIO, quiet_p99 + MAX_EXTRA)
+# Far from unchanged: what the test asserts on a shared machine (the imports in the admin's
+# threads gave x3.6 to x14, a stall thousands).
+SLOWED_RATIO = 3.0
+
+
+def unchanged(quiet_p99: float, flood_p99: float, ratio: float = MAX_RATIO) -> bool:
+    return flood_p99 <= max(quiet_p99 * ratio, quiet_p99 + MAX_EXTRA)
 
 
 @dataclass
@@ -166,8 +174,8 @@ class Trial:
             for i, flood in enumerate(self.flood_phases)
         ]
 
-    def unchanged_rounds(self) -> int:
-        return sum(unchanged(quiet, flood) for quiet, flood in self.rounds())
+    def unchanged_rounds(self, ratio: float = MAX_RATIO) -> int:
+        return sum(unchanged(quiet, flood, ratio) for quiet, flood in self.rounds())
 
     def summary(self) -> str:
         accepted = sum(1 for a in self.answers if a["status"] == 202)
@@ -191,6 +199,35 @@ def _read(client: httpx.Client, trial: Trial) -> float:
     return took
 
 
+def _flood_phase(
+    flood: Flooder, flooder: httpx.Client, reader: httpx.Client, trial: Trial, reads: int
+) -> list[float]:
+    """One burst; the reader's times until it is answered, its imports have ended and at
+    least ``reads`` were timed. The answers and the ended jobs go in ``trial``."""
+    flood.go()
+    answered: list[list[dict[str, object]]] = []
+    waiter = threading.Thread(target=lambda: answered.append(flood.answers()))
+    waiter.start()
+    during: list[float] = []
+    while len(during) < reads or waiter.is_alive():
+        during.append(_read(reader, trial))
+    waiter.join()
+    trial.answers.extend(answered[0])
+    pending = [str(a["url"]) for a in answered[0] if a["url"]]
+    looked = 0.0
+    while pending:  # the imports run on: the reader goes on timing
+        during.append(_read(reader, trial))
+        if time.monotonic() - looked < POLL_SECONDS:
+            continue
+        looked = time.monotonic()
+        for url in list(pending):
+            job = flooder.get(url).json()
+            if job["status"] not in ("queued", "running"):
+                trial.jobs.append(job)
+                pending.remove(url)
+    return during
+
+
 def run(base: str, reader_token: str, flooder_token: str, rounds: int, reads: int) -> Trial:
     """``rounds`` pairs of a quiet phase and a flood phase (see the module's doc)."""
     trial = Trial()
@@ -205,30 +242,13 @@ def run(base: str, reader_token: str, flooder_token: str, rounds: int, reads: in
         time.sleep(0.05)
     flood = Flooder(base, flooder_token)
     try:
+        # A first flood, not timed: the flooder's connections are open and its contacts exist
+        # (the first import of a file inserts them, the next ones update them), as in the
+        # rounds after it.
+        _flood_phase(flood, flooder, reader, Trial(), 0)
         for _ in range(rounds):
             trial.quiet_phases.append([_read(reader, trial) for _ in range(reads)])
-            flood.go()
-            answered: list[list[dict[str, object]]] = []
-            waiter = threading.Thread(target=lambda got=answered: got.append(flood.answers()))
-            waiter.start()
-            during: list[float] = []
-            while len(during) < reads or waiter.is_alive():
-                during.append(_read(reader, trial))
-            waiter.join()
-            trial.answers.extend(answered[0])
-            pending = [str(a["url"]) for a in answered[0] if a["url"]]
-            looked = 0.0
-            while pending:  # the imports run on: the reader goes on timing
-                during.append(_read(reader, trial))
-                if time.monotonic() - looked < POLL_SECONDS:
-                    continue
-                looked = time.monotonic()
-                for url in list(pending):
-                    job = flooder.get(url).json()
-                    if job["status"] not in ("queued", "running"):
-                        trial.jobs.append(job)
-                        pending.remove(url)
-            trial.flood_phases.append(during)
+            trial.flood_phases.append(_flood_phase(flood, flooder, reader, trial, reads))
         # and a quiet phase after the last flood: each flood has quiet on both sides
         trial.quiet_phases.append([_read(reader, trial) for _ in range(reads)])
     finally:
@@ -251,7 +271,7 @@ def _stack_and_run(rounds: int, reads: int) -> Trial:
         work = Path(tmp)
         settings = config.load()
         with stack.stores(work, settings.database_url, settings.redis_url, None) as stores:
-            env = stack.role_env(stores, work / "data")
+            env = stack.role_env(stores, work / "data", **ADMIN_ENV)
             stack.run_role(["migrate"], env, work / "migrate.log")
             app = create_app(
                 {

@@ -53,6 +53,7 @@ STREAMED_ENVIRON = "smartlinks.streamed"
 GATE_EXTENSION = "smartlinks.gate"
 API_PREFIX = "/api/v1/"
 MAX_TOKENS = 10_000  # tokens the Gate remembers (their hash, id and organisation)
+DRAIN_BYTES = 4 * 1024 * 1024  # a refused body up to this size is read (and dropped)
 
 # n = requests in the window so far, ttl = seconds left in it. A key left without expiry (it
 # cannot happen in one script, but an operator may copy keys) is given one.
@@ -215,6 +216,7 @@ class Gate:
                 try:
                     take(self.app, environ, known[1], known[0])
                 except Refused as exc:
+                    _drain(environ)
                     return _refusal(exc)(environ, start_response)
         try:
             answer = self.inner(environ, start_response)
@@ -222,6 +224,23 @@ class Gate:
             _give_back(environ)
             raise
         return ClosingIterator(answer, [lambda: _give_back(environ)])
+
+
+def _drain(environ: dict[str, Any]) -> None:
+    """Read a refused request's body (a CSV upload's) and drop it, so that its client, still
+    sending, reads the 429 rather than a connection reset; a body over ``DRAIN_BYTES`` is left
+    unread (cheaper to drop the connection than to read it)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    if 0 < length <= DRAIN_BYTES:
+        stream = environ["wsgi.input"]
+        while length > 0:
+            chunk = stream.read(min(length, 65536))
+            if not chunk:
+                return
+            length -= len(chunk)
 
 
 def _token_hash(authorization: str) -> str | None:

@@ -203,18 +203,26 @@ def test_one_organisation_flooding_leaves_another_fast(
     organisation, round after round, against another organisation reading (loadtest/flood.py:
     quiet and flood phases alternate). Every upload is accepted or refused with 429 and
     Retry-After (without the limits, 10 were 500); what was accepted is imported; the reader is
-    never refused nor failed. Its p99 is "unchanged" in most rounds: within x1.5 of the p99 of
-    the quiet phases around the round, or 20 ms above it (flood.unchanged). It was x3.6 to x14
-    while the imports ran in threads of the admin process, x48 with 500s before any limit."""
-    with http_role("admin", clean.env(), tmp_path, "ADMIN_PORT") as (_proc, base):
+    never refused nor failed.
+
+    Its p99 in a round is "unchanged" when within x1.5 of the p99 of the quiet phases around
+    the round, or 20 ms above it (flood.unchanged); the summary printed says in how many
+    rounds it was (on this 2-core machine: all or most at a load average up to 4, one or two at
+    5 to 9, when other processes take the cores). Timing on a shared machine cannot decide a
+    test, so this one asserts that most rounds stay within x3 (or 20 ms): the imports in the
+    admin's threads gave x3.6 to x14, a stall with 500s x48. `python -m loadtest.flood` judges
+    "unchanged" itself (exit 1 when most rounds are not)."""
+    env = {**clean.env(), **flood.ADMIN_ENV}
+    with http_role("admin", env, tmp_path, "ADMIN_PORT") as (_proc, base):
         trial = flood.run(base, other_org.api_token, org.api_token, ROUNDS, READS)
     print(f"\nflood: {trial.summary()}")
     codes = [a["status"] for a in trial.answers]
-    assert len(codes) == ROUNDS * flood.FLOOD and set(codes) <= {202, 429}, codes
+    errors = [a.get("error") for a in trial.answers if not a["status"]]
+    assert len(codes) == ROUNDS * flood.FLOOD and set(codes) <= {202, 429}, (codes, errors)
     refused = [a for a in trial.answers if a["status"] == 429]
     assert all(1 <= int(str(a["retry_after"])) <= 60 for a in refused)
     accepted = len(codes) - len(refused)
     assert ROUNDS <= accepted <= ROUNDS * 2, codes  # IMPORTS_PER_ORG at most, every round
     assert len(trial.jobs) == accepted and {j["status"] for j in trial.jobs} == {"done"}
     assert trial.other_status == {200}
-    assert trial.unchanged_rounds() * 2 > ROUNDS, trial.summary()
+    assert trial.unchanged_rounds(flood.SLOWED_RATIO) * 2 > ROUNDS, trial.summary()
