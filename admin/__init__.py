@@ -10,6 +10,7 @@ from sqlalchemy import text
 from werkzeug.routing import IntegerConverter, Map
 
 from admin.extensions import db, migrate
+from admin.services import jobs
 from core import config
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -45,6 +46,7 @@ def create_app(
     app.url_map.converters["int"] = BigintConverter  # before any route is added
     settings = settings or config.load()
     app.extensions[SETTINGS_EXTENSION] = settings
+    app.extensions[jobs.FACTORY_EXTENSION] = (create_app, settings)  # for its job workers
     test_config = test_config or {}
     app.config.update(
         SECRET_KEY=test_config.get("SECRET_KEY") or admin_settings.secret_key(settings),
@@ -52,10 +54,12 @@ def create_app(
         or config.sqlalchemy_url(settings),
         # hide_parameters: a failed statement's error (and so the error log) must not carry
         # its values: password hashes, token hashes, contacts' personal data.
+        # The pool outgrows the request threads (each uses one connection at a time), so
+        # that no request waits for a connection; the job locks have one of their own.
         SQLALCHEMY_ENGINE_OPTIONS={
             "pool_pre_ping": True,
-            "pool_size": 10,
-            "max_overflow": 20,
+            "pool_size": config.ADMIN_THREADS,
+            "max_overflow": config.ADMIN_THREADS,
             "hide_parameters": True,
         },
         REDIS_URL=test_config.get("REDIS_URL", config.redis_url(settings)),
@@ -80,6 +84,7 @@ def create_app(
         API_REQUESTS_PER_MINUTE=settings.admin.api_requests_per_minute,
         API_CONCURRENT_PER_ORG=settings.admin.api_concurrent_per_org,
         IMPORTS_PER_ORG=settings.admin.imports_per_org,
+        JOB_WORKERS=settings.admin.job_workers,  # admin/services/jobs.py
         IMPORT_MAX_BYTES=int(settings.admin.import_max_mb * 1024 * 1024),
     )
     app.config.update(test_config)

@@ -4,7 +4,7 @@ and the app's Redis client (counters of the login and API limits)."""
 from __future__ import annotations
 
 import redis
-from flask import current_app
+from flask import Flask, current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
@@ -22,19 +22,20 @@ migrate = Migrate()
 REDIS_EXTENSION = "smartlinks.redis"
 
 
-def redis_client() -> redis.Redis | None:
-    """The running app's Redis (REDIS_URL), made on first use; None when it has none. Short
-    timeouts: a limiter waiting on Redis would hold up every request."""
-    client: redis.Redis | None = current_app.extensions.get(REDIS_EXTENSION)
+def redis_client(app: Flask | None = None) -> redis.Redis | None:
+    """The app's Redis (REDIS_URL; default: the running app's), made on first use; None when
+    it has none. Short timeouts: a limiter waiting on Redis would hold up every request."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    client: redis.Redis | None = app.extensions.get(REDIS_EXTENSION)
     if client is None:
-        url = current_app.config.get("REDIS_URL") or ""
+        url = app.config.get("REDIS_URL") or ""
         if not url:
             return None
         client = connect(
             url,
-            bool(current_app.config.get("REDIS_CLUSTER")),
+            bool(app.config.get("REDIS_CLUSTER")),
             socket_timeout=1,
             socket_connect_timeout=1,
         )
-        current_app.extensions[REDIS_EXTENSION] = client
+        app.extensions[REDIS_EXTENSION] = client
     return client

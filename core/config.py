@@ -112,6 +112,10 @@ def _hostname(value: str) -> str:
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 MAX_PARTITIONS = 1024
+# Request threads of each admin worker process (smartlinks/serve.py). Its database pool holds
+# twice as many connections, and one organisation is served fewer requests at once
+# (API_CONCURRENT_PER_ORG), so that one tenant can take neither every thread nor the pool.
+ADMIN_THREADS = 16
 CLUSTER_PARTITIONS = 64  # REDIS_PARTITIONS=0 on a cluster: 21-22 per master of 3
 
 SETTINGS: tuple[Setting, ...] = (
@@ -281,9 +285,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMS_PROVIDER_BASE_URLS", "", "Extra base URLs organisations may give their SMS provider (comma-separated; * any); else only the provider's own.", "sms_provider_base_urls"),
     # Limits per organisation (admin/api/limits.py, admin/services/imports.py); 0 turns one off.
     Setting("API_REQUESTS_PER_MINUTE", "1200", "API requests one token may make per minute (fixed window, counted in Redis across admin processes); more answer 429 with Retry-After. 0: no limit.", "admin.api_requests_per_minute", least=0),
-    Setting("API_CONCURRENT_PER_ORG", "8", "API requests of one organisation the admin serves at once (all its processes); more answer 429 with Retry-After, so one tenant cannot take every thread and database connection. 0: no limit.", "admin.api_concurrent_per_org", least=0),
+    Setting("API_CONCURRENT_PER_ORG", "8", "API requests of one organisation the admin serves at once (all its processes); more answer 429 with Retry-After, so one tenant cannot take every thread and database connection (at most 15: an admin worker has 16 threads). 0: no limit.", "admin.api_concurrent_per_org", least=0, most=ADMIN_THREADS - 1),
     Setting("IMPORTS_PER_ORG", "2", "Contact imports of one organisation running at once; another answers 429 with Retry-After until one ends. 0: no limit.", "admin.imports_per_org", least=0),
     Setting("IMPORT_MAX_MB", "50", "Largest CSV file an import takes, in MiB (at most 64, the admin's upload limit).", "admin.import_max_mb", least=0.001, most=64),
+    Setting("ADMIN_JOB_WORKERS", "2", "Worker processes of each admin process for background jobs (contact imports), taken in turn across organisations; one organisation runs on all but one of them at most. They run niced, outside the request threads.", "admin.job_workers", least=1, most=32),
     Setting(
         "SYNC_RECONCILE_SECONDS",
         "300",
@@ -343,6 +348,7 @@ class AdminSection:
     api_concurrent_per_org: int
     imports_per_org: int
     import_max_mb: float
+    job_workers: int
     # "" when unset: admin.settings.secret_key keeps one in the data folder. Not in repr(),
     # so that logging the settings does not log the key.
     secret_key: str = dataclasses.field(repr=False)

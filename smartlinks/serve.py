@@ -83,5 +83,5 @@ def serve_admin(settings: config.Settings) -> None:
         port=settings.admin.port,
         interface=Interfaces.WSGI,
         workers=settings.admin.workers,
-        blocking_threads=16,
+        blocking_threads=config.ADMIN_THREADS,
     )

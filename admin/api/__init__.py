@@ -27,10 +27,9 @@ from admin.api import (  # noqa: F401
 from admin.api.blueprint import bp
 
 bp.before_request(auth.require_token)
-bp.after_request(limits.hold_until_sent)
-bp.teardown_request(limits.release)
 
 
 def init_app(app: Flask) -> None:
     errors.register(app)
     app.register_blueprint(bp)
+    limits.Gate(app)  # gives every request's slot back, and refuses early what it can

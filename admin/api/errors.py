@@ -41,10 +41,14 @@ def error_response(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Any:
+    return jsonify(error=error_body(code, message, field)), status, headers or {}
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         body["field"] = field
-    return jsonify(error=body), status, headers or {}
+    return body
 
 
 def _is_api_request() -> bool:

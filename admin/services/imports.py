@@ -1,15 +1,16 @@
 """Bulk contact import from a CSV file, processed in the background with progress in import_jobs.
 
 The request checks the header (a phone column is required), records the job and hands the
-text to a thread of the admin process with its own app context, so a big file never holds up
-the request. The thread upserts contacts in batches (one transaction per batch: the contacts,
+text to a worker process (admin.services.jobs: bounded, niced, organisations in turn), so a big
+file holds up neither the request nor the other requests of the admin process. The worker
+upserts contacts in batches (one transaction per batch: the contacts,
 their outbox rows and the job's progress), reports bad rows by line number and keeps the good
 ones. An existing contact (same phone) is updated: non-empty cells replace its values, custom
 fields are merged.
 
-While the thread works it holds a Postgres advisory lock named after the job on a connection of
-its own; a job that is "queued" or "running" with nobody holding its lock died with its process
-and is marked failed when next read.
+Until the job ends, the admin process that accepted it holds a Postgres advisory lock named
+after the job (jobs.LockHolder); a job that is "queued" or "running" with nobody holding its lock
+died with its process and is marked failed when next read.
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ import io
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import func, select, text
 
 from admin.extensions import db
 from admin.models import Contact, ImportJob
-from admin.services import bulk, import_policy, imports_limits, inputs
+from admin.services import bulk, import_policy, imports_limits, inputs, jobs
 from admin.services.errors import ServiceError, ValidationError
 from admin.services.lookup import owned
 from admin.services.outbox import NOTIFY_CHANNEL
@@ -160,7 +161,7 @@ def start_import(
     data: bytes,
     options: import_policy.ImportOptions | None = None,
 ) -> ImportJob:
-    """Check the header, record the job and start its thread (in an app context of ``app``);
+    """Check the header, record the job and queue it for a worker (in an app like ``app``);
     returns the queued job. ``options``: the duplicate policy, a list and tags for every
     imported contact (default: update duplicates, no list, no tags)."""
     options = options or import_policy.ImportOptions()
@@ -174,57 +175,63 @@ def start_import(
     job = ImportJob(org_id=org_id, filename=name, status="queued", header=header[:200])
     db.session.add(job)
     db.session.flush()
-    lock = db.engine.connect()  # held by the thread until the job ends
+    # Held from before the commit: a concurrent upload's make_room counts this job already.
+    holder = jobs.holder(db.engine.url)
+    holder.hold(LOCK_SPACE, job.id)
     try:
-        lock.execute(text("SELECT pg_advisory_lock(:a, :b)"), {"a": LOCK_SPACE, "b": job.id})
-        lock.commit()
         db.session.commit()
     except BaseException:
-        _release(lock, job.id)
+        holder.let_go(LOCK_SPACE, job.id)
         raise
-    thread = threading.Thread(
-        target=_run, args=(app, job.id, org_id, source, columns, lock, options), daemon=True,
-        name=f"import-{job.id}",
-    )  # fmt: skip
-    thread.start()
+    job_id = job.id  # the callback runs in another thread, outside this session
+    jobs.runner(app).submit(
+        org_id,
+        jobs.AppRecipe.of(app),
+        run,
+        (job_id, org_id, source, columns, options),
+        lambda future: _ended(app, holder, job_id, future),
+    )
     return job
 
 
-def _run(
-    app: Flask,
+def run(
     job_id: int,
     org_id: int,
     source: str,
     columns: Columns,
-    lock: Connection,
     options: import_policy.ImportOptions,
 ) -> None:
-    with app.app_context():
-        try:
-            process(job_id, org_id, source, columns, options)
-        except Exception:
-            log.exception("import %s failed", job_id)
-            db.session.rollback()
-            job = db.session.get(ImportJob, job_id)
-            if job is not None:
-                job.status = "failed"
-                job.errors = [*job.errors, {"line": 0, "message": "the import stopped on an error"}]
-                job.finished_at = func.now()
-                db.session.commit()
-        finally:
-            db.session.remove()
-            _release(lock, job_id)
-
-
-def _release(lock: Connection, job_id: int) -> None:
-    """Unlock before the connection goes back to the pool (a pooled session keeps its locks)."""
+    """The job, in a worker process (admin.services.jobs), in an app context there."""
     try:
-        lock.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": LOCK_SPACE, "b": job_id})
-        lock.commit()
+        process(job_id, org_id, source, columns, options)
     except Exception:
-        lock.invalidate()  # closing the broken connection ends its session and its locks
+        log.exception("import %s failed", job_id)
+        db.session.rollback()
+        _fail(job_id, "the import stopped on an error")
+
+
+def _fail(job_id: int, message: str) -> None:
+    job = db.session.get(ImportJob, job_id)
+    if job is not None and job.status in ("queued", "running"):
+        job.status = "failed"
+        job.errors = [*job.errors, {"line": 0, "message": message}]
+        job.finished_at = func.now()
+        db.session.commit()
+
+
+def _ended(app: Flask, holder: jobs.LockHolder, job_id: int, future: Future[None]) -> None:
+    """In the accepting process, once the worker is done: the lock goes, and a job whose
+    worker died (it could not say so itself) is failed."""
+    try:
+        if future.exception() is not None:
+            log.error("import %s: its worker failed: %r", job_id, future.exception())
+            with app.app_context():
+                try:
+                    _fail(job_id, "the import stopped on an error")
+                finally:
+                    db.session.remove()
     finally:
-        lock.close()
+        holder.let_go(LOCK_SPACE, job_id)
 
 
 def process(
@@ -234,7 +241,7 @@ def process(
     columns: Columns,
     options: import_policy.ImportOptions | None = None,
 ) -> None:
-    """Import every row of ``source`` into job ``job_id`` (runs in the import's thread). A
+    """Import every row of ``source`` into job ``job_id`` (runs in a worker process). A
     rejected row's entry keeps its cells (``cells``) for the CSV of rejected rows; a row that
     lost a bad cell is imported and its entry says ``kept``."""
     options = options or import_policy.ImportOptions()
@@ -333,7 +340,7 @@ def _upsert(org_id: int, rows: list[dict[str, Any]], duplicates: str = "update")
 
 
 def get_job(org_id: int, job_id: int) -> ImportJob:
-    """The organisation's import job; one whose thread died is marked failed first."""
+    """The organisation's import job; one whose process died is marked failed first."""
     job = owned(ImportJob, org_id, job_id, "import_id", "no such import")
     if job.status in ("queued", "running") and not _worker_alive(job.id):
         db.session.refresh(job)  # it may have finished while we looked
@@ -349,12 +356,10 @@ def get_job(org_id: int, job_id: int) -> ImportJob:
 
 
 def _worker_alive(job_id: int) -> bool:
-    """True while some process's import thread holds the job's advisory lock."""
-    with db.engine.connect() as conn:
-        free = conn.scalar(
-            text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": LOCK_SPACE, "b": job_id}
-        )
-        if free:
-            conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": LOCK_SPACE, "b": job_id})
-        conn.commit()
+    """True while some process holds the job's advisory lock (the one that accepted it). On
+    the session's own connection: a request never needs a second one from the pool."""
+    params = {"a": LOCK_SPACE, "b": job_id}
+    free = db.session.scalar(text("SELECT pg_try_advisory_lock(:a, :b)"), params)
+    if free:
+        db.session.execute(text("SELECT pg_advisory_unlock(:a, :b)"), params)
     return not free

@@ -12,6 +12,7 @@ from flask import Response, abort, flash, redirect, render_template, request
 from admin.extensions import db
 from admin.services import audit, privacy
 from admin.services.errors import NotFound, ServiceError
+from admin.web import exports
 from admin.web.auth import current_org_id, role_required
 from admin.web.blueprint import bp
 from admin.web.plain import plain
@@ -90,6 +91,7 @@ def retention_save() -> Any:
 
 @bp.get("/contacts/<int:contact_id>/export.json")
 @role_required("admin")
+@exports.limited
 def contact_export(contact_id: int) -> Any:
     try:
         data = privacy.export_contact(current_org_id(), contact_id)

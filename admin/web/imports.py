@@ -15,9 +15,9 @@ from admin.appsettings import running_app
 from admin.downloads import csv_attachment
 from admin.extensions import db
 from admin.models import ImportJob
-from admin.services import import_policy, imports, metrics
+from admin.services import audit, import_policy, imports, metrics
 from admin.services.errors import ServiceError
-from admin.web import queries
+from admin.web import exports, queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp, or_404
 from admin.web.forms import ImportForm
@@ -103,10 +103,13 @@ def import_json(job_id: int) -> Any:
 
 @bp.get("/contacts/imports/<int:job_id>/rejected.csv")
 @login_required
+@exports.limited
 def import_rejected_csv(job_id: int) -> Any:
     """The rejected rows as they were in the file, with the reason first: fix, then import the
     file again."""
     job = _job(job_id)
+    audit.record(job.org_id, "export.import_rejected", f"import {job.id}")
+    db.session.commit()
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["line", "reason", *job.header])

@@ -19,9 +19,9 @@ from admin.appsettings import short_url_scheme
 from admin.downloads import csv_attachment
 from admin.extensions import db
 from admin.models import Link
-from admin.services import audiences, codes, links, metrics
+from admin.services import audiences, audit, codes, links, metrics
 from admin.services.errors import ServiceError, ValidationError
-from admin.web import queries
+from admin.web import exports, queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp, or_404
 from admin.web.metrics import detail_context
@@ -100,6 +100,7 @@ def link_issue(link_id: int) -> Any:
 
 @bp.post("/links/<int:link_id>/issue.csv")
 @login_required
+@exports.limited
 def link_issue_csv(link_id: int) -> Any:
     """The issued URLs as CSV: contact id, names, phone (as the API shows it), URL."""
     org_id = current_org_id()
@@ -109,6 +110,7 @@ def link_issue_csv(link_id: int) -> Any:
     except ServiceError as exc:
         db.session.rollback()
         return Response(plain(exc.message) + "\n", 400, mimetype="text/plain")
+    audit.record(org_id, "export.issued_urls", f"link {link_id}", detail={"people": len(issued)})
     db.session.commit()
 
     def rows() -> Iterator[str]:

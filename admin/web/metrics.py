@@ -16,7 +16,7 @@ from admin.extensions import db
 from admin.models import Link
 from admin.services import codes, links, metrics
 from admin.services.errors import NotFound
-from admin.web import queries
+from admin.web import exports, queries
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 from admin.web.zones import display_zone
@@ -153,6 +153,7 @@ def link_contacts(link_id: int) -> Any:
 
 @bp.get("/links/<int:link_id>/export.csv")
 @login_required
+@exports.limited
 def link_export(link_id: int) -> Any:
     link = _link(link_id)
     metric = _metric()

@@ -22,8 +22,9 @@ from sqlalchemy import or_, select
 from admin.downloads import csv_attachment
 from admin.extensions import db
 from admin.models import Contact, ContactList, ContactTag, ListMember, Tag
-from admin.services import bulk, contacts, metrics
+from admin.services import audit, bulk, contacts, metrics
 from admin.services.errors import ServiceError
+from admin.web import exports
 from admin.web.auth import current_org_id
 from admin.web.blueprint import bp
 from admin.web.contacts import search_query
@@ -204,6 +205,13 @@ def _audience(org_id: int, list_ids: list[int], tags: list[str]) -> dict[str, st
 
 
 def _export(org_id: int, ids: list[int]) -> Response:
+    busy = exports.refused()
+    if busy is not None:
+        return busy
+    # Personal data leaves the system: recorded (and committed) before the first row goes.
+    audit.record(org_id, "export.people", f"{len(ids)} people", detail={"people": len(ids)})
+    db.session.commit()
+
     def rows() -> Iterator[str]:
         out = io.StringIO()
         writer = csv.writer(out)

@@ -5,15 +5,13 @@ Retry-After, never 500. And the flood of issue 15 against a real admin process."
 from __future__ import annotations
 
 import io
-import threading
-import time
 from pathlib import Path
 
-import httpx
 import psycopg
+import pytest
 import redis
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from admin.api import limits
 from admin.extensions import db
@@ -21,18 +19,13 @@ from admin.models import Contact, ImportJob
 from admin.services import imports
 from admin.services.orgs import NewOrg
 from core import config
+from loadtest import flood
 from tests.conftest import Api, Servers
-from tests.helpers.threads import in_threads
+from tests.helpers.imports import wait_for_import
 from tests.servers import http_role
 
-FLOOD = 32  # imports at once from one organisation, as in the attack
-READS = 150  # the other organisation's requests, quiet and during the flood
-# The other organisation's p99 during the flood over its p99 on a quiet server. Without the
-# limits it stalled for 30 s (a ratio in the thousands) and 10 imports answered 500. With them,
-# what is left is the burst itself: 32 uploads share the admin's 16 threads, its GIL and a
-# 2-core machine with the other organisation for a second, which cost it x3.6 to x14 at its
-# p99 (115 to 510 ms) on a shared machine; the margin is for that, not for a stall.
-MAX_P99_RATIO = 25.0
+ROUNDS = 3  # quiet and flood phases, alternating
+READS = 80  # the other organisation's requests per phase, at least
 
 
 def _csv_upload(api: Api, text: str) -> object:
@@ -42,6 +35,14 @@ def _csv_upload(api: Api, text: str) -> object:
         headers=api.headers,
         content_type="multipart/form-data",
     )
+
+
+def _finished(api: Api, accepted: object) -> dict[str, object]:
+    """The job of an upload answered 202, once it has ended (a job left running would write
+    into the next test's database)."""
+    assert accepted.status_code == 202, accepted.get_json()  # type: ignore[attr-defined]
+    url = accepted.get_json()["url"]  # type: ignore[attr-defined]
+    return wait_for_import(lambda u: api.get(u).get_json(), url)
 
 
 def _retry_after(resp: object, most: int) -> int:
@@ -85,6 +86,30 @@ def test_requests_in_flight_per_organisation(app: Flask, api: Api, other_api: Ap
     assert api.get("/api/v1/links").status_code == 200
 
 
+def test_a_known_token_is_refused_before_any_query(
+    app: Flask, api: Api, org: object, rdb: redis.Redis
+) -> None:
+    """Once a token has been seen, its refusals cost no database work (the Gate): a flooding
+    tenant's extra requests hold a request thread for a hash and one Redis call."""
+    app.config["API_CONCURRENT_PER_ORG"] = 1
+    assert api.get("/api/v1/links").status_code == 200  # seen
+    seconds, _ = rdb.time()
+    rdb.zadd(f"{limits.BUSY_PREFIX}{org.org_id}", {"busy": seconds + 60})  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        refused = api.get("/api/v1/links")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert refused.status_code == 429, refused.get_json()
+    assert refused.get_json()["error"]["code"] == "too_many_requests"
+    assert statements == []
+
+
 def test_a_dead_process_slot_expires(app: Flask, api: Api, org: object, rdb: redis.Redis) -> None:
     """Leases of a process killed mid-request stop counting when they expire."""
     app.config["API_CONCURRENT_PER_ORG"] = 1
@@ -114,8 +139,27 @@ def test_imports_at_once_per_organisation(
         assert busy.status_code == 429, busy.get_json()
         assert busy.get_json()["error"]["field"] == "file"
         _retry_after(busy, 60)
-        assert _csv_upload(other_api, csv_text).status_code == 202  # its own count
-    assert _csv_upload(api, csv_text).status_code == 202
+        assert _finished(other_api, _csv_upload(other_api, csv_text))["status"] == "done"
+    assert _finished(api, _csv_upload(api, csv_text))["status"] == "done"
+
+
+def test_uploads_at_once_per_organisation(
+    app: Flask, api: Api, other_api: Api, org: object, rdb: redis.Redis
+) -> None:
+    """An upload is read and checked before its import is queued: no more of them at once than
+    imports may run, refused with 429 on the file field before its body is read."""
+    app.config["IMPORTS_PER_ORG"] = 1
+    key = f"{limits.UPLOAD_PREFIX}{org.org_id}"  # type: ignore[attr-defined]
+    seconds, _ = rdb.time()
+    rdb.zadd(key, {"an upload being read": seconds + 60})
+    busy = _csv_upload(api, "phone\n+15550001111\n")
+    assert busy.status_code == 429 and busy.get_json()["error"]["field"] == "file"
+    _retry_after(busy, 5)
+    assert api.get("/api/v1/links").status_code == 200  # other requests are not uploads
+    assert _finished(other_api, _csv_upload(other_api, "phone\n+15550001111\n"))["status"] == "done"
+    rdb.zrem(key, "an upload being read")
+    assert _finished(api, _csv_upload(api, "phone\n+15550001111\n"))["status"] == "done"
+    assert rdb.zcard(key) == 0  # given back
 
 
 def test_an_import_too_large_or_too_wide_is_refused(app: Flask, api: Api) -> None:
@@ -130,6 +174,7 @@ def test_an_import_too_large_or_too_wide_is_refused(app: Flask, api: Api) -> Non
     assert "at most 100" in wide.get_json()["error"]["message"]
     fits = _csv_upload(api, "phone," + ",".join(f"c{i}" for i in range(100)) + "\n+15550001111\n")
     assert fits.status_code == 202, fits.get_json()
+    assert _finished(api, fits)["imported_rows"] == 1
 
 
 def test_an_import_cannot_push_a_contact_over_100_fields(api: Api) -> None:
@@ -139,11 +184,7 @@ def test_an_import_cannot_push_a_contact_over_100_fields(api: Api) -> None:
     contact = api.post("/api/v1/contacts", {"phone": "+15550001111", "fields": first}).get_json()
     header = ",".join(f"b{i}" for i in range(60))
     text = f"phone,{header}\n+15550001111,{','.join('y' * 60)}\n+15550002222,{','.join('z' * 60)}\n"
-    job = _csv_upload(api, text).get_json()
-    for _ in range(200):
-        job = api.get(job["url"]).get_json()
-        if job["status"] in ("done", "failed"):
-            break
+    job = _finished(api, _csv_upload(api, text))
     assert job["status"] == "done", job
     assert (job["imported_rows"], job["failed_rows"]) == (1, 1)
     assert [(e["line"], e["field"]) for e in job["errors"]] == [(2, "fields")]
@@ -154,72 +195,34 @@ def test_an_import_cannot_push_a_contact_over_100_fields(api: Api) -> None:
     assert edit.status_code == 200, edit.get_json()
 
 
-def _bearer(org: NewOrg) -> dict[str, str]:
-    return {"Authorization": f"Bearer {org.api_token}"}
-
-
-def _p99(seconds: list[float]) -> float:
-    ordered = sorted(seconds)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-def _timed_reads(client: httpx.Client, count: int) -> list[float]:
-    took = []
-    for _ in range(count):
-        start = time.perf_counter()
-        answer = client.get("/api/v1/links")
-        took.append(time.perf_counter() - start)
-        assert answer.status_code == 200, answer.text
-    return took
-
-
+@pytest.mark.serial  # it times what it measures
 def test_one_organisation_flooding_leaves_another_fast(
     org: NewOrg, other_org: NewOrg, clean: Servers, tmp_path: Path
 ) -> None:
     """The attack of issue 15 on a real admin process: 32 imports at once from one
-    organisation. Each is accepted or refused with 429 and Retry-After (none is a 500), and
-    the other organisation's p99 while they run stays near its p99 on a quiet server,
-    measured in the same test (a ratio, not a time: CI machines differ)."""
-    rows = "".join(f"+1555{i:07d},Name{i},x\n" for i in range(4000))
-    upload = ("phone,first_name,note\n" + rows).encode()
-    answers: list[httpx.Response] = []
-    with http_role("admin", clean.env(), tmp_path, "ADMIN_PORT") as (_proc, base):
-        quiet = httpx.Client(base_url=base, headers=_bearer(other_org), timeout=60)
-        flooder = httpx.Client(base_url=base, headers=_bearer(org), timeout=60)
-        _timed_reads(quiet, 20)  # warm: connections, caches
-        baseline = _timed_reads(quiet, READS)
-        start = threading.Barrier(FLOOD + 1)
+    organisation, round after round, against another organisation reading (loadtest/flood.py:
+    quiet and flood phases alternate). Every upload is accepted or refused with 429 and
+    Retry-After (without the limits, 10 were 500); what was accepted is imported; the reader is
+    never refused nor failed.
 
-        def flood(_: int) -> None:
-            start.wait()
-            answers.append(
-                flooder.post(
-                    "/api/v1/contacts/import", content=upload, headers={"Content-Type": "text/csv"}
-                )
-            )
-
-        runner = threading.Thread(target=in_threads, args=(flood, range(FLOOD)))
-        runner.start()
-        start.wait()
-        during = _timed_reads(quiet, READS)
-        runner.join(120)
-        codes = sorted(a.status_code for a in answers)
-        # Without the limits, 10 or so of these were 500 (the pool ran dry).
-        assert len(codes) == FLOOD and set(codes) <= {202, 429}, codes
-        refused = [a for a in answers if a.status_code == 429]
-        assert all(1 <= int(a.headers["Retry-After"]) <= 60 for a in refused)
-        accepted = [a.json()["url"] for a in answers if a.status_code == 202]
-        assert 1 <= len(accepted) <= FLOOD // 2, codes  # a few at once, never all
-        for url in accepted:  # what was accepted is imported, not left half done
-            for _ in range(600):
-                job = flooder.get(url).json()
-                if job["status"] not in ("queued", "running"):
-                    break
-                time.sleep(0.1)
-            assert job["status"] == "done", job
-    ratio = _p99(during) / _p99(baseline)
-    print(
-        f"flood: {len(accepted)} accepted, {len(refused)} refused; the other organisation's p99 "
-        f"{_p99(baseline) * 1000:.1f} ms quiet, {_p99(during) * 1000:.1f} ms during: x{ratio:.1f}"
-    )
-    assert ratio < MAX_P99_RATIO, (baseline, during)
+    Its p99 in a round is "unchanged" when within x1.5 of the p99 of the quiet phases around
+    the round, or 20 ms above it (flood.unchanged); the summary printed says in how many
+    rounds it was (on this 2-core machine: all or most at a load average up to 4, one or two at
+    5 to 9, when other processes take the cores). Timing on a shared machine cannot decide a
+    test, so this one asserts that most rounds stay within x3 (or 20 ms): the imports in the
+    admin's threads gave x3.6 to x14, a stall with 500s x48. `python -m loadtest.flood` judges
+    "unchanged" itself (exit 1 when most rounds are not)."""
+    env = {**clean.env(), **flood.ADMIN_ENV}
+    with http_role("admin", env, tmp_path, "ADMIN_PORT") as (_proc, base):
+        trial = flood.run(base, other_org.api_token, org.api_token, ROUNDS, READS)
+    print(f"\nflood: {trial.summary()}")
+    codes = [a["status"] for a in trial.answers]
+    errors = [a.get("error") for a in trial.answers if not a["status"]]
+    assert len(codes) == ROUNDS * flood.FLOOD and set(codes) <= {202, 429}, (codes, errors)
+    refused = [a for a in trial.answers if a["status"] == 429]
+    assert all(1 <= int(str(a["retry_after"])) <= 60 for a in refused)
+    accepted = len(codes) - len(refused)
+    assert ROUNDS <= accepted <= ROUNDS * 2, codes  # IMPORTS_PER_ORG at most, every round
+    assert len(trial.jobs) == accepted and {j["status"] for j in trial.jobs} == {"done"}
+    assert trial.other_status == {200}
+    assert trial.unchanged_rounds(flood.SLOWED_RATIO) * 2 > ROUNDS, trial.summary()

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from admin.extensions import db
 from admin.models import Contact, ImportJob, SyncOutbox
+from tests.helpers.imports import wait_for_import
 
 
 def _upload(api, content, filename="contacts.csv"):
@@ -22,13 +23,7 @@ def _upload(api, content, filename="contacts.csv"):
 
 
 def _wait(api, url, deadline=30.0):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        job = api.get(url).get_json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"import did not finish: {job}")
+    return wait_for_import(lambda u: api.get(u).get_json(), url, deadline)
 
 
 def test_import_keeps_good_rows_and_reports_bad_ones(api):

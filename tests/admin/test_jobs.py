@@ -1,0 +1,60 @@
+"""Background jobs in worker processes (admin/services/jobs.py): one organisation's jobs cannot
+take every worker, and another organisation's job starts without waiting for them."""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import Future
+
+import psycopg
+from flask import Flask
+from sqlalchemy import text
+
+from admin.extensions import db
+from admin.services import jobs
+from core import config
+from tests.conftest import Servers
+
+GATE = 0x70B5  # an advisory lock the test holds: every job waits on it
+
+
+def wait_for_the_test(label: str) -> None:
+    """A job (run in a worker process): waits until the test lets go of GATE. The worker and
+    the Postgres backend serving it (on this machine, as our user) run niced."""
+    backend = db.session.scalar(text("SELECT pg_backend_pid()"))
+    assert os.getpriority(os.PRIO_PROCESS, 0) >= jobs.NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, int(backend)) >= jobs.NICENESS
+    db.session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": GATE})
+    db.session.commit()
+
+
+def test_organisations_take_turns_and_none_takes_every_worker(app: Flask, clean: Servers) -> None:
+    runner = jobs.Runner(2)
+    recipe = jobs.AppRecipe.of(app)
+    ended: list[str] = []
+
+    def submit(org_id: int, label: str) -> None:
+        def done(future: Future[None]) -> None:
+            ended.append(label if future.exception() is None else repr(future.exception()))
+
+        runner.submit(org_id, recipe, wait_for_the_test, (label,), done)
+
+    try:
+        with psycopg.connect(config.to_libpq(clean.database_url), autocommit=True) as gate:
+            gate.execute("SELECT pg_advisory_lock(%s)", (GATE,))
+            for label in ("a1", "a2", "a3"):
+                submit(1, label)
+            # Two workers, but the flooding organisation runs on one of them at most.
+            assert (runner.running(1), runner.queued(1)) == (1, 2)
+            submit(2, "b1")
+            assert (runner.running(2), runner.queued(2)) == (1, 0)  # at once, not after a3
+            assert ended == []
+        deadline = time.monotonic() + 60  # the gate is open: everything ends
+        while len(ended) < 4 and time.monotonic() < deadline:
+            assert runner.running(1) <= 1 and runner.running(1) + runner.running(2) <= 2
+            time.sleep(0.05)
+        assert sorted(ended) == ["a1", "a2", "a3", "b1"]
+        assert ended.index("a1") < ended.index("a2") < ended.index("a3")
+    finally:
+        runner.close()
