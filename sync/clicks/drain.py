@@ -247,6 +247,9 @@ class Drain:
                 raise
             self.ensure_group()  # Redis was flushed or restarted empty
             return 0
+        if self.shards.missing_group:  # some shards had no group: made, their entries kept
+            self.shards.missing_group.clear()
+            self.ensure_group()
         return self.process(entries) if entries else 0
 
     def process(self, entries: Sequence[Entry]) -> int:

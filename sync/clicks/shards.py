@@ -7,6 +7,7 @@ docs/decisions/0012-cluster-drain-and-failover.md.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
@@ -19,6 +20,7 @@ Entry = tuple[str, Fields | None]
 # With shards, an entry is known in a batch by "<shard>/<entry id>" (two shards may hold the
 # same id); with one stream by its id alone, as before.
 SHARD_MARK = "/"
+log = logging.getLogger(__name__)
 SHARD_READ = 64  # entries one shard read asks for, at least (Shards.read_all)
 
 
@@ -37,6 +39,10 @@ class Shards:
         self._wait_on = 0  # the shard an idle step blocks on, each in turn
         self._cursor = 0  # the first shard of the next step's window
         self._hot: list[int] = []  # shards that filled their share at the last step
+        # Shards without the drain's group (NOGROUP: a flushed Redis, or a lane that read before
+        # the group was made at start). Their error must not discard what the other shards of
+        # the same read delivered: it did, and those entries waited 30 s for a reclaim.
+        self.missing_group: set[int] = set()
 
     def ref(self, shard: int, entry_id: bytes | str) -> str:
         """How an entry of ``shard`` is known in a batch (see SHARD_MARK)."""
@@ -110,12 +116,25 @@ class Shards:
                 "STREAMS", self.streams[shard], ">", **self.route(shard),
             )  # fmt: skip
         found: dict[int, list[Entry]] = {}
+        failure: Exception | None = None
         for shard, reply in zip(counts, pipe.execute(raise_on_error=False), strict=True):
+            found[shard] = []
             if isinstance(reply, Exception):
-                raise reply
+                if "NOGROUP" in str(reply):
+                    self.missing_group.add(shard)
+                else:
+                    failure = failure or reply
+                continue
             found[shard] = [
                 (self.ref(shard, i), f) for _stream, items in reply or [] for i, f in items
             ]
+        if failure is not None:
+            if not any(found.values()):
+                raise failure
+            # The other shards' entries are delivered to us now: raising would leave them
+            # pending until a reclaim (30 s). They are processed; the failing shard's error
+            # comes back at a later read.
+            log.warning("shard read failed, the others' entries kept: %r", failure)
         return found
 
     def consumers(self) -> list[list[dict[str, Any]]]:

@@ -45,9 +45,8 @@ def stack(cluster: EmbeddedCluster, org: NewOrg, clean: Servers, tmp_path: Path,
            for n in range(400)]  # fmt: skip
     urls = issue_codes(org.org_id, lnk.id, ids, partitions=partitions)
     db.session.commit()
-    # One drain lane: see test_cluster_processes.py (two lanes may stall 30 s on a cluster).
     env = clean.env(REDIS_URL=cluster.url, REDIS_CLUSTER="1", REDIS_PARTITIONS=str(partitions),
-                    LOG_LEVEL="WARNING", DRAIN_LANES="1")  # fmt: skip
+                    LOG_LEVEL="WARNING", DRAIN_LANES="2")  # fmt: skip
     subprocess.run([*SMARTLINKS, "sync", "--full", "--burst"], env=env, cwd=ROOT, check=True,
                    capture_output=True, timeout=60)  # fmt: skip
     dsn = to_libpq(clean.database_url)

@@ -56,12 +56,10 @@ def test_edge_and_drain_processes_on_a_cluster(
         ids[1], PARTITIONS
     )
 
-    # One drain lane: with two, both lanes (threads sharing redis-py's cluster client) were
-    # seen stuck in the blocking XREADGROUP of Shards.read for the client's 30 s socket timeout
-    # in 3 of 14 runs, the entries it had been given pending meanwhile (recorded late, never
-    # lost); in 0 of 9 with one lane. Reported to the drain's owner (issue 13).
+    # Two drain lanes (the default), each with its own cluster client: when they shared one,
+    # both were seen stuck in a blocking XREADGROUP for the 30 s socket timeout in 3 of 14 runs.
     env = clean.env(REDIS_URL=cluster.url, REDIS_CLUSTER="1", REDIS_PARTITIONS=str(PARTITIONS),
-                    DRAIN_LANES="1")  # fmt: skip
+                    DRAIN_LANES="2")  # fmt: skip
     client = cluster.client()
     with (
         smartlinks_process(["sync"], env, tmp_path) as sync_proc,
