@@ -267,6 +267,34 @@ def test_edge_waits_while_a_slots_keys_are_split_between_two_masters(
     cluster.move_slot(slot, source)  # back, for the tests after this one
 
 
+def test_edge_reads_key_by_key_while_a_slot_is_half_moved(
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
+):
+    # A reshard moves a slot's keys in batches: the link's copy may reach the importing master
+    # before the keys the script declares (domain copy, code bucket, stream), so the script runs
+    # on the source and fails on the link ("non local key"): the worker went into an outage and
+    # answered from its memory, its click spooled to another partition's stream. The edge now
+    # reads the records key by key (each command follows ASK), the click in its own stream.
+    stream = keys.click_stream(CONTACT_PARTITION, PARTITIONS)
+    slot = keys.slot(stream)
+    source = cluster.owner_of_slot(slot)
+    target = next(p for p in cluster.master_ports() if p != source)
+    assert edge.get(f"/{HOME_CODE}", HOST, IPHONE).status_code == 302  # the stream exists
+    link_copy = keys.link(world.link.id, CONTACT_PARTITION, PARTITIONS)
+    cluster.command(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", cluster.node_id(source))
+    cluster.command(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", cluster.node_id(target))
+    cluster.command(source, "MIGRATE", "127.0.0.1", target, "", 0, 5000, "AUTH",
+                    cluster.password, "KEYS", link_copy)  # fmt: skip
+    trips = edge.resolver.second_trips
+    r = edge.get(f"/{HOME_CODE}", HOST, IPHONE)
+    assert (r.status_code, r.headers.get("location")) == (302, MERGED)
+    assert edge.resolver.second_trips == trips + 1  # key by key, then the second script
+    cluster.begin_move(slot, target)
+    cluster.finish_move(slot, target)
+    assert cluster.node(target).xlen(stream) == 2  # the click was recorded, once
+    cluster.move_slot(slot, source)  # back, for the tests after this one
+
+
 def test_store_writes_a_record_copy_per_partition_with_one_version(world: World):
     client: redis.RedisCluster = world.rdb  # type: ignore[assignment]
     versions = {
