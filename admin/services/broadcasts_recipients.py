@@ -72,20 +72,21 @@ def renderer(body: Body) -> Callable[[Sequence[Any], str], str]:
 # issuer (services/codes.py).
 # Unreachable: the carrier refused the contact's latest message (failed or undelivered), so
 # another would cost money and hurt the sender's reputation for nothing (not looked up for
-# an opted-out contact, who is left out anyway).
+# an opted-out contact, who is left out anyway). Every column named: the recipients fill a
+# table (recipient_chunks), and two NULL::text would both be called "text".
 _RECIPIENTS_SQL = """
     WITH wanted AS MATERIALIZED (
         SELECT unnest(CAST(%(contact_ids)s AS bigint[])) AS id
         UNION SELECT lm.contact_id FROM list_members lm WHERE lm.list_id = %(list_id)s
         UNION SELECT ct.contact_id FROM contact_tags ct WHERE ct.tag_id = %(tag_id)s
     )
-    SELECT c.id, c.phone, c.first_name, c.last_name, c.email, {fields}, c.opted_out,
+    SELECT c.id, c.phone, c.first_name, c.last_name, c.email, {fields} AS fields, c.opted_out,
         CASE WHEN c.opted_out THEN false ELSE COALESCE(
             (SELECT m.status IN ('failed', 'undelivered') FROM messages m
              WHERE m.contact_id = c.id AND m.direction = 'out' AND NOT m.compliance
                AND m.status NOT IN ('queued', 'sending', 'canceled', 'opted_out')
-             ORDER BY m.created_at DESC LIMIT 1), false) END,
-        {time_zone}, {code}
+             ORDER BY m.created_at DESC LIMIT 1), false) END AS unreachable,
+        {time_zone} AS time_zone, {code} AS code
     FROM wanted w JOIN contacts c ON c.id = w.id{codes}
     WHERE c.org_id = %(org_id)s
 """
