@@ -34,12 +34,15 @@ MAX_BROADCAST_JSON = 8 * 1024 * 1024
 
 
 def broadcast_out(broadcast: Broadcast) -> BroadcastOut:
+    statuses = conversations.status_counts(broadcast.org_id, broadcast.id)
+    pending = sum(statuses.get(status, 0) for status in results.PENDING)
     return from_row(
         BroadcastOut,
         broadcast,
+        status=results.status_now(broadcast, pending),
         messages=broadcast.total,
         opted_out=broadcast.skipped,
-        statuses=conversations.status_counts(broadcast.org_id, broadcast.id),
+        statuses=statuses,
     )
 
 

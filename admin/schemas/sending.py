@@ -53,6 +53,10 @@ class TestSend(Struct):
     link_id: int | None | UnsetType = UNSET
     contact_id: Annotated[int | UnsetType, Meta(description="a chosen contact")] = UNSET
     phone: Annotated[str | UnsetType, Meta(description="or a phone (e.g. your own)")] = UNSET
+    source: Annotated[
+        str | UnsetType,
+        Meta(description="the broadcast's refcode, which the test's link carries"),
+    ] = UNSET
 
 
 class BroadcastCanceled(Struct):
@@ -124,7 +128,11 @@ class BroadcastOut(Struct):
     body: str
     link_id: int | None
     audience: dict[str, Any]
-    status: Annotated[str, Meta(description="queued, scheduled or canceled")]
+    status: Annotated[
+        str,
+        Meta(description="queued, scheduled, canceled, or done once nothing is left to send "
+             "(as its results say)"),
+    ]  # fmt: skip
     source: Annotated[str, Meta(description="the refcode or label given when it was sent")]
     send_at: datetime | None
     quiet_hours: bool

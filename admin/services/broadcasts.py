@@ -10,10 +10,13 @@ from sqlalchemy import func, text
 
 from admin.extensions import db
 from admin.models import Broadcast
-from admin.services import contacts, provider_events, sends
+from admin.services import contacts, inputs, provider_events, sends
 from admin.services.errors import Conflict, NotFound, ValidationError
 
 TEST_CONTACT_NAME = "Test send"
+# The refcode of a test send composed without one: the broadcast's own (sl_b<id>) is not
+# known before it is created, and a click on a test should not count as the broadcast's.
+TEST_SOURCE = "sl_test"
 
 _CANCEL = text(
     """
@@ -48,7 +51,9 @@ def test_send(
     """One message of a broadcast being composed, now (no quiet hours), to a chosen contact
     (``contact_id``) or to a phone (``phone``: the sender's own; a contact is made for it when
     there is none). It is rendered with that contact's data and own short URL, exactly as the
-    broadcast will render it. Returns the message id."""
+    broadcast will render it; its code carries the broadcast's ``source`` (TEST_SOURCE when none
+    is given yet) where the link merges ``{{source}}``. Returns the message id."""
+    source = inputs.text("source", data.get("source"), 64) or TEST_SOURCE
     contact_id = data.get("contact_id")
     phone = data.get("phone")
     if contact_id is None and not phone:
@@ -62,6 +67,5 @@ def test_send(
                 source="test send",
             )  # fmt: skip
         contact_id = found.id
-    return sends.send_to_contact(
-        org_id, contact_id, data.get("body"), data.get("link_id"), user_id=user_id, scheme=scheme
-    )
+    return sends.send_to_contact(org_id, contact_id, data.get("body"), data.get("link_id"),
+                                 user_id=user_id, scheme=scheme, source=source)  # fmt: skip

@@ -5,7 +5,8 @@ generic, contact-less code is made with the link, by services/links.py.
 
 Codes are unique across all organisations (the primary key), random (core.codes.new_code), so
 contacts' URLs cannot be enumerated. Issuing is bulk SQL: one INSERT ... SELECT FROM unnest()
-with ON CONFLICT DO NOTHING for any number of contacts, then the few collisions are retried.
+with ON CONFLICT DO NOTHING for any number of contacts; only when a code was taken (or a
+concurrent call issued the same contacts) are the codes read back and the few missing retried.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import functools
 import secrets
 from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 
 from admin.extensions import db
 from admin.models import Link
@@ -81,7 +82,6 @@ _INSERT = text(
     FROM unnest(CAST(:codes AS text[]), CAST(:contact_ids AS bigint[])) AS new(code, contact_id)
     ORDER BY new.contact_id  -- one lock order for every caller: concurrent issues never deadlock
     ON CONFLICT DO NOTHING
-    RETURNING contact_id, code
     """
 )
 _EXISTING = text(
@@ -160,30 +160,52 @@ def issue_codes(
         raise NotFound("contact_ids", f"no such contacts: {shown}")
 
     found = {contact_id: code for contact_id, code in owned.items() if code is not None}
-    missing = [i for i in ids if i not in found]
+    found.update(issue_new(org_id, link.id, [i for i in ids if i not in found], source, partitions))
+    host, extension = link.domain.hostname, link.extension  # read before the commit expires it
+    if commit:
+        db.session.commit()
+    return [(i, urls.short_url(scheme, host, found[i], extension)) for i in ids]
+
+
+def issue_new(
+    org_id: int,
+    link_id: int,
+    contact_ids: list[int],
+    source: str | None,
+    partitions: int | None = None,
+) -> dict[int, str]:
+    """Codes for the organisation's contacts that have none yet for (link, source), with their
+    outbox rows, in the caller's transaction; returns each contact's code. The contacts are
+    not checked (the caller read them from the organisation's own rows)."""
+    found: dict[int, str] = {}
     fresh: list[str] = []
+    missing = contact_ids
     for _ in range(MAX_ATTEMPTS):
         if not missing:
             break
         codes = codes_for(missing, partitions or PARTITIONS.get())
-        inserted = db.session.execute(
+        result = db.session.execute(
             _INSERT,
-            {"org_id": org_id, "link_id": link.id, "codes": codes, "contact_ids": missing,
+            {"org_id": org_id, "link_id": link_id, "codes": codes, "contact_ids": missing,
              "source": source},  # fmt: skip
         )
-        for contact_id, code in inserted:
-            found[contact_id] = code
-            fresh.append(code)
-        missing = [i for i in missing if i not in found]
-        if missing:  # a taken code, or a concurrent call issued these contacts first
-            found.update(_existing(link.id, missing, source))
-            missing = [i for i in missing if i not in found]
+        inserted = cast("CursorResult[Any]", result).rowcount
+        if inserted == len(missing):
+            # Every code was free: no RETURNING to read back (a broadcast issues 1 M).
+            found.update(zip(missing, codes, strict=True))
+            fresh.extend(codes)
+            missing = []
+            break
+        # A taken code, or a concurrent call issued some of these contacts first: read back
+        # what this chunk's contacts hold now, and try again for those that hold nothing.
+        ours = dict(zip(missing, codes, strict=True))
+        held = _existing(link_id, missing, source)
+        found.update(held)
+        fresh.extend(code for contact_id, code in held.items() if ours[contact_id] == code)
+        missing = [i for i in missing if i not in held]
     if missing:
         raise RuntimeError("could not find free codes")
-    host, extension = link.domain.hostname, link.extension  # read before the commit expires it
     for start in range(0, len(fresh), OUTBOX_CHUNK):
         chunk = fresh[start : start + OUTBOX_CHUNK]
-        outbox.enqueue("codes", link.id, outbox.next_version(), {"codes": chunk})
-    if commit:
-        db.session.commit()
-    return [(i, urls.short_url(scheme, host, found[i], extension)) for i in ids]
+        outbox.enqueue("codes", link_id, outbox.next_version(), {"codes": chunk})
+    return found

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from admin.services import compliance, quiet_hours
+from admin.services.broadcasts_recipients import FIELDS, recipients, renderer
 from admin.services.scheduling import schedule_from
 from admin.services.sends import (
     audience_of,
     checked_body,
-    recipients,
-    renderer,
     sample_url,
     segment_summary,
     sendable_link,
@@ -42,7 +41,7 @@ def preview_broadcast(
         summary = segment_summary([sample])
         summary["segments_total"] *= len(chosen)
     due = send_at or datetime.now(UTC)
-    held = sum(1 for r in chosen if quiet_hours.hold_until(due, r[1], r[5])) if quiet else 0
+    held = sum(1 for r in chosen if quiet_hours.hold_until(due, r[1], r[FIELDS])) if quiet else 0
     return {
         "recipients": len(chosen), "opted_out": found.opted_out,
         "unreachable": found.unreachable, "sample": sample, **summary,

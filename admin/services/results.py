@@ -19,6 +19,7 @@ from admin.services.errors import NotFound, ValidationError
 
 SEGMENTS: Final = ("clicked", "did_not_click", "replied")
 HANDED_OVER = "('accepted', 'sent', 'delivered')"
+PENDING = ("queued", "sending")  # a message's statuses while it is still to be sent
 
 # Recipients who got the message (handed to the provider), with what they did afterwards.
 _RECIPIENTS = """
@@ -51,7 +52,7 @@ _COUNTS = text(
         (SELECT count(*) FROM r WHERE status IN {HANDED_OVER}) AS sent,
         (SELECT count(*) FROM r WHERE status = 'delivered') AS delivered,
         (SELECT count(*) FROM r WHERE status IN ('failed', 'undelivered')) AS failed,
-        (SELECT count(*) FROM r WHERE status IN ('queued', 'sending')) AS pending,
+        (SELECT count(*) FROM r WHERE status IN {PENDING}) AS pending,
         (SELECT count(*) FROM r WHERE status = 'canceled') AS canceled,
         (SELECT count(*) FROM r WHERE status = 'opted_out') AS dropped_opted_out,
         (SELECT count(*) FROM clicked) AS clicked,
@@ -84,6 +85,12 @@ def _params(broadcast: Broadcast) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def status_now(broadcast: Broadcast, pending: int) -> str:
+    """A broadcast's status as it is: "done" once nothing is left to send (``pending``: its
+    messages queued or sending); else the stored one, queued, scheduled or canceled."""
+    return broadcast.status if broadcast.status == "canceled" or pending else "done"
+
+
 def results(org_id: int, broadcast_id: int) -> dict[str, Any]:
     broadcast = _broadcast(org_id, broadcast_id)
     row = db.session.execute(_COUNTS, _params(broadcast)).mappings().one()
@@ -91,10 +98,7 @@ def results(org_id: int, broadcast_id: int) -> dict[str, Any]:
     sent = counts["sent"]
     return {
         "broadcast_id": broadcast.id,
-        # "done" once nothing is left to send (the stored status says queued or scheduled).
-        "status": broadcast.status
-        if broadcast.status == "canceled" or counts["pending"]
-        else "done",
+        "status": status_now(broadcast, counts["pending"]),
         **counts,
         "click_rate": round(counts["clicked"] / sent, 4) if sent else 0.0,
         "segments": {

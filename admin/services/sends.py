@@ -4,14 +4,13 @@ A message is queued in Postgres (status ``queued``) together with its ``message_
 event, in one transaction; the sender worker (admin/sender/worker.py) hands queued messages to the
 organisation's provider. Codes are issued in bulk through the codes service, so each message
 carries that contact's own short URL. Rows are written with set-based SQL (``unnest`` arrays),
-never one ORM object per contact: a broadcast may have 100,000 recipients.
+never one ORM object per contact; a broadcast's messages are queued in chunks, by COPY
+(broadcasts_queue.py), from recipients streamed in chunks (broadcasts_recipients.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
@@ -19,52 +18,17 @@ from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, INTEGER, TEXT
 
 from admin.extensions import db
 from admin.models import Broadcast, Contact, Link
-from admin.services import codes, inputs, quiet_hours, results, segments
+from admin.services import codes, inputs, results, segments
+from admin.services.broadcasts_queue import NOTIFY_CHANNEL, code_source, queue_broadcast
+from admin.services.broadcasts_recipients import Audience, renderer
 from admin.services.errors import NotFound, ValidationError
 from admin.services.message_body import Body, BodyError, parse_body
 from admin.services.scheduling import schedule_from
 from core.codes import CODE_LENGTH
-from core.merge import parse_template
 from core.urls import short_url
 
-NOTIFY_CHANNEL = "messages_queued"
 INSERT_CHUNK = 20_000
 MAX_CONTACT_IDS = 200_000
-
-
-@dataclass(frozen=True)
-class Audience:
-    """Who a broadcast goes to: the union of chosen contacts, a list and a tag (by name)."""
-
-    contact_ids: tuple[int, ...] = ()
-    list_name: str | None = None
-    tag: str | None = None
-    follow_up: tuple[int, str] | None = None  # (broadcast id, segment)
-
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.follow_up:
-            out["follow_up"] = {"broadcast_id": self.follow_up[0], "segment": self.follow_up[1]}
-        if self.contact_ids:
-            out["contacts"] = len(self.contact_ids)
-            if len(self.contact_ids) <= 1000:
-                out["contact_ids"] = list(self.contact_ids)
-        if self.list_name:
-            out["list"] = self.list_name
-        if self.tag:
-            out["tag"] = self.tag
-        return out
-
-
-# A recipient is a row of _RECIPIENTS_SQL: (id, phone, first_name, last_name, email, fields,
-# opted_out, unreachable). Plain tuples, not objects: a broadcast may have 100,000 recipients.
-Row = tuple[Any, ...]
-COLUMNS = {"phone": 1, "first_name": 2, "last_name": 3, "email": 4}
-FIELDS_COLUMN = 5
-
-
-def renderer(body: Body) -> Callable[[Sequence[Any], str], str]:
-    return body.row_renderer(COLUMNS, FIELDS_COLUMN)
 
 
 # -- input ----------------------------------------------------------------------------------
@@ -137,89 +101,6 @@ def sendable_link(org_id: int, link_id: Any, field: str = "link_id") -> Link | N
     if link.archived:
         raise ValidationError(field, "the link is archived; unarchive it to send it")
     return link
-
-
-# -- recipients -----------------------------------------------------------------------------
-
-# The recipients' ids first, deduplicated and materialised, then one join with contacts by
-# primary key. Two plans that failed: three conditions joined by OR test each contact against
-# each subquery, and a subquery too large to hash in work_mem (a tag on 1 M contacts) is
-# rescanned per contact (a 1 M broadcast had not come back after 160 s); one IN over a UNION
-# ALL, on contacts imported moments before (no ANALYZE yet), was planned as a nested loop that
-# ran for minutes on 100,000. The materialised set cannot be rescanned per contact.
-# Unreachable: the carrier refused the contact's latest message (failed or undelivered), so
-# another would cost money and hurt the sender's reputation for nothing.
-_RECIPIENTS_SQL = """
-    WITH wanted AS MATERIALIZED (
-        SELECT unnest(CAST(%(contact_ids)s AS bigint[])) AS id
-        UNION SELECT lm.contact_id FROM list_members lm WHERE lm.list_id = %(list_id)s
-        UNION SELECT ct.contact_id FROM contact_tags ct WHERE ct.tag_id = %(tag_id)s
-    )
-    SELECT c.id, c.phone, c.first_name, c.last_name, c.email, {fields}, c.opted_out,
-        COALESCE((SELECT m.status IN ('failed', 'undelivered') FROM messages m
-                  WHERE m.contact_id = c.id AND m.direction = 'out' AND NOT m.compliance
-                    AND m.status NOT IN ('queued', 'sending', 'canceled', 'opted_out')
-                  ORDER BY m.created_at DESC LIMIT 1), false)
-    FROM wanted w JOIN contacts c ON c.id = w.id
-    WHERE c.org_id = %(org_id)s
-    ORDER BY c.id
-"""
-
-
-def driver_connection() -> Any:
-    """The psycopg connection under the session, in the session's transaction: for COPY and
-    for reading many rows as plain tuples."""
-    return db.session.connection().connection.driver_connection
-
-
-# The id of an organisation's list or tag by its name, by the field that names it.
-_ID_BY_NAME = {
-    "list": text("SELECT id FROM contact_lists WHERE org_id = :o AND name = :n"),
-    "tag": text("SELECT id FROM tags WHERE org_id = :o AND name = :n"),
-}
-
-
-def _id_named(org_id: int, field: str, name: str) -> int:
-    found: int | None = db.session.scalar(_ID_BY_NAME[field], {"o": org_id, "n": name})
-    if found is None:
-        raise NotFound(field, f"no {field} named {name!r}")
-    return found
-
-
-@dataclass(frozen=True)
-class Recipients:
-    chosen: list[Row]
-    opted_out: int  # left out: they opted out
-    unreachable: int  # left out: the carrier refused their latest message
-
-
-def recipients(org_id: int, audience: Audience, with_fields: bool = True) -> Recipients:
-    """The rows of the contacts to send to (see Row), and how many were left out because they
-    opted out or are unreachable. ``with_fields=False`` leaves the fields out (None) when
-    neither the body nor quiet hours need them."""
-    list_id = _id_named(org_id, "list", audience.list_name) if audience.list_name else None
-    tag_id = _id_named(org_id, "tag", audience.tag) if audience.tag else None
-    sql = _RECIPIENTS_SQL.format(fields="c.fields" if with_fields else "NULL")
-    with driver_connection().cursor() as cur:
-        cur.execute(
-            sql,
-            {
-                "org_id": org_id,
-                "contact_ids": list(audience.contact_ids),
-                "list_id": list_id,
-                "tag_id": tag_id,
-            },
-        )
-        rows: list[Row] = cur.fetchall()
-    if audience.contact_ids:
-        found = {r[0] for r in rows}
-        missing = [i for i in audience.contact_ids if i not in found]
-        if missing:
-            shown = ", ".join(str(i) for i in missing[:10])
-            raise NotFound("contact_ids", f"no such contact: {shown}")
-    chosen = [r for r in rows if not r[6] and not r[7]]
-    opted_out = sum(1 for r in rows if r[6])
-    return Recipients(chosen, opted_out, len(rows) - len(chosen) - opted_out)
 
 
 # -- preview --------------------------------------------------------------------------------
@@ -348,12 +229,6 @@ def default_source(broadcast_id: int) -> str:
     return f"sl_b{broadcast_id}"
 
 
-def code_source(link: Link, source: str) -> str | None:
-    """The source a broadcast's codes carry: its refcode when the link's destination merges
-    ``{{source}}``, else None (the contact's one code for the link, as any other message)."""
-    return source if parse_template(link.destination).uses_source else None
-
-
 def create_broadcast(
     org_id: int, data: Mapping[str, Any], user_id: int | None = None, *, scheme: str
 ) -> tuple[Broadcast, int]:
@@ -362,24 +237,11 @@ def create_broadcast(
     body = checked_body(data.get("body"), link)
     audience = audience_of(org_id, data)
     send_at, quiet = schedule_from(data)
-    found = recipients(org_id, audience, body.uses_fields or quiet)
-    chosen, skipped = found.chosen, found.opted_out
-    if not chosen:
-        left_out = f"{skipped} opted out, {found.unreachable} unreachable"
-        raise ValidationError(
-            "contact_ids" if audience.contact_ids else ("list" if audience.list_name else "tag"),
-            f"no one to send to ({left_out})" if skipped or found.unreachable
-            else "no one to send to",
-        )
-    link_id = link.id if link is not None else None
     broadcast = Broadcast(
         org_id=org_id,
-        link_id=link_id,
+        link_id=link.id if link is not None else None,
         body=body.source,
-        audience={**audience.describe(), "unreachable": found.unreachable},
         status="scheduled" if send_at else "queued",
-        total=len(chosen),
-        skipped=skipped,
         created_by=user_id,
         send_at=send_at,
         quiet_hours=quiet,
@@ -388,54 +250,22 @@ def create_broadcast(
     db.session.add(broadcast)
     db.session.flush()
     broadcast.source = broadcast.source or default_source(broadcast.id)
-    urls: dict[int, str] = {}
-    if link is not None:
-        # In this transaction: a failed broadcast leaves no codes behind.
-        urls = short_urls(org_id, link, [r[0] for r in chosen], scheme, commit=False,
-                          source=code_source(link, broadcast.source))  # fmt: skip
-    render = renderer(body)
-    due = send_at or datetime.now(UTC)
-    items = [
-        (r[0], r[1], render(r, urls.get(r[0], "")),
-         (quiet_hours.hold_until(due, r[1], r[5]) if quiet else None) or send_at)
-        for r in chosen
-    ]  # fmt: skip
     # Who sent it is on the broadcast (created_by), not on each of its messages: every foreign
-    # key on a row costs a lookup, and a broadcast writes 200,000 rows.
-    copy_broadcast_messages(org_id, broadcast.id, items, link_id=link_id)
+    # key on a row costs a lookup, and a broadcast writes 1,000,000 rows.
+    queued = queue_broadcast(broadcast, body, link, audience, scheme=scheme, send_at=send_at,
+                             quiet=quiet)  # fmt: skip
+    if not queued.messages:
+        db.session.rollback()  # the broadcast row and anything else of this transaction
+        skipped, unreachable = queued.opted_out, queued.unreachable
+        raise ValidationError(
+            audience.field,
+            f"no one to send to ({skipped} opted out, {unreachable} unreachable)"
+            if skipped or unreachable else "no one to send to",
+        )  # fmt: skip
+    broadcast.total, broadcast.skipped = queued.messages, queued.opted_out
+    broadcast.audience = {**audience.describe(), "unreachable": queued.unreachable}
     db.session.commit()
-    return broadcast, len(items)
-
-
-def copy_broadcast_messages(
-    org_id: int,
-    broadcast_id: int,
-    items: Sequence[tuple[int, str, str, datetime | None]],
-    *,
-    link_id: int | None,
-) -> None:
-    """A broadcast's messages by COPY (the fastest way into Postgres), then their history
-    events with one INSERT ... SELECT, in the caller's transaction. Each item is (contact id,
-    phone, text, not before: a scheduled time or the end of quiet hours, None for now)."""
-    with driver_connection().cursor() as cur:
-        with cur.copy(
-            "COPY messages (org_id, contact_id, broadcast_id, link_id, direction,"
-            " to_phone, body, segments, encoding, status, next_attempt_at) FROM STDIN"
-        ) as copy:
-            for contact_id, phone, text_, not_before in items:
-                seg = segments.count(text_)
-                copy.write_row(
-                    (org_id, contact_id, broadcast_id, link_id, "out", phone, text_,
-                     max(1, seg.segments), seg.encoding, "queued", not_before)
-                )  # fmt: skip
-        cur.execute(
-            "INSERT INTO history_events"
-            " (org_id, contact_id, type, body, link_id, message_id, at)"
-            " SELECT org_id, contact_id, 'message_out', body, link_id, id, created_at"
-            " FROM messages WHERE broadcast_id = %s",
-            (broadcast_id,),
-        )
-        cur.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
+    return broadcast, queued.messages
 
 
 def send_to_contact(
@@ -448,14 +278,20 @@ def send_to_contact(
     library_action_id: int | None = None,
     commit: bool = True,
     scheme: str,
+    source: str | None = None,
 ) -> int:
-    """One message to one contact (a team member's, or a library action); returns its id."""
+    """One message to one contact (a team member's, or a library action); returns its id.
+    ``source``: a broadcast's refcode (a test send of it), which the code carries when the
+    link's destination merges ``{{source}}``."""
     link = sendable_link(org_id, link_id)
     body = checked_body(body_source, link)
     contact = contact_in_org(org_id, contact_id)
     if contact.opted_out:
         raise ValidationError("contact_id", "this contact has opted out of messages")
-    url = short_urls(org_id, link, [contact.id], scheme)[contact.id] if link is not None else ""
+    url = ""
+    if link is not None:
+        issue = {"source": code_source(link, source)} if source else {}
+        url = short_urls(org_id, link, [contact.id], scheme, **issue)[contact.id]
     row = (contact.id, contact.phone, contact.first_name, contact.last_name, contact.email,
            contact.fields or {}, contact.opted_out)  # fmt: skip
     (message_id,) = queue_messages(

@@ -37,7 +37,10 @@ NOTIFY_CHANNEL = "sync_outbox"  # admin.services.outbox.NOTIFY_CHANNEL (sync imp
 IDLE_WAIT_SECONDS = 0.5  # the polling backstop
 STATE_CHECK_SECONDS = 2.0  # how soon a flushed Redis is noticed and rebuilt
 CLEANUP_SECONDS = 3600.0
-MAX_CODES_PER_BATCH = 20_000  # two outbox rows of the largest size (10,000 codes each)
+# Ten outbox rows of the largest size (10,000 codes each): about 26 codes per bucket per HSET
+# (3,844 buckets), where 20,000 made it 5 and the client's cost per command dominated; a batch
+# of 100,000 codes holds about 25 MB.
+MAX_CODES_PER_BATCH = 100_000
 KEEP_PROCESSED = "1 day"
 
 

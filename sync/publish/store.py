@@ -41,6 +41,16 @@ class RecordStore:
         self.client = client
         self.partitions = partitions
         self._put = client.register_script(_PUT_IF_NEWER)
+        # A code's bucket key by its 2-character prefix (3,844 of them), worked out once: a
+        # broadcast publishes 1 M codes, and keys.code_bucket costs microseconds per call.
+        self._buckets: dict[str, str] = {}
+
+    def _bucket(self, code: str) -> str:
+        prefix = code[: keys.CODE_BUCKET_PREFIX_LEN]
+        found = self._buckets.get(prefix)
+        if found is None:
+            found = self._buckets[prefix] = keys.code_bucket(code, self.partitions)
+        return found
 
     def _put_record(self, pipe: Any, key: str, version: int, fields: list[Any]) -> object:
         if pipe is None:
@@ -109,9 +119,10 @@ class RecordStore:
         so they need no version: HSET into their buckets, grouped to keep commands few. A row
         may carry a fourth item, the broadcast's source (core.records.code_entry)."""
         by_bucket: dict[str, dict[Any, Any]] = {}
+        bucket_of = self._bucket
         for code, link_id, contact_id, *source in codes:
             entry = code_entry(link_id, contact_id, (source[0] if source else None) or "")
-            by_bucket.setdefault(keys.code_bucket(code, self.partitions), {})[code] = entry
+            by_bucket.setdefault(bucket_of(code), {})[code] = entry
         target = pipe if pipe is not None else self.client.pipeline(transaction=False)
         for bucket, mapping in by_bucket.items():
             target.hset(bucket, mapping=mapping)
@@ -123,7 +134,7 @@ class RecordStore:
         """Remove codes whose rows are gone (deleted with their link or contact)."""
         by_bucket: dict[str, list[str]] = {}
         for code in codes:
-            by_bucket.setdefault(keys.code_bucket(code, self.partitions), []).append(code)
+            by_bucket.setdefault(self._bucket(code), []).append(code)
         if not by_bucket:
             return 0
         target = pipe if pipe is not None else self.client.pipeline(transaction=False)

@@ -61,6 +61,12 @@ def test_a_broadcasts_source_reaches_the_click(api, org, clean, make_contact, ed
     sent = api.post("/api/v1/messages", {"contact_id": ana, "body": "Hi {{link}}", "link_id": link_id})
     assert sent.status_code == 201, sent.get_json()
     team_code = code_in(sent.get_json()["body"])
+    # A test send carries the source of the broadcast being composed (sl_test before it has
+    # one): the very URL the broadcast sends, not the link's default refcode.
+    test = {"body": "Give: {{link}}", "link_id": link_id, "contact_id": bob}
+    tested = api.post("/api/v1/broadcasts/test", {**test, "source": "gala_sms"})
+    untitled = api.post("/api/v1/broadcasts/test", test)
+    assert tested.status_code == untitled.status_code == 201, tested.get_json()
     publish_once(clean)
 
     gala_codes, plain_codes = codes_of(api, gala), codes_of(api, plain)
@@ -71,7 +77,9 @@ def test_a_broadcasts_source_reaches_the_click(api, org, clean, make_contact, ed
         gala_codes[bob]: f"refcode=gala_sms&refcode2={bob}",
         plain_codes[ana]: f"refcode=sl_b{plain}&refcode2={ana}",
         team_code: f"refcode=sms&refcode2={ana}",  # not a broadcast's: the default
+        code_in(untitled.get_json()["body"]): f"refcode=sl_test&refcode2={bob}",
     }
+    assert code_in(tested.get_json()["body"]) == gala_codes[bob]
     for code, query in expected.items():
         resp = edge.get(f"/{code}", host=HOST)
         assert resp.status_code == 302, resp.text

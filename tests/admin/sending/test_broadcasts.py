@@ -4,10 +4,11 @@ skipped, a segment count before sending, and every message in the contact's hist
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from admin.extensions import db
-from admin.models import HistoryEvent, Message
+from admin.models import HistoryEvent, Message, SyncOutbox
+from admin.services import broadcasts_recipients
 from tests.helpers.sending import put_in
 
 
@@ -85,6 +86,44 @@ def test_list_tag_union_and_opted_out_skipped(api, org, link, make_contact):
     assert (
         db.session.scalar(select(Message.id).where(Message.contact_id == cy["id"])) is None
     )  # an opted-out contact never gets a message
+
+
+def test_a_broadcast_is_queued_chunk_by_chunk(api, link, make_contact, monkeypatch):
+    """Recipients stream in chunks (2 here, 50,000 in use): every chunk's codes, messages and
+    counts add up as one, and a contact's code issued before is the one its message carries."""
+    monkeypatch.setattr(broadcasts_recipients, "CHUNK", 2)
+    ids = [make_contact(n)["id"] for n in ("Ana", "Bob", "Cy", "Dee", "Eve")]
+    assert api.patch(f"/api/v1/contacts/{ids[1]}", {"opted_out": True}).status_code == 200
+    issued = api.post(f"/api/v1/links/{link['id']}/issue", {"contact_ids": [ids[2]]})
+    cy_url = issued.get_json()["urls"][0]["url"]
+    outbox_before = db.session.scalar(select(func.count()).select_from(SyncOutbox))
+    created = api.post("/api/v1/broadcasts", {"body": "Hi {{first_name}} {{link}}",
+                                              "link_id": link["id"], "contact_ids": ids})  # fmt: skip
+    assert created.status_code == 201, created.get_json()
+    assert (created.get_json()["messages"], created.get_json()["opted_out"]) == (4, 1)
+    broadcast_id = created.get_json()["id"]
+    messages = api.get(f"/api/v1/broadcasts/{broadcast_id}/messages").get_json()["messages"]
+    assert [m["contact_id"] for m in messages] == [ids[0], ids[2], ids[3], ids[4]]
+    assert messages[1]["body"] == f"Hi Cy {cy_url}"
+    urls = {m["body"].split(" ")[2] for m in messages}
+    assert len(urls) == 4 and all(u.startswith("https://go.example.test/") for u in urls)
+    again = api.post(f"/api/v1/links/{link['id']}/issue", {"contact_ids": ids[2:]}).get_json()
+    assert {u["url"] for u in again["urls"]} <= urls  # the codes the messages carry
+    events = db.session.scalar(
+        select(func.count()).select_from(HistoryEvent).where(HistoryEvent.type == "message_out")
+    )
+    assert events == 4
+    # The three new codes went to the outbox: one row per chunk that issued any (Ana; Dee;
+    # Eve: Bob opted out, Cy had his).
+    new_rows = db.session.scalars(
+        select(SyncOutbox.payload).where(SyncOutbox.entity == "codes").order_by(SyncOutbox.id)
+    ).all()[-3:]
+    assert sorted(c for row in new_rows for c in row["codes"]) == sorted(
+        u.split("/")[3] for u in urls if u != cy_url
+    )
+    assert db.session.scalar(select(func.count()).select_from(SyncOutbox)) == outbox_before + 3
+    shown = api.get(f"/api/v1/broadcasts/{broadcast_id}").get_json()
+    assert (shown["messages"], shown["opted_out"], shown["status"]) == (4, 1, "queued")
 
 
 def test_preview_counts_segments_before_sending(api, link, make_contact):

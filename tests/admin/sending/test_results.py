@@ -55,6 +55,10 @@ def test_results_and_a_follow_up_to_those_who_did_not_click(
     assert results.status_code == 200
     got = results.get_json()
     print("RESULTS", got)
+    # The broadcast itself says what its results say: nothing is left to send.
+    shown = api.get(f"/api/v1/broadcasts/{created['id']}").get_json()
+    assert got["status"] == shown["status"] == "done"
+    assert api.get("/api/v1/broadcasts").get_json()["broadcasts"][0]["status"] == "done"
     assert {k: got[k] for k in ("messages", "sent", "delivered", "failed", "pending", "clicked",
                                 "click_rate", "opted_out_after", "replied")} == {
         "messages": 5, "sent": 4, "delivered": 4, "failed": 1, "pending": 0, "clicked": 2,

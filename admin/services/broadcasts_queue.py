@@ -1,0 +1,139 @@
+"""A broadcast's messages queued, one chunk of recipients at a time (broadcasts_recipients.CHUNK):
+the chunk's missing codes issued (one INSERT, nothing read back), its messages rendered and
+COPYed; then every message's ``message_out`` history event with one INSERT ... SELECT. All of
+it in the caller's transaction: a broadcast that fails leaves no code, message or event behind,
+and the codes' outbox rows commit with the codes. Python holds one chunk at a time, so memory
+stays flat however large the audience (docs/performance.md: a broadcast to 1 M contacts).
+
+``STAGES`` lets a bench read where the time goes (loadtest/broadcast_bench.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from time import perf_counter
+from typing import Any
+
+from admin.models import Broadcast, Link
+from admin.services import codes, quiet_hours, segments
+from admin.services.broadcasts_recipients import (
+    CODE,
+    OPTED_OUT,
+    TIME_ZONE,
+    UNREACHABLE,
+    Audience,
+    driver_connection,
+    recipient_chunks,
+    renderer,
+)
+from admin.services.message_body import Body
+from core.merge import parse_template
+
+NOTIFY_CHANNEL = "messages_queued"  # the sender LISTENs (admin/sender/worker.py)
+
+# Seconds per stage of the broadcasts queued in this context, when a bench sets a dict here.
+STAGES: ContextVar[dict[str, float] | None] = ContextVar("broadcast_stages", default=None)
+
+
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    seconds = STAGES.get()
+    if seconds is None:
+        yield
+        return
+    started = perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = seconds.get(name, 0.0) + perf_counter() - started
+
+
+def code_source(link: Link, source: str) -> str | None:
+    """The source a broadcast's codes carry: its refcode when the link's destination merges
+    ``{{source}}``, else None (the contact's one code for the link, as any other message)."""
+    return source if parse_template(link.destination).uses_source else None
+
+
+@dataclass
+class Queued:
+    messages: int = 0
+    opted_out: int = 0  # left out: they opted out
+    unreachable: int = 0  # left out: the carrier refused their latest message
+
+
+_COPY_MESSAGES = (
+    "COPY messages (org_id, contact_id, broadcast_id, link_id, direction, to_phone, body,"
+    " segments, encoding, status, next_attempt_at) FROM STDIN"
+)
+_HISTORY = (
+    "INSERT INTO history_events (org_id, contact_id, type, body, link_id, message_id, at)"
+    " SELECT org_id, contact_id, 'message_out', body, link_id, id, created_at"
+    " FROM messages WHERE broadcast_id = %s"
+)
+
+
+def queue_broadcast(
+    broadcast: Broadcast,
+    body: Body,
+    link: Link | None,
+    audience: Audience,
+    *,
+    scheme: str,
+    send_at: datetime | None,
+    quiet: bool,
+) -> Queued:
+    """Queue the broadcast's messages (see the module) and count them."""
+    org_id, broadcast_id = broadcast.org_id, broadcast.id
+    link_id = link.id if link is not None else None
+    source = code_source(link, broadcast.source) if link is not None else None
+    # The short URL around its code, split once: a code has a fixed length and alphabet.
+    head, _, tail = (
+        codes.short_url(link, "\0", scheme).partition("\0") if link is not None else ("", "", "")
+    )
+    render = renderer(body)
+    due = send_at or datetime.now(UTC)
+    hold = quiet_hours.hold_until
+    zone_field = quiet_hours.FIELD
+    count = segments.count
+    queued = Queued()
+    conn = driver_connection()
+    chunks = recipient_chunks(org_id, audience, with_fields=body.uses_fields, time_zone=quiet,
+                              link_id=link_id, source=source)  # fmt: skip
+    while True:
+        with stage("recipients"):
+            rows = next(chunks, None)
+        if rows is None:
+            break
+        chosen = [r for r in rows if not r[OPTED_OUT] and not r[UNREACHABLE]]
+        opted_out = sum(1 for r in rows if r[OPTED_OUT])
+        queued.opted_out += opted_out
+        queued.unreachable += len(rows) - len(chosen) - opted_out
+        queued.messages += len(chosen)
+        new: dict[int, str] = {}
+        if link is not None:
+            with stage("codes"):
+                missing = [r[0] for r in chosen if r[CODE] is None]
+                if missing:
+                    new = codes.issue_new(org_id, link.id, missing, source)
+        with stage("render"):
+            items: list[tuple[Any, ...]] = []
+            for r in chosen:
+                url = head + (r[CODE] or new[r[0]]) + tail if link is not None else ""
+                text_ = render(r, url)
+                seg = count(text_)
+                not_before = (
+                    hold(due, r[1], {zone_field: r[TIME_ZONE]} if r[TIME_ZONE] else None)
+                    if quiet else None
+                ) or send_at  # fmt: skip
+                items.append((org_id, r[0], broadcast_id, link_id, "out", r[1], text_,
+                              max(1, seg.segments), seg.encoding, "queued", not_before))  # fmt: skip
+        with stage("copy"), conn.cursor() as cur, cur.copy(_COPY_MESSAGES) as copy:
+            for item in items:
+                copy.write_row(item)
+    with stage("history"), conn.cursor() as cur:
+        cur.execute(_HISTORY, (broadcast_id,))
+        cur.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
+    return queued
