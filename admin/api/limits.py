@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 RATE_PREFIX = "api:rate:"  # + token id
 BUSY_PREFIX = "api:busy:"  # + organisation id
 UPLOAD_PREFIX = "api:uploads:"  # + organisation id
-UPLOADS = {("POST", "/api/v1/contacts/import")}  # (method, path) of the heavy bodies
+# (method, path) of the heavy bodies: the API's upload and the page's (admin/web/imports.py)
+UPLOADS = {("POST", "/api/v1/contacts/import"), ("POST", "/contacts/import")}
 WINDOW_SECONDS = 60
 # Longest a request keeps its slot if its process dies before giving it back; a request that
 # runs longer (a huge export) loses the slot but not its answer.

@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Any
 
-from flask import jsonify, redirect, render_template
+from flask import jsonify, redirect, render_template, request
 from flask_login import login_required
 from werkzeug.datastructures import FileStorage
 
@@ -48,6 +48,10 @@ def job_json(job: ImportJob) -> dict[str, Any]:
 @bp.route("/contacts/import", methods=["GET", "POST"])
 @login_required
 def contacts_import() -> Any:
+    # An upload takes one of its organisation's upload slots, shared with the API's, before
+    # its body is read (admin/api/limits.py): a burst of them is refused, not parsed at once.
+    if request.method == "POST" and (busy := exports.refused()):
+        return busy
     form = ImportForm()
     if form.validate_on_submit():
         file = form.file.data

@@ -4,6 +4,8 @@ the audit log (issue 15)."""
 
 from __future__ import annotations
 
+import io
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -78,3 +80,31 @@ def test_page_exports_take_the_organisations_slot_and_are_audited(
     assert api.get("/api/v1/links").status_code == 429
     held.close()
     assert api.get("/api/v1/links").status_code == 200
+
+
+def test_a_page_upload_takes_an_upload_slot_shared_with_the_api(
+    app: Flask, web: Web, org: NewOrg, rdb: redis.Redis
+) -> None:
+    key = f"{limits.UPLOAD_PREFIX}{org.org_id}"
+    seconds, _ = rdb.time()
+    uploads = int(app.config["IMPORTS_PER_ORG"])
+    rdb.zadd(key, {f"an API upload {n}": seconds + 60 for n in range(uploads)})
+
+    def upload() -> Any:
+        csv = io.BytesIO(b"phone,first_name\n+15550100009,Eve\n")
+        return web.post("/contacts/import", {"file": (csv, "people.csv")},
+                        page="/contacts/import", content_type="multipart/form-data")  # fmt: skip
+
+    refused = upload()
+    assert refused.status_code == 429
+    assert "uploads under way" in refused.get_data(as_text=True)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 5
+    rdb.delete(key)
+    accepted = upload()
+    assert accepted.status_code == 302, accepted.get_data(as_text=True)[:300]
+    job_path = accepted.headers["Location"]
+    deadline = time.monotonic() + 30
+    while web.get(job_path + ".json").get_json()["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert rdb.zcard(key) == 0  # the slot went back with the answer
