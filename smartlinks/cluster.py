@@ -22,7 +22,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,10 +71,6 @@ def check_layout(folder: Path, masters: int, replicas: int) -> None:
         return
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(wanted))
-
-
-
-
 
 
 @dataclass
@@ -308,15 +304,26 @@ class EmbeddedCluster:
         self.begin_move(slot, to_port)
         self.finish_move(slot, to_port)
 
-    def begin_move(self, slot: int, to_port: int) -> None:
-        """Mark ``slot`` migrating and move all its keys, but leave it owned by its source: the
-        source answers ASK for the keys it no longer holds."""
+    def split_slot(self, slot: int, to_port: int, *names: str) -> int:
+        """Mark ``slot`` migrating to ``to_port`` and move only ``names`` of its keys, as a
+        reshard leaves a slot between two MIGRATEs; the source's port."""
         source = self.owner_of_slot(slot)
         self.command(to_port, "CLUSTER", "SETSLOT", slot, "IMPORTING", self.node_id(source))
         self.command(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", self.node_id(to_port))
+        if names:
+            self._migrate(source, to_port, names)
+        return source
+
+    def _migrate(self, source: int, to_port: int, names: Sequence[str]) -> None:
+        self.command(source, "MIGRATE", "127.0.0.1", to_port, "", 0, 5000,
+                     "AUTH", self.password, "KEYS", *names)  # fmt: skip
+
+    def begin_move(self, slot: int, to_port: int) -> None:
+        """Mark ``slot`` migrating and move all its keys, but leave it owned by its source: the
+        source answers ASK for the keys it no longer holds."""
+        source = self.split_slot(slot, to_port)
         while names := self.command(source, "CLUSTER", "GETKEYSINSLOT", slot, 100):
-            self.command(source, "MIGRATE", "127.0.0.1", to_port, "", 0, 5000,
-                         "AUTH", self.password, "KEYS", *names)  # fmt: skip
+            self._migrate(source, to_port, names)
 
     def finish_move(self, slot: int, to_port: int) -> None:
         target = self.node_id(to_port)
