@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import time
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smartlinks.datafolder import port_is_free
-from smartlinks.embedded import EmbeddedRedis, free_port, valkey_cli
+from smartlinks.embedded import EmbeddedRedis, valkey_cli
 
 if TYPE_CHECKING:
     import redis
@@ -40,13 +41,21 @@ NODE_TIMEOUT_MS = 3000
 
 
 BUS_OFFSET = 10_000  # a node's cluster bus listens on its port + 10,000
+START_ATTEMPTS = 3
+
+
+# Node ports come from below Linux's ephemeral range (32768-60999): a port the kernel handed
+# out and we released can be taken by any outgoing connection before the node binds it (seen
+# on a busy test run: "bind: Address already in use"). The bus ports, 10,000 higher, stay below
+# it too.
+NODE_PORTS = range(10_000, 32_768 - BUS_OFFSET)
 
 
 def free_node_port() -> int:
-    """A free port whose cluster bus port is free too (and below 65,536)."""
+    """A free port whose cluster bus port is free too, both below the ephemeral range."""
     while True:
-        port = free_port()
-        if port + BUS_OFFSET < 65_536 and port_is_free(port + BUS_OFFSET):
+        port = random.choice(NODE_PORTS)  # noqa: S311 (not a secret)
+        if port_is_free(port) and port_is_free(port + BUS_OFFSET):
             return port
 
 
@@ -339,11 +348,20 @@ def running(
     replicas: int = 0,
     node_timeout_ms: int = NODE_TIMEOUT_MS,
 ) -> Iterator[EmbeddedCluster]:
-    """A throwaway cluster (no AOF) on free ports, stopped on the way out."""
-    ports = [free_node_port() for _ in range(masters * (1 + replicas))]
-    cluster = EmbeddedCluster(folder, ports, replicas, durable=False,
-                              node_timeout_ms=node_timeout_ms)  # fmt: skip
-    cluster.start()
+    """A throwaway cluster (no AOF) on free ports, stopped on the way out. A node whose port
+    was taken between its choice and its bind is started again, on other ports (and in a
+    folder of its own: the first one's nodes.conf files name the old ports)."""
+    for attempt in range(START_ATTEMPTS):
+        ports = [free_node_port() for _ in range(masters * (1 + replicas))]
+        where = folder if attempt == 0 else folder / f"attempt-{attempt + 1}"
+        cluster = EmbeddedCluster(where, ports, replicas, durable=False,
+                                  node_timeout_ms=node_timeout_ms)  # fmt: skip
+        try:
+            cluster.start()
+            break
+        except RuntimeError:  # "exited ... before it listened"; start() stopped the others
+            if attempt == START_ATTEMPTS - 1:
+                raise
     try:
         yield cluster
     finally:
