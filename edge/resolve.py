@@ -333,18 +333,19 @@ class Resolver:
         entry: Any = await self._call(part.slot, "HGET", bucket_key, code)
         if not entry or b":" not in entry:
             return [Outcome.UNKNOWN_CODE, dom[0]]
-        link_id, _, rest = entry.partition(b":")
-        contact_id, _, source = rest.partition(b":")
+        link_id, contact_id, source = records.parse_code_entry(entry.decode())
         link: Any = await self._call(
-            part.slot, "HMGET", part.link + link_id.decode(),
+            part.slot, "HMGET", part.link + str(link_id),
             keys.F_DATA, keys.F_DOMAIN_ID, keys.F_STATE, keys.F_EXPIRES,
         )  # fmt: skip
         if not link[0] or link[1] != dom[1]:
             return [Outcome.UNKNOWN_CODE, dom[0]]
         if link[2] == b"x" or 0 < int(link[3] or 0) <= int(now_ms):
             return [Outcome.ARCHIVED, dom[0], link[0]]
-        ref = b":".join([link_id, contact_id, dom[1]])
-        return await self._contact_elsewhere([0, dom[0], link[0], ref, source], event, part)
+        ref = f"{link_id}:{'' if contact_id is None else contact_id}:{dom[1].decode()}".encode()
+        return await self._contact_elsewhere(
+            [0, dom[0], link[0], ref, source.encode()], event, part
+        )
 
     async def _contact_elsewhere(
         self, reply: list[object], event: bytes | None, part: Partition | None = None

@@ -10,7 +10,7 @@ from admin.api.bodies import respond
 from admin.api.errors import ApiError
 from admin.api.openapi import Query, doc
 from admin.api.params import query_choice, query_int
-from admin.models import AuditEvent
+from admin.schemas import from_row
 from admin.schemas.audit import AuditEventOut, AuditPage
 from admin.services import audit, compliance, inputs
 
@@ -21,21 +21,6 @@ def require_owner() -> None:
     """403 unless the token is an active owner's."""
     if not compliance.is_owner(org_id(), g.get("user_id")):
         raise ApiError(403, "forbidden", "only an owner of the organisation may do this")
-
-
-def event_out(e: AuditEvent) -> AuditEventOut:
-    return AuditEventOut(
-        id=e.id,
-        at=e.at,
-        actor=e.actor,
-        actor_user_id=e.actor_user_id,
-        kind=e.kind,
-        action=e.action,
-        subject=e.subject,
-        before=e.before,
-        after=e.after,
-        detail=e.detail,
-    )
 
 
 @bp.get("/audit")
@@ -56,7 +41,7 @@ def audit_log() -> Response:
     rows, next_id = audit.page(org_id(), kind=kind or None, before_id=before, limit=limit)
     return respond(
         AuditPage(
-            events=[event_out(e) for e in rows],
+            events=[from_row(AuditEventOut, e) for e in rows],
             next=str(next_id) if next_id is not None else None,
         )
     )
