@@ -139,12 +139,16 @@ MAX_EXTRA = 0.020  # ... or within 20 ms of it (a p99 of a few ms moves by half 
 
 
 # Far from unchanged: what the test asserts on a shared machine (the imports in the admin's
-# threads gave x3.6 to x14, a stall thousands).
+# threads gave x3.6 to x14, p99 115-510 ms, a stall thousands). 20 ms over a quiet p99 of 8 ms
+# was crossed by the burst alone in a full CI-like run (8/36, 9/32 ms): the guard allows 50.
 SLOWED_RATIO = 3.0
+SLOWED_EXTRA = 0.050
 
 
-def unchanged(quiet_p99: float, flood_p99: float, ratio: float = MAX_RATIO) -> bool:
-    return flood_p99 <= max(quiet_p99 * ratio, quiet_p99 + MAX_EXTRA)
+def unchanged(
+    quiet_p99: float, flood_p99: float, ratio: float = MAX_RATIO, extra: float = MAX_EXTRA
+) -> bool:
+    return flood_p99 <= max(quiet_p99 * ratio, quiet_p99 + extra)
 
 
 @dataclass
@@ -174,8 +178,8 @@ class Trial:
             for i, flood in enumerate(self.flood_phases)
         ]
 
-    def unchanged_rounds(self, ratio: float = MAX_RATIO) -> int:
-        return sum(unchanged(quiet, flood, ratio) for quiet, flood in self.rounds())
+    def unchanged_rounds(self, ratio: float = MAX_RATIO, extra: float = MAX_EXTRA) -> int:
+        return sum(unchanged(quiet, flood, ratio, extra) for quiet, flood in self.rounds())
 
     def summary(self) -> str:
         accepted = sum(1 for a in self.answers if a["status"] == 202)
@@ -291,7 +295,9 @@ def _stack_and_run(rounds: int, reads: int) -> Trial:
             )
             try:
                 wait_for_port("127.0.0.1", port, 60, admin.proc)
-                return run(f"http://127.0.0.1:{port}", reader.api_token, flooder.api_token, rounds, reads)
+                return run(
+                    f"http://127.0.0.1:{port}", reader.api_token, flooder.api_token, rounds, reads
+                )
             finally:
                 admin.stop()
 
