@@ -25,7 +25,7 @@ from admin.services import team, totp
 from admin.services.orgs import create_org
 from tests.conftest import Servers
 from tests.helpers.browser import org_app, sign_in
-from tests.helpers.pages import SIZES, check_page, overflow, page_paths, shot_name
+from tests.helpers.pages import SIZES, Settled, check_page, overflow, page_paths, shot_name
 from tests.helpers.routes import seed_theirs
 from tests.servers import http_role
 
@@ -96,6 +96,7 @@ def test_every_page_is_accessible_and_fits(browser: Any, site: Site, size: str) 
     page.set_default_timeout(10_000)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    settled = Settled(page)
     problems: list[str] = []
     # Signed out: the login, an invitation, and the login's two-factor step.
     page.goto("/login")
@@ -111,7 +112,7 @@ def test_every_page_is_accessible_and_fits(browser: Any, site: Site, size: str) 
         answer = page.goto(path)
         assert answer is not None and answer.status == 200, (path, answer and answer.status)
         assert answer.headers["x-frame-options"] == "DENY", path
-        page.wait_for_load_state("networkidle")
+        settled.wait()
         problems += check_page(page, size, shot_name(path))
     answer = page.goto("/links/999999999")
     assert answer is not None and answer.status == 404
