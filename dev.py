@@ -5,11 +5,10 @@
     python3 dev.py up      # virtual environment, install, then `smartlinks up`
     python3 dev.py test    # virtual environment, install with test extras, lint, type-check, pytest
 
-Everything is installed from pyproject.toml into ./.venv by uv (pip when uv has no wheel for
-the machine) (`up`: the admin, edge and embedded
-extras; `test`: the test extras, which hold all of them); the browser tests also need a
-Chromium and the HTTPS test Caddy, which the test command installs from the system's packages
-when they are missing.
+Everything is installed from pyproject.toml into ./.venv, by uv (or by pip where uv has no
+wheel): for `up` the admin, edge and embedded extras, for `test` the test extras, which hold
+all of them. The browser tests also need a Chromium and the HTTPS test Caddy, which the test
+command installs from the system's packages when they are missing.
 """
 
 from __future__ import annotations
