@@ -127,6 +127,12 @@ def take(app: Flask, environ: dict[str, Any], org_id: int, token_id: int | None 
                 f"the organisation has {uploads} uploads under way already", BUSY_RETRY_SECONDS,
                 "file",
             ))  # fmt: skip
+    except Refused:
+        # A slot taken before the refusal (the request slot of an upload refused for want of
+        # an upload slot) goes back now: the refused request never reaches the code that
+        # would give it back, and a burst would hold all its organisation's slots.
+        _give_back(environ)
+        raise
     except redis.RedisError:
         log.warning("API limits unavailable (Redis error); letting the request through")
 

@@ -162,6 +162,24 @@ def test_uploads_at_once_per_organisation(
     assert rdb.zcard(key) == 0  # given back
 
 
+def test_a_refused_upload_gives_its_request_slot_back(
+    app: Flask, api: Api, org: object, rdb: redis.Redis
+) -> None:
+    """An upload refused for want of an upload slot had taken one of its organisation's
+    request slots first: it goes back with the 429, or a burst of refused uploads would hold
+    every slot of the organisation for LEASE_SECONDS."""
+    app.config["IMPORTS_PER_ORG"] = 1
+    assert api.get("/api/v1/links").status_code == 200  # the Gate knows the token
+    busy = f"{limits.BUSY_PREFIX}{org.org_id}"  # type: ignore[attr-defined]
+    uploads = f"{limits.UPLOAD_PREFIX}{org.org_id}"  # type: ignore[attr-defined]
+    seconds, _ = rdb.time()
+    rdb.zadd(uploads, {"an upload being read": seconds + 60})
+    refused = _csv_upload(api, "phone\n+15550001111\n")
+    assert refused.status_code == 429 and refused.get_json()["error"]["field"] == "file"
+    assert rdb.zcard(busy) == 0
+    assert rdb.zcard(uploads) == 1  # only the one it found there
+
+
 def test_an_import_too_large_or_too_wide_is_refused(app: Flask, api: Api) -> None:
     app.config["IMPORT_MAX_BYTES"] = 4096
     big = _csv_upload(api, "phone,name\n" + "+15550001111,x\n" * 400)
