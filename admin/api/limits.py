@@ -55,6 +55,9 @@ GATE_EXTENSION = "smartlinks.gate"
 API_PREFIX = "/api/v1/"
 MAX_TOKENS = 10_000  # tokens the Gate remembers (their hash, id and organisation)
 DRAIN_BYTES = 4 * 1024 * 1024  # a refused body up to this size is read (and dropped)
+# Request threads of a process that may read refused bodies at once: reading waits on the
+# client, and a burst of refused uploads sent slowly held every thread (see _drain).
+DRAINS_AT_ONCE = 2
 
 # n = requests in the window so far, ttl = seconds left in it. A key left without expiry (it
 # cannot happen in one script, but an operator may copy keys) is given one.
@@ -116,20 +119,21 @@ def take(app: Flask, environ: dict[str, Any], org_id: int, token_id: int | None 
             count, ttl = client.eval(_COUNT, 1, f"{RATE_PREFIX}{token_id}", WINDOW_SECONDS)  # type: ignore[misc]
             if int(count) > per_minute:
                 raise Refused(f"this token made more than {per_minute} requests this minute", int(ttl))
-        if at_once:
-            _acquire(client, environ, f"{BUSY_PREFIX}{org_id}", at_once, Refused(
-                f"the organisation has {at_once} requests under way already", BUSY_RETRY_SECONDS
-            ))  # fmt: skip
         # An upload is read, decoded and checked before its import is queued: no more of them
-        # at once than imports may run, so that a burst of them is refused before its bodies.
+        # at once than imports may run, so that a burst of them is refused before its bodies. First: most of a
+        # burst is refused here, at one Redis call, without a request slot to give back.
         if uploads and (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")) in UPLOADS:
             _acquire(client, environ, f"{UPLOAD_PREFIX}{org_id}", uploads, Refused(
                 f"the organisation has {uploads} uploads under way already", BUSY_RETRY_SECONDS,
                 "file",
             ))  # fmt: skip
+        if at_once:
+            _acquire(client, environ, f"{BUSY_PREFIX}{org_id}", at_once, Refused(
+                f"the organisation has {at_once} requests under way already", BUSY_RETRY_SECONDS
+            ))  # fmt: skip
     except Refused:
-        # A slot taken before the refusal (the request slot of an upload refused for want of
-        # an upload slot) goes back now: the refused request never reaches the code that
+        # A slot taken before the refusal (the upload slot of an upload refused for want of a
+        # request slot) goes back now: the refused request never reaches the code that
         # would give it back, and a burst would hold all its organisation's slots.
         _give_back(environ)
         raise
@@ -236,18 +240,29 @@ class Gate:
 def _drain(environ: dict[str, Any]) -> None:
     """Read a refused request's body (a CSV upload's) and drop it, so that its client, still
     sending, reads the 429 rather than a connection reset; a body over ``DRAIN_BYTES`` is left
-    unread (cheaper to drop the connection than to read it)."""
+    unread (cheaper to drop the connection than to read it), and so is any body while
+    ``DRAINS_AT_ONCE`` threads are reading others. Reading waits on the client: a burst of 32
+    refused uploads held the request threads for their bodies (up to 80 ms each, from a busy
+    client), and another organisation's request waited for a thread; sent slowly on purpose,
+    they would hold every thread for as long as the client likes."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return
-    if 0 < length <= DRAIN_BYTES:
+    if not 0 < length <= DRAIN_BYTES or not _draining.acquire(blocking=False):
+        return
+    try:
         stream = environ["wsgi.input"]
         while length > 0:
             chunk = stream.read(min(length, 65536))
             if not chunk:
                 return
             length -= len(chunk)
+    finally:
+        _draining.release()
+
+
+_draining = threading.BoundedSemaphore(DRAINS_AT_ONCE)
 
 
 def _token_hash(authorization: str) -> str | None:
