@@ -55,9 +55,6 @@ GATE_EXTENSION = "smartlinks.gate"
 API_PREFIX = "/api/v1/"
 MAX_TOKENS = 10_000  # tokens the Gate remembers (their hash, id and organisation)
 DRAIN_BYTES = 4 * 1024 * 1024  # a refused body up to this size is read (and dropped)
-# Request threads of a process that may read refused bodies at once: reading waits on the
-# client, and a burst of refused uploads sent slowly held every thread (see _drain).
-DRAINS_AT_ONCE = 2
 
 # n = requests in the window so far, ttl = seconds left in it. A key left without expiry (it
 # cannot happen in one script, but an operator may copy keys) is given one.
@@ -240,29 +237,22 @@ class Gate:
 def _drain(environ: dict[str, Any]) -> None:
     """Read a refused request's body (a CSV upload's) and drop it, so that its client, still
     sending, reads the 429 rather than a connection reset; a body over ``DRAIN_BYTES`` is left
-    unread (cheaper to drop the connection than to read it), and so is any body while
-    ``DRAINS_AT_ONCE`` threads are reading others. Reading waits on the client: a burst of 32
-    refused uploads held the request threads for their bodies (up to 80 ms each, from a busy
-    client), and another organisation's request waited for a thread; sent slowly on purpose,
-    they would hold every thread for as long as the client likes."""
+    unread (cheaper to drop the connection than to read it). Reading holds the request thread
+    while the client sends: a burst of refused uploads from a busy client held threads for up
+    to 80 ms each; a bound on the threads that read (others answered unread) let a client see
+    a reset instead of its 429 (1 upload in about 600), so every such body is read. A client
+    that sends its refused bodies slowly on purpose is for a proxy in front to cut off."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return
-    if not 0 < length <= DRAIN_BYTES or not _draining.acquire(blocking=False):
-        return
-    try:
+    if 0 < length <= DRAIN_BYTES:
         stream = environ["wsgi.input"]
         while length > 0:
             chunk = stream.read(min(length, 65536))
             if not chunk:
                 return
             length -= len(chunk)
-    finally:
-        _draining.release()
-
-
-_draining = threading.BoundedSemaphore(DRAINS_AT_ONCE)
 
 
 def _token_hash(authorization: str) -> str | None:
