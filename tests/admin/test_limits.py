@@ -26,6 +26,7 @@ from tests.servers import http_role
 
 ROUNDS = 3  # quiet and flood phases, alternating
 READS = 80  # the other organisation's requests per phase, at least
+FLOOD_ROWS = 2000  # per uploaded file: two batches, one rest (jobs.Pace), a shorter test
 
 
 def _csv_upload(api: Api, text: str) -> object:
@@ -226,15 +227,15 @@ def test_one_organisation_flooding_leaves_another_fast(
     never refused nor failed.
 
     Its p99 in a round is "unchanged" when within x1.5 of the p99 of the quiet phases around
-    the round, or 20 ms above it (flood.unchanged); the summary printed says in how many
-    rounds it was (on this 2-core machine: all or most at a load average up to 4, one or two at
-    5 to 9, when other processes take the cores). Timing on a shared machine cannot decide a
-    test, so this one asserts that most rounds stay within x3 (or 20 ms): the imports in the
-    admin's threads gave x3.6 to x14, a stall with 500s x48. `python -m loadtest.flood` judges
-    "unchanged" itself (exit 1 when most rounds are not)."""
+    the round, or 20 ms above it, and within x1.3 or 5 ms while the accepted imports run
+    (flood.unchanged); the summary printed says in how many rounds it was. Timing on a shared
+    machine cannot decide a test, so this one asserts that most rounds stay within x3 (or
+    50 ms) over the whole flood, and within x2 (or 20 ms) while the imports run: the imports
+    in the admin's threads gave x3.6 to x14, a stall with 500s x48. `python -m loadtest.flood`
+    judges "unchanged" itself (exit 1 when most rounds are not)."""
     env = {**clean.env(), **flood.ADMIN_ENV}
     with http_role("admin", env, tmp_path, "ADMIN_PORT") as (_proc, base):
-        trial = flood.run(base, other_org.api_token, org.api_token, ROUNDS, READS)
+        trial = flood.run(base, other_org.api_token, org.api_token, ROUNDS, READS, FLOOD_ROWS)
     print(f"\nflood: {trial.summary()}")
     codes = [a["status"] for a in trial.answers]
     errors = [a.get("error") for a in trial.answers if not a["status"]]
@@ -248,4 +249,8 @@ def test_one_organisation_flooding_leaves_another_fast(
     assert trial.unchanged_rounds(flood.SLOWED_RATIO, flood.SLOWED_EXTRA) * 2 > ROUNDS, (
         trial.summary()
     )
+    running = trial.unchanged_rounds(
+        flood.RUNNING_SLOWED_RATIO, flood.RUNNING_SLOWED_EXTRA, running=True
+    )
+    assert running * 2 > ROUNDS, trial.summary()
 
