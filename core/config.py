@@ -288,6 +288,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_CONCURRENT_PER_ORG", "8", "API requests of one organisation the admin serves at once (all its processes); more answer 429 with Retry-After, so one tenant cannot take every thread and database connection (at most 15: an admin worker has 16 threads). 0: no limit.", "admin.api_concurrent_per_org", least=0, most=ADMIN_THREADS - 1),
     Setting("IMPORTS_PER_ORG", "2", "Contact imports of one organisation running at once; another answers 429 with Retry-After until one ends. 0: no limit.", "admin.imports_per_org", least=0),
     Setting("IMPORT_MAX_MB", "50", "Largest CSV file an import takes, in MiB (at most 64, the admin's upload limit).", "admin.import_max_mb", least=0.001, most=64),
+    Setting("ADMIN_JOB_SHARE", "0.5", "Share of its time a background job (a contact import) works: after each chunk it rests (1 - share) / share as long as the chunk took, so that with its database work it leaves the cores to the requests. 1: no rest.", "admin.job_share", least=0.05, most=1),
     Setting("ADMIN_JOB_WORKERS", "2", "Worker processes of each admin process for background jobs (contact imports), taken in turn across organisations; one organisation runs on all but one of them at most. They run niced, outside the request threads.", "admin.job_workers", least=1, most=32),
     Setting(
         "SYNC_RECONCILE_SECONDS",
@@ -349,6 +350,7 @@ class AdminSection:
     imports_per_org: int
     import_max_mb: float
     job_workers: int
+    job_share: float  # of a background job's time spent working, not resting
     # "" when unset: admin.settings.secret_key keeps one in the data folder. Not in repr(),
     # so that logging the settings does not log the key.
     secret_key: str = dataclasses.field(repr=False)

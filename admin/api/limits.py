@@ -116,17 +116,24 @@ def take(app: Flask, environ: dict[str, Any], org_id: int, token_id: int | None 
             count, ttl = client.eval(_COUNT, 1, f"{RATE_PREFIX}{token_id}", WINDOW_SECONDS)  # type: ignore[misc]
             if int(count) > per_minute:
                 raise Refused(f"this token made more than {per_minute} requests this minute", int(ttl))
-        if at_once:
-            _acquire(client, environ, f"{BUSY_PREFIX}{org_id}", at_once, Refused(
-                f"the organisation has {at_once} requests under way already", BUSY_RETRY_SECONDS
-            ))  # fmt: skip
         # An upload is read, decoded and checked before its import is queued: no more of them
-        # at once than imports may run, so that a burst of them is refused before its bodies.
+        # at once than imports may run, so that a burst of them is refused before its bodies. First: most of a
+        # burst is refused here, at one Redis call, without a request slot to give back.
         if uploads and (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")) in UPLOADS:
             _acquire(client, environ, f"{UPLOAD_PREFIX}{org_id}", uploads, Refused(
                 f"the organisation has {uploads} uploads under way already", BUSY_RETRY_SECONDS,
                 "file",
             ))  # fmt: skip
+        if at_once:
+            _acquire(client, environ, f"{BUSY_PREFIX}{org_id}", at_once, Refused(
+                f"the organisation has {at_once} requests under way already", BUSY_RETRY_SECONDS
+            ))  # fmt: skip
+    except Refused:
+        # A slot taken before the refusal (the upload slot of an upload refused for want of a
+        # request slot) goes back now: the refused request never reaches the code that
+        # would give it back, and a burst would hold all its organisation's slots.
+        _give_back(environ)
+        raise
     except redis.RedisError:
         log.warning("API limits unavailable (Redis error); letting the request through")
 
@@ -230,7 +237,11 @@ class Gate:
 def _drain(environ: dict[str, Any]) -> None:
     """Read a refused request's body (a CSV upload's) and drop it, so that its client, still
     sending, reads the 429 rather than a connection reset; a body over ``DRAIN_BYTES`` is left
-    unread (cheaper to drop the connection than to read it)."""
+    unread (cheaper to drop the connection than to read it). Reading holds the request thread
+    while the client sends: a burst of refused uploads from a busy client held threads for up
+    to 80 ms each; a bound on the threads that read (others answered unread) let a client see
+    a reset instead of its 429 (1 upload in about 600), so every such body is read. A client
+    that sends its refused bodies slowly on purpose is for a proxy in front to cut off."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -184,11 +184,12 @@ def start_import(
         holder.let_go(LOCK_SPACE, job.id)
         raise
     job_id = job.id  # the callback runs in another thread, outside this session
+    share = float(app.config.get("JOB_SHARE") or 1)  # jobs.Pace
     jobs.runner(app).submit(
         org_id,
         jobs.AppRecipe.of(app),
         run,
-        (job_id, org_id, source, columns, options),
+        (job_id, org_id, source, columns, options, share),
         lambda future: _ended(app, holder, job_id, future),
     )
     return job
@@ -200,10 +201,12 @@ def run(
     source: str,
     columns: Columns,
     options: import_policy.ImportOptions,
+    share: float = 1.0,
 ) -> None:
-    """The job, in a worker process (admin.services.jobs), in an app context there."""
+    """The job, in a worker process (admin.services.jobs), in an app context there; it works
+    ``share`` of its time (jobs.Pace)."""
     try:
-        process(job_id, org_id, source, columns, options)
+        process(job_id, org_id, source, columns, options, share)
     except Exception:
         log.exception("import %s failed", job_id)
         db.session.rollback()
@@ -240,8 +243,10 @@ def process(
     source: str,
     columns: Columns,
     options: import_policy.ImportOptions | None = None,
+    share: float = 1.0,
 ) -> None:
-    """Import every row of ``source`` into job ``job_id`` (runs in a worker process). A
+    """Import every row of ``source`` into job ``job_id`` (runs in a worker process), resting
+    between batches so as to work ``share`` of the time (jobs.Pace). A
     rejected row's entry keeps its cells (``cells``) for the CSV of rejected rows; a row that
     lost a bad cell is imported and its entry says ``kept``."""
     options = options or import_policy.ImportOptions()
@@ -254,7 +259,10 @@ def process(
     db.session.commit()
     errors: list[dict[str, Any]] = []
     failed = imported = 0
+    pace = jobs.Pace(share)
     for start in range(0, len(rows), BATCH_ROWS):
+        if start:
+            pace.rest()  # the requests' turn (jobs.Pace)
         good: dict[str, dict[str, Any]] = {}  # by phone: a repeated phone is merged
         source_rows: dict[str, tuple[int, list[str]]] = {}  # by phone: where it came from
         for line, row in rows[start : start + BATCH_ROWS]:

@@ -11,6 +11,12 @@ one organisation's jobs could take every worker. Here each organisation has its 
 worker takes the next organisation's job in turn, and one organisation runs on all but one of
 the workers at most, so another's job starts without waiting for the first one's to end.
 
+Pace: a job rests between its chunks (``Pace``), so that it works ``ADMIN_JOB_SHARE`` of its
+time (half, by default). A chunk's time includes the database's work on it (the job waits for
+its queries), so the rest leaves the cores to the requests wherever the database runs; the
+niceness of the worker (and of its database backend, on this machine) only orders what runs
+while both want a core. Why: docs/decisions/0010-tenant-limits.md ("The flood, measured").
+
 Liveness: a job counts as alive while some process holds its advisory lock. The admin process
 that accepted it holds that lock, queued and running, on one connection of its own
 (``LockHolder``, outside the request pool), and lets go when its worker is done; a process
@@ -24,6 +30,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -100,6 +107,22 @@ def _call(recipe: AppRecipe, work: Work, args: tuple[Any, ...]) -> None:
             work(*args)
         finally:
             db.session.remove()
+
+
+class Pace:
+    """A background job's duty cycle: ``rest()`` between two chunks of work sleeps so that
+    working takes ``share`` of the job's time: as long as the chunk took at a share of a half.
+    The share is the accepting app's ``JOB_SHARE`` (ADMIN_JOB_SHARE), passed with the job."""
+
+    def __init__(self, share: float) -> None:
+        self.share = min(1.0, share)
+        self._since = time.monotonic()
+
+    def rest(self) -> None:
+        worked = time.monotonic() - self._since
+        if self.share > 0:
+            time.sleep(worked * (1 - self.share) / self.share)
+        self._since = time.monotonic()
 
 
 # -- in the admin process --------------------------------------------------------------------

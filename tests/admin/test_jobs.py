@@ -58,3 +58,22 @@ def test_organisations_take_turns_and_none_takes_every_worker(app: Flask, clean:
         assert ended.index("a1") < ended.index("a2") < ended.index("a3")
     finally:
         runner.close()
+
+
+def test_a_job_rests_between_its_chunks_to_work_its_share() -> None:
+    """A job works ADMIN_JOB_SHARE of its time: after a chunk it rests (1 - share) / share
+    as long as the chunk took (the chunk here: a sleep, as a job waiting on its queries)."""
+
+    def rested(pace: jobs.Pace, chunk: float) -> float:
+        time.sleep(chunk)
+        began = time.monotonic()
+        pace.rest()
+        return time.monotonic() - began
+
+    assert config.load({}).admin.job_share == 0.5  # the default
+    assert 0.04 <= rested(jobs.Pace(0.5), 0.04) < 0.5
+    assert 0.06 <= rested(jobs.Pace(0.25), 0.02) < 0.5
+    assert rested(jobs.Pace(1), 0.02) < 0.01  # 1: no rest
+    pace = jobs.Pace(0.5)
+    rested(pace, 0.03)
+    assert 0.03 <= rested(pace, 0.03) < 0.5  # each chunk from the end of the last rest

@@ -26,6 +26,7 @@ from tests.servers import http_role
 
 ROUNDS = 3  # quiet and flood phases, alternating
 READS = 80  # the other organisation's requests per phase, at least
+FLOOD_ROWS = 2000  # per uploaded file: two batches, one rest (jobs.Pace), a shorter test
 
 
 def _csv_upload(api: Api, text: str) -> object:
@@ -162,6 +163,24 @@ def test_uploads_at_once_per_organisation(
     assert rdb.zcard(key) == 0  # given back
 
 
+def test_a_refused_upload_gives_its_request_slot_back(
+    app: Flask, api: Api, org: object, rdb: redis.Redis
+) -> None:
+    """An upload refused for want of an upload slot had taken one of its organisation's
+    request slots first: it goes back with the 429, or a burst of refused uploads would hold
+    every slot of the organisation for LEASE_SECONDS."""
+    app.config["IMPORTS_PER_ORG"] = 1
+    assert api.get("/api/v1/links").status_code == 200  # the Gate knows the token
+    busy = f"{limits.BUSY_PREFIX}{org.org_id}"  # type: ignore[attr-defined]
+    uploads = f"{limits.UPLOAD_PREFIX}{org.org_id}"  # type: ignore[attr-defined]
+    seconds, _ = rdb.time()
+    rdb.zadd(uploads, {"an upload being read": seconds + 60})
+    refused = _csv_upload(api, "phone\n+15550001111\n")
+    assert refused.status_code == 429 and refused.get_json()["error"]["field"] == "file"
+    assert rdb.zcard(busy) == 0
+    assert rdb.zcard(uploads) == 1  # only the one it found there
+
+
 def test_an_import_too_large_or_too_wide_is_refused(app: Flask, api: Api) -> None:
     app.config["IMPORT_MAX_BYTES"] = 4096
     big = _csv_upload(api, "phone,name\n" + "+15550001111,x\n" * 400)
@@ -208,15 +227,15 @@ def test_one_organisation_flooding_leaves_another_fast(
     never refused nor failed.
 
     Its p99 in a round is "unchanged" when within x1.5 of the p99 of the quiet phases around
-    the round, or 20 ms above it (flood.unchanged); the summary printed says in how many
-    rounds it was (on this 2-core machine: all or most at a load average up to 4, one or two at
-    5 to 9, when other processes take the cores). Timing on a shared machine cannot decide a
-    test, so this one asserts that most rounds stay within x3 (or 20 ms): the imports in the
-    admin's threads gave x3.6 to x14, a stall with 500s x48. `python -m loadtest.flood` judges
-    "unchanged" itself (exit 1 when most rounds are not)."""
+    the round, or 20 ms above it, and within x1.3 or 5 ms while the accepted imports run
+    (flood.unchanged); the summary printed says in how many rounds it was. Timing on a shared
+    machine cannot decide a test, so this one asserts that most rounds stay within x3 (or
+    50 ms) over the whole flood, and within x2 (or 20 ms) while the imports run: the imports
+    in the admin's threads gave x3.6 to x14, a stall with 500s x48. `python -m loadtest.flood`
+    judges "unchanged" itself (exit 1 when most rounds are not)."""
     env = {**clean.env(), **flood.ADMIN_ENV}
     with http_role("admin", env, tmp_path, "ADMIN_PORT") as (_proc, base):
-        trial = flood.run(base, other_org.api_token, org.api_token, ROUNDS, READS)
+        trial = flood.run(base, other_org.api_token, org.api_token, ROUNDS, READS, FLOOD_ROWS)
     print(f"\nflood: {trial.summary()}")
     codes = [a["status"] for a in trial.answers]
     errors = [a.get("error") for a in trial.answers if not a["status"]]
@@ -230,3 +249,8 @@ def test_one_organisation_flooding_leaves_another_fast(
     assert trial.unchanged_rounds(flood.SLOWED_RATIO, flood.SLOWED_EXTRA) * 2 > ROUNDS, (
         trial.summary()
     )
+    running = trial.unchanged_rounds(
+        flood.RUNNING_SLOWED_RATIO, flood.RUNNING_SLOWED_EXTRA, running=True
+    )
+    assert running * 2 > ROUNDS, trial.summary()
+
