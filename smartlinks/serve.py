@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from granian import Granian
-from granian.constants import Interfaces, TaskImpl
+from granian.constants import Interfaces
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 
@@ -71,11 +71,6 @@ def serve_edge(settings: config.Settings) -> None:
         http1_settings=EDGE_HTTP1,
         backlog=2048,
         log_access=False,
-        # granian steps each request's coroutine itself instead of making an asyncio Task of
-        # it: 13-22 µs less CPU per request and a shorter tail at a fixed rate, measured
-        # (docs/performance.md, issue 16). Nothing on the edge's request path cancels or
-        # times out its own task; granian falls back to asyncio's tasks on Python >= 3.12.
-        task_impl=TaskImpl.rust,
     )
 
 
