@@ -14,7 +14,9 @@ the same app from another source tree (``--old-tree``, e.g. ``git archive <commi
 /tmp/old``), put first on the worker's PYTHONPATH, so that two commits' edges are compared in
 alternating rounds of one run. ``--contacts 100000`` gives the bench's traffic (nearly every
 request a code the worker has not seen); ``--durable`` Valkey's append-only file as the bench
-runs it. The asyncio-loop variants are the experiments that chose the hot path (decision 0004).
+runs it. The asyncio-loop variants are the experiments that chose the hot path (decision 0004);
+``main-st``, ``main-rust-tasks``, ``main-bp64`` and ``main-http1`` are ``main`` with one of
+granian's options changed (measured in docs/performance.md, issue 16, none taken).
 """
 
 from __future__ import annotations
