@@ -11,7 +11,11 @@ from __future__ import annotations
 import msgspec
 
 
-class DomainRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+# Domain and link records have scalar fields only, so they can never be part of a reference
+# cycle: gc=False keeps the collector from tracking them, and with them the edge's long-lived
+# notes of recent answers (edge/memory.py), which a full collection otherwise walks (~12 ms per
+# 20,000 new codes: docs/performance.md, issue 16's tail).
+class DomainRecord(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     id: int
     org_id: int
     hostname: str
@@ -20,7 +24,7 @@ class DomainRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     deleted: bool = False
 
 
-class LinkRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+class LinkRecord(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     id: int
     org_id: int
     domain_id: int

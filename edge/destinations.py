@@ -35,7 +35,7 @@ def template_for(source: str) -> Template | None:
         return None
 
 
-class Location(msgspec.Struct, frozen=True):  # one per redirect: cheaper than a dataclass
+class Location(msgspec.Struct, frozen=True, gc=False):  # one per redirect; no cycle possible
     url: str  # ASCII
     merge_fallback: bool  # True: the merged URL failed its check; defaults only went out
 

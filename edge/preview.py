@@ -31,6 +31,15 @@ def _attr(value: str) -> str:
     return escape(value, quote=True)
 
 
+_CACHED_PAGES = 1024  # per worker: pages of the links previewed lately, less their URL
+
+# (domain, link, destination, public_admin_url) -> the page's bytes around its two copies of
+# the page URL. Only that URL (it names the code) differs from one request to the next, and
+# escaping a dozen texts per preview was most of its cost; the records are frozen and compared
+# by content, so an edited link (a new record) gets a new page.
+_pages: dict[tuple[DomainRecord, LinkRecord, str | None, str], tuple[bytes, bytes, bytes]] = {}
+
+
 def render_preview(
     *,
     domain: DomainRecord,
@@ -40,16 +49,26 @@ def render_preview(
     public_admin_url: str,
 ) -> bytes:
     """The HTML page (UTF-8). ``destination`` is the defaults-only URL, or None."""
+    key = (domain, link, destination, public_admin_url)
+    parts = _pages.get(key)
+    if parts is None:
+        if len(_pages) >= _CACHED_PAGES:
+            _pages.clear()
+        parts = _pages[key] = _page_parts(domain, link, destination, public_admin_url)
+    url = _attr(page_url).encode("utf-8")
+    return parts[0] + url + parts[1] + url + parts[2]
+
+
+def _page_parts(
+    domain: DomainRecord, link: LinkRecord, destination: str | None, public_admin_url: str
+) -> tuple[bytes, bytes, bytes]:
+    """The page before, between and after its two copies of the (escaped) page URL."""
     site = domain.hostname
     title = (link.preview_title or site)[:MAX_TEXT]
     description = link.preview_description[:MAX_TEXT]
     image = image_url(link, public_admin_url)
     card = "summary_large_image" if image else "summary"
     meta = [
-        ("property", "og:type", "website"),
-        ("property", "og:title", title),
-        ("property", "og:url", page_url),
-        ("property", "og:site_name", site),
         ("name", "twitter:card", card),
         ("name", "twitter:title", title),
     ]
@@ -71,14 +90,22 @@ def render_preview(
         else ""
     )
     image_tag = f'<p><img src="{_attr(image)}" alt="" style="max-width:100%"></p>' if image else ""
-    page = f"""<!doctype html>
+    before = f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>{escape(title)}</title>
-<link rel="canonical" href="{_attr(page_url)}">
+"""
+    before += '<link rel="canonical" href="'
+    between = f"""">
+<meta property="og:type" content="website">
+<meta property="og:title" content="{_attr(title)}">
+"""
+    between += '<meta property="og:url" content="'
+    after = f"""">
+<meta property="og:site_name" content="{_attr(site)}">
 {tags}
 </head>
 <body>
@@ -89,4 +116,4 @@ def render_preview(
 </body>
 </html>
 """
-    return page.encode("utf-8")
+    return before.encode("utf-8"), between.encode("utf-8"), after.encode("utf-8")

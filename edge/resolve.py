@@ -174,10 +174,10 @@ class Outcome(IntEnum):
     FOUND = 3  # link (and contact, for a contact's code) found; the click is appended if asked
 
 
-class Resolution(msgspec.Struct, frozen=True):
+class Resolution(msgspec.Struct, frozen=True, gc=False):
     """What Redis (or the memory) answered. A msgspec Struct, not a frozen dataclass: one is
     made per request, and a frozen dataclass's __init__ (a setattr call per field) cost ~2 µs
-    of it."""
+    of it. Untracked by the collector (gc=False): it holds records and bytes, never itself."""
 
     outcome: Outcome
     domain: DomainRecord | None = None

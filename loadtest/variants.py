@@ -14,7 +14,9 @@ the same app from another source tree (``--old-tree``, e.g. ``git archive <commi
 /tmp/old``), put first on the worker's PYTHONPATH, so that two commits' edges are compared in
 alternating rounds of one run. ``--contacts 100000`` gives the bench's traffic (nearly every
 request a code the worker has not seen); ``--durable`` Valkey's append-only file as the bench
-runs it. The asyncio-loop variants are the experiments that chose the hot path (decision 0004).
+runs it. The asyncio-loop variants are the experiments that chose the hot path (decision 0004);
+``main-st``, ``main-rust-tasks``, ``main-bp64`` and ``main-http1`` are ``main`` with one of
+granian's options changed (measured in docs/performance.md, issue 16, none taken).
 """
 
 from __future__ import annotations
@@ -46,11 +48,18 @@ class Variant:
     task_impl: str = "asyncio"
     uvloop: bool = False
     old: bool = False  # from --old-tree
+    granian: str = "{}"  # more Granian(...) keyword arguments, as JSON
 
 
 VARIANTS = (
     Variant("main", "edge.app:create_app", loop="auto"),
     Variant("old", "edge.app:create_app", loop="auto", old=True),  # from --old-tree
+    # granian's own options on the edge as it is (issue 16, lever c)
+    Variant("main-st", "edge.app:create_app", loop="auto", runtime_mode="st"),
+    Variant("main-rust-tasks", "edge.app:create_app", loop="auto", task_impl="rust"),
+    Variant("main-bp64", "edge.app:create_app", loop="auto", granian='{"backpressure": 64}'),
+    Variant("main-bp16", "edge.app:create_app", loop="auto", granian='{"backpressure": 16}'),
+    Variant("main-http1", "edge.app:create_app", loop="auto", granian='{"http": "1"}'),
     Variant("edge", "loadtest.variant_apps:edge"),
     Variant("edge-hot-dispatch", "loadtest.variant_apps:edge_hot_dispatch"),
     Variant("edge-fast-ip", "loadtest.variant_apps:edge_fast_ip"),
@@ -73,15 +82,19 @@ VARIANTS = (
 )
 
 SERVE = """
-import sys
+import json, sys
 from granian import Granian
-from granian.constants import Interfaces, Loops, RuntimeModes, TaskImpl
+from granian.constants import HTTPModes, Interfaces, Loops, RuntimeModes, TaskImpl
 from smartlinks.serve import EDGE_HTTP1
-target, interface, factory, loop, mode, tasks, port = sys.argv[1:8]
+target, interface, factory, loop, mode, tasks, port, extra = sys.argv[1:9]
+extra = json.loads(extra)
+if "http" in extra:
+    extra["http"] = HTTPModes(extra["http"])
 Granian(target, factory=factory == "1", address="127.0.0.1", port=int(port),
         interface=Interfaces(interface), workers=1, loop=Loops(loop),
         runtime_mode=RuntimeModes(mode), task_impl=TaskImpl(tasks),
-        http1_settings=EDGE_HTTP1, backlog=2048, log_access=False, websockets=False).serve()
+        http1_settings=EDGE_HTTP1, backlog=2048, log_access=False, websockets=False,
+        **extra).serve()
 """
 
 
@@ -97,6 +110,7 @@ def serve_args(v: Variant, port: int) -> list[str]:
         v.runtime_mode,
         v.task_impl,
         str(port),
+        v.granian,
     ]
 
 
@@ -157,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                         f" + {full.redis_cpu_us_per_req:5.1f} (Valkey)"
                         f"  load {os.getloadavg()[0]:.1f}"
                         + (f"  at {tail.req_per_s:,.0f}/s: p50 {tail.p50_ms:.2f} p99"
-                           f" {tail.p99_ms:.2f} ms" if tail else ""),
+                           f" {tail.p99_ms:.2f} ms, {tail.server_cpu_us_per_req:.1f}"
+                           f" + {tail.redis_cpu_us_per_req:.1f} us" if tail else ""),
                         file=sys.stderr,
                         flush=True,
                     )
@@ -176,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         tails = [t for _, t in rows if t]
         shown = (
             f"{statistics.median(t.p50_ms for t in tails):>9.2f}"
-            + f"{' / '.join(f'{t.p99_ms:.2f}' for t in tails):>24}"
+            + "   " + " / ".join(f"{t.p99_ms:.2f}" for t in tails)
             if tails
             else ""
         )
