@@ -3,6 +3,7 @@
 (``smartlinks sync --burst``), with the peak memory of each side.
 
     python -m loadtest.broadcast_bench --contacts 1000000     # DATABASE_URL and REDIS_URL
+    python -m loadtest.broadcast_bench --contacts 200000 --embedded   # servers of its own
 
 Seeds an organisation, a domain, a link with merge fields and ``--contacts`` contacts tagged
 ``bench`` (``loadtest.seed``), then broadcasts ``Hi {{first_name}}, RSVP: {{link}}`` to the tag.
@@ -18,6 +19,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 import psycopg
 
 from core import config
+from loadtest import stack
 from loadtest.seed import seed_link
 from loadtest.seed_clicks import RESULTS
 
@@ -124,7 +127,8 @@ def sync_burst(env: dict[str, str]) -> dict[str, Any]:
 def breakdown(report: dict[str, Any]) -> str:
     """The time per stage, for a reader: the broadcast's stages, then the sync to Redis."""
     stages = {**report["broadcast"].get("stages", {}), "sync to Redis": report["sync"]["seconds"]}
-    lines = [f"{report['contacts']:,} contacts, load average {report['load_average']}:"]
+    lines = [f"{report['contacts']:,} contacts, load average {report['load_average_before']} before,"
+             f" {report['load_average']} after:"]  # fmt: skip
     lines += [f"  {name:<14} {seconds:7.1f} s" for name, seconds in stages.items()]
     lines.append(f"  {'total':<14} {report['total_seconds']:7.1f} s; peak RSS admin "
                  f"{report['broadcast']['peak_mb_after']:.0f} MB (before: "
@@ -134,16 +138,34 @@ def breakdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-
     parser = argparse.ArgumentParser(prog="python -m loadtest.broadcast_bench", description=__doc__)
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="its own durable Postgres and Valkey in a temporary folder, as `smartlinks up` runs them",
+    )
     args = parser.parse_args(argv)
+    if args.embedded:
+        with (
+            tempfile.TemporaryDirectory(prefix="smartlinks-broadcast-") as tmp,
+            stack.stores(Path(tmp), "", "", None) as stores,
+        ):
+            env = stack.role_env(stores, Path(tmp) / "data")
+            stack.run_role(["migrate"], env, Path(tmp) / "migrate.log")
+            return run(args, stores.database_url, stores.redis_url)
     settings = config.load()
     url, redis_url = config.database_url(settings), config.redis_url(settings)
     if not url or not redis_url:
-        print("python -m loadtest.broadcast_bench: set DATABASE_URL and REDIS_URL, or start `smartlinks up`", file=sys.stderr)
+        print("python -m loadtest.broadcast_bench: set DATABASE_URL and REDIS_URL, start `smartlinks up`,"
+              " or use --embedded", file=sys.stderr)  # fmt: skip
         return 2
+    return run(args, url, redis_url)
+
+
+def run(args: argparse.Namespace, url: str, redis_url: str) -> int:
+    load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     t0 = time.perf_counter()
     org_id, link_id = seed(url, args.contacts)
     seeded = time.perf_counter() - t0
@@ -161,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "sync": synced,
         "total_seconds": round(sent["seconds"] + synced["seconds"], 1),
         "load_average": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "load_average_before": load_before,
     }
     print(json.dumps(report))
     print(breakdown(report), file=sys.stderr)
