@@ -1,9 +1,9 @@
 """A broadcast's messages queued, one chunk of recipients at a time (broadcasts_recipients.CHUNK):
 the chunk's missing codes issued (one INSERT, nothing read back), its messages rendered and
-COPYed; then every message's ``message_out`` history event with one INSERT ... SELECT. All of
-it in the caller's transaction: a broadcast that fails leaves no code, message or event behind,
-and the codes' outbox rows commit with the codes. Python holds one chunk at a time, so memory
-stays flat however large the audience (docs/performance.md: a broadcast to 1 M contacts).
+COPYed. A broadcast's message writes no history event: the contact's history reads it from
+messages (admin.models.HistoryEntry). All of it in the caller's transaction: a broadcast that
+fails leaves no code or message behind, and the codes' outbox rows commit with the codes.
+Python holds one chunk at a time, so memory stays flat however large the audience (docs/performance.md: a broadcast to 1 M contacts).
 
 ``STAGES`` lets a bench read where the time goes (loadtest/broadcast_bench.py)."""
 
@@ -68,11 +68,6 @@ _COPY_MESSAGES = (
     "COPY messages (org_id, contact_id, broadcast_id, link_id, direction, to_phone, body,"
     " segments, encoding, status, next_attempt_at) FROM STDIN"
 )
-_HISTORY = (
-    "INSERT INTO history_events (org_id, contact_id, type, body, link_id, message_id, at)"
-    " SELECT org_id, contact_id, 'message_out', body, link_id, id, created_at"
-    " FROM messages WHERE broadcast_id = %s"
-)
 
 
 def queue_broadcast(
@@ -133,7 +128,5 @@ def queue_broadcast(
         with stage("copy"), conn.cursor() as cur, cur.copy(_COPY_MESSAGES) as copy:
             for item in items:
                 copy.write_row(item)
-    with stage("history"), conn.cursor() as cur:
-        cur.execute(_HISTORY, (broadcast_id,))
-        cur.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
+    conn.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
     return queued

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from admin.extensions import db
-from admin.models import HistoryEvent, Message, SyncOutbox
+from admin.models import HistoryEntry, Message, SyncOutbox
 from admin.services import broadcasts_recipients
 from tests.helpers.sending import put_in
 
@@ -47,7 +47,7 @@ def test_broadcast_sends_each_contact_their_own_url(api, link, make_contact):
         ("message_out", by_contact[ana["id"]]["body"], link["id"])
     ]
     event = db.session.scalars(
-        select(HistoryEvent).where(HistoryEvent.contact_id == ana["id"])
+        select(HistoryEntry).where(HistoryEntry.contact_id == ana["id"])
     ).one()
     assert event.message_id == by_contact[ana["id"]]["id"]
 
@@ -110,7 +110,7 @@ def test_a_broadcast_is_queued_chunk_by_chunk(api, link, make_contact, monkeypat
     again = api.post(f"/api/v1/links/{link['id']}/issue", {"contact_ids": ids[2:]}).get_json()
     assert {u["url"] for u in again["urls"]} <= urls  # the codes the messages carry
     events = db.session.scalar(
-        select(func.count()).select_from(HistoryEvent).where(HistoryEvent.type == "message_out")
+        select(func.count()).select_from(HistoryEntry).where(HistoryEntry.type == "message_out")
     )
     assert events == 4
     # The three new codes went to the outbox: one row per chunk that issued any (Ana; Dee;
