@@ -94,6 +94,7 @@ def queue_broadcast(
     zone_field = quiet_hours.FIELD
     count = segments.count
     queued = Queued()
+    codes.hold_parents(org_id, link_id)  # once for the broadcast's million rows (codes.py)
     conn = driver_connection()
     chunks = recipient_chunks(org_id, audience, with_fields=body.uses_fields, time_zone=quiet,
                               link_id=link_id, source=source)  # fmt: skip

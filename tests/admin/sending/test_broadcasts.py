@@ -4,7 +4,7 @@ skipped, a segment count before sending, and every message in the contact's hist
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from admin.extensions import db
 from admin.models import HistoryEntry, Message, SyncOutbox
@@ -238,3 +238,27 @@ def test_messages_page_through(api, link, make_contact):
     ).get_json()["messages"]
     assert [m["contact_id"] for m in first + rest] == ids
     assert api.get(f"/api/v1/broadcasts/{created['id']}/messages?limit=0").status_code == 422
+
+
+def test_deleting_a_parent_still_cascades_to_messages_and_codes(api, org, link, make_contact):
+    """messages and issued_codes have no foreign keys to their organisation, link and broadcast
+    (migration 0011_broadcast_bulk): triggers on those parents keep the ON DELETE actions."""
+    ids = [make_contact(n)["id"] for n in ("Ana", "Bob")]
+    post = {"body": "Hi {{link}}", "link_id": link["id"], "contact_ids": ids}
+    first, second = (api.post("/api/v1/broadcasts", post).get_json()["id"] for _ in range(2))
+
+    def count(sql: str, **params: int) -> int:
+        return int(db.session.scalar(text(sql), params))
+
+    db.session.execute(text("DELETE FROM broadcasts WHERE id = :b"), {"b": first})
+    assert count("SELECT count(*) FROM messages WHERE broadcast_id = :b", b=first) == 0
+    assert count("SELECT count(*) FROM messages WHERE broadcast_id = :b", b=second) == 2
+    assert count("SELECT count(*) FROM issued_codes WHERE link_id = :l", l=link["id"]) == 3
+    db.session.execute(text("DELETE FROM links WHERE id = :l"), {"l": link["id"]})
+    assert count("SELECT count(*) FROM issued_codes WHERE link_id = :l", l=link["id"]) == 0
+    assert count(  # SET NULL: the messages stay, without their link
+        "SELECT count(*) FROM messages WHERE broadcast_id = :b AND link_id IS NULL", b=second
+    ) == 2
+    db.session.execute(text("DELETE FROM organisations WHERE id = :o"), {"o": org.org_id})
+    assert count("SELECT count(*) FROM messages WHERE org_id = :o", o=org.org_id) == 0
+    db.session.rollback()
