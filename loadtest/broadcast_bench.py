@@ -19,7 +19,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,12 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.embedded:
-        with (
-            tempfile.TemporaryDirectory(prefix="smartlinks-broadcast-") as tmp,
-            stack.stores(Path(tmp), "", "", None) as stores,
-        ):
-            env = stack.role_env(stores, Path(tmp) / "data")
-            stack.run_role(["migrate"], env, Path(tmp) / "migrate.log")
+        with stack.migrated_stores("smartlinks-broadcast-") as stores:
             return run(args, stores.database_url, stores.redis_url)
     settings = config.load()
     url, redis_url = config.database_url(settings), config.redis_url(settings)
