@@ -119,23 +119,28 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def sync_burst(env: dict[str, str]) -> dict[str, Any]:
-    """``smartlinks sync --burst`` until the outbox is published: its time, and its peak
-    resident memory sampled every 50 ms."""
+def sync_burst(env: dict[str, str], processes: int = 1) -> dict[str, Any]:
+    """``smartlinks sync --burst`` (``processes`` of them at once: they share the outbox with
+    SKIP LOCKED) until the outbox is published: the time, and the peak resident memory of
+    them all, sampled every 50 ms."""
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from smartlinks.cli import main; sys.exit(main())",
-         "sync", "--burst"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "import sys; from smartlinks.cli import main; sys.exit(main())",
+             "sync", "--burst"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for _ in range(processes)
+    ]
     peak = 0.0
-    while proc.poll() is None:
-        peak = max(peak, _rss_mb(proc.pid))
+    while any(proc.poll() is None for proc in procs):
+        peak = max(peak, sum(_rss_mb(proc.pid) for proc in procs if proc.poll() is None))
         time.sleep(0.05)
     seconds = time.perf_counter() - started
-    err = proc.stderr.read() if proc.stderr else ""
-    return {"seconds": round(seconds, 1), "peak_mb": round(peak, 1), "code": proc.returncode,
-            "stderr_tail": err[-500:] if proc.returncode else ""}  # fmt: skip
+    code = max(proc.returncode for proc in procs)
+    err = "".join(proc.stderr.read() for proc in procs if proc.stderr)
+    return {"seconds": round(seconds, 1), "peak_mb": round(peak, 1), "code": code,
+            "processes": processes, "stderr_tail": err[-500:] if code else ""}  # fmt: skip
 
 
 def breakdown(report: dict[str, Any]) -> str:
@@ -159,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.broadcast_bench", description=__doc__)
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--sync-processes", type=int, default=1, help="`smartlinks sync` processes sharing the outbox"
+    )
     parser.add_argument(
         "--embedded",
         action="store_true",
@@ -186,7 +194,7 @@ def run(args: argparse.Namespace, url: str, redis_url: str) -> int:
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url}
     before = sync_burst(env)
     sent = broadcast(url, org_id, link_id)
-    synced = sync_burst(env)
+    synced = sync_burst(env, args.sync_processes)
     report = {
         "at": datetime.now(UTC).isoformat(),
         "contacts": args.contacts,
