@@ -21,7 +21,6 @@ import json
 import multiprocessing
 import os
 import secrets
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -275,12 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.processes.split(",")]
     if args.embedded:
-        with (
-            tempfile.TemporaryDirectory(prefix="smartlinks-drain-") as tmp,
-            stack.stores(Path(tmp), "", "", None) as stores,
-        ):
-            env = stack.role_env(stores, Path(tmp) / "data")
-            stack.run_role(["migrate"], env, Path(tmp) / "migrate.log")
+        with stack.migrated_stores("smartlinks-drain-") as stores:
             run_all(args, counts, stores.database_url, stores.redis_url)
         return 0
     try:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -100,6 +101,15 @@ def stores(
             rd.wait_ready(rd_proc)
             redis_url, redis_pid = rd.url, rd_proc.pid
         yield Stores(database_url, redis_url, redis_pid, embedded)
+
+
+@contextmanager
+def migrated_stores(prefix: str) -> Iterator[Stores]:
+    """Embedded durable servers of the bench's own in a temporary folder, migrated."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, stores(Path(tmp), "", "", None) as st:
+        env = role_env(st, Path(tmp) / "data")
+        run_role(["migrate"], env, Path(tmp) / "migrate.log")
+        yield st
 
 
 def _stop_postgres(proc: subprocess.Popen) -> None:

@@ -11,6 +11,7 @@ from admin.models.audit import AuditEvent
 from admin.models.base import ROLES, record_versions
 from admin.models.clicks import (
     Click,
+    HistoryEntry,
     HistoryEvent,
     LinkBreakdown,
     LinkBroadcastClicks,
@@ -42,6 +43,7 @@ __all__ = [
     "ContactList",
     "ContactTag",
     "Domain",
+    "HistoryEntry",
     "HistoryEvent",
     "ImportJob",
     "Invitation",

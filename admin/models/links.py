@@ -113,8 +113,11 @@ class IssuedCode(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "issued_codes"
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
-    org_id: Mapped[int] = org_column(index=False)
-    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
+    # No foreign key on org_id and link_id: one parent row for a whole broadcast's codes,
+    # checked once instead of per code; ON DELETE CASCADE is a trigger on the parents
+    # (migration 0011_broadcast_bulk).
+    org_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    link_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     source: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = now_column()

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -103,16 +104,17 @@ class LibraryAction(db.Model):  # type: ignore[name-defined,misc]
 class Message(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "messages"
     id: Mapped[int] = id_column()
-    org_id: Mapped[int] = org_column(index=False)
+    # No foreign key on org_id, broadcast_id and link_id: one parent row for a whole broadcast,
+    # checked once per broadcast instead of per message; their ON DELETE actions (CASCADE,
+    # CASCADE, SET NULL) are triggers on the parents (migration 0011_broadcast_bulk).
+    org_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
-    broadcast_id: Mapped[int | None] = mapped_column(
-        ForeignKey("broadcasts.id", ondelete="CASCADE")
-    )
+    broadcast_id: Mapped[int | None] = mapped_column(BigInteger)
     library_action_id: Mapped[int | None] = mapped_column(
         ForeignKey("library_actions.id", ondelete="SET NULL")
     )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    link_id: Mapped[int | None] = mapped_column(ForeignKey("links.id", ondelete="SET NULL"))
+    link_id: Mapped[int | None] = mapped_column(BigInteger)
     direction: Mapped[str] = mapped_column(String(4), nullable=False, server_default="out")
     to_phone: Mapped[str] = mapped_column(String(16), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
@@ -120,7 +122,7 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
     encoding: Mapped[str] = mapped_column(String(8), nullable=False, server_default="GSM-7")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="queued")
     provider: Mapped[str] = mapped_column(String(32), nullable=False, server_default="outbox")
-    provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     error: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     created_at: Mapped[datetime] = now_column()
@@ -135,8 +137,14 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         Index("ix_messages_broadcast", "broadcast_id"),
-        Index("ix_messages_contact_out_in", "org_id", "contact_id", "direction", "created_at"),
+        # Every query of a contact's messages names the contact (and a contact has one org).
         Index("ix_messages_contact", "contact_id", "created_at"),
+        # Looked up by value only: a queued message has none, and needs no entry.
+        Index(
+            "ix_messages_provider_message_id",
+            "provider_message_id",
+            postgresql_where=text("provider_message_id IS NOT NULL"),
+        ),
         Index("ix_messages_queued", "id", postgresql_where=text("status = 'queued'")),
     )
 

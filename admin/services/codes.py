@@ -100,6 +100,23 @@ _OWNED = text(
 )
 
 
+# What a foreign-key check did per row, once per call (issued_codes and messages have no keys to
+# their organisation and link, migration 0011_broadcast_bulk): the parents are there, and
+# locked as the checks locked them, so that a delete of either waits for this transaction and
+# its triggers then see (and cascade to) the rows written here.
+_HOLD_ORG = text("SELECT id FROM organisations WHERE id = :org_id FOR KEY SHARE")
+_HOLD_LINK = text("SELECT id FROM links WHERE id = :link_id AND org_id = :org_id FOR KEY SHARE")
+
+
+def hold_parents(org_id: int, link_id: int | None) -> None:
+    """Lock the organisation and its link (if any) for the rows this transaction writes under
+    them; RuntimeError when either is gone (callers read both just before)."""
+    ids = {"org_id": org_id, "link_id": link_id}
+    for query in (_HOLD_ORG, _HOLD_LINK) if link_id is not None else (_HOLD_ORG,):
+        if db.session.scalar(query, ids) is None:
+            raise RuntimeError(f"organisation {org_id} or its link {link_id} is gone")
+
+
 def short_url(link: Link, code: str, scheme: str) -> str:
     """The link's short URL for ``code``, as it goes into a message; the scheme is the
     SHORT_URL_SCHEME setting, passed in by the caller."""
@@ -180,6 +197,8 @@ def issue_new(
     found: dict[int, str] = {}
     fresh: list[str] = []
     missing = contact_ids
+    if missing:
+        hold_parents(org_id, link_id)
     for _ in range(MAX_ATTEMPTS):
         if not missing:
             break

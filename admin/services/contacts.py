@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from admin.extensions import db
-from admin.models import Contact, ContactList, ContactTag, HistoryEvent, ListMember, Tag
+from admin.models import Contact, ContactList, ContactTag, HistoryEntry, ListMember, Tag
 from admin.services import consent, inputs, outbox
 from admin.services.errors import Conflict, NotFound, ValidationError
 
@@ -184,13 +184,13 @@ def memberships(contact_ids: list[int]) -> dict[int, tuple[list[str], list[str]]
     return found
 
 
-def history(org_id: int, contact_id: int) -> list[HistoryEvent]:
+def history(org_id: int, contact_id: int) -> list[HistoryEntry]:
     """The contact's conversation history, oldest first (newest last)."""
     get_contact(org_id, contact_id)
     return list(
         db.session.scalars(
-            select(HistoryEvent)
-            .where(HistoryEvent.org_id == org_id, HistoryEvent.contact_id == contact_id)
-            .order_by(HistoryEvent.at, HistoryEvent.id)
+            select(HistoryEntry)
+            .where(HistoryEntry.org_id == org_id, HistoryEntry.contact_id == contact_id)
+            .order_by(HistoryEntry.at, HistoryEntry.origin, HistoryEntry.id)
         )
     )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from admin.extensions import db
-from admin.models import Broadcast, HistoryEvent, Link, Message
+from admin.models import Broadcast, HistoryEntry, Link, Message
 from admin.services.lookup import owned
 
 
@@ -69,11 +69,11 @@ class ConversationItem:
 def conversation(org_id: int, contact_id: int, limit: int = 500) -> list[ConversationItem]:
     """The contact's history, oldest first, with each message's delivery status."""
     rows = db.session.execute(
-        select(HistoryEvent, Message.status, Message.error, Link.name)
-        .outerjoin(Message, (Message.id == HistoryEvent.message_id) & (Message.org_id == org_id))
-        .outerjoin(Link, (Link.id == HistoryEvent.link_id) & (Link.org_id == org_id))
-        .where(HistoryEvent.org_id == org_id, HistoryEvent.contact_id == contact_id)
-        .order_by(HistoryEvent.at.desc(), HistoryEvent.id.desc())
+        select(HistoryEntry, Message.status, Message.error, Link.name)
+        .outerjoin(Message, (Message.id == HistoryEntry.message_id) & (Message.org_id == org_id))
+        .outerjoin(Link, (Link.id == HistoryEntry.link_id) & (Link.org_id == org_id))
+        .where(HistoryEntry.org_id == org_id, HistoryEntry.contact_id == contact_id)
+        .order_by(HistoryEntry.at.desc(), HistoryEntry.origin.desc(), HistoryEntry.id.desc())
         .limit(limit)
     ).all()
     items = [

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 
 from admin.extensions import db
-from admin.models import Click, Contact, HistoryEvent, IssuedCode, Link, Message, Organisation
+from admin.models import Click, Contact, HistoryEntry, IssuedCode, Link, Message, Organisation
 from admin.services import audit, contacts, inputs, outbox
 from admin.services.errors import NotFound, ValidationError
 
@@ -119,7 +119,7 @@ def export_contact(org_id: int, contact_id: int) -> dict[str, Any]:
     return result
 
 
-def _history(event: HistoryEvent) -> dict[str, Any]:
+def _history(event: HistoryEntry) -> dict[str, Any]:
     return {
         "type": event.type,
         "text": event.body,

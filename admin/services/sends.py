@@ -1,7 +1,8 @@
 """Sending: broadcasts and one-off messages, rendered per contact and queued for the sender.
 
 A message is queued in Postgres (status ``queued``) together with its ``message_out`` history
-event, in one transaction; the sender worker (admin/sender/worker.py) hands queued messages to the
+event, in one transaction (a broadcast's message is its own history entry: no event, see
+admin.models.HistoryEntry); the sender worker (admin/sender/worker.py) hands queued messages to the
 organisation's provider. Codes are issued in bulk through the codes service, so each message
 carries that contact's own short URL. Rows are written with set-based SQL (``unnest`` arrays),
 never one ORM object per contact; a broadcast's messages are queued in chunks, by COPY
@@ -154,10 +155,10 @@ def preview_message(
 _INSERT_MESSAGES = text(
     """
     WITH m AS (
-        INSERT INTO messages (org_id, contact_id, broadcast_id, library_action_id, user_id,
+        INSERT INTO messages (org_id, contact_id, library_action_id, user_id,
                               link_id, direction, to_phone, body, segments, encoding, status,
                               compliance)
-        SELECT :org_id, u.contact_id, :broadcast_id, :library_action_id, :user_id,
+        SELECT :org_id, u.contact_id, :library_action_id, :user_id,
                :link_id, 'out', u.to_phone, u.body, u.segments, u.encoding, 'queued',
                :compliance
         FROM unnest(:contact_ids, :phones, :bodies, :segments, :encodings)
@@ -182,13 +183,13 @@ def queue_messages(
     items: Sequence[tuple[int, str, str]],
     *,
     link_id: int | None,
-    broadcast_id: int | None = None,
     library_action_id: int | None = None,
     user_id: int | None = None,
     compliance: bool = False,
 ) -> list[int]:
     """Queue ``(contact_id, phone, body)`` messages with their history events, in the
-    caller's transaction (the sender is woken when it commits); returns the message ids.
+    caller's transaction (the sender is woken when it commits); returns the message ids. Never
+    a broadcast's: broadcasts_queue COPYs those, and they are their own history entries.
     ``compliance``: an opt-out confirmation or HELP answer, sent even to an opted-out contact."""
     ids: list[int] = []
     for start in range(0, len(items), INSERT_CHUNK):
@@ -198,7 +199,6 @@ def queue_messages(
             _INSERT_MESSAGES,
             {
                 "org_id": org_id,
-                "broadcast_id": broadcast_id,
                 "library_action_id": library_action_id,
                 "user_id": user_id,
                 "link_id": link_id,

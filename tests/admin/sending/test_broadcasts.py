@@ -4,10 +4,10 @@ skipped, a segment count before sending, and every message in the contact's hist
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from admin.extensions import db
-from admin.models import HistoryEvent, Message, SyncOutbox
+from admin.models import HistoryEntry, Message, SyncOutbox
 from admin.services import broadcasts_recipients
 from tests.helpers.sending import put_in
 
@@ -47,7 +47,7 @@ def test_broadcast_sends_each_contact_their_own_url(api, link, make_contact):
         ("message_out", by_contact[ana["id"]]["body"], link["id"])
     ]
     event = db.session.scalars(
-        select(HistoryEvent).where(HistoryEvent.contact_id == ana["id"])
+        select(HistoryEntry).where(HistoryEntry.contact_id == ana["id"])
     ).one()
     assert event.message_id == by_contact[ana["id"]]["id"]
 
@@ -110,7 +110,7 @@ def test_a_broadcast_is_queued_chunk_by_chunk(api, link, make_contact, monkeypat
     again = api.post(f"/api/v1/links/{link['id']}/issue", {"contact_ids": ids[2:]}).get_json()
     assert {u["url"] for u in again["urls"]} <= urls  # the codes the messages carry
     events = db.session.scalar(
-        select(func.count()).select_from(HistoryEvent).where(HistoryEvent.type == "message_out")
+        select(func.count()).select_from(HistoryEntry).where(HistoryEntry.type == "message_out")
     )
     assert events == 4
     # The three new codes went to the outbox: one row per chunk that issued any (Ana; Dee;
@@ -238,3 +238,27 @@ def test_messages_page_through(api, link, make_contact):
     ).get_json()["messages"]
     assert [m["contact_id"] for m in first + rest] == ids
     assert api.get(f"/api/v1/broadcasts/{created['id']}/messages?limit=0").status_code == 422
+
+
+def test_deleting_a_parent_still_cascades_to_messages_and_codes(api, org, link, make_contact):
+    """messages and issued_codes have no foreign keys to their organisation, link and broadcast
+    (migration 0011_broadcast_bulk): triggers on those parents keep the ON DELETE actions."""
+    ids = [make_contact(n)["id"] for n in ("Ana", "Bob")]
+    post = {"body": "Hi {{link}}", "link_id": link["id"], "contact_ids": ids}
+    first, second = (api.post("/api/v1/broadcasts", post).get_json()["id"] for _ in range(2))
+
+    def count(sql: str, **params: int) -> int:
+        return int(db.session.scalar(text(sql), params))
+
+    db.session.execute(text("DELETE FROM broadcasts WHERE id = :b"), {"b": first})
+    assert count("SELECT count(*) FROM messages WHERE broadcast_id = :b", b=first) == 0
+    assert count("SELECT count(*) FROM messages WHERE broadcast_id = :b", b=second) == 2
+    assert count("SELECT count(*) FROM issued_codes WHERE link_id = :l", l=link["id"]) == 3
+    db.session.execute(text("DELETE FROM links WHERE id = :l"), {"l": link["id"]})
+    assert count("SELECT count(*) FROM issued_codes WHERE link_id = :l", l=link["id"]) == 0
+    assert count(  # SET NULL: the messages stay, without their link
+        "SELECT count(*) FROM messages WHERE broadcast_id = :b AND link_id IS NULL", b=second
+    ) == 2
+    db.session.execute(text("DELETE FROM organisations WHERE id = :o"), {"o": org.org_id})
+    assert count("SELECT count(*) FROM messages WHERE org_id = :o", o=org.org_id) == 0
+    db.session.rollback()

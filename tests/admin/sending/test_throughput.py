@@ -72,7 +72,7 @@ def test_broadcast_to_100k_contacts(api, org, link, rdb, clean, monkeypatch, cap
     ).all()
     assert dict(counts) == {"queued": created["messages"]}
     assert (
-        db.session.scalar(text("SELECT count(*) FROM history_events WHERE type = 'message_out'"))
+        db.session.scalar(text("SELECT count(*) FROM contact_history WHERE type = 'message_out'"))
         == created["messages"]
     )
     # Every message's code is in Redis, pointing at its link and contact.
