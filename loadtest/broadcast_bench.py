@@ -91,7 +91,7 @@ def broadcast(database_url: str, org_id: int, link_id: int) -> dict[str, Any]:
                 "messages": count,
                 "seconds": round(seconds, 1),
                 "stages": {name: round(value, 2) for name, value in stages.items()},
-                "cpu_seconds": {"python": round(python_cpu, 1), "postgres": round(pg_cpu, 1)},
+                "cpu_seconds": {"python": round(python_cpu, 3), "postgres": round(pg_cpu, 3)},
                 "peak_mb_before": round(before, 1),
                 "peak_mb_after": round(_peak_mb(), 1),
             }

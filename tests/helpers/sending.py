@@ -142,7 +142,11 @@ def fake_twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length") or 0)
-            form = dict(parse_qsl(self.rfile.read(length).decode()))
+            raw = self.rfile.read(length)
+            if len(raw) < length:  # the client was killed mid-request: a provider drops it
+                self.close_connection = True
+                return
+            form = dict(parse_qsl(raw.decode()))
             with state.lock:
                 state.requests.append(
                     Recorded("POST", self.path, dict(self.headers), form, time.monotonic())
