@@ -117,8 +117,9 @@ def take(app: Flask, environ: dict[str, Any], org_id: int, token_id: int | None 
             if int(count) > per_minute:
                 raise Refused(f"this token made more than {per_minute} requests this minute", int(ttl))
         # An upload is read, decoded and checked before its import is queued: no more of them
-        # at once than imports may run, so that a burst of them is refused before its bodies. First: most of a
-        # burst is refused here, at one Redis call, without a request slot to give back.
+        # at once than imports may run, so that a burst of them is refused before its bodies.
+        # Checked first: most of a burst is refused here, at one Redis call, with no request
+        # slot taken that must be given back.
         if uploads and (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")) in UPLOADS:
             _acquire(client, environ, f"{UPLOAD_PREFIX}{org_id}", uploads, Refused(
                 f"the organisation has {uploads} uploads under way already", BUSY_RETRY_SECONDS,

@@ -139,10 +139,9 @@ def queue_broadcast(
                 queued.opted_out += opted_out
                 queued.unreachable += len(rows) - len(chosen) - opted_out
                 queued.messages += len(chosen)
-                missing = [r[0] for r in chosen if r[CODE] is None] if link is not None else []
-                if missing and link is not None:
+                if link_id is not None and (missing := [r[0] for r in chosen if r[CODE] is None]):
                     with stage("codes"):
-                        new = codes.issue_new(org_id, link.id, missing, source)
+                        new = codes.issue_new(org_id, link_id, missing, source)
             copied = copier.submit(_copy_messages, conn, items) if items else None
             with stage("render"):  # beside the previous chunk's COPY
                 items = rendered(chosen, new)

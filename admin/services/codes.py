@@ -177,7 +177,10 @@ def issue_codes(
         raise NotFound("contact_ids", f"no such contacts: {shown}")
 
     found = {contact_id: code for contact_id, code in owned.items() if code is not None}
-    found.update(issue_new(org_id, link.id, [i for i in ids if i not in found], source, partitions))
+    new = [i for i in ids if i not in found]
+    if new:
+        hold_parents(org_id, link.id)
+    found.update(issue_new(org_id, link.id, new, source, partitions))
     host, extension = link.domain.hostname, link.extension  # read before the commit expires it
     if commit:
         db.session.commit()
@@ -193,12 +196,11 @@ def issue_new(
 ) -> dict[int, str]:
     """Codes for the organisation's contacts that have none yet for (link, source), with their
     outbox rows, in the caller's transaction; returns each contact's code. The contacts are
-    not checked (the caller read them from the organisation's own rows)."""
+    not checked (the caller read them from the organisation's own rows), and the caller holds
+    the organisation and link (``hold_parents``, once per transaction, not once per chunk)."""
     found: dict[int, str] = {}
     fresh: list[str] = []
     missing = contact_ids
-    if missing:
-        hold_parents(org_id, link_id)
     for _ in range(MAX_ATTEMPTS):
         if not missing:
             break
