@@ -94,7 +94,9 @@ def redirect_chain(destination: str) -> list[str]:
                     location = resp.headers.get("location")
                     if resp.status_code not in _REDIRECTS or not location:
                         break
-            except httpx.HTTPError as exc:
+            # InvalidURL is not an HTTPError: a URL (or a redirect's Location) the client cannot
+            # parse, such as "HTTP://[::]A", cannot be fetched, so it ends the chain too.
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 logs.event(log, "destination not checked", logging.INFO, url=url[:300],
                            error=outbound.public_error(exc))  # fmt: skip
                 break
