@@ -9,6 +9,7 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 from werkzeug.routing import IntegerConverter, Map
 
+from admin import security
 from admin.extensions import db, migrate
 from admin.services import jobs
 from core import config
@@ -46,6 +47,7 @@ def create_app(
     app.url_map.converters["int"] = BigintConverter  # before any route is added
     settings = settings or config.load()
     app.extensions[SETTINGS_EXTENSION] = settings
+    security.use_password_memory(settings.admin.password_hash_memory_mib)
     app.extensions[jobs.FACTORY_EXTENSION] = (create_app, settings)  # for its job workers
     test_config = test_config or {}
     app.config.update(

@@ -216,6 +216,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Peers whose X-Forwarded-For the edge believes (comma-separated IPs or CIDRs).",
         "trusted_proxies", check=_networks,
     ),
+    Setting("PASSWORD_HASH_MEMORY_MIB", "64", "Memory of one password hash (argon2id, 3 passes, 4 lanes: RFC 9106's low-memory profile at 64). Lower it only where a sign-in cannot have 64 MiB; a password hashed otherwise is hashed again at its next sign-in. The test suite uses 1.", "admin.password_hash_memory_mib", least=1, most=4096),
     Setting("ADMIN_TRUSTED_PROXIES", "", "Peers whose X-Forwarded-For the admin believes (login rate limit), e.g. 127.0.0.1 behind a local proxy; unset: none.", "admin.trusted_proxies", check=_networks),
     Setting("METRICS_ALLOW", "127.0.0.1,::1", "Peers (IPs or CIDRs) that may read the edge's /metrics, directly (a request through a proxy is refused); 403 otherwise.", "edge.metrics_allow", check=_networks),
     # CLICK_STREAM_MAXLEN was listed here but read nowhere: the stream is trimmed only below
@@ -351,6 +352,7 @@ class AdminSection:
     import_max_mb: float
     job_workers: int
     job_share: float  # of a background job's time spent working, not resting
+    password_hash_memory_mib: int
     # "" when unset: admin.settings.secret_key keeps one in the data folder. Not in repr(),
     # so that logging the settings does not log the key.
     secret_key: str = dataclasses.field(repr=False)

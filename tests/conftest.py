@@ -28,6 +28,11 @@ pytest_plugins = ["tests.helpers.cluster"]
 # so that what one encrypts the other reads (rather than a key made in ./.smartlinks).
 TEST_SECRETS_KEY = "VrnyzXzAdMJlNikUcWwdqx6tc_1u155QZwrlx7NSMxA="
 os.environ.setdefault("SECRETS_KEY", TEST_SECRETS_KEY)
+# Passwords hashed with 1 MiB of memory, not 64, in the tests and the processes they start: a
+# hash took 0.3 s of the two cores, and each new organisation and each sign-in makes one.
+# tests/admin/web/test_auth.py shows the default (RFC 9106's low-memory profile) and the rehash.
+TEST_PASSWORD_HASH_MEMORY_MIB = "1"
+os.environ.setdefault("PASSWORD_HASH_MEMORY_MIB", TEST_PASSWORD_HASH_MEMORY_MIB)
 
 
 @dataclass(frozen=True)

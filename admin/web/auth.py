@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 
 from admin.extensions import db
 from admin.models import Organisation, User
-from admin.security import DUMMY_HASH, hash_password, password_needs_rehash, verify_password
+from admin.security import hash_password, password_needs_rehash, verify_password
 from admin.services import audit, totp
 from admin.web import ratelimit
 from admin.web.blueprint import bp
@@ -166,8 +166,8 @@ def login() -> Any:
 
     user = db.session.scalar(select(User).where(User.email == email))
     password = form.password.data or ""
-    # Verify against a dummy hash for an unknown email, so timing does not reveal accounts.
-    ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
+    # An unknown email is verified too (against a dummy hash), so timing does not reveal accounts.
+    ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         ratelimit.record_failure(ip, email)
         form.form_errors.append("The email or the password is not right.")

@@ -10,8 +10,13 @@ from urllib.parse import quote, urljoin, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from admin.extensions import db
+from admin.models import User
+from admin.security import hash_password, use_password_memory, verify_password
 from admin.services.orgs import NewOrg
+from core import config
 from tests.helpers.routes import seed
 from tests.helpers.web import OWNER_EMAIL, OWNER_PASSWORD, Web, csrf_from, fresh_request_globals
 
@@ -37,6 +42,32 @@ def test_correct_login_redirects_into_the_app_and_logout_ends_it(
     assert client.get("/team").status_code == 200
     assert web.post("/logout", page="/team").status_code == 302
     assert client.get("/team").status_code == 302
+
+
+def test_passwords_are_argon2id_rfc9106_low_memory_unless_set_otherwise() -> None:
+    default = config.load({}).admin.password_hash_memory_mib
+    try:
+        use_password_memory(default)
+        assert hash_password("correct horse battery").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    finally:
+        use_password_memory(config.load().admin.password_hash_memory_mib)
+
+
+def test_a_password_hashed_with_other_parameters_is_hashed_again_at_sign_in(
+    app: Flask, client: FlaskClient, org: NewOrg
+) -> None:
+    def stored() -> str:
+        return str(db.session.scalar(select(User.password_hash).where(User.id == org.user_id)))
+
+    before = stored()
+    assert "$m=1024," in before  # the tests' PASSWORD_HASH_MEMORY_MIB
+    use_password_memory(2)
+    try:
+        assert Web(client).login().status_code == 302
+        db.session.expire_all()
+        assert "$m=2048," in stored() and verify_password(stored(), OWNER_PASSWORD)
+    finally:
+        use_password_memory(config.load().admin.password_hash_memory_mib)
 
 
 def test_login_without_csrf_token_is_refused(client: FlaskClient, org: NewOrg) -> None:
