@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 
 from admin import MIGRATIONS_DIR, create_app
 from admin.extensions import db
 from admin.services.orgs import NewOrg, create_org
+from core import config
 from smartlinks.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
 # The Valkey Cluster fixtures (valkey_cluster, valkey_cluster_replicas), for every test folder.
@@ -94,14 +95,49 @@ def _app_config(found: Servers) -> dict[str, Any]:
     }
 
 
+# Emptying the tables one DELETE at a time took 0.03-0.08 s where one TRUNCATE of them all
+# took 0.11-0.20 s (a TRUNCATE makes new files for every table and index), before every test.
+# A table a test filled with more than BLOATED rows is truncated too, so that its dead rows do
+# not slow the tests after it. DELETE fires the parents' cascade triggers (0011_broadcast_bulk),
+# which only delete.
+BLOATED = 10_000
+_RESET = """
+DO $$
+DECLARE t text; n bigint; s regclass; tables text[] := %(tables)s;
+BEGIN
+  FOREACH t IN ARRAY tables LOOP
+    EXECUTE format('DELETE FROM %%I', t);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > %(bloated)s THEN EXECUTE format('TRUNCATE %%I CASCADE', t); END IF;
+  END LOOP;
+  -- the tables' own sequences (serial and identity columns), as RESTART IDENTITY did
+  FOR s IN SELECT d.objid FROM pg_depend d JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'S'
+           WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+             AND d.deptype IN ('a', 'i')
+             AND d.refobjid IN (SELECT x::regclass FROM unnest(tables) x) LOOP
+    PERFORM setval(s, 1, false);
+  END LOOP;
+END $$
+"""
+_connections: dict[str, psycopg.Connection[Any]] = {}
+
+
 def _reset(found: Servers) -> None:
-    """Empty every table and Redis: each test starts from nothing."""
-    app = create_app(_app_config(found))
-    with app.app_context():
-        tables = [t.name for t in db.metadata.sorted_tables]
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        db.session.commit()
-        db.engine.dispose()
+    """Empty every table (children first) and Redis, identities from 1: each test starts
+    from nothing."""
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    array = "ARRAY[" + ", ".join(f"'{name}'" for name in tables) + "]::text[]"
+    statement = _RESET % {"tables": array, "bloated": BLOATED}
+    conn = _connections.get(found.database_url)
+    try:
+        if conn is None or conn.closed:
+            raise psycopg.OperationalError("not connected")
+        conn.execute(statement)  # type: ignore[call-overload]
+    except psycopg.OperationalError:  # first use, or a test restarted the server
+        conn = _connections[found.database_url] = psycopg.connect(
+            config.to_libpq(found.database_url), autocommit=True
+        )
+        conn.execute(statement)  # type: ignore[call-overload]
     redis.Redis.from_url(found.redis_url).flushall()
 
 
