@@ -28,6 +28,9 @@ MAX_MERGED_LENGTH = 8000
 # message carried the code (it travels with the code, not the contact: see core/records.py).
 BUILTIN_NAMES = ("first_name", "last_name", "phone", "email", "contact_id", "source")
 _FIELD_NAME = re.compile(r"^fields\.[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+# What urlsplit leaves of the authority must be a host and at most a port of digits: it reads
+# "http://[::]A" as host "::" with no port, and httpx then refuses the URL.
+_HOST_AND_PORT = re.compile(r"(\[[^\[\]]*\]|[^\[\]:]*)(:[0-9]*)?")
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]")
 _FORBIDDEN_IN_DEFAULT = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029{}]")
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})$")
@@ -195,6 +198,8 @@ def parse_template(source: str) -> Template:
         raise TemplateError("destination must not carry a user name or password")
     if port == 0:
         raise TemplateError("destination has an invalid port")
+    if not _HOST_AND_PORT.fullmatch(split.netloc):
+        raise TemplateError("destination's host and port are not a host and a number")
 
     # The authority ends at the first "/", "?" or "#" after "scheme://" in the literal text.
     authority_start = len(split.scheme) + 3

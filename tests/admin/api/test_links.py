@@ -100,6 +100,9 @@ INVALID = [
     ({"destination": "https://example.org/{{first_name"}, "destination"),
     ({"destination": "https://example.org/a b"}, "destination"),
     ({"destination": "https://exa\\mple.org/"}, "destination"),
+    ({"destination": "HTTP://[::]A"}, "destination"),  # a port that is not a number
+    ({"destination": "https://[2001:db8::1]x:80/"}, "destination"),
+    ({"destination": "https://example.org:8o/"}, "destination"),
     ({"destination": "https://example.org/" + "a" * 2100}, "destination"),
     ({"destination": 5}, "destination"),
     ({"domain": "other.example.test"}, "domain"),
