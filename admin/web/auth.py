@@ -134,7 +134,7 @@ def reset_session() -> None:
     g.pop("csrf_token", None)
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path on this site: never an open redirect to another host."""
     if not target:
         return "/links"
@@ -149,7 +149,7 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("login.html", form=form), (400 if form.is_submitted() else 200)
@@ -185,11 +185,11 @@ def login() -> Any:
         session[TOTP_PENDING] = {
             "sid": session_id_for(user),
             "at": time.time(),
-            "next": _safe_next(request.args.get("next")),
+            "next": safe_next(request.args.get("next")),
         }
         return redirect("/login/totp")
     login_user(WebUser(user, org.name if org else ""))
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")

@@ -90,14 +90,19 @@ def test_a_page_upload_takes_an_upload_slot_shared_with_the_api(
     uploads = int(app.config["IMPORTS_PER_ORG"])
     rdb.zadd(key, {f"an API upload {n}": seconds + 60 for n in range(uploads)})
 
-    def upload() -> Any:
+    def upload(came_from: str = "http://localhost/contacts/import") -> Any:
         csv = io.BytesIO(b"phone,first_name\n+15550100009,Eve\n")
         return web.post("/contacts/import", {"file": (csv, "people.csv")},
-                        page="/contacts/import", content_type="multipart/form-data")  # fmt: skip
+                        page="/contacts/import", content_type="multipart/form-data",
+                        headers={"Referer": came_from})  # fmt: skip
 
     refused = upload()
     assert refused.status_code == 429
-    assert "uploads under way" in refused.get_data(as_text=True)
+    page = refused.get_data(as_text=True)  # a page for a person, with a way back to the form
+    assert refused.mimetype == "text/html" and "uploads under way" in page
+    assert 'href="/contacts/import">Back<' in page
+    elsewhere = upload("https://evil.example/contacts/import").get_data(as_text=True)
+    assert 'href="/links">Back to the links<' in elsewhere  # never a link off this site
     assert 1 <= int(refused.headers["Retry-After"]) <= 5
     rdb.delete(key)
     accepted = upload()
