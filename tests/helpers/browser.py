@@ -19,6 +19,8 @@ from tests.conftest import Api, Servers, _app_config, _reset
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+# An import runs in a niced job process: on a loaded machine it may wait its turn for a core.
+IMPORT_DONE_MS = 30_000
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -22,7 +22,14 @@ import pytest
 
 from tests.conftest import Servers
 from tests.helpers import images
-from tests.helpers.browser import edge_get, fresh_org, screenshot, sign_in, watched_page
+from tests.helpers.browser import (
+    IMPORT_DONE_MS,
+    edge_get,
+    fresh_org,
+    screenshot,
+    sign_in,
+    watched_page,
+)
 from tests.helpers.dns_server import EDGE_ADDRESS, EDGE_NAME, dns_server
 from tests.helpers.pages import check_both
 from tests.servers import http_role, smartlinks_process
@@ -100,7 +107,7 @@ def test_link_journey_from_login_to_a_live_click(page: Any, stack: Stack) -> Non
         ],
     )
     page.click("text=Upload and import")
-    expect(page.locator("#import-status")).to_have_text("Done")
+    expect(page.locator("#import-status")).to_have_text("Done", timeout=IMPORT_DONE_MS)
     expect(page.locator("#import-summary")).to_contain_text("1 imported")
 
     # The link: a merge field from the builder, a preset, an image, actions.

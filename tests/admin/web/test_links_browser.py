@@ -23,7 +23,7 @@ from admin.services.orgs import create_org
 from admin.services.ownership import operator_verify
 from core import keys
 from tests.conftest import Api, Servers, _app_config, _reset
-from tests.helpers.browser import screenshot
+from tests.helpers.browser import IMPORT_DONE_MS, screenshot
 from tests.helpers.pages import check_both
 from tests.servers import http_role, smartlinks_process
 
@@ -264,8 +264,7 @@ def test_import_with_duplicates_and_the_rejected_rows(page: Any, stack: Stack) -
     page.fill("#tags", "spring")
     screenshot(page, "import-form")
     page.click("text=Upload and import")
-    # The import runs in a niced job process: on a loaded machine it may wait its turn.
-    expect(page.locator("#import-status")).to_have_text("Done", timeout=30_000)
+    expect(page.locator("#import-status")).to_have_text("Done", timeout=IMPORT_DONE_MS)
     expect(page.locator("#import-summary")).to_have_text("2 imported, 1 rejected.")
     expect(page.locator("#import-errors tr")).to_have_count(2)
     assert not check_both(page, "import-with-rejected-rows")
