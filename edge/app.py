@@ -107,9 +107,10 @@ class EdgeApp:
         if response is not None:
             response.write_rsgi(protocol)
             return
-        code = self.visit_code(scope.method, path)
+        method = scope.method
+        code = self.visit_code(method, path)
         if code:
-            await self.visit.serve_rsgi(scope, code, protocol)
+            await self.visit.serve_rsgi(scope, method, code, protocol)
             return
         await bridge(self.starlette, scope, protocol)
 

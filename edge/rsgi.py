@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from granian.rsgi import HTTPProtocol
+from granian.rsgi import Headers, HTTPProtocol
 from granian.rsgi import Scope as RSGIScope
 from starlette.types import ASGIApp, Message
 
@@ -32,17 +32,18 @@ def split_address(address: str) -> tuple[str, str]:
     return host, port
 
 
-def host_header(scope: RSGIScope) -> str | None:
+def host_header(scope: RSGIScope, headers: Headers) -> str | None:
     """None when the request has a Host header; else (HTTP/2) its ``:authority``, which granian's
-    ASGI scope puts in as the Host header."""
-    if "host" in scope.headers:
+    ASGI scope puts in as the Host header. ``headers`` is ``scope.headers``, read once."""
+    if "host" in headers:
         return None
     return scope.authority or ""
 
 
 def asgi_scope(scope: RSGIScope) -> dict[str, Any]:
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in scope.headers.items()]
-    authority = host_header(scope)
+    rsgi_headers = scope.headers
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in rsgi_headers.items()]
+    authority = host_header(scope, rsgi_headers)
     if authority is not None:
         headers.insert(0, (b"host", authority.encode("latin-1")))
     return {

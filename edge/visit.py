@@ -118,11 +118,12 @@ def asgi_request(scope: Scope) -> RequestHeaders:
 
 def rsgi_request(scope: RSGIScope) -> RequestHeaders:
     """The same from granian's RSGI scope (an HTTP/2 request's Host is its ``:authority``, as
-    granian's ASGI scope has it)."""
-    h = read_headers(scope.headers.items())
-    authority = host_header(scope)
-    if authority is not None:
-        h.host = authority
+    granian's ASGI scope has it). Each read of a scope attribute makes a new object in granian
+    (``headers`` a copy of the header map): each is read once."""
+    headers = scope.headers
+    h = read_headers(headers.items())
+    if not h.host:
+        h.host = host_header(scope, headers) or ""
     h.peer = split_address(scope.client)[0]
     return h
 
@@ -158,9 +159,11 @@ class Visit:
         if error is not None:
             raise error
 
-    async def serve_rsgi(self, scope: RSGIScope, code: str, protocol: HTTPProtocol) -> None:
+    async def serve_rsgi(
+        self, scope: RSGIScope, method: str, code: str, protocol: HTTPProtocol
+    ) -> None:
         """The same through granian's RSGI interface (what ``smartlinks edge`` runs)."""
-        response, error = await self.respond(scope.method, rsgi_request(scope), code)
+        response, error = await self.respond(method, rsgi_request(scope), code)
         response.write_rsgi(protocol)
         if error is not None:
             raise error
