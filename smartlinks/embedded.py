@@ -343,7 +343,10 @@ class EmbeddedRedis:
                 "--cluster-node-timeout", str(self.cluster_node_timeout_ms),
             ]  # fmt: skip
         if self.durable:
-            cmd += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "3600 1 300 100"]
+            # The AOF alone is the durability (a second of clicks at most, README): no RDB
+            # snapshots beside it, whose fork stops the main thread for 7-17 ms on this
+            # machine (docs/performance.md, issue 16's tail). deploy/compose.yaml does the same.
+            cmd += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
         else:
             cmd += ["--appendonly", "no", "--save", ""]
         return cmd
