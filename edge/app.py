@@ -1,5 +1,5 @@
-"""The edge's Starlette app. granian calls ``create_app()`` once in each worker process
-(``edge.app:create_app`` with factory=True, see smartlinks/serve.py)."""
+"""The edge's app. granian calls ``create_app()`` once in each worker process
+(``edge.app:create_app`` with factory=True and its RSGI interface, see smartlinks/serve.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from time import perf_counter
 
+from granian.rsgi import HTTPProtocol
+from granian.rsgi import Scope as RSGIScope
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +27,7 @@ from edge.memory import Memory
 from edge.metrics import SharedMetrics
 from edge.outage import Outage
 from edge.resolve import Resolver, connect
+from edge.rsgi import bridge
 from edge.spool import Spool
 from edge.tls import TlsAsk
 from edge.visit import EdgeContext, Visit
@@ -36,14 +39,17 @@ SNAPSHOT_SECONDS = 1.0
 
 
 class EdgeApp:
-    """The ASGI app granian serves: a tiny dispatcher in front of the Starlette app.
+    """The app granian serves: a tiny dispatcher in front of the Starlette app, for either of
+    granian's interfaces: RSGI (``__rsgi__``, what ``smartlinks edge`` runs) and ASGI
+    (``__call__``: the in-process tests and tools).
 
     A GET or HEAD of a path shaped like a short link (``/{code}`` or ``/{code}/...``, other than
     /healthz, /metrics and /tls/ask) goes straight to the Visit endpoint; everything else
     (lifespan, those three, other methods, ``/``) goes to Starlette, which stays the app's
-    framework. Starlette's middleware stack and router cost ~22 µs of a ~90 µs request on the
-    one route that matters (docs/decisions/0004-edge-hot-path.md); the answers are the same
-    either way: the paths sent here are exactly those Starlette would route to Visit.
+    framework (through edge/rsgi.py's bridge under RSGI). Starlette's middleware stack and
+    router cost ~22 µs of a ~90 µs request on the one route that matters, and ASGI's messages a
+    few more (docs/decisions/0004-edge-hot-path.md); the answers are the same either way: the
+    paths sent here are exactly those Starlette would route to Visit.
 
     A request target over MAX_REQUEST_TARGET bytes answers 414 here, before any routing.
     """
@@ -56,6 +62,24 @@ class EdgeApp:
         self.visit = visit
         self.metrics = metrics
         self.limit = limit
+        self._lifespan = AsyncExitStack()
+
+    def too_long(self, target_length: int) -> pages.RawResponse | None:
+        """The 414 for a request target of ``target_length`` bytes over the limit, counted."""
+        if target_length <= self.limit:
+            return None
+        started = perf_counter()
+        response = pages.too_long()
+        self.metrics.local.observe("uri_too_long", perf_counter() - started)
+        return response
+
+    @staticmethod
+    def visit_code(method: str, path: str) -> str:
+        """The code when Visit answers this request; "" when Starlette does ("/" and "//..."
+        are Starlette's 404s, as before)."""
+        if method in _VISIT_METHODS and path not in _STARLETTE_PATHS:
+            return path[1:].partition("/")[0]
+        return ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,22 +88,42 @@ class EdgeApp:
         path: str = scope["path"]
         raw = scope.get("raw_path") or path.encode("utf-8")
         query = scope.get("query_string") or b""
-        if len(raw) + (len(query) + 1 if query else 0) > self.limit:
-            started = perf_counter()
-            response = pages.too_long()
-            self.metrics.local.observe("uri_too_long", perf_counter() - started)
+        response = self.too_long(len(raw) + (len(query) + 1 if query else 0))
+        if response is not None:
             await response(scope, receive, send)
             return
-        if (
-            scope["method"] in _VISIT_METHODS
-            and path not in _STARLETTE_PATHS
-            and not scope.get("root_path")
-        ):
-            code = path[1:].partition("/")[0]
-            if code:  # "/" and "//..." are Starlette's 404s, as before
-                await self.visit.serve(scope, code, send)
-                return
+        code = "" if scope.get("root_path") else self.visit_code(scope["method"], path)
+        if code:
+            await self.visit.serve(scope, code, send)
+            return
         await self.starlette(scope, receive, send)
+
+    async def __rsgi__(self, scope: RSGIScope, protocol: HTTPProtocol) -> None:
+        # Websockets are off (smartlinks/serve.py). RSGI gives the path percent-decoded only:
+        # the limit counts its UTF-8 bytes, which the raw target has at least.
+        path = scope.path
+        query = scope.query_string
+        response = self.too_long(len(path.encode("utf-8")) + (len(query) + 1 if query else 0))
+        if response is not None:
+            response.write_rsgi(protocol)
+            return
+        method = scope.method
+        code = self.visit_code(method, path)
+        if code:
+            await self.visit.serve_rsgi(scope, method, code, protocol)
+            return
+        await bridge(self.starlette, scope, protocol)
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Under RSGI, the start-up ASGI's lifespan runs (granian calls this before serving,
+        its loop not yet running; the tasks the lifespan starts run once it serves)."""
+        starlette = self.starlette
+        lifespan = starlette.router.lifespan_context(starlette)
+        loop.run_until_complete(self._lifespan.enter_async_context(lifespan))
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Under RSGI, the lifespan's shutdown, once granian has stopped serving."""
+        loop.run_until_complete(self._lifespan.aclose())
 
 
 _VISIT_METHODS = frozenset(("GET", "HEAD"))
@@ -152,7 +196,7 @@ def create_app(
         ctx.measure_memory()
         return pages.RawResponse(
             200,
-            [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"), pages.NO_STORE],
+            [("content-type", "text/plain; version=0.0.4; charset=utf-8"), pages.NO_STORE],
             ctx.metrics.render(),
         )
 

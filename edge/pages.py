@@ -1,30 +1,60 @@
-"""The edge's answers as raw ASGI responses with precomputed headers, and its small error pages."""
+"""The edge's answers with precomputed headers, and its small error pages.
+
+An answer is built once, as a status, a header list of text pairs and a body, and written by
+either of the interfaces granian serves the edge with: RSGI (``write_rsgi``, what ``smartlinks
+edge`` runs; its response calls take text headers) or ASGI (``__call__``, as a Starlette
+response; the in-process tests and tools drive the app that way).
+"""
 
 from __future__ import annotations
 
+from granian.rsgi import HTTPProtocol
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-NO_STORE = (b"cache-control", b"private, no-store")
-HTML = (b"content-type", b"text/html; charset=utf-8")
-TEXT = (b"content-type", b"text/plain; charset=utf-8")
-RETRY_AFTER = (b"retry-after", b"1")
+Header = tuple[str, str]
+
+NO_STORE = ("cache-control", "private, no-store")
+HTML = ("content-type", "text/html; charset=utf-8")
+TEXT = ("content-type", "text/plain; charset=utf-8")
+RETRY_AFTER = ("retry-after", "1")
 
 
 class RawResponse(Response):
-    """A Response with its header list given as bytes: no per-request header building."""
+    """A Response with its header list given whole (names in lower case, values in ASCII): no
+    per-request header building. ``header_list`` is what RSGI takes; ``raw_headers`` (ASGI's
+    bytes) is made from it only when an answer goes out through ASGI."""
 
     def __init__(
         self,
         status: int,
-        headers: list[tuple[bytes, bytes]],
+        headers: list[Header],
         body: bytes = b"",
         content_length: int | None = None,
     ) -> None:
         self.status_code = status
         self.background = None
-        self.body = body
+        self.body = self.payload = body  # Response's body may be a memoryview; this is bytes
         length = len(body) if content_length is None else content_length
-        self.raw_headers = [*headers, (b"content-length", str(length).encode("ascii"))]
+        self.header_list = [*headers, ("content-length", str(length))]
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:  # type: ignore[override]
+        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.header_list]
+
+    @raw_headers.setter
+    def raw_headers(self, value: list[tuple[bytes, bytes]]) -> None:
+        self.header_list = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in value]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body})
+
+    def write_rsgi(self, protocol: HTTPProtocol) -> None:
+        """The answer through granian's RSGI protocol object (one call, nothing to await)."""
+        protocol.response_bytes(self.status_code, self.header_list, self.payload)
 
 
 def _page(title: str, text: str) -> bytes:
@@ -44,8 +74,9 @@ TOO_LONG_PAGE = _page("Address too long", "The requested address is too long.")
 UNAVAILABLE_PAGE = _page("Temporarily unavailable", "Please try again in a moment.")
 
 
-def redirect(location: bytes) -> RawResponse:
-    return RawResponse(302, [(b"location", location), NO_STORE])
+def redirect(location: str) -> RawResponse:
+    """A 302 to ``location`` (ASCII: edge/destinations.py percent-encodes the rest)."""
+    return RawResponse(302, [("location", location), NO_STORE])
 
 
 def html(status: int, body: bytes, head_only: bool = False) -> RawResponse:

@@ -42,7 +42,7 @@ class RateLimit:
         return True
 
 
-def _text(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> Response:
+def _text(status: int, body: bytes, *extra: pages.Header) -> Response:
     return pages.RawResponse(status, [pages.TEXT, pages.NO_STORE, *extra], body)
 
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from time import perf_counter
 
+from granian.rsgi import HTTPProtocol
+from granian.rsgi import Scope as RSGIScope
 from starlette.types import Message, Receive, Scope, Send
 
 from core import logs
@@ -33,6 +36,7 @@ from edge.metrics import SharedMetrics
 from edge.outage import Outage
 from edge.preview import render_preview
 from edge.resolve import Outcome, RedisUnavailable, Resolution, Resolver
+from edge.rsgi import host_header, split_address
 from edge.spool import Spool
 
 log = logging.getLogger("edge.visit")
@@ -61,35 +65,71 @@ class EdgeContext:
 
 @dataclass(slots=True)
 class RequestHeaders:
+    """What the hot route reads of a request: a few headers, and the peer's address."""
+
     host: str = ""
     user_agent: str = ""
     sec_purpose: str = ""
     purpose: str = ""
     referer: str = ""
     forwarded_for: str = ""
+    peer: str = ""
 
 
-def read_headers(raw: list[tuple[bytes, bytes]]) -> RequestHeaders:
+# Header name (ASGI's bytes or RSGI's text, both lower case) -> the field it fills.
+_FIELDS = {
+    name: field
+    for text, field in (
+        ("host", "host"),
+        ("user-agent", "user_agent"),
+        ("referer", "referer"),
+        ("x-forwarded-for", "forwarded_for"),
+        ("sec-purpose", "sec_purpose"),
+        ("purpose", "purpose"),
+        ("x-purpose", "purpose"),
+        ("x-moz", "purpose"),
+    )
+    for name in (text, text.encode("ascii"))
+}
+
+
+def read_headers(raw: Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]]) -> RequestHeaders:
+    """One pass over the header list: ASGI's (bytes, bytes) pairs, decoded as latin-1, or RSGI's
+    text pairs (granian gives RSGI only the values that are visible ASCII). X-Forwarded-For
+    headers are joined with commas; for the others the last one counts."""
     h = RequestHeaders()
     for name, value in raw:
-        if name == b"host":
-            h.host = value.decode("latin-1")
-        elif name == b"user-agent":
-            h.user_agent = value.decode("latin-1")
-        elif name == b"referer":
-            h.referer = value.decode("latin-1")
-        elif name == b"x-forwarded-for":
-            text = value.decode("latin-1")
-            h.forwarded_for = f"{h.forwarded_for},{text}" if h.forwarded_for else text
-        elif name == b"sec-purpose":
-            h.sec_purpose = value.decode("latin-1")
-        elif name in (b"purpose", b"x-purpose", b"x-moz"):
-            h.purpose = value.decode("latin-1")
+        field = _FIELDS.get(name)
+        if field is None:
+            continue
+        text = value if type(value) is str else value.decode("latin-1")  # type: ignore[union-attr]
+        if field == "forwarded_for" and h.forwarded_for:
+            text = f"{h.forwarded_for},{text}"
+        setattr(h, field, text)
+    return h
+
+
+def asgi_request(scope: Scope) -> RequestHeaders:
+    h = read_headers(scope["headers"])
+    client = scope.get("client")
+    h.peer = client[0] if client else ""
+    return h
+
+
+def rsgi_request(scope: RSGIScope) -> RequestHeaders:
+    """The same from granian's RSGI scope (an HTTP/2 request's Host is its ``:authority``, as
+    granian's ASGI scope has it). Each read of a scope attribute makes a new object in granian
+    (``headers`` a copy of the header map): each is read once."""
+    headers = scope.headers
+    h = read_headers(headers.items())
+    if not h.host:
+        h.host = host_header(scope, headers) or ""
+    h.peer = split_address(scope.client)[0]
     return h
 
 
 class Visit:
-    """ASGI endpoint of the short-link route."""
+    """The short-link route's endpoint (ASGI and RSGI)."""
 
     def __init__(self, ctx: EdgeContext) -> None:
         self.ctx = ctx
@@ -112,45 +152,55 @@ class Visit:
         await self.serve(scope, scope["path_params"]["code"], send)
 
     async def serve(self, scope: Scope, code: str, send: Send) -> None:
-        """Answer a GET or HEAD of ``/{code}[/...]`` (edge/app.py's dispatcher calls this
-        directly, without Starlette's routing)."""
+        """Answer a GET or HEAD of ``/{code}[/...]`` through ASGI (edge/app.py's dispatcher calls
+        this directly, without Starlette's routing)."""
+        response, error = await self.respond(scope["method"], asgi_request(scope), code)
+        await response(scope, _no_receive, send)
+        if error is not None:
+            raise error
+
+    async def serve_rsgi(
+        self, scope: RSGIScope, method: str, code: str, protocol: HTTPProtocol
+    ) -> None:
+        """The same through granian's RSGI interface (what ``smartlinks edge`` runs)."""
+        response, error = await self.respond(method, rsgi_request(scope), code)
+        response.write_rsgi(protocol)
+        if error is not None:
+            raise error
+
+    async def respond(
+        self, method: str, h: RequestHeaders, code: str
+    ) -> tuple[pages.RawResponse, Exception | None]:
+        """The answer, counted in the metrics; on an exception what Starlette's
+        ServerErrorMiddleware does (the dispatcher skips it): a plain 500 (nothing was sent
+        yet), and the exception, for the caller to raise once the 500 is written, so that it
+        is logged."""
         started = perf_counter()
         try:
-            response, outcome = await self.answer(scope, code)
-        except Exception:
-            # What Starlette's ServerErrorMiddleware does (the dispatcher skips it): a plain
-            # 500, then the exception goes on to be logged. Nothing was sent yet.
-            await pages.internal_error()(scope, _no_receive, send)
-            raise
+            response, outcome = await self.answer(method, h, code)
+        except Exception as exc:
+            return pages.internal_error(), exc
         self.ctx.metrics.local.observe(outcome, perf_counter() - started)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": response.raw_headers,
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
+        return response, None
 
-    async def answer(self, scope: Scope, code: str) -> tuple[pages.RawResponse, str]:
-        head = scope["method"] == "HEAD"
-        h = read_headers(scope["headers"])
+    async def answer(
+        self, method: str, h: RequestHeaders, code: str
+    ) -> tuple[pages.RawResponse, str]:
+        head = method == "HEAD"
         host = host_of(h.host) if h.host else None
         if host is None or not is_code(code):
             return pages.not_found(head), "not_found"
 
-        visitor = classify(scope["method"], h.user_agent, h.sec_purpose, h.purpose)
+        visitor = classify(method, h.user_agent, h.sec_purpose, h.purpose)
         click_id = event = None
         if visitor.counted:
-            client = scope.get("client")
-            peer = client[0] if client else ""
             click_id, event = encode_event(
                 code=code,
                 host=host,
                 kind=visitor.kind,
                 reason=visitor.reason,
                 user_agent=h.user_agent,
-                ip=self.ctx.proxies.client_ip(peer, h.forwarded_for),
+                ip=self.ctx.proxies.client_ip(h.peer, h.forwarded_for),
                 referer=h.referer,
             )
         ctx = self.ctx
@@ -218,7 +268,7 @@ class Visit:
             self.record_later(event, res)
         if location.merge_fallback and click_id is not None:
             await self.amend(click_id, link.id, res.recorded)
-        return pages.redirect(location.url.encode("ascii")), "redirect"
+        return pages.redirect(location.url), "redirect"
 
     def record_later(self, event: bytes, res: Resolution) -> None:
         """A click answered but not in the stream (answered from memory, or the script ran past
@@ -236,7 +286,7 @@ class Visit:
             template = template_for(domain.fallback_url)
             url = defaults_only(template) if template is not None else None
             if url is not None:
-                return pages.redirect(url.encode("ascii")), "fallback"
+                return pages.redirect(url), "fallback"
         if archived:
             return pages.gone(head), "gone"
         return pages.not_found(head), "not_found"

@@ -248,6 +248,9 @@ def run(
             for server in servers:
                 full[server].append(load(server, "full", opts.seconds, 0))
         peak = {s: statistics.median(r.req_per_s for r in runs) for s, runs in full.items()}
+        if stores.embedded:
+            result.valkey["full"] = valkey_pauses(rdb)
+            watch_valkey(rdb)  # the half-load runs' pauses apart: they make its p99
         half: dict[str, list[WrkRun]] = {s: [] for s in servers}
         for _ in range(opts.runs):
             for server in servers:
@@ -259,7 +262,7 @@ def run(
             result.profile = profile_edge(opts, servers["edge"][1], load, logs)
         mark("load")
         if stores.embedded:
-            result.valkey = valkey_pauses(rdb)
+            result.valkey["half"] = valkey_pauses(rdb)
         edge_runs = [r for r in result.runs if r["server"] == "edge"]
         # The edge goes before the drain: nothing may be appended while we count.
         edge_child.stop()
@@ -301,26 +304,41 @@ def profile_edge(opts: Options, edge_pids: list[int], load: Any, logs: Path) -> 
 
 def watch_valkey(rdb: redis.Redis) -> None:
     """Valkey's latency monitor from here on: every event of its own (a command, the AOF's
-    write or fsync, expiry) that took 1 ms or more, by kind (a tail the edge cannot cause)."""
+    write or fsync, a fork, expiry) that took 1 ms or more, by kind (a tail the edge cannot
+    cause); and its counts of forks and fsync waits, to tell what happened since."""
     rdb.config_set("latency-monitor-threshold", 1)
     rdb.execute_command("LATENCY", "RESET")
+    _valkey_counts.clear()
+    _valkey_counts.update(_counts(rdb))
+
+
+_valkey_counts: dict[str, int] = {}
+
+
+def _counts(rdb: redis.Redis) -> dict[str, int]:
+    info = {**rdb.info("stats"), **rdb.info("persistence")}
+    return {
+        "forks": int(info.get("total_forks", 0)),
+        # times the main thread had to wait for the AOF's background fsync (the every-second
+        # policy's one blocking case: an fsync still running after 2 s)
+        "aof_delayed_fsync": int(info.get("aof_delayed_fsync", 0)),
+    }
 
 
 def valkey_pauses(rdb: redis.Redis) -> dict[str, Any]:
+    """Valkey's pauses and counts since ``watch_valkey``."""
     events = {
         (name.decode() if isinstance(name, bytes) else str(name)): {
             "latest_ms": int(latest),
             "max_ms": int(most),
+            # in how many seconds it happened (the monitor keeps one sample per second): a
+            # pause once in a run is not a pause every second
+            "seconds": len(rdb.execute_command("LATENCY", "HISTORY", name)),
         }
         for name, _, latest, most, *_ in rdb.execute_command("LATENCY", "LATEST")
     }
-    persistence = rdb.info("persistence")
-    return {
-        "events_over_1ms": events,
-        # times the main thread had to wait for the AOF's background fsync (the every-second
-        # policy's one blocking case: an fsync still running after 2 s)
-        "aof_delayed_fsync": int(persistence.get("aof_delayed_fsync", 0)),
-    }
+    now = _counts(rdb)
+    return {"events_over_1ms": events, **{k: now[k] - _valkey_counts.get(k, 0) for k in now}}
 
 
 def seed_and_sync(

@@ -169,6 +169,13 @@ def asgi_calls(app: ASGIApp, scopes: list[dict[str, Any]]) -> list[Call]:
     return [functools.partial(app, dict(s), _receive, _send) for s in scopes]
 
 
+def answer(visit: Any, scope: dict[str, Any]) -> Awaitable[Any]:
+    """Visit's answer for an ASGI scope, its headers read as the endpoint reads them."""
+    from edge.visit import asgi_request
+
+    return visit.answer(scope["method"], asgi_request(scope), scope["path_params"]["code"])
+
+
 def requests(codes: list[str], n: int) -> list[dict[str, Any]]:
     rng = random.Random(7)
     scopes = []
@@ -215,7 +222,7 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
         results["endpoint"] = await measure("endpoint", asgi_calls(visit, scopes), concurrency)
         results["answer"] = await measure(
             "answer",
-            [functools.partial(visit.answer, s, s["path_params"]["code"]) for s in scopes],
+            [functools.partial(answer, visit, s) for s in scopes],
             concurrency,
         )
         event = encode_event(
@@ -266,7 +273,7 @@ async def run(url: str, n: int, concurrency: int, contacts: int) -> dict[str, An
         ] * max(1, n // 600)
         results["no-redis"] = await measure(
             "no-redis",
-            [functools.partial(visit.answer, s, s["path_params"]["code"]) for s in replay],
+            [functools.partial(answer, visit, s) for s in replay],
             concurrency,
         )
         results["no-redis-app"] = await measure(

@@ -181,12 +181,21 @@ def table(result: Mapping[str, Any]) -> str:
             " not counted)"
         )
     valkey = result.get("valkey") or {}
-    if valkey:
-        events = valkey.get("events_over_1ms") or {}
+    for load, during in (("full", valkey.get("full")), ("half", valkey.get("half"))):
+        if not during:
+            continue
+        events = during.get("events_over_1ms") or {}
         lines.append(
-            "Valkey's own pauses of 1 ms or more during the load: "
-            + (", ".join(f"{k} max {v['max_ms']} ms" for k, v in sorted(events.items())) or "none")
-            + f"; main thread waited on the AOF fsync {valkey.get('aof_delayed_fsync', 0)} times"
+            f"Valkey's own pauses of 1 ms or more during the {load}-load runs: "
+            + (
+                ", ".join(
+                    f"{k} max {v['max_ms']} ms in {v.get('seconds', '?')} s"
+                    for k, v in sorted(events.items())
+                )
+                or "none"
+            )
+            + f"; {during.get('forks', 0)} forks (AOF rewrites, snapshots); main thread waited"
+            f" on the AOF fsync {during.get('aof_delayed_fsync', 0)} times"
         )
     prof = result.get("profile") or {}
     if prof.get("groups"):

@@ -9,12 +9,13 @@ core, driven by wrk on the other with the bench's request mix. Variants alternat
 round; the figures that matter on a shared machine are the worker's and Valkey's CPU time per
 request (req/s moves with the neighbours).
 
-``main`` is the edge as ``smartlinks edge`` runs it (granian's loop=auto: uvloop); ``old`` is
+``main`` is the edge as ``smartlinks edge`` runs it (granian's RSGI, loop=auto: uvloop); ``old`` is
 the same app from another source tree (``--old-tree``, e.g. ``git archive <commit> | tar -x -C
 /tmp/old``), put first on the worker's PYTHONPATH, so that two commits' edges are compared in
 alternating rounds of one run. ``--contacts 100000`` gives the bench's traffic (nearly every
 request a code the worker has not seen); ``--durable`` Valkey's append-only file as the bench
-runs it. The asyncio-loop variants are the experiments that chose the hot path (decision 0004);
+runs it; ``--old-interface`` the granian interface the other tree's edge takes (``asgi``
+before 2026-12-02). ``main-asgi`` is this tree's edge through ASGI. The asyncio-loop variants are the experiments that chose the hot path (decision 0004);
 ``main-st``, ``main-rust-tasks``, ``main-bp64`` and ``main-http1`` are ``main`` with one of
 granian's options changed (measured in docs/performance.md, issue 16, none taken).
 """
@@ -28,7 +29,7 @@ import statistics
 import sys
 import tempfile
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loadtest import machine, script_parser, stack, traffic
@@ -52,14 +53,21 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("main", "edge.app:create_app", loop="auto"),
-    Variant("old", "edge.app:create_app", loop="auto", old=True),  # from --old-tree
+    Variant("main", "edge.app:create_app", interface="rsgi", loop="auto"),
+    # the same app through granian's ASGI interface (what `smartlinks edge` ran before RSGI)
+    Variant("main-asgi", "edge.app:create_app", loop="auto"),
+    # from --old-tree; its interface is --old-interface
+    Variant("old", "edge.app:create_app", loop="auto", old=True),
     # granian's own options on the edge as it is (issue 16, lever c)
-    Variant("main-st", "edge.app:create_app", loop="auto", runtime_mode="st"),
-    Variant("main-rust-tasks", "edge.app:create_app", loop="auto", task_impl="rust"),
-    Variant("main-bp64", "edge.app:create_app", loop="auto", granian='{"backpressure": 64}'),
-    Variant("main-bp16", "edge.app:create_app", loop="auto", granian='{"backpressure": 16}'),
-    Variant("main-http1", "edge.app:create_app", loop="auto", granian='{"http": "1"}'),
+    Variant("main-st", "edge.app:create_app", interface="rsgi", loop="auto", runtime_mode="st"),
+    Variant("main-rust-tasks", "edge.app:create_app", interface="rsgi", loop="auto", task_impl="rust"),
+    Variant(
+        "main-bp64", "edge.app:create_app", interface="rsgi", loop="auto", granian='{"backpressure": 64}'
+    ),
+    Variant(
+        "main-bp16", "edge.app:create_app", interface="rsgi", loop="auto", granian='{"backpressure": 16}'
+    ),
+    Variant("main-http1", "edge.app:create_app", interface="rsgi", loop="auto", granian='{"http": "1"}'),
     Variant("edge", "loadtest.variant_apps:edge"),
     Variant("edge-hot-dispatch", "loadtest.variant_apps:edge_hot_dispatch"),
     Variant("edge-fast-ip", "loadtest.variant_apps:edge_fast_ip"),
@@ -123,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="comma-separated variant names")
     p.add_argument("--uvloop-path", default="", help="a folder where uvloop is importable")
     p.add_argument("--old-tree", default="", help="the source tree of the `old` variant")
+    p.add_argument(
+        "--old-interface",
+        default="asgi",
+        choices=("asgi", "rsgi"),
+        help="granian's interface for the `old` variant (asgi: the edge before 2026-12-02)",
+    )
     p.add_argument("--durable", action="store_true", help="Valkey with its AOF, as the bench")
     p.add_argument(
         "--rate",
@@ -138,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [v for v in chosen if not v.uvloop]
     if not args.old_tree:
         chosen = [v for v in chosen if not v.old]
+    chosen = [replace(v, interface=args.old_interface) if v.old else v for v in chosen]
     results: dict[str, list[tuple[WrkRun, WrkRun | None]]] = {v.name: [] for v in chosen}
     with tempfile.TemporaryDirectory(prefix="smartlinks-variants-") as tmp:
         work = Path(tmp)

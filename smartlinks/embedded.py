@@ -343,7 +343,14 @@ class EmbeddedRedis:
                 "--cluster-node-timeout", str(self.cluster_node_timeout_ms),
             ]  # fmt: skip
         if self.durable:
-            cmd += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "3600 1 300 100"]
+            # The AOF alone is the durability (a second of clicks at most, README): no RDB
+            # snapshots beside it, whose fork stops the main thread for 7-17 ms on this
+            # machine (docs/performance.md, issue 16's tail). deploy/compose.yaml does the same.
+            cmd += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+            # An AOF rewrite forks too, and while its child writes the new file Valkey's own
+            # AOF writes stalled up to 672 ms here (the edge then answers 503 or from memory):
+            # rewrite after 512 MB of appends rather than 64, a few seconds more to load.
+            cmd += ["--auto-aof-rewrite-min-size", "512mb"]
         else:
             cmd += ["--appendonly", "no", "--save", ""]
         return cmd

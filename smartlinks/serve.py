@@ -1,4 +1,4 @@
-"""The two HTTP roles on granian: the edge (ASGI) and the admin (WSGI)."""
+"""The two HTTP roles on granian: the edge (RSGI) and the admin (WSGI)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def serve_edge(settings: config.Settings) -> None:
         factory=True,
         address=settings.edge.host,
         port=settings.edge.port,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI,  # the short-link route without ASGI: edge/app.py
         workers=settings.edge.workers,
         http1_settings=EDGE_HTTP1,
         backlog=2048,

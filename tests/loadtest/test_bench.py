@@ -46,7 +46,8 @@ def test_quick_bench_prints_figures_and_counts_every_served_click(tmp_path: Path
         "edge / nginx at full load",
         "CPU per request at full load: edge",
         "load generator",
-        "Valkey's own pauses of 1 ms or more during the load",
+        "Valkey's own pauses of 1 ms or more during the full-load runs",
+        "Valkey's own pauses of 1 ms or more during the half-load runs",
         "codes/s",
         "bytes in code buckets",
         "clicks/s",
@@ -60,6 +61,8 @@ def test_quick_bench_prints_figures_and_counts_every_served_click(tmp_path: Path
     assert summary["edge_full"]["req_per_s"] > 0
     assert summary["nginx_full"]["req_per_s"] > summary["edge_full"]["req_per_s"]
     assert 0 < summary["ratio"] < 1
+    for load in ("full", "half"):  # Valkey's pauses and forks, apart for each load
+        assert data["valkey"][load]["forks"] >= 0
     # The traffic mix reached the edge: people's clicks, previews and unknown codes.
     assert clicks["served_human"] > 0
     assert clicks["served_preview"] > 0
