@@ -13,8 +13,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = ("flask", "sqlalchemy", "psycopg", "alembic", "admin", "sync", "werkzeug", "smartlinks")
+# granian: the edge speaks its RSGI protocol on the short-link route (edge/rsgi.py).
 ALLOWED_ROOTS = {
-    "core", "edge", "starlette", "hiredis", "msgspec", "crawlerdetect", "idna", "lmdb"
+    "core", "edge", "starlette", "granian", "hiredis", "msgspec", "crawlerdetect", "idna", "lmdb"
 }  # fmt: skip
 
 
