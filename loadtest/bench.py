@@ -308,11 +308,32 @@ def watch_valkey(rdb: redis.Redis) -> None:
     cause); and its counts of forks and fsync waits, to tell what happened since."""
     rdb.config_set("latency-monitor-threshold", 1)
     rdb.execute_command("LATENCY", "RESET")
+    # and which commands the monitor's "command" events were (it records only their time)
+    rdb.config_set("slowlog-log-slower-than", SLOW_COMMAND_US)
+    rdb.config_set("slowlog-max-len", 1024)
+    rdb.execute_command("SLOWLOG", "RESET")
     _valkey_counts.clear()
     _valkey_counts.update(_counts(rdb))
 
 
 _valkey_counts: dict[str, int] = {}
+SLOW_COMMAND_US = 2000
+
+
+def slow_commands(rdb: redis.Redis) -> dict[str, dict[str, Any]]:
+    """The commands that ran SLOW_COMMAND_US or longer since ``watch_valkey``, by name (a
+    script by its name or first 8 characters of its SHA): how many, the longest in ms."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in rdb.execute_command("SLOWLOG", "GET", 1024):
+        _id, _at, micros, args, *_ = entry
+        words = [a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in args]
+        name = words[0].upper() if words else "?"
+        if name in ("EVALSHA", "EVALSHA_RO", "FCALL", "FCALL_RO") and len(words) > 1:
+            name = f"{name} {words[1][:8]}"
+        slot = found.setdefault(name, {"count": 0, "max_ms": 0.0})
+        slot["count"] += 1
+        slot["max_ms"] = max(slot["max_ms"], round(int(micros) / 1000, 1))
+    return found
 
 
 def _counts(rdb: redis.Redis) -> dict[str, int]:
@@ -338,7 +359,11 @@ def valkey_pauses(rdb: redis.Redis) -> dict[str, Any]:
         for name, _, latest, most, *_ in rdb.execute_command("LATENCY", "LATEST")
     }
     now = _counts(rdb)
-    return {"events_over_1ms": events, **{k: now[k] - _valkey_counts.get(k, 0) for k in now}}
+    return {
+        "events_over_1ms": events,
+        "slow_commands": slow_commands(rdb),
+        **{k: now[k] - _valkey_counts.get(k, 0) for k in now},
+    }
 
 
 def seed_and_sync(

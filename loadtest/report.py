@@ -197,6 +197,17 @@ def table(result: Mapping[str, Any]) -> str:
             + f"; {during.get('forks', 0)} forks (AOF rewrites, snapshots); main thread waited"
             f" on the AOF fsync {during.get('aof_delayed_fsync', 0)} times"
         )
+        slow = during.get("slow_commands") or {}
+        lines.append(
+            f"  commands of 2 ms or more ({load} load): "
+            + (
+                ", ".join(
+                    f"{name} x{v['count']} (max {v['max_ms']} ms)"
+                    for name, v in sorted(slow.items(), key=lambda kv: -kv[1]["count"])
+                )
+                or "none"
+            )
+        )
     prof = result.get("profile") or {}
     if prof.get("groups"):
         from loadtest.profile import render

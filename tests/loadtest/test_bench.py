@@ -48,6 +48,8 @@ def test_quick_bench_prints_figures_and_counts_every_served_click(tmp_path: Path
         "load generator",
         "Valkey's own pauses of 1 ms or more during the full-load runs",
         "Valkey's own pauses of 1 ms or more during the half-load runs",
+        "commands of 2 ms or more (full load)",
+        "commands of 2 ms or more (half load)",
         "codes/s",
         "bytes in code buckets",
         "clicks/s",
@@ -63,6 +65,8 @@ def test_quick_bench_prints_figures_and_counts_every_served_click(tmp_path: Path
     assert 0 < summary["ratio"] < 1
     for load in ("full", "half"):  # Valkey's pauses and forks, apart for each load
         assert data["valkey"][load]["forks"] >= 0
+        for name, slow in data["valkey"][load]["slow_commands"].items():  # which, how often
+            assert slow["count"] > 0 and slow["max_ms"] >= 2, (name, slow)
     # The traffic mix reached the edge: people's clicks, previews and unknown codes.
     assert clicks["served_human"] > 0
     assert clicks["served_preview"] > 0
