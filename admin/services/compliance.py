@@ -10,6 +10,7 @@ host, unless an owner overrides it; each override is recorded in the audit log.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -171,6 +172,7 @@ def destination_warnings(destination: str) -> list[str]:
     return presets.leftovers(destination)
 
 
+LINT_CHUNK = 50_000
 _FIRST_CONTACTS = text(
     """
     SELECT count(*) FROM unnest(CAST(:ids AS bigint[])) AS r(id)
@@ -182,12 +184,18 @@ _FIRST_CONTACTS = text(
 )
 
 
-def lint(org_id: int, body: str, link: Link | None, contact_ids: list[int]) -> list[str]:
+def lint(
+    org_id: int, body: str, link: Link | None, contact_ids: Sequence[int]
+) -> list[str]:
     """Warnings at compose time, by the carriers' guidance: a first message that does not name
-    the organisation or say how to opt out, and a link on an unverified domain or a shortener."""
+    the organisation or say how to opt out, and a link on an unverified domain or a shortener.
+    ``contact_ids`` go to the database LINT_CHUNK at a time (an audience may be millions)."""
     found: list[str] = []
     org_name = db.session.scalar(select(Organisation.name).where(Organisation.id == org_id)) or ""
-    first = int(db.session.scalar(_FIRST_CONTACTS, {"ids": contact_ids}) or 0)
+    first = sum(
+        int(db.session.scalar(_FIRST_CONTACTS, {"ids": list(contact_ids[i : i + LINT_CHUNK])}) or 0)
+        for i in range(0, len(contact_ids), LINT_CHUNK)
+    )
     if first and org_name and org_name.casefold() not in body.casefold():
         found.append(
             f"{first} recipient{'s' if first != 1 else ''} hear from you for the first time: "

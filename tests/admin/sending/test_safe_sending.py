@@ -12,6 +12,8 @@ from admin.extensions import db
 from admin.models import Message
 from admin.sender.worker import Sender
 from admin.services import quiet_hours
+from admin.services.broadcasts_recipients import READ_CHUNK
+from tests.sync.clicks.helpers import make_contacts
 
 
 def fail_latest(contact_id: int) -> None:
@@ -41,6 +43,28 @@ def drain_sender(http) -> Sender:
     while sender.step(burst=False):
         pass
     return sender
+
+
+def test_the_confirmation_counts_an_audience_read_in_several_chunks(api, org, link):
+    """The confirmation streams its audience READ_CHUNK rows at a time (flat memory for
+    millions): who is left out, counted across the chunks' edges, and the first recipient's
+    sample."""
+    n = READ_CHUNK * 2 + 5
+    ids = make_contacts(org.org_id, n)
+    opted_out = [ids[0], ids[READ_CHUNK], ids[-1]]
+    db.session.execute(
+        text("UPDATE contacts SET opted_out = true WHERE id = ANY(:ids)"), {"ids": opted_out}
+    )
+    db.session.commit()
+    for contact_id in (ids[READ_CHUNK - 1], ids[2 * READ_CHUNK]):
+        fail_latest(contact_id)
+    body = {"body": "Hi {{first_name}}: {{link}}", "link_id": link["id"], "contact_ids": ids,
+            "quiet_hours": False}  # fmt: skip
+    preview = api.post("/api/v1/broadcasts/preview", body).get_json()
+    assert (preview["recipients"], preview["opted_out"], preview["unreachable"]) == (n - 5, 3, 2)
+    assert preview["segments_total"] == n - 5
+    assert preview["sample"].startswith("Hi First1: https://go.example.test/")
+    assert f"{n - 5} recipients hear from you for the first time" in " ".join(preview["warnings"])
 
 
 def test_confirmation_names_who_is_left_out_and_the_cost(api, link, make_contact):
