@@ -42,10 +42,6 @@ class RawResponse(Response):
     def raw_headers(self) -> list[tuple[bytes, bytes]]:  # type: ignore[override]
         return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.header_list]
 
-    @raw_headers.setter
-    def raw_headers(self, value: list[tuple[bytes, bytes]]) -> None:
-        self.header_list = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in value]
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}

@@ -362,6 +362,7 @@ def valkey_pauses(rdb: redis.Redis) -> dict[str, Any]:
     return {
         "events_over_1ms": events,
         "slow_commands": slow_commands(rdb),
+        "slow_command_ms": SLOW_COMMAND_US / 1000,
         **{k: now[k] - _valkey_counts.get(k, 0) for k in now},
     }
 
