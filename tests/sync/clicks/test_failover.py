@@ -38,6 +38,9 @@ class Appender(threading.Thread):
         self.client, self.entries = client, entries
         self.streams = keys.click_streams(PARTITIONS)
         self.appended: list[str] = []  # click ids Redis answered with an entry id
+        # click ids whose XADD failed: refused, or sent and never answered (a timeout, or the
+        # master killed before its reply), which Redis may have taken all the same
+        self.unanswered: list[str] = []
         self.refused = 0
         self.stop = threading.Event()
 
@@ -47,12 +50,14 @@ class Appender(threading.Thread):
             if self.stop.is_set():
                 return
             time.sleep(max(0.0, began + n / RATE - time.monotonic()))
+            click_id = records.click_decoder.decode(fields[records.STREAM_EVENT]).click_id
             try:
                 self.client.xadd(self.streams[n % PARTITIONS], fields)  # type: ignore[arg-type]
             except (redis.RedisError, OSError):
                 self.refused += 1
+                self.unanswered.append(click_id)
                 continue
-            self.appended.append(records.click_decoder.decode(fields[records.STREAM_EVENT]).click_id)
+            self.appended.append(click_id)
 
 
 @pytest.mark.slow
@@ -97,6 +102,9 @@ def test_a_killed_master_fails_over_and_the_drain_follows(
         recorded_appended = scalar(
             "SELECT count(*) FROM clicks WHERE click_id = ANY(:ids)", ids=list(appended)
         )
+        recorded_unanswered = scalar(
+            "SELECT count(*) FROM clicks WHERE click_id = ANY(:ids)", ids=appender.unanswered
+        )
         whispers = scalar("SELECT count(*) FROM history_events WHERE type = 'whisper'")
         before_kill = scalar("SELECT count(*) FROM clicks WHERE click_id = ANY(:ids)",
                              ids=appender.appended[:before])  # fmt: skip
@@ -108,7 +116,10 @@ def test_a_killed_master_fails_over_and_the_drain_follows(
         f"{recorded} | lost {lost} | duplicated {whispers - recorded} | refused during the "
         f"failover {appender.refused}"
     )
-    assert recorded == recorded_appended  # nothing recorded that Redis did not take
+    # Nothing recorded that was not sent: a click is recorded only if Redis answered its XADD,
+    # or took it and its answer was lost in the failover (seen once: 2,089 against 2,088).
+    assert recorded == recorded_appended + recorded_unanswered
+    assert recorded_unanswered <= RATE // 20
     assert before - before_kill <= RATE // 20
     assert whispers == recorded  # each recorded click's actions ran once
     assert lost <= RATE // 20  # asynchronous replication's window, at most 50 ms of clicks
