@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,12 +187,9 @@ def table(result: Mapping[str, Any]) -> str:
         events = during.get("events_over_1ms") or {}
         lines.append(
             f"Valkey's own pauses of 1 ms or more during the {load}-load runs: "
-            + (
-                ", ".join(
-                    f"{k} max {v['max_ms']} ms in {v.get('seconds', '?')} s"
-                    for k, v in sorted(events.items())
-                )
-                or "none"
+            + _listed(
+                f"{k} max {v['max_ms']} ms in {v.get('seconds', '?')} s"
+                for k, v in sorted(events.items())
             )
             + f"; {during.get('forks', 0)} forks (AOF rewrites, snapshots); main thread waited"
             f" on the AOF fsync {during.get('aof_delayed_fsync', 0)} times"
@@ -202,12 +199,9 @@ def table(result: Mapping[str, Any]) -> str:
         slow = during.get("slow_commands") or {}
         lines.append(
             f"  commands of {during['slow_command_ms']:g} ms or more ({load} load): "
-            + (
-                ", ".join(
-                    f"{name} x{v['count']} (max {v['max_ms']} ms)"
-                    for name, v in sorted(slow.items(), key=lambda kv: -kv[1]["count"])
-                )
-                or "none"
+            + _listed(
+                f"{name} x{v['count']} (max {v['max_ms']} ms)"
+                for name, v in sorted(slow.items(), key=lambda kv: -kv[1]["count"])
             )
         )
     prof = result.get("profile") or {}
@@ -267,3 +261,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _listed(items: Iterable[str]) -> str:
+    return ", ".join(items) or "none"
