@@ -35,13 +35,14 @@ class Child:
         log_path: Path,
         env: dict[str, str] | None = None,
         preexec_fn: Callable[[], None] | None = None,
+        cwd: Path = ROOT,
     ) -> None:
         self.log_path = log_path
         with log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 args,
                 env=env,
-                cwd=ROOT,
+                cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

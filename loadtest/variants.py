@@ -11,7 +11,7 @@ request (req/s moves with the neighbours).
 
 ``main`` is the edge as ``smartlinks edge`` runs it (granian's RSGI, loop=auto: uvloop); ``old`` is
 the same app from another source tree (``--old-tree``, e.g. ``git archive <commit> | tar -x -C
-/tmp/old``), put first on the worker's PYTHONPATH, so that two commits' edges are compared in
+/tmp/old``), run as the worker's working folder, so that two commits' edges are compared in
 alternating rounds of one run. ``--contacts 100000`` gives the bench's traffic (nearly every
 request a code the worker has not seen); ``--durable`` Valkey's append-only file as the bench
 runs it; ``--old-interface`` the granian interface the other tree's edge takes (``asgi``
@@ -228,11 +228,14 @@ def run_variant(
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "EDGE_"))}
     env.update(REDIS_URL=rd.url, LOG_LEVEL="WARNING", SMARTLINKS_DATA_DIR=str(work / "data"))
-    if v.old:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.old_tree, env.get("PYTHONPATH")]))
     if v.uvloop:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.uvloop_path, env.get("PYTHONPATH")]))
-    child = stack.Child(serve_args(v, port), work / f"{v.name}.log", env, machine.pin(server_cpu))
+    # The other tree is the worker's working folder: granian puts that first on sys.path (a
+    # PYTHONPATH comes after it, so until 2026-12-02 `old` ran this tree's edge).
+    cwd = Path(args.old_tree).resolve() if v.old else stack.ROOT
+    child = stack.Child(
+        serve_args(v, port), work / f"{v.name}.log", env, machine.pin(server_cpu), cwd
+    )
     try:
         wait_for_port("127.0.0.1", port, 60, child.proc)
 
