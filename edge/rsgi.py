@@ -9,7 +9,8 @@ it), the request body as one ``http.request`` message, and the answer collected 
 
 What RSGI does not give: the request target's raw bytes (``raw_path`` is left out, as ASGI
 allows; ``path`` is percent-decoded as in ASGI) and header values that are not visible ASCII
-(granian leaves them out of RSGI's header list).
+(granian leaves them out of RSGI's header list; edge/visit.py's ``rsgi_request`` says when a
+User-Agent was sent that way).
 """
 
 from __future__ import annotations

@@ -116,6 +116,14 @@ def asgi_request(scope: Scope) -> RequestHeaders:
     return h
 
 
+# What the edge reads as the User-Agent of a request that sent one granian cannot give as text
+# (a byte outside visible ASCII: RSGI leaves such values out). Read as absent, the person
+# would be taken for a bot ("no user agent") and get the preview page instead of the redirect;
+# ASGI read such a value as latin-1, and the classification found no crawler in it. Recorded
+# with the click as it is, so that nobody takes it for an agent the person's phone sent.
+UNREADABLE_AGENT = "(unreadable: bytes outside visible ASCII)"
+
+
 def rsgi_request(scope: RSGIScope) -> RequestHeaders:
     """The same from granian's RSGI scope (an HTTP/2 request's Host is its ``:authority``, as
     granian's ASGI scope has it). Each read of a scope attribute makes a new object in granian
@@ -124,6 +132,8 @@ def rsgi_request(scope: RSGIScope) -> RequestHeaders:
     h = read_headers(headers.items())
     if not h.host:
         h.host = host_header(scope, headers) or ""
+    if not h.user_agent and "user-agent" in headers and headers.get("user-agent") is None:
+        h.user_agent = UNREADABLE_AGENT  # sent, but not as text (an empty one reads "")
     h.peer = split_address(scope.client)[0]
     return h
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from core import keys
 from core.records import DomainRecord
+from edge.visit import UNREADABLE_AGENT
 from tests.edge.conftest import GOOGLEBOT, HOST, IMESSAGE, IPHONE, Edge, World
 
 INSTAGRAM = (
@@ -113,6 +114,21 @@ def test_empty_user_agent_is_a_bot(edge: Edge, world: World):
     assert r.status_code == 200
     [(event, _)] = world.clicks()
     assert (event.kind, event.reason) == ("bot", "no user agent")
+
+
+def test_a_user_agent_not_in_visible_ascii_is_still_a_person(edge: Edge, world: World):
+    """granian's RSGI gives no header value with a byte outside visible ASCII: such an agent
+    (an app's name in UTF-8) is not read as absent, which would make the person a bot."""
+    agent = IPHONE.encode() + " KakaoTalk 10.4 (카카오톡)".encode()
+    r = edge.client.get(
+        edge.base + f"/{world.code}/gala2021",
+        headers={"Host": HOST, "User-Agent": agent, "Referer": "https://r.example/é".encode()},
+    )
+    assert r.status_code == 302 and r.headers["location"] == MERGED
+    [(event, _)] = world.clicks()
+    assert (event.kind, event.reason) == ("human", "")
+    assert event.user_agent == UNREADABLE_AGENT
+    assert event.referer == ""  # unreadable too; a referer only informs
 
 
 def test_preview_page_escapes_everything_and_stays_small(edge: Edge, world: World):
