@@ -17,6 +17,8 @@ Prints a table, writes JSON to loadtest/results/, exits 1 if a served click is m
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import statistics
 import sys
@@ -272,6 +274,7 @@ def run(
         result.drain = drain_figures(
             stores, seeded, drain_seconds, drain_startup, stream_before, stream_after
         )
+        result.drain["duplicates"] = drain_duplicates(logs / "drain.log")
         mark("drain")
         result.clicks = check_clicks(stores, seeded, edge_runs, opts.connections, result.drain)
         rdb.close()
@@ -433,6 +436,19 @@ def stream_counts(rdb: redis.Redis) -> dict[str, int]:
     }
 
 
+def drain_duplicates(log_path: Path) -> int:
+    """Events the last drain run found already recorded (the same click id appended twice: a
+    click the edge spooled after its script had appended it in Redis, replayed; decision 0009),
+    from its "drain stopped" log line."""
+    found = 0
+    for line in log_path.read_text(errors="replace").splitlines():
+        with contextlib.suppress(ValueError):
+            event = json.loads(line)
+            if isinstance(event, dict) and event.get("event") == "drain stopped":
+                found = int(event.get("duplicates", 0))
+    return found
+
+
 def drain_figures(
     stores: stack.Stores,
     seeded: seed.Seeded,
@@ -498,10 +514,12 @@ def check_clicks(
         problems.append(
             f"{extra} more rows than answers (more than {slack}: in flight, or answered 5xx)"
         )
-    if stores.embedded and drain["stream_appended"] != human + preview:
+    # Every appended event is a row, or a second append of a click that has one.
+    duplicates = int(drain.get("duplicates", 0))
+    if stores.embedded and drain["stream_appended"] != human + preview + duplicates:
         problems.append(
             f"the edge appended {drain['stream_appended']} events, Postgres has "
-            f"{human + preview} rows"
+            f"{human + preview} rows and the drain found {duplicates} appended twice"
         )
     if drain["dead_letters"]:
         problems.append(f"{drain['dead_letters']} events went to the dead-letter stream")
@@ -511,6 +529,7 @@ def check_clicks(
         "recorded_human": human,
         "recorded_preview": preview,
         "in_flight_extra": extra,
+        "appended_twice": duplicates,
         "unknown_404": sum(r["status"]["404"] for r in edge_runs),
         "other_status": sum(r["status"]["other"] for r in edge_runs),
         "problems": problems,

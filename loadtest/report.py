@@ -220,6 +220,11 @@ def table(result: Mapping[str, Any]) -> str:
             f" recorded: {clicks['recorded_human']:,} clicks, {clicks['recorded_preview']:,}"
             f" previews (+{clicks['in_flight_extra']} in flight when wrk stopped"
             f" or answered 5xx: {clicks['other_status']} answers were 5xx)"
+            + (
+                f"; {clicks['appended_twice']} clicks appended twice, recorded once"
+                if clicks.get("appended_twice")
+                else ""
+            )
         )
         lines.append(
             "every served click recorded: "

@@ -4,6 +4,7 @@ its figures, and find every click the edge served recorded in Postgres."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from core import logs
 from loadtest import machine
+from loadtest.bench import drain_duplicates
 
 # Times what it measures or loads the whole machine: runs alone, after the parallel phase.
 pytestmark = pytest.mark.serial
@@ -74,7 +77,30 @@ def test_quick_bench_prints_figures_and_counts_every_served_click(tmp_path: Path
     assert clicks["recorded_human"] >= clicks["served_human"]
     assert clicks["recorded_preview"] >= clicks["served_preview"]
     assert clicks["ok"], clicks["problems"]
+    assert clicks["appended_twice"] == data["drain"]["duplicates"] >= 0
     # Drain ran the link's actions: a whisper for each person's click on a contact's code.
     assert data["drain"]["whispers"] > 0
     assert data["sync"]["codes"] == 1_001
     assert data["sync"]["redis_bytes_per_code_buckets"] > 0
+
+
+def test_the_drains_second_appends_are_read_from_its_last_stop_line(tmp_path: Path) -> None:
+    """The bench's click check allows an event appended twice (a click spooled by the edge and
+    replayed although its script had appended it) when the drain found it already recorded:
+    the count comes from the last "drain stopped" line, written by our JSON log formatter."""
+    path = tmp_path / "drain.log"
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logs.JsonFormatter("drain"))
+    log = logging.getLogger("test.drain-stopped")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        logs.event(log, "drain stopped", consumer="a", recorded=5, duplicates=0)
+        log.info("not an event")
+        logs.event(log, "drain stopped", consumer="b", recorded=9, duplicates=146)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    with path.open("a") as f:
+        f.write("a line that is not JSON\n")
+    assert drain_duplicates(path) == 146
