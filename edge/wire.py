@@ -23,7 +23,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
 
@@ -90,17 +90,23 @@ class Wire:
 
     def __init__(self, url: str, timeout: float, connect_timeout: float) -> None:
         parts = urlsplit(url)
-        if parts.scheme not in ("redis", "rediss"):
+        if parts.scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"unsupported Redis URL scheme {parts.scheme!r} for the edge")
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 6379
+        # unix:///run/valkey.sock?db=0 (redis-py's form): a server on this machine, reached
+        # without TCP (docs/performance.md: a Unix socket, issue 16)
+        self.socket_path = unquote(parts.path) if parts.scheme == "unix" else ""
         self.ssl: ssl.SSLContext | None = (
             ssl.create_default_context() if parts.scheme == "rediss" else None
         )
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
-        path = parts.path.lstrip("/")
-        self.db = int(path) if path else 0
+        if self.socket_path:
+            self.db = int(parse_qs(parts.query).get("db", ["0"])[0])
+        else:
+            path = parts.path.lstrip("/")
+            self.db = int(path) if path else 0
         self.url = url
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -224,16 +230,18 @@ class Wire:
 
     async def _open(self) -> _Protocol:
         loop = asyncio.get_running_loop()
-        try:
-            _transport, protocol = await asyncio.wait_for(
-                loop.create_connection(lambda: _Protocol(self), self.host, self.port, ssl=self.ssl),
-                self.connect_timeout,
+        if self.socket_path:
+            opening = loop.create_unix_connection(lambda: _Protocol(self), self.socket_path)
+        else:
+            opening = loop.create_connection(
+                lambda: _Protocol(self), self.host, self.port, ssl=self.ssl
             )
+        try:
+            _transport, protocol = await asyncio.wait_for(opening, self.connect_timeout)
         except (TimeoutError, OSError) as exc:
             self._failed()
-            raise WireError(
-                f"cannot connect to Redis at {self.host}:{self.port}: {exc!r}"
-            ) from None
+            where = self.socket_path or f"{self.host}:{self.port}"
+            raise WireError(f"cannot connect to Redis at {where}: {exc!r}") from None
         self._protocol = protocol
         try:
             if self.password is not None:

@@ -49,11 +49,14 @@ class Variant:
     task_impl: str = "asyncio"
     uvloop: bool = False
     old: bool = False  # from --old-tree
+    unix: bool = False  # Valkey through its Unix socket
     granian: str = "{}"  # more Granian(...) keyword arguments, as JSON
 
 
 VARIANTS = (
     Variant("main", "edge.app:create_app", interface="rsgi", loop="auto"),
+    # Valkey through its Unix socket instead of TCP on loopback
+    Variant("main-unix", "edge.app:create_app", interface="rsgi", loop="auto", unix=True),
     # the same app through granian's ASGI interface (what `smartlinks edge` ran before RSGI)
     Variant("main-asgi", "edge.app:create_app", loop="auto"),
     # from --old-tree; its interface is --old-interface
@@ -156,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[tuple[WrkRun, WrkRun | None]]] = {v.name: [] for v in chosen}
     with tempfile.TemporaryDirectory(prefix="smartlinks-variants-") as tmp:
         work = Path(tmp)
-        rd = EmbeddedRedis(work / "valkey", free_port(), durable=args.durable)
+        rd = EmbeddedRedis(
+            work / "valkey", free_port(), durable=args.durable, unix_socket=any(v.unix for v in chosen)
+        )
         rd_proc = rd.launch(preexec_fn=machine.pin(server_cpu))
         try:
             rd.wait_ready(rd_proc)
@@ -227,7 +232,11 @@ def run_variant(
 ) -> tuple[WrkRun, WrkRun | None]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "EDGE_"))}
-    env.update(REDIS_URL=rd.url, LOG_LEVEL="WARNING", SMARTLINKS_DATA_DIR=str(work / "data"))
+    env.update(
+        REDIS_URL=rd.unix_url if v.unix else rd.url,
+        LOG_LEVEL="WARNING",
+        SMARTLINKS_DATA_DIR=str(work / "data"),
+    )
     if v.uvloop:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.uvloop_path, env.get("PYTHONPATH")]))
     # The other tree is the worker's working folder: granian puts that first on sys.path (a

@@ -286,6 +286,9 @@ class EmbeddedRedis:
     # unreachable before its replica takes over. Its nodes share the password of secret_dir.
     cluster_node_timeout_ms: int = 0
     secret_dir: Path | None = None
+    # Also listen on a Unix socket in data_dir (``unix_url``): the edge on the same machine
+    # reaches it without TCP.
+    unix_socket: bool = False
 
     @property
     def password(self) -> str:
@@ -302,6 +305,15 @@ class EmbeddedRedis:
     @property
     def url(self) -> str:
         return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.data_dir / "valkey.sock"
+
+    @property
+    def unix_url(self) -> str:
+        """The server through its Unix socket (with ``unix_socket``), as redis-py writes it."""
+        return f"unix://:{self.password}@{self.socket_path}?db=0"
 
     def _auth_config(self) -> Path:
         conf = self.data_dir / "valkey-auth.conf"
@@ -336,6 +348,8 @@ class EmbeddedRedis:
             "--hash-max-listpack-value",
             "1024",
         ]
+        if self.unix_socket:
+            cmd += ["--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
         if self.cluster_node_timeout_ms:
             cmd += [
                 "--cluster-enabled", "yes",

@@ -41,6 +41,7 @@ class Servers:
     database_url: str
     redis_url: str
     data_dir: Path
+    redis_socket_url: str = ""  # the same Valkey through its Unix socket
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a `smartlinks` child process pointed at these servers."""
@@ -67,9 +68,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     pg = EmbeddedPostgres(base / "postgres", free_port(), durable=False)
     pg.prepare()
     pg_proc = pg.start()
-    rd = EmbeddedRedis(base / "redis", free_port(), durable=False)
+    rd = EmbeddedRedis(base / "redis", free_port(), durable=False, unix_socket=True)
     rd_proc = rd.start()
-    found = Servers(database_url=pg.url, redis_url=rd.url, data_dir=base / "data")
+    found = Servers(
+        database_url=pg.url, redis_url=rd.url, data_dir=base / "data", redis_socket_url=rd.unix_url
+    )
     found.data_dir.mkdir()
     app = create_app(_app_config(found))
     with app.app_context():

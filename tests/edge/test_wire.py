@@ -46,6 +46,35 @@ def test_selects_the_database_of_the_url(servers: Servers):
     redis.Redis.from_url(base + "/5").delete("wire:test")
 
 
+def test_a_unix_socket_url_reaches_the_server_and_its_database(servers: Servers):
+    """REDIS_URL may be unix:// (core/config.py allows it): the edge's wire speaks it too,
+    with the password and the ?db= of redis-py's form."""
+    url = servers.redis_socket_url
+    assert url.startswith("unix://:") and url.endswith("?db=0")
+
+    async def main() -> list[object]:
+        wire = Wire(url.replace("?db=0", "?db=6"), timeout=1, connect_timeout=1)
+        try:
+            await wire.call("SET", "wire:unix", "in-db-6")
+            return list(await asyncio.gather(*(wire.call("ECHO", f"u{i}") for i in range(50))))
+        finally:
+            wire.close()
+
+    assert _run(main()) == [f"u{i}".encode() for i in range(50)]
+    base = servers.redis_url.rsplit("/", 1)[0]
+    assert redis.Redis.from_url(base + "/6").getdel("wire:unix") == b"in-db-6"
+
+    async def missing() -> None:
+        wire = Wire("unix:///nonexistent/valkey.sock", timeout=1, connect_timeout=1)
+        try:
+            await wire.call("PING")
+        finally:
+            wire.close()
+
+    with pytest.raises(WireError, match="/nonexistent/valkey.sock"):
+        _run(missing())
+
+
 def test_error_reply_is_raised_and_connection_stays_usable(servers: Servers):
     async def main() -> None:
         wire = Wire(servers.redis_url, timeout=1, connect_timeout=1)
