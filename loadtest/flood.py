@@ -295,7 +295,7 @@ def run(
 # -- the script -------------------------------------------------------------------------------
 
 
-def _stack_and_run(rounds: int, reads: int) -> Trial:
+def _stack_and_run(rounds: int, reads: int, admin_workers: int = 1) -> Trial:
     from admin import create_app
     from admin.extensions import db
     from admin.services.orgs import create_org
@@ -307,7 +307,9 @@ def _stack_and_run(rounds: int, reads: int) -> Trial:
         work = Path(tmp)
         settings = config.load()
         with stack.stores(work, settings.database_url, settings.redis_url, None) as stores:
-            env = stack.role_env(stores, work / "data", **ADMIN_ENV)
+            env = stack.role_env(
+                stores, work / "data", ADMIN_WORKERS=str(admin_workers), **ADMIN_ENV
+            )
             stack.run_role(["migrate"], env, work / "migrate.log")
             app = create_app(
                 {
@@ -342,8 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--reads", type=int, default=100, help="timed reads per phase, at least")
+    parser.add_argument(
+        "--admin-workers", type=int, default=1, help="admin worker processes (ADMIN_WORKERS)"
+    )
     args = parser.parse_args(argv)
-    trial = _stack_and_run(args.rounds, args.reads)
+    trial = _stack_and_run(args.rounds, args.reads, args.admin_workers)
     print(trial.summary())
     codes = sorted({int(str(a["status"])) for a in trial.answers})
     print(f"upload answers: {codes}; the reader's: {sorted(trial.other_status)}")
