@@ -111,6 +111,24 @@ class ClusterWire:
         wire = self.slots[slot]
         return wire.clock_offset_us if wire is not None else 0
 
+    def server_of(self, slot: int) -> object:
+        """The master of ``slot`` as far as known (edge/outage.py's key; None: unmapped)."""
+        return self.slots[slot]
+
+    async def recovered(self, server: object) -> bool:
+        """Whether ``server`` no longer holds anything up: it answers again, or it serves no
+        slot now (a replica took its slots over; the map is loaded again, at most every
+        REFRESH_MIN_S, to find out)."""
+        if time.monotonic() - self._refreshed_at >= REFRESH_MIN_S:
+            with contextlib.suppress(WireError, ReplyError):
+                await self.refresh()
+        if server is None or all(w is not server for w in self.slots):
+            return True
+        try:
+            return await server.call("PING") == b"PONG"  # type: ignore[attr-defined, no-any-return]
+        except (WireError, ReplyError):
+            return False
+
     async def call_all(self, *args: bytes | str | int) -> list[object]:
         """The command on every master (PING, SCRIPT LOAD)."""
         if self.slots[0] is None:

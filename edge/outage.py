@@ -1,11 +1,15 @@
-"""Whether this worker can reach Redis, and finding out when it can again.
+"""Which Redis servers this worker cannot reach, and finding out when it can again.
 
 A request whose Redis call fails (no answer within the wire's timeout, refused, an error
-reply) starts an outage. During an outage requests do not wait for Redis: each is answered at
-once from the worker's memory (edge/memory.py) or with a 503, and a probe (PING, every
-PROBE_SECONDS) looks for Redis; the first PONG ends the outage, and from the next request on
-every answer comes from Redis again (so an edit or archive made meanwhile takes effect at once)
-and the spool is replayed (edge/spool.py).
+reply) starts an outage of the server it asked: one Redis, or on a cluster the master of the
+request's slot. During an outage requests for that server's slots do not wait for it: each is
+answered at once from the worker's memory (edge/memory.py) or with a 503, while every other
+master of a cluster goes on answering its own slots as before. A probe (every PROBE_SECONDS)
+looks for each server that is down; the outage of a server ends when it answers a PING, or on a
+cluster as soon as it serves no slot any more (its replica took the slots over: the probe loads
+the slot map again). From the next request on every answer for those slots comes from Redis
+again (so an edit or archive made meanwhile takes effect at once), and once no server is down
+the spool is replayed (edge/spool.py).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Callable
 
 from core import logs
 from edge.metrics import Metrics
-from edge.resolve import Resolver
+from edge.resolve import RedisUnavailable, Resolver
 
 log = logging.getLogger("edge.outage")
 
@@ -32,33 +36,58 @@ class Outage:
         self.resolver = resolver
         self.metrics = metrics
         self.on_recovery = on_recovery
-        self.down = False
-        self._since = 0.0
+        # the servers found down (the wire's server_of: a Wire, or None for a cluster slot no
+        # known master serves) -> since when (monotonic)
+        self.servers: dict[object, float] = {}
         self._probe: asyncio.Task[None] | None = None
 
-    def begin(self, error: Exception) -> None:
-        """A Redis call failed: answer without Redis until a probe finds it again."""
-        if self.down:
+    @property
+    def down(self) -> bool:
+        """Some server is down (the spool's replay and amendments wait for all of them)."""
+        return bool(self.servers)
+
+    def blocks(self, code: str) -> bool:
+        """Requests for ``code`` skip Redis: the server of its partition is down."""
+        if not self.servers:
+            return False
+        wire = self.resolver.wire
+        return wire.server_of(self.resolver.partition(code).slot) in self.servers
+
+    def begin(self, error: RedisUnavailable, code: str) -> None:
+        """A Redis call for ``code`` failed: answer the slots of the server that failed
+        (``error.slot``'s, else the code's partition's) without it until a probe finds it."""
+        slot = error.slot if error.slot is not None else self.resolver.partition(code).slot
+        server = self.resolver.wire.server_of(slot)
+        if server in self.servers:
             return
-        self.down = True
-        self._since = time.monotonic()
+        self.servers[server] = time.monotonic()
         self.metrics.outages += 1
-        logs.event(log, "redis outage: answering from memory", logging.WARNING, error=str(error))
-        self._probe = asyncio.get_running_loop().create_task(self._wait_for_redis())
+        logs.event(
+            log,
+            "redis outage: answering from memory",
+            logging.WARNING,
+            error=str(error),
+            slot=slot,
+            servers_down=len(self.servers),
+        )
+        if self._probe is None:
+            self._probe = asyncio.get_running_loop().create_task(self._wait_for_redis())
 
     async def _wait_for_redis(self) -> None:
-        while True:
+        wire = self.resolver.wire
+        while self.servers:
             await asyncio.sleep(PROBE_SECONDS)
-            try:
-                if await self.resolver.ping():
-                    break
-            except Exception as exc:  # the probe must outlive anything: else the outage never ends
-                logs.event(log, "redis probe failed", logging.ERROR, error=repr(exc))
-        self.down = False
+            for server, since in list(self.servers.items()):
+                try:
+                    back = await wire.recovered(server)
+                except Exception as exc:  # the probe must outlive anything, or it never ends
+                    logs.event(log, "redis probe failed", logging.ERROR, error=repr(exc))
+                    back = False
+                if back:
+                    del self.servers[server]
+                    seconds = round(time.monotonic() - since, 3)
+                    logs.event(log, "redis back", seconds=seconds, servers_down=len(self.servers))
         self._probe = None
-        logs.event(
-            log, "redis back", seconds=round(time.monotonic() - self._since, 3)
-        )
         self.on_recovery()
 
     async def stop(self) -> None:

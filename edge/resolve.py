@@ -191,7 +191,13 @@ class Resolution(msgspec.Struct, frozen=True, gc=False):
 
 
 class RedisUnavailable(Exception):
-    """Redis did not answer in time (or refused): the edge answers 503 with Retry-After."""
+    """Redis did not answer in time (or refused): the edge answers 503 with Retry-After.
+    ``slot``: the slot whose server failed, when known (edge/outage.py stops asking that
+    server, not the others)."""
+
+    def __init__(self, message: str, slot: int | None = None) -> None:
+        super().__init__(message)
+        self.slot = slot
 
 
 def connect(url: str, cluster: bool = False) -> Wire | ClusterWire:
@@ -244,7 +250,7 @@ class Resolver:
             except ReplyError as exc:
                 return await self._load_and_eval(slot, exc, script, sha, args)
         except (WireError, ReplyError) as exc:
-            raise RedisUnavailable(str(exc)) from exc
+            raise RedisUnavailable(str(exc), slot) from exc
 
     async def _load_and_eval(
         self, slot: int, error: ReplyError, script: str, sha: str, args: tuple[object, ...]
@@ -316,7 +322,7 @@ class Resolver:
                     return await self._key_by_key(part, args, event)
                 return await self._load_and_eval(slot, exc, _SCRIPT, self.sha, args)
         except (WireError, ReplyError) as exc:
-            raise RedisUnavailable(str(exc)) from exc
+            raise RedisUnavailable(str(exc), slot) from exc
 
     async def _key_by_key(
         self, part: Partition, args: tuple[bytes | str | int, ...], event: bytes | None

@@ -3,7 +3,7 @@
 A raw ASGI endpoint (no Request object): the few headers it needs are read in one pass over the
 header list, and answers carry precomputed header lists (edge/pages.py).
 
-When Redis cannot answer (edge/outage.py), a request for a code this worker resolved recently
+When Redis (the code's server) cannot answer (edge/outage.py), a request for a code this worker resolved recently
 is answered from the server's memory (edge/memory.py) and its click spooled (edge/spool.py); any other
 request answers 503 with Retry-After, and nothing is recorded for it.
 """
@@ -215,11 +215,11 @@ class Visit:
             )
         ctx = self.ctx
         res: Resolution | None = None
-        if not ctx.outage.down:
+        if not ctx.outage.blocks(code):
             try:
                 res = await ctx.resolver.resolve(host, code, event)
             except RedisUnavailable as exc:
-                ctx.outage.begin(exc)
+                ctx.outage.begin(exc, code)
         if res is None:
             # No Redis: the answer it gave this worker last, if recent enough; else 503.
             res = ctx.memory.recall(host, code, time.time())

@@ -146,6 +146,17 @@ class Wire:
         """Redis's clock minus ours (µs), for the server of ``slot``: this one."""
         return self.clock_offset_us
 
+    def server_of(self, slot: int) -> object:
+        """The server of ``slot`` (edge/outage.py's key): this one."""
+        return self
+
+    async def recovered(self, server: object) -> bool:
+        """Whether ``server`` (this one) answers again."""
+        try:
+            return await self.call("PING") == b"PONG"
+        except (WireError, ReplyError):
+            return False
+
     async def call_all(self, *args: bytes | str | int) -> list[object]:
         """The command on every server: this one."""
         return [await self.call(*args)]

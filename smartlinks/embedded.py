@@ -355,6 +355,10 @@ class EmbeddedRedis:
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", "nodes.conf",  # in --dir: the node's view, kept
                 "--cluster-node-timeout", str(self.cluster_node_timeout_ms),
+                # While a master is down (until its replica takes over) the other masters go
+                # on serving their own slots, rather than the whole cluster answering
+                # CLUSTERDOWN: the edge redirects every code but the dead master's.
+                "--cluster-require-full-coverage", "no",
             ]  # fmt: skip
         if self.durable:
             # The AOF alone is the durability (a second of clicks at most, README): no RDB

@@ -1,6 +1,7 @@
 """The edge through a master's crash on a real Valkey Cluster with a replica per master: the
 replica takes over, and the edge's own client finds it (its slot map refreshed after the
-failed connection) within seconds, without a restart."""
+failed connection) within seconds, without a restart; meanwhile the other masters' slots
+answer as before (the outage is the dead master's alone)."""
 
 from __future__ import annotations
 
@@ -35,19 +36,31 @@ def test_edge_follows_a_failover(cluster: EmbeddedCluster, tmp_path_factory: pyt
     stream = keys.click_stream(3, PARTITIONS)
     slot = keys.slot(stream)
     master = cluster.owner_of_slot(slot)
+    # and codes of a partition another master serves, none asked before either
+    other = next(
+        p for p in range(PARTITIONS)
+        if cluster.owner_of_slot(keys.slot(keys.click_stream(p, PARTITIONS))) != master
+    )  # fmt: skip
+    elsewhere = [f"{prefix}Fo7er" for prefix in keys.bucket_prefixes(other, PARTITIONS)[:40]]
+    world.store.put_codes([(code, world.link.id, None) for code in elsewhere])
     with AsgiEdge(cluster.url, tmp_path_factory.mktemp("spool"), cluster=True, partitions=PARTITIONS) as edge:
         assert edge.get(f"/{codes[0]}", HOST, IPHONE).status_code == 302
         cluster.kill(master)
         started = time.monotonic()
-        answers = []
-        for code in codes[1:]:
+        answers, others = [], []
+        for code, unaffected in zip(codes[1:], elsewhere, strict=False):
             r = edge.get(f"/{code}", HOST, IPHONE)
             answers.append(r.status_code)
             if r.status_code == 302:
                 break
             assert r.status_code == 503  # never anything but the redirect or "try again"
+            # the dead master's outage is not the other masters': theirs answer from Redis
+            asked = time.monotonic()
+            others.append(edge.get(f"/{unaffected}", HOST, IPHONE).status_code)
+            assert time.monotonic() - asked < 0.2
             time.sleep(0.5)
         recovered = time.monotonic() - started
+        assert others and set(others) == {302}, others
         assert answers[-1] == 302, answers
         assert recovered < 15, recovered
         promoted = cluster.owner_of_slot(slot)
