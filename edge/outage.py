@@ -40,6 +40,9 @@ class Outage:
         # known master serves) -> since when (monotonic)
         self.servers: dict[object, float] = {}
         self._probe: asyncio.Task[None] | None = None
+        # and the resolver's second trip (an older code's contact, on another master) asks
+        # here too, rather than wait out the timeout of a master already found down
+        resolver.unavailable = self.blocks_slot
 
     @property
     def down(self) -> bool:
@@ -48,10 +51,11 @@ class Outage:
 
     def blocks(self, code: str) -> bool:
         """Requests for ``code`` skip Redis: the server of its partition is down."""
-        if not self.servers:
-            return False
-        wire = self.resolver.wire
-        return wire.server_of(self.resolver.partition(code).slot) in self.servers
+        return bool(self.servers) and self.blocks_slot(self.resolver.partition(code).slot)
+
+    def blocks_slot(self, slot: int) -> bool:
+        """The server of ``slot`` is down."""
+        return bool(self.servers) and self.resolver.wire.server_of(slot) in self.servers
 
     def begin(self, error: RedisUnavailable, code: str) -> None:
         """A Redis call for ``code`` failed: answer the slots of the server that failed

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from string import Template
@@ -224,6 +224,9 @@ class Resolver:
             for prefix in keys.bucket_prefixes(0, 1)
         }
         self._next = 0  # the partition of the next extra stream entry (round robin)
+        # Whether the server of a slot is known to be down (edge/outage.py sets it): the second
+        # trip then fails at once instead of waiting out the wire's timeout.
+        self.unavailable: Callable[[int], bool] = _never
         self.second_trips = 0  # requests that needed the contact's partition too
 
     async def load(self) -> None:
@@ -368,6 +371,8 @@ class Resolver:
         else:
             home = self.parts[keys.contact_partition(contact_id, self.partitions)]
             contact_key = keys.contact(contact_id, self.partitions)
+        if self.unavailable(home.slot):
+            raise RedisUnavailable(f"the server of slot {home.slot} is down", home.slot)
         deadline_us = time.time_ns() // 1000 + self.wire.offset_at(home.slot) + _RECORD_BUDGET_US
         second: list[object] = await self._eval(  # type: ignore[assignment]
             home.slot,
@@ -408,6 +413,10 @@ class Resolver:
 
     def close(self) -> None:
         self.wire.close()
+
+
+def _never(slot: int) -> bool:
+    return False
 
 
 def _sha(script: str) -> str:

@@ -5,6 +5,7 @@ answer as before (the outage is the dead master's alone)."""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -24,6 +25,47 @@ def cluster(valkey_cluster_replicas: EmbeddedCluster) -> EmbeddedCluster:
     """The shared cluster (tests/helpers/cluster.py), empty."""
     valkey_cluster_replicas.flush()
     return valkey_cluster_replicas
+
+
+def test_a_stalled_master_holds_up_its_own_slots_only(
+    cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory
+):
+    """A master that stops answering (SIGSTOP: no refused connection, a wait) costs one request
+    the wire's timeout; after that its outage answers at once, also for an older code whose
+    contact is on it (the second trip), and the other masters' codes are answered by Redis."""
+    client = cluster.client()
+    world: World = make_world(RecordStore(client, PARTITIONS))
+    stalled = cluster.owner_of_slot(keys.slot(keys.contact(str(world.contact.id), PARTITIONS)))
+    elsewhere = next(
+        p for p in range(PARTITIONS)
+        if cluster.owner_of_slot(keys.slot(keys.click_stream(p, PARTITIONS))) != stalled
+    )  # fmt: skip
+    prefixes = keys.bucket_prefixes(elsewhere, PARTITIONS)
+    # codes issued before the layout: the code's partition on a live master, the contact's
+    # record on the stalled one; and a generic code, all on live masters
+    older = [f"{prefixes[0]}Sta1l", f"{prefixes[1]}Sta1l"]
+    generic = f"{prefixes[2]}Sta1l"
+    world.store.put_codes([(code, world.link.id, world.contact.id) for code in older])
+    world.store.put_codes([(generic, world.link.id, None)])
+    proc = cluster.procs[cluster.ports.index(stalled)]
+    with AsgiEdge(cluster.url, tmp_path_factory.mktemp("spool"), cluster=True, partitions=PARTITIONS) as edge:
+        assert edge.get(f"/{generic}", HOST, IPHONE).status_code == 302
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            asked = time.monotonic()
+            assert edge.get(f"/{older[0]}", HOST, IPHONE).status_code == 503
+            assert time.monotonic() - asked >= SOCKET_TIMEOUT_S  # waited, and found it down
+            asked = time.monotonic()
+            assert edge.get(f"/{older[1]}", HOST, IPHONE).status_code == 503
+            assert time.monotonic() - asked < SOCKET_TIMEOUT_S  # did not wait again
+            assert edge.get(f"/{generic}", HOST, IPHONE).status_code == 302
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 5
+        while edge.get(f"/{older[1]}", HOST, IPHONE).status_code != 302:
+            assert time.monotonic() < deadline, "the master's outage did not end"
+            time.sleep(0.1)
+    client.close()
 
 
 def test_edge_follows_a_failover(cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory):
