@@ -506,6 +506,9 @@ def load(environ: Mapping[str, str] = os.environ) -> Settings:
     if rd["embedded_shards"] == 2:
         # valkey-cli --cluster create wants 3 masters at least.
         raise SettingsError("EMBEDDED_REDIS_SHARDS must be 1, or between 3 and 16, not '2'")
+    if rd["cluster"] and values[""]["redis_url"].startswith("unix:"):
+        # A cluster's nodes name each other by host and port (CLUSTER SLOTS, MOVED).
+        raise SettingsError("REDIS_CLUSTER needs a redis:// or rediss:// REDIS_URL, not unix://")
     if rd["embedded_replicas"] and rd["embedded_shards"] == 1:
         raise SettingsError(
             "EMBEDDED_REDIS_REPLICAS needs a local cluster: set EMBEDDED_REDIS_SHARDS to 3 or more"

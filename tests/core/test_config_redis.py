@@ -31,6 +31,10 @@ def test_partitions_default_to_one_and_to_64_on_a_cluster() -> None:
         ({"EMBEDDED_REDIS_SHARDS": "17"}, "EMBEDDED_REDIS_SHARDS must be between 1 and 16"),
         ({"EMBEDDED_REDIS_REPLICAS": "1"}, "EMBEDDED_REDIS_REPLICAS needs a local cluster"),
         (
+            {"REDIS_CLUSTER": "1", "REDIS_URL": "unix:///run/valkey.sock"},
+            "REDIS_CLUSTER needs a redis:// or rediss:// REDIS_URL",
+        ),
+        (
             {"EMBEDDED_REDIS_SHARDS": "3", "EMBEDDED_REDIS_REPLICAS": "3"},
             "EMBEDDED_REDIS_REPLICAS must be between 0 and 2",
         ),
