@@ -124,10 +124,8 @@ class ClusterWire:
                 await self.refresh()
         if server is None or all(w is not server for w in self.slots):
             return True
-        try:
-            return await server.call("PING") == b"PONG"  # type: ignore[attr-defined, no-any-return]
-        except (WireError, ReplyError):
-            return False
+        assert isinstance(server, Wire)
+        return await server.recovered(server)
 
     async def call_all(self, *args: bytes | str | int) -> list[object]:
         """The command on every master (PING, SCRIPT LOAD)."""

@@ -1,11 +1,13 @@
 """The hot route, ``GET|HEAD /{code}[/{extension...}]``: one Redis round trip, then the answer.
 
-A raw ASGI endpoint (no Request object): the few headers it needs are read in one pass over the
-header list, and answers carry precomputed header lists (edge/pages.py).
+A raw endpoint for either of granian's interfaces (no Request object): the few headers it
+needs are read in one pass over the header list, and answers carry precomputed header lists
+(edge/pages.py).
 
-When Redis (the code's server) cannot answer (edge/outage.py), a request for a code this worker resolved recently
-is answered from the server's memory (edge/memory.py) and its click spooled (edge/spool.py); any other
-request answers 503 with Retry-After, and nothing is recorded for it.
+When Redis (the server of the code's partition) cannot answer (edge/outage.py), a request for a
+code this worker resolved recently is answered from the server's memory (edge/memory.py) and
+its click spooled (edge/spool.py); any other request answers 503 with Retry-After, and nothing
+is recorded for it.
 """
 
 from __future__ import annotations
