@@ -4,7 +4,8 @@ in turn across organisations.
 Why processes and not threads: an import is Python work (CSV, phone numbers) for seconds; in a
 thread of the admin process it held the GIL against the request threads, and another
 organisation's requests waited on it (issue 15: its p99 grew 4 to 14 times while one tenant's
-imports ran). A worker process runs niced, so the request threads' CPU comes first too.
+imports ran). A worker process runs niced and in the idle scheduling class, so the request
+threads' CPU comes first too.
 
 Why a queue of our own in front of the pool: the pool alone is first come, first served, so
 one organisation's jobs could take every worker. Here each organisation has its queue; a free
@@ -25,6 +26,7 @@ that dies takes its locks with it, and its jobs are marked failed when next read
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import multiprocessing
@@ -81,6 +83,19 @@ _apps: dict[str, Flask] = {}  # one app per database this worker served
 
 def _start_worker() -> None:
     os.nice(NICENESS)
+    _idle_class()
+
+
+def _idle_class() -> None:
+    """This worker in Linux's idle scheduling class (SCHED_IDLE): a request thread that wakes
+    on a core the worker holds takes it at once (a niced task of the normal class may keep it
+    for the rest of its slice, and another organisation's read is woken a dozen times by its
+    queries). Measured: docs/decisions/0010-tenant-limits.md, "The job worker in the idle
+    class". Its database backend stays niced only: a backend holds locks that every other
+    backend may need (WAL insertion, buffers), and one starved in the idle class while it
+    holds one would stall them all."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: niced is what it gets
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def _renice_backend(dbapi_connection: Any, _record: Any) -> None:

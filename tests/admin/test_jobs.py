@@ -21,9 +21,12 @@ GATE = 0x70B5  # an advisory lock the test holds: every job waits on it
 
 def wait_for_the_test(label: str) -> None:
     """A job (run in a worker process): waits until the test lets go of GATE. The worker and
-    the Postgres backend serving it (on this machine, as our user) run niced."""
+    the Postgres backend serving it (on this machine, as our user) run niced, and the worker
+    in the idle scheduling class (a request thread that wakes takes the core at once)."""
     backend = db.session.scalar(text("SELECT pg_backend_pid()"))
     assert os.getpriority(os.PRIO_PROCESS, 0) >= jobs.NICENESS
+    assert os.sched_getscheduler(0) == os.SCHED_IDLE
+    assert os.sched_getscheduler(int(backend)) == os.SCHED_OTHER  # locks others wait on
     assert os.getpriority(os.PRIO_PROCESS, int(backend)) >= jobs.NICENESS
     db.session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": GATE})
     db.session.commit()
