@@ -55,7 +55,8 @@ def code_bucket(code: str, partitions: int = 1) -> str:
 # Fields of the versioned hashes written by sync/publish/store.py:
 #   domain  sl:d:<hostname>  v version, d msgpack DomainRecord, id domain id, s state
 #   link    sl:l:<id>        v version, d msgpack LinkRecord, dom domain id, s state,
-#                            e expiry (Unix ms, 0 never)
+#                            e expiry (Unix ms, 0 never), m "0" when the destination merges
+#                            nothing of the contact (the edge's script then skips its read)
 #   contact sl:ct:<id>       v version, d msgpack ContactRecord, s state
 #   codes   sl:c:<first 2>   field = code, value = "<link_id>:<contact_id or empty>"
 F_VERSION = "v"
@@ -63,6 +64,7 @@ F_DATA = "d"
 F_DOMAIN_ID = "dom"
 F_STATE = "s"  # "a" active, "x" archived or deleted (a tombstone keeps its version)
 F_EXPIRES = "e"  # links: Unix ms after which the link is expired; "0" never
+F_MERGES = "m"  # links: "1" the destination merges contact fields, "0" not (absent: read as "1")
 
 
 # Redis Cluster layout (docs/decisions/0011-cluster-layout.md). Keys are grouped into

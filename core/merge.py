@@ -77,6 +77,20 @@ class Template:
     def uses_source(self) -> bool:
         return any(p.name == "source" for p in self.placeholders)
 
+    @property
+    def uses_contact(self) -> bool:
+        """Whether any placeholder reads the contact's record (all but ``source``)."""
+        return any(p.name != "source" for p in self.placeholders)
+
+
+def merges_contact(destination: str) -> bool:
+    """Whether a redirect to ``destination`` needs the contact's record (True for a
+    destination that does not parse: whoever reads it decides what to do with it)."""
+    try:
+        return parse_template(destination).uses_contact
+    except TemplateError:
+        return True
+
 
 def _lookup(contact: ContactRecord, name: str) -> str | None:
     if name == "contact_id":

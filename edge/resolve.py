@@ -82,7 +82,10 @@ def _append(record: int, event: int, deadline: int, stream: int, ref: str) -> st
 # "r" field; source: the broadcast's refcode a code carries after a second colon,
 # core.records.code_entry), or with several partitions {CONTACT_ELSEWHERE, domain d, link d,
 # ref, source} when the contact is not in this partition (nothing recorded: the second
-# script does it, in the contact's own partition, which the edge computes).
+# script does it, in the contact's own partition, which the edge computes). The contact is not
+# read for a link whose destination merges nothing of it (the link's "m" is "0": one call of
+# six fewer, and no contact in the reply), except with several partitions, where reading it is
+# how the script learns that the contact (and so its clicks' stream) is elsewhere.
 _SCRIPT = Template("""
 local dom = redis.call('HMGET', KEYS[1], '$F_DATA', 'id', '$F_STATE')
 if not dom[1] or dom[3] == 'x' then return {0} end
@@ -99,14 +102,14 @@ if sep2 then
   contact_id = string.sub(contact_id, 1, sep2 - 1)
 end
 local prefix = string.sub(KEYS[3], 1, -$STREAM_NAME_LEN)
-local link = redis.call('HMGET', prefix .. '$LINK' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE', '$F_EXPIRES')
+local link = redis.call('HMGET', prefix .. '$LINK' .. link_id, '$F_DATA', '$F_DOMAIN_ID', '$F_STATE', '$F_EXPIRES', '$F_MERGES')
 if not link[1] or link[2] ~= dom[2] then return {1, dom[1]} end
 if link[3] == 'x' then return {2, dom[1], link[1]} end
 local expires = tonumber(link[4] or '0') or 0
 if expires > 0 and expires <= tonumber(ARGV[5]) then return {2, dom[1], link[1]} end
 local ref = link_id .. ':' .. contact_id .. ':' .. dom[2]
 local contact = false
-if contact_id ~= '' then
+if contact_id ~= '' and (link[5] ~= '0' or ARGV[6]) then
   contact = redis.call('HGET', prefix .. '$CONTACT' .. contact_id, '$F_DATA')
   if not contact and ARGV[6] then return {4, dom[1], link[1], ref, source} end
 end
@@ -117,6 +120,7 @@ return {3, dom[1], link[1], contact, ref, recorded, source}
     F_STATE=keys.F_STATE,
     F_EXPIRES=keys.F_EXPIRES,
     F_DOMAIN_ID=keys.F_DOMAIN_ID,
+    F_MERGES=keys.F_MERGES,
     STREAM_NAME_LEN=len(keys.CLICK_STREAM) - len(keys.PREFIX) + 1,
     LINK=keys.LINK + ":",
     CONTACT=keys.CONTACT + ":",

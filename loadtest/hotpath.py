@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import redis
 from starlette.types import ASGIApp
 
@@ -63,6 +64,11 @@ LINK = LinkRecord(
 )
 
 
+# The same link with a destination that merges nothing of the contact (the edge's script then
+# skips the contact's read: tests/edge/test_plain_links.py).
+PLAIN_LINK = msgspec.structs.replace(LINK, destination="https://example.org/rsvp?src={{source|sms}}")
+
+
 def contact(i: int) -> ContactRecord:
     """The benchmarks' contact number ``i`` (from 1)."""
     return ContactRecord(
@@ -77,17 +83,21 @@ def contact(i: int) -> ContactRecord:
 
 
 def seed_redis(
-    url: str, contacts: int, client: redis.Redis | redis.RedisCluster | None = None, partitions: int = 1
+    url: str,
+    contacts: int,
+    client: redis.Redis | redis.RedisCluster | None = None,
+    partitions: int = 1,
+    link: LinkRecord = LINK,
 ) -> list[str]:
-    """The domain, link and contacts with a code each; on ``client`` (a cluster's) if given,
-    in the layout of ``partitions``, each code in its contact's partition."""
+    """The domain, ``link`` and contacts with a code each; on ``client`` (a cluster's) if
+    given, in the layout of ``partitions``, each code in its contact's partition."""
     from admin.services.codes import codes_for
 
     own = client is None
     client = client if client is not None else redis.Redis.from_url(url)
     store = RecordStore(client, partitions)
     store.put_domain(DOMAIN)
-    store.put_link(LINK)
+    store.put_link(link)
     rng = random.Random(6)
     codes = [unknown_code(rng) for _ in range(contacts)]
     if partitions > 1:

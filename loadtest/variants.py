@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loadtest import machine, script_parser, stack, traffic
-from loadtest.hotpath import HOST, seed_redis
+from loadtest.hotpath import HOST, LINK, PLAIN_LINK, seed_redis
 from loadtest.wrk import WrkRun, run_wrk
 from smartlinks.embedded import EmbeddedRedis, free_port, wait_for_port
 
@@ -147,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also a run at this fixed rate (req/s, open loop) per variant: its p50/p99",
     )
+    p.add_argument(
+        "--plain-link",
+        action="store_true",
+        help="the link's destination merges nothing of the contact (loadtest.hotpath.PLAIN_LINK)",
+    )
     args = p.parse_args(argv)
     tools = machine.ensure_tools()
     server_cpu, client_cpu = machine.cpu_plan(None, None)
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         rd_proc = rd.launch(preexec_fn=machine.pin(server_cpu))
         try:
             rd.wait_ready(rd_proc)
-            codes = seed_redis(rd.url, args.contacts)
+            codes = seed_redis(rd.url, args.contacts, link=PLAIN_LINK if args.plain_link else LINK)
             targets = [traffic.Target(HOST, c, "gala2026") for c in codes]
             requests_file = work / "requests.tsv"
             requests = max(100_000, 2 * len(targets))

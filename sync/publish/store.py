@@ -2,7 +2,7 @@
 
 Every record lives in a small hash (see core/keys.py): ``v`` the version, ``d`` the msgpack
 record, plus the few fields the edge's server-side function reads without decoding
-(``id`` and ``s`` for domains, ``dom``, ``s`` and ``e`` for links). A delete or an archive writes a
+(``id`` and ``s`` for domains, ``dom``, ``s``, ``e`` and ``m`` for links). A delete or an archive writes a
 tombstone (``s`` = "x") with its own, newer version, so an older write arriving late cannot
 bring the record back.
 
@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from core import keys
+from core.merge import merges_contact
 from core.records import ContactRecord, DomainRecord, LinkRecord, code_entry, encode
 
 # KEYS[1] record key; ARGV[1] version; ARGV[2..] field/value pairs (including "d").
@@ -98,6 +99,9 @@ class RecordStore:
                 *(keys.F_DATA, encode(rec), keys.F_DOMAIN_ID, rec.domain_id, keys.F_STATE, state),
                 # Always written: a cleared expiry must overwrite the old one in the hash.
                 *(keys.F_EXPIRES, rec.expires_at_ms),
+                # Whether the edge's script reads the contact (with the record, in one HSET:
+                # the two never disagree).
+                *(keys.F_MERGES, int(merges_contact(rec.destination))),
             ],
         )
 

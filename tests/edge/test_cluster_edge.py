@@ -113,6 +113,22 @@ def test_older_code_reads_its_contact_in_a_second_round_trip(
     }
 
 
+def test_a_plain_links_older_code_still_records_with_its_contact(
+    cluster: EmbeddedCluster, edge: AsgiEdge, world: World
+):
+    # A destination that merges nothing of the contact: on one Redis the script skips the
+    # contact's read (tests/edge/test_plain_links.py); across partitions it still reads it, to
+    # learn that the contact, and so the stream its clicks go to, is elsewhere.
+    world.put_link(destination="https://example.org/donate")
+    trips = edge.resolver.second_trips
+    r = edge.get(f"/{world.code}", HOST, IPHONE)
+    assert (r.status_code, r.headers["location"]) == (302, "https://example.org/donate")
+    assert edge.resolver.second_trips == trips + 1
+    assert {p: [ref for _e, ref in c] for p, c in streams(cluster).items()} == {
+        CONTACT_PARTITION: ["10:100:1"]
+    }
+
+
 def test_code_of_a_contact_without_a_record_is_answered_and_recorded(
     cluster: EmbeddedCluster, edge: AsgiEdge, world: World
 ):
