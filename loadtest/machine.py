@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 
@@ -76,12 +76,16 @@ class CoreTimes:
     busy: dict[int, float]  # every non-idle tick
     irq: dict[int, float]  # interrupts and softirqs: the kernel's network work, in no process
     total: dict[int, float]
+    # time the hypervisor ran something else while this virtual core wanted to run (counted in
+    # busy): a run's pauses that none of its processes made
+    steal: dict[int, float] = field(default_factory=dict)
 
 
 def core_times() -> CoreTimes:
     busy: dict[int, float] = {}
     irq: dict[int, float] = {}
     total: dict[int, float] = {}
+    steal: dict[int, float] = {}
     with open("/proc/stat") as f:
         for line in f:
             name, *fields = line.split()
@@ -93,7 +97,8 @@ def core_times() -> CoreTimes:
             total[cpu] = sum(values)
             busy[cpu] = total[cpu] - values[3] - values[4]
             irq[cpu] = values[5] + values[6]
-    return CoreTimes(busy, irq, total)
+            steal[cpu] = values[7] if len(values) > 7 else 0.0
+    return CoreTimes(busy, irq, total, steal)
 
 
 def _share(before: dict[int, float], after: dict[int, float], span: float, cpu: int) -> float:
@@ -104,6 +109,12 @@ def core_busy(before: CoreTimes, after: CoreTimes, cpu: int) -> float:
     """Share of the interval that ``cpu`` was busy (0..1)."""
     span = after.total.get(cpu, 0) - before.total.get(cpu, 0)
     return _share(before.busy, after.busy, span, cpu)
+
+
+def core_steal(before: CoreTimes, after: CoreTimes, cpu: int) -> float:
+    """Share of the interval that the hypervisor took ``cpu`` away (steal time)."""
+    span = after.total.get(cpu, 0) - before.total.get(cpu, 0)
+    return _share(before.steal, after.steal, span, cpu)
 
 
 def core_irq(before: CoreTimes, after: CoreTimes, cpu: int) -> float:

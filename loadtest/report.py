@@ -25,9 +25,9 @@ def other_load(r: WrkRun, redis_on_server_core: bool) -> float:
     """How busy the server core was with processes that are not ours (other jobs on the
     machine): a run where this is high measured the neighbours too. Interrupts and softirqs
     (the kernel's loopback TCP work for our own traffic) are left out: they belong to no
-    process but are ours."""
+    process but are ours. So is the hypervisor's steal, reported apart."""
     ours = r.server_share + (r.redis_share if redis_on_server_core else 0.0)
-    return max(0.0, r.server_core_busy - r.server_core_irq - ours)
+    return max(0.0, r.server_core_busy - r.server_core_irq - r.server_core_steal - ours)
 
 
 def summarize(
@@ -55,6 +55,8 @@ def summarize(
                 "generator_bound": load == "full"
                 and _median(runs, "wrk_share") >= GENERATOR_BOUND_SHARE,
                 "server_core_irq": _median(runs, "server_core_irq"),
+                "server_core_steal": _median(runs, "server_core_steal"),
+                "server_core_steal_max": max(r.server_core_steal for r in runs),
                 "server_cpu_us_per_req": _median(runs, "server_cpu_us_per_req"),
                 "redis_cpu_us_per_req": _median(runs, "redis_cpu_us_per_req"),
                 "other_load_on_server_core": float(
@@ -91,7 +93,7 @@ def run_line(r: WrkRun) -> str:
     return (
         f"  {r.server:5} {r.load:6}{rate}: {r.req_per_s:>9,.0f} req/s  p50 {r.p50_ms:6.2f} ms"
         f"  p99 {r.p99_ms:6.2f} ms  server core {r.server_core_busy:4.0%}"
-        f" (irq {r.server_core_irq:3.0%})"
+        f" (irq {r.server_core_irq:3.0%}, steal {r.server_core_steal:4.1%})"
         f"  wrk core {r.client_core_busy:4.0%} (wrk {r.wrk_share:4.0%})  status {r.status}"
         + (f"  errors {socket_errors}" if socket_errors else "")
     )
@@ -107,7 +109,8 @@ def table(result: Mapping[str, Any]) -> str:
         + f"; load average before {m['loadavg_before'][0]:.2f}",
         "",
         f"{'':22}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-        f"{'srv core':>10}{'irq':>6}{'others':>8}{'wrk core':>10}{'wrk CPU':>9}{'CPU us/req':>12}"
+        f"{'srv core':>10}{'irq':>6}{'steal':>7}{'others':>8}{'wrk core':>10}{'wrk CPU':>9}"
+        f"{'CPU us/req':>12}"
         f"{'Redis us/req':>14}",
     ]
     for key in ("edge_full", "nginx_full", "edge_half", "nginx_half"):
@@ -121,13 +124,15 @@ def table(result: Mapping[str, Any]) -> str:
         lines.append(
             f"{label:22}{row['req_per_s']:>10,.0f}{row['p50_ms']:>9.2f}{row['p90_ms']:>9.2f}"
             f"{row['p99_ms']:>9.2f}{row['server_core_busy']:>10.0%}{row['server_core_irq']:>6.0%}"
+            f"{row.get('server_core_steal', 0.0):>7.1%}"
             f"{row['other_load_on_server_core']:>8.0%}{row['client_core_busy']:>10.0%}"
             f"{row.get('wrk_share', 0.0):>9.0%}"
             f"{row['server_cpu_us_per_req']:>12.0f}{row['redis_cpu_us_per_req']:>14.1f}"
         )
     lines.append(
         "(srv core: how busy the server core was; irq: of which interrupts and softirqs, the kernel's"
-        " TCP work for\n our traffic; others: processes that were neither the server nor its Redis;"
+        " TCP work for\n our traffic; steal: of which the hypervisor ran something else (a virtual"
+        " machine's steal time);\n others: processes that were neither the server nor its Redis;"
         " wrk CPU: wrk's own\n CPU time over the run's (one thread: 100% is its core);"
         " CPU us/req: CPU time of the server's processes per request)"
     )

@@ -34,6 +34,7 @@ class WrkRun:
     server_core_busy: float = 0.0
     client_core_busy: float = 0.0
     server_core_irq: float = 0.0  # of which interrupts/softirqs (network), charged to no process
+    server_core_steal: float = 0.0  # of which the hypervisor ran something else (a VM's steal)
     server_cpu_us_per_req: float = 0.0  # CPU time of the server's processes per request
     redis_cpu_us_per_req: float = 0.0
     server_share: float = 0.0  # the server's processes' CPU time / wall time (0..1 per core)
@@ -135,6 +136,7 @@ def run_wrk(
         server_core_busy=machine.core_busy(cores_before, cores_after, server_cpu),
         client_core_busy=machine.core_busy(cores_before, cores_after, client_cpu),
         server_core_irq=machine.core_irq(cores_before, cores_after, server_cpu),
+        server_core_steal=machine.core_steal(cores_before, cores_after, server_cpu),
         server_cpu_us_per_req=server_cpu_used * 1e6 / n if n else 0.0,
         redis_cpu_us_per_req=redis_cpu_used * 1e6 / n if n else 0.0,
         server_share=server_cpu_used / wall if wall else 0.0,

@@ -66,3 +66,27 @@ def test_valkey_elsewhere_is_not_charged_and_an_idle_wrk_is_not_the_bottleneck()
     assert s["edge_cpu_us_per_req"] == 60
     assert not s["nginx_full"]["generator_bound"]
     assert "load generator: not the bottleneck" in report.table(result(s))
+
+
+def test_the_hypervisors_steal_is_its_own_column_not_the_neighbours() -> None:
+    """A half-load run whose core the hypervisor took away for 4% of the time: reported as
+    steal per run and as the runs' worst, and not counted as other processes' load."""
+    quiet = dict(server_core_busy=0.90, server_core_irq=0.10, server_share=0.60, redis_share=0.20)
+    stolen = {**quiet, "server_core_busy": 0.94, "server_core_steal": 0.04}
+    half = {"edge": [run("edge", "half", 5_000, 100, 0.2, **quiet)] * 2 + [
+        run("edge", "half", 5_000, 100, 0.2, **stolen)
+    ]}
+    s = report.summarize({}, half, redis_on_server_core=True)
+    row = s["edge_half"]
+    assert (row["server_core_steal"], row["server_core_steal_max"]) == (0.0, 0.04)
+    assert abs(row["other_load_on_server_core"]) < 1e-9  # busy = irq + ours (+ steal)
+    assert "steal 4.0%" in report.run_line(half["edge"][2])
+    assert "steal 0.0%" in report.run_line(half["edge"][0])
+
+
+def test_core_steal_is_the_share_of_the_interval() -> None:
+    from loadtest.machine import CoreTimes, core_steal
+
+    before = CoreTimes({0: 100.0}, {0: 10.0}, {0: 1000.0}, {0: 5.0})
+    after = CoreTimes({0: 900.0}, {0: 90.0}, {0: 2000.0}, {0: 55.0})
+    assert core_steal(before, after, 0) == 0.05  # 50 of 1,000 ticks
