@@ -23,6 +23,7 @@ granian's options changed (measured in docs/performance.md, issue 16, none taken
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import statistics
@@ -51,6 +52,7 @@ class Variant:
     old: bool = False  # from --old-tree
     unix: bool = False  # Valkey through its Unix socket
     granian: str = "{}"  # more Granian(...) keyword arguments, as JSON
+    env: str = "{}"  # more environment for the worker, as JSON (the edge's settings)
 
 
 VARIANTS = (
@@ -71,6 +73,16 @@ VARIANTS = (
         "main-bp16", "edge.app:create_app", interface="rsgi", loop="auto", granian='{"backpressure": 16}'
     ),
     Variant("main-http1", "edge.app:create_app", interface="rsgi", loop="auto", granian='{"http": "1"}'),
+    # without the memory of recent answers (edge/memory.py): what remembering them costs
+    Variant(
+        "main-no-memory", "edge.app:create_app", interface="rsgi", loop="auto",
+        env='{"EDGE_MEMORY_ENTRIES": "0"}',
+    ),  # fmt: skip
+    # the server's folders (the memory's LMDB file, the metrics snapshots) in memory (tmpfs)
+    Variant(
+        "main-shm", "edge.app:create_app", interface="rsgi", loop="auto",
+        env='{"TMPDIR": "/dev/shm"}',
+    ),  # fmt: skip
     Variant("edge", "loadtest.variant_apps:edge"),
     Variant("edge-hot-dispatch", "loadtest.variant_apps:edge_hot_dispatch"),
     Variant("edge-fast-ip", "loadtest.variant_apps:edge_fast_ip"),
@@ -242,6 +254,7 @@ def run_variant(
         LOG_LEVEL="WARNING",
         SMARTLINKS_DATA_DIR=str(work / "data"),
     )
+    env.update(json.loads(v.env))
     if v.uvloop:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.uvloop_path, env.get("PYTHONPATH")]))
     # The other tree is the worker's working folder: granian puts that first on sys.path (a
