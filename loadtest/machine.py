@@ -101,26 +101,27 @@ def core_times() -> CoreTimes:
     return CoreTimes(busy, irq, total, steal)
 
 
-def _share(before: dict[int, float], after: dict[int, float], span: float, cpu: int) -> float:
-    return (after.get(cpu, 0) - before.get(cpu, 0)) / span if span else 0.0
+def _share(before: CoreTimes, after: CoreTimes, cpu: int, part: str) -> float:
+    """Share of the interval between the two readings that ``cpu`` spent in ``part`` (a
+    CoreTimes field: busy, irq, steal)."""
+    span = after.total.get(cpu, 0) - before.total.get(cpu, 0)
+    spent = getattr(after, part).get(cpu, 0) - getattr(before, part).get(cpu, 0)
+    return spent / span if span else 0.0
 
 
 def core_busy(before: CoreTimes, after: CoreTimes, cpu: int) -> float:
     """Share of the interval that ``cpu`` was busy (0..1)."""
-    span = after.total.get(cpu, 0) - before.total.get(cpu, 0)
-    return _share(before.busy, after.busy, span, cpu)
+    return _share(before, after, cpu, "busy")
 
 
 def core_steal(before: CoreTimes, after: CoreTimes, cpu: int) -> float:
     """Share of the interval that the hypervisor took ``cpu`` away (steal time)."""
-    span = after.total.get(cpu, 0) - before.total.get(cpu, 0)
-    return _share(before.steal, after.steal, span, cpu)
+    return _share(before, after, cpu, "steal")
 
 
 def core_irq(before: CoreTimes, after: CoreTimes, cpu: int) -> float:
     """Share of the interval that ``cpu`` spent in interrupts and softirqs (loopback TCP)."""
-    span = after.total.get(cpu, 0) - before.total.get(cpu, 0)
-    return _share(before.irq, after.irq, span, cpu)
+    return _share(before, after, cpu, "irq")
 
 
 def cpu_seconds(pids: Iterable[int]) -> float:

@@ -1,10 +1,10 @@
 """Versioned record writes to Redis: a write never replaces a newer version.
 
 Every record lives in a small hash (see core/keys.py): ``v`` the version, ``d`` the msgpack
-record, plus the few fields the edge's server-side function reads without decoding
-(``id`` and ``s`` for domains, ``dom``, ``s``, ``e`` and ``m`` for links). A delete or an archive writes a
-tombstone (``s`` = "x") with its own, newer version, so an older write arriving late cannot
-bring the record back.
+record, plus the few fields the edge's server-side function reads without decoding (``id``
+and ``s`` for domains, ``dom``, ``s``, ``e`` and ``m`` for links). A delete or an archive
+writes a tombstone (``s`` = "x") with its own, newer version, so an older write arriving late
+cannot bring the record back.
 
 With several partitions (a Redis Cluster, docs/decisions/0011-cluster-layout.md) a domain or
 link record is written to its copy in EVERY partition, with the same version, so that the edge
