@@ -88,6 +88,7 @@ def create_app(
         IMPORTS_PER_ORG=settings.admin.imports_per_org,
         JOB_WORKERS=settings.admin.job_workers,  # admin/services/jobs.py
         JOB_SHARE=settings.admin.job_share,  # jobs.Pace
+        JOB_CPUS=settings.admin.job_cpus,  # jobs.Runner
         IMPORT_MAX_BYTES=int(settings.admin.import_max_mb * 1024 * 1024),
     )
     app.config.update(test_config)

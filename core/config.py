@@ -98,6 +98,13 @@ def _url(schemes: tuple[str, ...], label: str) -> Callable[[str], str]:
     return check
 
 
+def _job_cpus(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("auto", "all"):
+        cpus.parse_cpu_list(value)
+    return value
+
+
 def _public_url(value: str) -> str:
     value = _url(("http", "https"), "http:// or https://")(value.strip())
     if value and not urlsplit(value).netloc:
@@ -291,6 +298,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMPORT_MAX_MB", "50", "Largest CSV file an import takes, in MiB (at most 64, the admin's upload limit).", "admin.import_max_mb", least=0.001, most=64),
     Setting("ADMIN_JOB_SHARE", "0.5", "Share of its time a background job (a contact import) works: after each chunk it rests (1 - share) / share as long as the chunk took, so that with its database work it leaves the cores to the requests. 1: no rest.", "admin.job_share", least=0.05, most=1),
     Setting("ADMIN_JOB_WORKERS", "2", "Worker processes of each admin process for background jobs (contact imports), taken in turn across organisations; one organisation runs on all but one of them at most. They run niced, outside the request threads.", "admin.job_workers", least=1, most=32),
+    Setting("ADMIN_JOB_CPUS", "auto", "CPUs the background jobs (and their PostgreSQL backends, where on this machine and of our user) run on: auto (the upper half of the CPUs the admin may use: on 2 CPUs the second, so that a request always finds a core no job holds; on one CPU, that one), all, or a list such as 1 or 2-3.", "admin.job_cpus", check=_job_cpus),
     Setting(
         "SYNC_RECONCILE_SECONDS",
         "300",
@@ -352,6 +360,7 @@ class AdminSection:
     import_max_mb: float
     job_workers: int
     job_share: float  # of a background job's time spent working, not resting
+    job_cpus: str  # ADMIN_JOB_CPUS: auto, all or a CPU list (core.cpus.job_cpus)
     password_hash_memory_mib: int
     # "" when unset: admin.settings.secret_key keeps one in the data folder. Not in repr(),
     # so that logging the settings does not log the key.

@@ -94,3 +94,41 @@ def available(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> int:
     if limit is not None:
         cores = min(cores, math.ceil(limit))
     return max(1, cores)
+
+
+def allowed() -> frozenset[int]:
+    """The CPUs this process may run on (all of them where affinity is not Linux's)."""
+    try:
+        return frozenset(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return frozenset(range(os.cpu_count() or 1))
+
+
+def parse_cpu_list(text: str) -> frozenset[int]:
+    """A CPU list as Linux writes one (``"1"``, ``"2-3"``, ``"0,4-5"``); ValueError otherwise."""
+    found: set[int] = set()
+    for item in (i.strip() for i in text.split(",")):
+        first, dash, last = item.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise ValueError(f"must be auto, all or a CPU list such as 1 or 2-3, not {text!r}")
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low:
+            raise ValueError(f"must list CPU ranges low to high, not {item!r}")
+        found.update(range(low, high + 1))
+    return frozenset(found)
+
+
+def job_cpus(setting: str, cpus: frozenset[int] | None = None) -> frozenset[int]:
+    """The CPUs background jobs run on (ADMIN_JOB_CPUS) out of ``cpus`` (those this process may
+    use): "auto" keeps the lower half free of them (on 2 CPUs jobs run on the second only; on
+    one CPU there is nothing to keep free), "all" is every one, a list is the listed ones this
+    process may use (every one, if it may use none of them). Why: a job that may run on every
+    core is on the core a request wakes on, often enough to show in another organisation's
+    p99 (docs/decisions/0010-tenant-limits.md, "Jobs on their own cores")."""
+    cpus = allowed() if cpus is None else cpus
+    if setting == "all" or len(cpus) < 2:
+        return cpus
+    if setting == "auto":
+        ordered = sorted(cpus)
+        return frozenset(ordered[len(ordered) // 2 :])
+    return (parse_cpu_list(setting) & cpus) or cpus

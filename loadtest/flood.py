@@ -30,12 +30,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -217,9 +219,22 @@ class Trial:
             f"{max(self.flood) * 1000:.0f} ms; {len(self.quiet)} and {len(self.flood)} requests); "
             f"by round, quiet/flood/imports running ms: {each}; {self.unchanged_rounds()} of "
             f"{len(self.flood_phases)} unchanged, {running} unchanged while the imports ran "
-            f"(x{RUNNING_RATIO} or {RUNNING_EXTRA * 1000:.0f} ms); "
+            f"(x{RUNNING_RATIO} or {RUNNING_EXTRA * 1000:.0f} ms); an import "
+            f"took {self.import_seconds():.1f} s (median of {len(self.jobs)}); "
             f"load average {os.getloadavg()[0]:.1f}"
         )
+
+    def import_seconds(self) -> float:
+        """The median time from an accepted upload to its job's end."""
+        took = [
+            (
+                datetime.fromisoformat(str(j["finished_at"]))
+                - datetime.fromisoformat(str(j["created_at"]))
+            ).total_seconds()
+            for j in self.jobs
+            if j.get("finished_at") and j.get("created_at")
+        ]
+        return statistics.median(took) if took else float("nan")
 
 
 def _read(client: httpx.Client, trial: Trial) -> float:

@@ -5,7 +5,8 @@ Why processes and not threads: an import is Python work (CSV, phone numbers) for
 thread of the admin process it held the GIL against the request threads, and another
 organisation's requests waited on it (issue 15: its p99 grew 4 to 14 times while one tenant's
 imports ran). A worker process runs niced and in the idle scheduling class, so the request
-threads' CPU comes first too.
+threads' CPU comes first too, and it runs on the upper half of the cores only (with its
+database backend): a request always finds a core that no job holds (``ADMIN_JOB_CPUS``).
 
 Why a queue of our own in front of the pool: the pool alone is first come, first served, so
 one organisation's jobs could take every worker. Here each organisation has its queue; a free
@@ -47,6 +48,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from admin.extensions import db
+from core import cpus
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +83,25 @@ class AppRecipe:
 _apps: dict[str, Flask] = {}  # one app per database this worker served
 
 
-def _start_worker() -> None:
+_cpus: frozenset[int] = frozenset()  # in a worker: the CPUs it and its backends run on
+
+
+def _start_worker(cores: frozenset[int] = frozenset()) -> None:
+    global _cpus
     os.nice(NICENESS)
     _idle_class()
+    _cpus = cores
+    _pin(0)
+
+
+def _pin(pid: int) -> None:
+    """``pid`` (0: this worker) on the jobs' CPUs (core.cpus.job_cpus): with every core open to
+    them, a job's worker or backend was on the core that another organisation's request woke
+    on often enough to show in that organisation's p99; kept to half the cores, it is not.
+    Measured: docs/decisions/0010-tenant-limits.md, "Jobs on their own cores"."""
+    if _cpus:
+        with contextlib.suppress(AttributeError, OSError):  # not Linux, or not ours to move
+            os.sched_setaffinity(pid, _cpus)
 
 
 def _idle_class() -> None:
@@ -99,15 +117,16 @@ def _idle_class() -> None:
 
 
 def _renice_backend(dbapi_connection: Any, _record: Any) -> None:
-    """The Postgres backend that serves this worker runs niced too, where it can: on this
-    machine and as our user (the embedded Postgres of `smartlinks up`, the tests). A job's
-    queries are most of its CPU, and they must not be what another organisation waits for.
-    A database elsewhere is left as it is."""
+    """The Postgres backend that serves this worker runs niced and on the jobs' CPUs too, where
+    it can: on this machine and as our user (the embedded Postgres of `smartlinks up`, the
+    tests). A job's queries are most of its CPU, and they must not be what another
+    organisation waits for. A database elsewhere is left as it is."""
     try:
         pid = dbapi_connection.info.backend_pid
         os.setpriority(os.PRIO_PROCESS, pid, max(os.getpriority(os.PRIO_PROCESS, pid), NICENESS))
     except (OSError, AttributeError):
-        pass
+        return
+    _pin(pid)
 
 
 def _call(recipe: AppRecipe, work: Work, args: tuple[Any, ...]) -> None:
@@ -156,8 +175,9 @@ class Runner:
     organisation with the fewest jobs running (the longest waiting among equals), and one
     organisation runs ``workers - 1`` jobs at most, so another's starts at once."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, cores: frozenset[int] = frozenset()) -> None:
         self.workers = workers
+        self.cores = cores  # the CPUs its workers run on (none given: any)
         self.per_org = max(1, workers - 1)
         self._queues: OrderedDict[int, deque[_Pending]] = OrderedDict()
         self._running: Counter[int] = Counter()
@@ -231,6 +251,7 @@ class Runner:
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
+                initargs=(self.cores,),
             )
         return self._pool
 
@@ -244,7 +265,8 @@ def runner(app: Flask) -> Runner:
     global _runner
     with _runner_lock:
         if _runner is None:
-            _runner = Runner(int(app.config["JOB_WORKERS"]))
+            job_cpus = cpus.job_cpus(str(app.config.get("JOB_CPUS") or "auto"))
+            _runner = Runner(int(app.config["JOB_WORKERS"]), job_cpus)
         return _runner
 
 

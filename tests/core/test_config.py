@@ -99,6 +99,8 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
         ("DATABASE_URL", "mysql://db/links", "DATABASE_URL must be a postgresql:// URL, not 'mysql://db/links'"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL must be a redis://, rediss:// or unix:// URL, not 'localhost:6379'"),
         ("SMARTLINKS_DATA_DIR", " ", "SMARTLINKS_DATA_DIR must name a folder, not ' '"),
+        ("ADMIN_JOB_CPUS", "half", "ADMIN_JOB_CPUS must be auto, all or a CPU list such as 1 or 2-3, not 'half'"),
+        ("ADMIN_JOB_CPUS", "3-1", "ADMIN_JOB_CPUS must list CPU ranges low to high, not '3-1'"),
     ],
 )  # fmt: skip
 def test_a_bad_value_names_its_variable(env: str, value: str, message: str) -> None:

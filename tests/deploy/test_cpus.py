@@ -75,3 +75,17 @@ def test_edge_workers_zero_uses_the_count_and_a_number_wins() -> None:
 
     assert workers("0") == cpus.available()
     assert workers("3") == 3
+
+
+def test_jobs_keep_the_lower_half_of_the_cores_free() -> None:
+    # ADMIN_JOB_CPUS (admin/services/jobs.py): auto leaves requests a core no job holds.
+    two, four = frozenset({0, 1}), frozenset({0, 1, 2, 3})
+    assert cpus.job_cpus("auto", two) == {1}
+    assert cpus.job_cpus("auto", four) == {2, 3}
+    assert cpus.job_cpus("auto", frozenset({3, 5, 7})) == {5, 7}
+    assert cpus.job_cpus("auto", frozenset({0})) == {0}  # one core: nothing to keep free
+    assert cpus.job_cpus("all", four) == four
+    assert cpus.job_cpus("0,3", four) == {0, 3}
+    assert cpus.job_cpus("6-7", four) == four  # none of the listed ones is ours: all of ours
+    assert cpus.parse_cpu_list("0,4-5, 7") == {0, 4, 5, 7}
+    assert cpus.job_cpus("auto") == cpus.job_cpus("auto", frozenset(os.sched_getaffinity(0)))
