@@ -24,7 +24,7 @@ from tests.conftest import Api, Servers
 from tests.helpers.imports import wait_for_import
 from tests.servers import http_role
 
-ROUNDS = 3  # quiet and flood phases, alternating
+ROUNDS = 5  # quiet and flood phases, alternating
 READS = 80  # the other organisation's requests per phase, at least
 FLOOD_ROWS = 2000  # per uploaded file: two batches, one rest (jobs.Pace), a shorter test
 
@@ -229,13 +229,14 @@ def test_one_organisation_flooding_leaves_another_fast(
     Retry-After (without the limits, 10 were 500); what was accepted is imported; the reader is
     never refused nor failed.
 
-    Its p99 in a round is "unchanged" when within x1.5 of the p99 of the quiet phases around
-    the round, or 20 ms above it, and within x1.3 or 5 ms while the accepted imports run
-    (flood.unchanged); the summary printed says in how many rounds it was. Timing on a shared
-    machine cannot decide a test, so this one asserts that most rounds stay within x3 (or
-    50 ms) over the whole flood, and within x2 (or 20 ms) while the imports run: the imports
-    in the admin's threads gave x3.6 to x14, a stall with 500s x48. `python -m loadtest.flood`
-    judges "unchanged" itself (exit 1 when most rounds are not)."""
+    Its p99 is unchanged in most rounds: within x1.5 of the p99 of the quiet phases around the
+    round, or 20 ms above it (the burst of 32 requests into one process), and within x1.3 or
+    5 ms while the accepted imports run (flood.unchanged). Before the limits the imports in
+    the admin's threads gave x3.6 to x14, a stall with 500s x48; with the jobs in their own
+    processes but free to run on every core, the reads while the imports ran were over the
+    5 ms margin in a quarter of the rounds (docs/decisions/0010-tenant-limits.md, "Jobs on
+    their own cores"). Five rounds, so that one round that something else on the machine
+    slowed does not decide it."""
     env = {**clean.env(), **flood.ADMIN_ENV}
     with http_role("admin", env, tmp_path, "ADMIN_PORT") as (_proc, base):
         trial = flood.run(base, other_org.api_token, org.api_token, ROUNDS, READS, FLOOD_ROWS)
@@ -249,11 +250,7 @@ def test_one_organisation_flooding_leaves_another_fast(
     assert ROUNDS <= accepted <= ROUNDS * 2, codes  # IMPORTS_PER_ORG at most, every round
     assert len(trial.jobs) == accepted and {j["status"] for j in trial.jobs} == {"done"}
     assert trial.other_status == {200}
-    assert trial.unchanged_rounds(flood.SLOWED_RATIO, flood.SLOWED_EXTRA) * 2 > ROUNDS, (
-        trial.summary()
-    )
-    running = trial.unchanged_rounds(
-        flood.RUNNING_SLOWED_RATIO, flood.RUNNING_SLOWED_EXTRA, running=True
-    )
+    assert trial.unchanged_rounds() * 2 > ROUNDS, trial.summary()
+    running = trial.unchanged_rounds(flood.RUNNING_RATIO, flood.RUNNING_EXTRA, running=True)
     assert running * 2 > ROUNDS, trial.summary()
 
