@@ -86,10 +86,7 @@ def cgroup_limit(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> f
 
 def available(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> int:
     """Whole CPUs to size a worker pool by: at least 1, a fractional quota rounded up."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
+    cores = len(allowed())
     limit = cgroup_limit(root, proc_cgroup)
     if limit is not None:
         cores = min(cores, math.ceil(limit))

@@ -265,8 +265,8 @@ def runner(app: Flask) -> Runner:
     global _runner
     with _runner_lock:
         if _runner is None:
-            job_cpus = cpus.job_cpus(str(app.config.get("JOB_CPUS") or "auto"))
-            _runner = Runner(int(app.config["JOB_WORKERS"]), job_cpus)
+            cores = cpus.job_cpus(str(app.config["JOB_CPUS"]))
+            _runner = Runner(int(app.config["JOB_WORKERS"]), cores)
         return _runner
 
 
